@@ -1,0 +1,120 @@
+#!/usr/bin/env -S node --import tsx
+// The single operator entry point. Every command is also an npm script (see package.json).
+import { readFile } from 'node:fs/promises';
+import { Command, InvalidArgumentError } from 'commander';
+import { parse as parseLosslessJson } from 'lossless-json';
+import { loadConfig } from '../core/config.ts';
+import { createLogger } from '../core/logger.ts';
+import { exitOnSignals } from '../core/shutdown.ts';
+import { resolveEndpoints } from '../stack/endpoints.ts';
+import { describeStack, startStack } from '../stack/start-stack.ts';
+import { runSchemasCheck, runSchemasCodegen, runSchemasFreeze, runSchemasRegister } from '../schemas/commands.ts';
+import { signIpn } from '../processors/webhook/ipn-signature.ts';
+import { applyAllTopics, migrate, prepare } from './prepare.ts';
+import { isProcessorName, processorNames, startProcessor } from './processes.ts';
+import { tailTopic } from './tail-topic.ts';
+import { localIpnSecret, up } from './up.ts';
+
+const config = loadConfig();
+const log = createLogger({ name: 'cli', level: config.LOG_LEVEL });
+const endpoints = resolveEndpoints(config);
+
+function positiveInteger(text: string): number {
+  const value = Number.parseInt(text, 10);
+  if (!Number.isSafeInteger(value) || value <= 0 || String(value) !== text) {
+    throw new InvalidArgumentError('must be a positive integer');
+  }
+  return value;
+}
+
+const program = new Command('payout-pipeline').description('Operator commands of the payout pipeline.');
+
+program
+  .command('up')
+  .description('run the whole pipeline on the local stack: stack, migrations, topics, schemas, processors')
+  .action(() => up(config, log));
+
+program
+  .command('stack')
+  .description('start Kafka, the schema registry and PostgreSQL (env endpoints, else Docker, else native) until Ctrl-C')
+  .action(async () => {
+    const stack = await startStack({ config, log });
+    process.stdout.write(`${describeStack(stack)}\n\nPress Ctrl-C to stop.\n`);
+    const stopOnce = (): void => void stack.stop().then(() => process.exit(0));
+    process.once('SIGINT', stopOnce);
+    process.once('SIGTERM', stopOnce);
+  });
+
+program
+  .command('migrate')
+  .description('apply the PostgreSQL migrations in db/migrations (idempotent)')
+  .action(() => migrate(endpoints, log));
+
+const topics = program.command('topics').description('topics as code');
+topics
+  .command('apply')
+  .description('create missing topics and report drift (idempotent)')
+  .action(async () => {
+    process.stdout.write(`${await applyAllTopics(endpoints, log)}\n`);
+  });
+topics
+  .command('tail <topic>')
+  .description("print a topic's records decoded through the schema registry, one JSON line each")
+  .option('--from-beginning', 'read from the earliest offset', false)
+  .option('--max <count>', 'stop after this many records', positiveInteger, 1_000)
+  .option('--idle-timeout-ms <ms>', 'stop when no record arrived for this long', positiveInteger, 5_000)
+  .action(async (topic: string, options: { fromBeginning: boolean; max: number; idleTimeoutMs: number }) => {
+    await tailTopic(endpoints, { topic, ...options }, log, (line) => process.stdout.write(`${line}\n`));
+  });
+
+const schemas = program.command('schemas').description('Avro schemas: check, register, generate types');
+schemas
+  .command('check')
+  .description('fail on a schema change that is not BACKWARD compatible (with history and golden fixtures; and the registry with --registry)')
+  .option('--registry', 'also ask the schema registry', false)
+  .action((options: { registry: boolean }) =>
+    runSchemasCheck(options.registry ? { registryUrl: endpoints.schemaRegistryUrl } : {}),
+  );
+schemas
+  .command('register')
+  .description('register every value schema under <topic>-value with BACKWARD compatibility')
+  .action(() => runSchemasRegister({ registryUrl: endpoints.schemaRegistryUrl }));
+schemas
+  .command('codegen')
+  .description('generate schemas/generated/records.ts from schemas/avro')
+  .option('--check', 'fail when the generated file is out of date', false)
+  .action((options: { check: boolean }) => runSchemasCodegen({ check: options.check }));
+schemas
+  .command('freeze')
+  .description('record changed schemas as the next version in schemas/history, with golden fixtures')
+  .action(() => runSchemasFreeze());
+
+program
+  .command('prepare')
+  .description('migrations, topics and schemas in one go (what `run --prepare` does first)')
+  .action(() => prepare(endpoints, log));
+
+program
+  .command('run <processor>')
+  .description(`run one processor as this process: ${processorNames.join(', ')}`)
+  .option('--prepare', 'apply migrations, topics and schemas first', false)
+  .action(async (name: string, options: { prepare: boolean }) => {
+    if (!isProcessorName(name)) throw new InvalidArgumentError(`unknown processor "${name}"; known: ${processorNames.join(', ')}`);
+    if (options.prepare) await prepare(endpoints, log);
+    const processor = await startProcessor(name, config, endpoints);
+    exitOnSignals(processor.shutdown, { log });
+  });
+
+const ipn = program.command('ipn').description('NOWPayments IPN helpers');
+ipn
+  .command('sign <file>')
+  .description('print the x-nowpayments-sig of an IPN body (HMAC-SHA512 of the key-sorted JSON)')
+  .action(async (file: string) => {
+    const body: unknown = parseLosslessJson(await readFile(file, 'utf8'));
+    process.stdout.write(`${signIpn(body, config.NOWPAYMENTS_IPN_SECRET ?? localIpnSecret)}\n`);
+  });
+
+program.parseAsync().catch((error: unknown) => {
+  log.error({ err: error }, error instanceof Error ? error.message : 'command failed');
+  process.exitCode = 1;
+});

@@ -1,0 +1,69 @@
+// `up` (npm start): the whole pipeline on the local stack — stack, migrations, topics, schemas,
+// then every processor as its own child process, as they would run as pods. Ctrl-C drains the
+// processors (SIGTERM) and then stops the stack.
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Config } from '../core/config.ts';
+import type { Logger } from '../core/logger.ts';
+import { describeStack, startStack } from '../stack/start-stack.ts';
+import { endpointsAsEnvironment } from '../stack/endpoints.ts';
+import { prepare } from './prepare.ts';
+import { processorNames } from './processes.ts';
+
+/** Used only when nothing is configured, so `npm start` works on a fresh clone; never in production. */
+export const localIpnSecret = 'local-development-ipn-secret';
+
+function spawnProcessor(name: string, environment: NodeJS.ProcessEnv): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'run', name], {
+    env: environment,
+    stdio: 'inherit',
+  });
+}
+
+export async function up(config: Config, log: Logger): Promise<void> {
+  const stack = await startStack({ config, log });
+  const children: ChildProcess[] = [];
+  let stopping = false;
+  const stopEverything = async (exitCode: number): Promise<never> => {
+    stopping = true;
+    await Promise.all(
+      children.map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            if (child.exitCode !== null || child.signalCode !== null) return resolve();
+            child.once('exit', () => resolve());
+            child.kill('SIGTERM');
+          }),
+      ),
+    );
+    await stack.stop();
+    process.exit(exitCode);
+  };
+  process.once('SIGINT', () => void stopEverything(0));
+  process.once('SIGTERM', () => void stopEverything(0));
+
+  try {
+    await prepare(stack.endpoints, log);
+  } catch (error) {
+    log.error({ err: error }, 'preparing the stack failed');
+    await stopEverything(1);
+  }
+
+  const ipnSecret = config.NOWPAYMENTS_IPN_SECRET ?? localIpnSecret;
+  if (config.NOWPAYMENTS_IPN_SECRET === undefined) {
+    log.warn(`NOWPAYMENTS_IPN_SECRET is not set: the webhook uses the local development secret "${localIpnSecret}"`);
+  }
+  const environment = { ...process.env, ...endpointsAsEnvironment(stack.endpoints), NOWPAYMENTS_IPN_SECRET: ipnSecret };
+  for (const name of processorNames) {
+    const child = spawnProcessor(name, environment);
+    child.once('exit', (code, signal) => {
+      if (stopping) return;
+      log.error({ processor: name, code, signal }, 'processor exited; stopping the pipeline');
+      void stopEverything(1);
+    });
+    children.push(child);
+  }
+
+  process.stdout.write(
+    `\n${describeStack(stack)}\n  webhook          http://localhost:${config.WEBHOOK_PORT}/webhooks/nowpayments\n\nPress Ctrl-C to stop.\n`,
+  );
+}

@@ -1,0 +1,63 @@
+// Configuration is read once, at start-up, from the environment by one zod schema into a frozen
+// object. Every variable is documented in the README; a bad value stops the process with a message
+// naming the variable, instead of surfacing later as a strange runtime error.
+import { z } from 'zod';
+import { PipelineError } from './errors.ts';
+
+const port = z.coerce.number().int().min(1).max(65_535);
+const positiveInt = z.coerce.number().int().positive();
+const optionalUrl = z.string().url().optional();
+
+const configSchema = z.object({
+  // Endpoints of an existing stack. When set they are used as they are and nothing is started.
+  KAFKA_BROKERS: z
+    .string()
+    .regex(/^[^,\s]+:\d+(,[^,\s]+:\d+)*$/, 'comma-separated host:port list')
+    .optional(),
+  SCHEMA_REGISTRY_URL: optionalUrl,
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'postgres:// URL').optional(),
+
+  // Ports of the stack the project starts itself (native or Docker).
+  KAFKA_PORT: port.default(9092),
+  KAFKA_CONTROLLER_PORT: port.default(9093),
+  SCHEMA_REGISTRY_PORT: port.default(8081),
+  POSTGRES_PORT: port.default(5432),
+  KAFKA_UI_PORT: port.default(8088),
+  STACK_DATA_DIR: z.string().min(1).default('.cache/stack'),
+  STACK_MODE: z.enum(['auto', 'external', 'docker', 'native']).default('auto'),
+
+  KAFKA_CLIENT_ID: z.string().min(1).default('payout-pipeline'),
+  KAFKA_REQUEST_TIMEOUT_MS: positiveInt.default(10_000),
+  KAFKA_PRODUCE_TIMEOUT_MS: positiveInt.default(8_000),
+
+  WEBHOOK_PORT: port.default(8080),
+  WEBHOOK_BODY_LIMIT_BYTES: positiveInt.max(1_048_576).default(65_536),
+  NOWPAYMENTS_IPN_SECRET: z.string().min(16, 'at least 16 characters').optional(),
+  PAYMENT_USD_MAX: z
+    .string()
+    .regex(/^\d+(\.\d+)?$/, 'a positive decimal')
+    .default('100000'),
+  RETRY_AFTER_SECONDS: positiveInt.max(3_600).default(30),
+
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Config = Readonly<z.infer<typeof configSchema>>;
+
+export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config {
+  const blankAsMissing = Object.fromEntries(Object.entries(environment).filter(([, value]) => value !== ''));
+  const parsed = configSchema.safeParse(blankAsMissing);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    throw new PipelineError(`Invalid configuration:\n  ${problems.join('\n  ')}`, { context: { problems } });
+  }
+  return Object.freeze(parsed.data);
+}
+
+/** The IPN secret is mandatory for the webhook; other processes never need it. */
+export function requireIpnSecret(config: Config): string {
+  if (config.NOWPAYMENTS_IPN_SECRET === undefined) {
+    throw new PipelineError('NOWPAYMENTS_IPN_SECRET is required to run the webhook (at least 16 characters).');
+  }
+  return config.NOWPAYMENTS_IPN_SECRET;
+}

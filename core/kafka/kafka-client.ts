@@ -1,0 +1,84 @@
+// The one place that knows kafkajs. Processors import from here, so a KafkaJS-compatible client
+// (e.g. @confluentinc/kafka-javascript's KafkaJS API) could replace kafkajs 2.2.4 — the last
+// release, little maintained — without touching them. Every option is explicit: kafkajs' defaults
+// retry an idempotent producer forever, which would hang a webhook request while Kafka is down.
+import { Kafka, logLevel, type LogEntry, type Producer, type Admin, type IHeaders } from 'kafkajs';
+import type { Logger } from '../logger.ts';
+import { UnavailableError } from '../errors.ts';
+
+export type { Producer, Admin, Consumer, EachBatchPayload, IHeaders, KafkaMessage } from 'kafkajs';
+
+export interface KafkaClientOptions {
+  brokers: readonly string[];
+  clientId: string;
+  log: Logger;
+  requestTimeoutMs: number;
+  connectionTimeoutMs?: number;
+}
+
+export type KafkaClient = Kafka;
+
+const pinoLevelOf: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
+  [logLevel.ERROR]: 'error',
+  [logLevel.WARN]: 'warn',
+  [logLevel.INFO]: 'info',
+  [logLevel.DEBUG]: 'debug',
+};
+
+export function createKafkaClient(options: KafkaClientOptions): KafkaClient {
+  const log = options.log.child({ component: 'kafkajs' });
+  return new Kafka({
+    clientId: options.clientId,
+    brokers: [...options.brokers],
+    connectionTimeout: options.connectionTimeoutMs ?? 3_000,
+    requestTimeout: options.requestTimeoutMs,
+    // kafkajs' own retry is kept short: callers decide with core/retry how long to keep trying.
+    retry: { retries: 3, initialRetryTime: 200, maxRetryTime: 2_000 },
+    logLevel: logLevel.WARN,
+    logCreator:
+      () =>
+      ({ level, log: entry }: LogEntry) => {
+        const { message, ...rest } = entry;
+        log[pinoLevelOf[level] ?? 'info'](rest, message);
+      },
+  });
+}
+
+export interface ProducerOptions {
+  transactionalId?: string;
+}
+
+/**
+ * An idempotent producer (acks from all in-sync replicas, broker-side sequence dedupe), so a retried
+ * send never writes the same record twice within one producer session.
+ */
+export function createIdempotentProducer(kafka: KafkaClient, options: ProducerOptions = {}): Producer {
+  return kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+    ...(options.transactionalId === undefined ? {} : { transactionalId: options.transactionalId }),
+    retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 3_000 },
+  });
+}
+
+/** Resolves when the cluster answers a metadata request; rejects with a retriable error otherwise. */
+export async function probeKafka(kafka: KafkaClient): Promise<void> {
+  const admin: Admin = kafka.admin({ retry: { retries: 0 } });
+  try {
+    await admin.connect();
+    await admin.describeCluster();
+  } catch (error) {
+    throw new UnavailableError('Kafka is not reachable', { cause: error });
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+export const correlationIdHeader = 'correlation-id';
+
+export function headerText(headers: IHeaders | undefined, name: string): string | undefined {
+  const value = headers?.[name];
+  const first = Array.isArray(value) ? value[0] : value;
+  return first === undefined ? undefined : first.toString();
+}

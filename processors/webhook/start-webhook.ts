@@ -1,0 +1,97 @@
+// Wiring of the webhook process: configuration in, connections opened, HTTP served, and a
+// shutdown that stops taking requests before it closes the producer and the pool.
+import { randomUUID } from 'node:crypto';
+import type { Config } from '../../core/config.ts';
+import { requireIpnSecret } from '../../core/config.ts';
+import { createLogger, type Logger } from '../../core/logger.ts';
+import { createMetricsRegistry } from '../../core/metrics.ts';
+import { listen } from '../../core/http/listen.ts';
+import { createShutdown, type Shutdown } from '../../core/shutdown.ts';
+import { Decimal } from '../../core/money.ts';
+import { createRetry } from '../../core/retry.ts';
+import { createIdempotentProducer, createKafkaClient, probeKafka } from '../../core/kafka/kafka-client.ts';
+import { createDatabasePool } from '../../db/pool.ts';
+import { probeDatabase } from '../../db/probe-database.ts';
+import { createAvroSerde, createSchemaRegistryClient, probeSchemaRegistry } from '../../schemas/registry.ts';
+import type { StackEndpoints } from '../../stack/endpoints.ts';
+import { createPaymentIntake } from './payment-intake.ts';
+import { createWebhookApp } from './webhook-app.ts';
+
+export interface RunningWebhook {
+  readonly url: string;
+  readonly shutdown: Shutdown;
+  stop(): Promise<void>;
+}
+
+export interface StartWebhookOptions {
+  config: Config;
+  endpoints: StackEndpoints;
+  log?: Logger;
+  /** 0 picks a free port (tests). */
+  port?: number;
+  now?: () => Date;
+}
+
+export async function startWebhook(options: StartWebhookOptions): Promise<RunningWebhook> {
+  const { config, endpoints } = options;
+  const log = options.log ?? createLogger({ name: 'webhook', level: config.LOG_LEVEL });
+  const shutdown = createShutdown({ log });
+  const metrics = createMetricsRegistry('webhook');
+
+  // A processor started before its dependencies waits for them (bounded), instead of crash-looping.
+  const untilReachable = createRetry({
+    attemptsMax: 60,
+    delayInitialMs: 500,
+    delayMaxMs: 5_000,
+    totalMs: 120_000,
+    shouldRetry: () => !shutdown.draining,
+    onRetry: (error, attempt) => log.warn({ err: error, attempt }, 'dependency not reachable yet; retrying'),
+  });
+
+  const pool = await untilReachable(() => createDatabasePool(endpoints.databaseUrl));
+  shutdown.add('database pool', () => pool.end());
+
+  const kafka = createKafkaClient({
+    brokers: endpoints.kafkaBrokers,
+    clientId: `${config.KAFKA_CLIENT_ID}-webhook`,
+    log,
+    requestTimeoutMs: config.KAFKA_REQUEST_TIMEOUT_MS,
+  });
+  const producer = createIdempotentProducer(kafka);
+  await untilReachable(() => producer.connect());
+  shutdown.add('kafka producer', () => producer.disconnect());
+
+  const registry = createSchemaRegistryClient(endpoints.schemaRegistryUrl);
+  const intake = createPaymentIntake({
+    pool,
+    producer,
+    serde: createAvroSerde(registry),
+    log,
+    produceTimeoutMs: config.KAFKA_PRODUCE_TIMEOUT_MS,
+    now: options.now ?? (() => new Date()),
+  });
+
+  const app = createWebhookApp({
+    ipnSecret: requireIpnSecret(config),
+    bodyLimitBytes: config.WEBHOOK_BODY_LIMIT_BYTES,
+    limits: { usdAmountMax: new Decimal(config.PAYMENT_USD_MAX) },
+    intake,
+    metrics,
+    probes: {
+      kafka: () => probeKafka(kafka),
+      schemaRegistry: () => probeSchemaRegistry(endpoints.schemaRegistryUrl),
+      database: () => probeDatabase(pool),
+    },
+    retryAfterSeconds: config.RETRY_AFTER_SECONDS,
+    log,
+    newCorrelationId: randomUUID,
+    isAcceptingWork: () => !shutdown.draining,
+  });
+  const server = await listen(app, options.port ?? config.WEBHOOK_PORT);
+  // Registered last so it runs first: no new requests while the producer and pool close.
+  shutdown.add('http server', () => server.close());
+  const url = `http://localhost:${server.port}`;
+  log.info({ url }, 'webhook listening');
+
+  return { url, shutdown, stop: () => shutdown.run('stop') };
+}

@@ -1,0 +1,189 @@
+// Proves the webhook's contract through HTTP against the real stack: a signed finished IPN becomes
+// exactly one Avro record on payments-received (decoded through the registry), repeats produce
+// nothing, every bad request gets a specific 4xx and leaves no trace in Kafka or PostgreSQL.
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { sql, type DatabasePool } from 'slonik';
+import { z } from 'zod';
+import { loadConfig } from '../../core/config.ts';
+import { createLogger } from '../../core/logger.ts';
+import { Decimal, isDecimal } from '../../core/money.ts';
+import { correlationIdHeader, headerText } from '../../core/kafka/kafka-client.ts';
+import { topicNames } from '../../topics/topics.ts';
+import type { PaymentReceived } from '../../schemas/generated/records.ts';
+import { openTestDatabase } from '../../test/support/database.ts';
+import { clientIdOf, finishedIpn, ipnText, jsonNumber, paymentIdOf, postIpn, postIpnText, testIpnSecret } from '../../test/support/ipn.ts';
+import { readTopic } from '../../test/support/topic-records.ts';
+import { testStackEnvironment } from '../../test/support/test-stack-environment.ts';
+import { startWebhook, type RunningWebhook } from './start-webhook.ts';
+
+const endpoints = inject('endpoints');
+let webhook: RunningWebhook;
+let database: DatabasePool;
+
+beforeAll(async () => {
+  const config = loadConfig({ ...testStackEnvironment(process.env), NOWPAYMENTS_IPN_SECRET: testIpnSecret, WEBHOOK_BODY_LIMIT_BYTES: '8192' });
+  webhook = await startWebhook({ config, endpoints, port: 0, log: createLogger({ name: 'webhook-test', level: 'silent' }) });
+  database = await openTestDatabase();
+});
+
+afterAll(async () => {
+  await webhook.stop();
+  await database.end();
+});
+
+async function recordsFor(paymentId: string) {
+  const records = await readTopic(endpoints, topicNames.paymentsReceived);
+  return records.filter((record) => (record.value as PaymentReceived).payment_id === paymentId);
+}
+
+async function tracesOf(paymentId: string) {
+  const receipts = await database.oneFirst(sql.type(z.object({ count: z.number() }))`
+    SELECT count(*)::int AS count FROM ipn_receipts WHERE payment_id = ${paymentId}`);
+  const payments = await database.oneFirst(sql.type(z.object({ count: z.number() }))`
+    SELECT count(*)::int AS count FROM webhook_payments WHERE payment_id = ${paymentId}`);
+  return { receipts, payments };
+}
+
+describe('a signed finished IPN', () => {
+  it('lands as one Avro record in the Confluent wire format, keyed by client, with exact amounts', async () => {
+    const ipn = finishedIpn({ price_amount: jsonNumber('49.99'), outcome_amount: jsonNumber('0.021087000000000001') });
+    const response = await postIpn(webhook.url, ipn, { correlationId: 'test-correlation-1' });
+    expect(response.status).toBe(202);
+    expect(await response.json()).toMatchObject({ status: 'accepted', paymentId: paymentIdOf(ipn), routable: false });
+
+    const [record, ...others] = await recordsFor(paymentIdOf(ipn));
+    expect(others).toHaveLength(0);
+    expect(record?.key).toBe(clientIdOf(ipn));
+    expect(record?.raw?.[0]).toBe(0); // Confluent magic byte, then a 4-byte schema id
+    expect(headerText(record?.headers, correlationIdHeader)).toBe('test-correlation-1');
+    const value = record?.value as PaymentReceived;
+    expect(isDecimal(value.usd_amount) && value.usd_amount.equals(new Decimal('49.99'))).toBe(true);
+    expect(value.eth_amount.toString()).toBe('0.021087000000000001');
+    expect(value.client_id).toBe(clientIdOf(ipn));
+    expect(value.paid_at.toISOString()).toBe('2026-11-20T14:23:06.244Z');
+  });
+
+  it('accepts the same body with its keys in another order (the signature covers the sorted keys)', async () => {
+    const ipn = finishedIpn();
+    const reversed = Object.fromEntries(Object.entries(ipn).reverse());
+    const response = await postIpn(webhook.url, reversed);
+    expect(response.status).toBe(202);
+  });
+
+  it('produces nothing new when the same IPN arrives again', async () => {
+    const ipn = finishedIpn();
+    expect((await postIpn(webhook.url, ipn)).status).toBe(202);
+    const again = await postIpn(webhook.url, ipn);
+    expect(again.status).toBe(200);
+    expect(await again.json()).toMatchObject({ status: 'duplicate' });
+    expect(await recordsFor(paymentIdOf(ipn))).toHaveLength(1);
+    const times = await database.oneFirst(sql.type(z.object({ times_received: z.number() }))`
+      SELECT times_received FROM ipn_receipts WHERE payment_id = ${paymentIdOf(ipn)} AND payment_status = 'finished'`);
+    expect(times).toBe(2);
+  });
+
+  it('refuses a repeated payment id with different amounts (409) and keeps the first', async () => {
+    const ipn = finishedIpn();
+    expect((await postIpn(webhook.url, ipn)).status).toBe(202);
+    const changed = await postIpn(webhook.url, { ...ipn, price_amount: jsonNumber('5000') });
+    expect(changed.status).toBe(409);
+    expect(await changed.json()).toMatchObject({ error: { code: 'conflicting_payment', field: 'payment_id' } });
+    expect(await recordsFor(paymentIdOf(ipn))).toHaveLength(1);
+  });
+
+  it('keeps a payment for an unknown client visible as unroutable; a known client is routable', async () => {
+    const unknown = finishedIpn();
+    expect((await postIpn(webhook.url, unknown)).status).toBe(202);
+    const unroutable = await database.exists(sql.unsafe`SELECT 1 FROM unroutable_payments WHERE payment_id = ${paymentIdOf(unknown)}`);
+    expect(unroutable).toBe(true);
+
+    const known = finishedIpn();
+    await database.query(sql.unsafe`
+      INSERT INTO clients (client_id, revision, strategy, threshold_usd, wallet_address, payout_currency, payout_network)
+      VALUES (${clientIdOf(known)}, 1, 'instant', NULL, '0x9F4d8A2c6b3E1f7a5D0c2B8e4F6a1C3d5E7f9A0b', 'eth', 'eth')`);
+    const response = await postIpn(webhook.url, known);
+    expect(await response.json()).toMatchObject({ status: 'accepted', routable: true });
+    expect(await database.exists(sql.unsafe`SELECT 1 FROM unroutable_payments WHERE payment_id = ${paymentIdOf(known)}`)).toBe(false);
+  });
+});
+
+describe('IPNs that are not finished', () => {
+  it.each(['waiting', 'confirming', 'confirmed', 'sending', 'partially_paid', 'failed', 'refunded', 'expired'])(
+    'records a %s IPN and moves no money',
+    async (status) => {
+      const ipn = finishedIpn({ payment_status: status, outcome_amount: undefined, actually_paid: jsonNumber('0') });
+      const response = await postIpn(webhook.url, ipn);
+      expect(response.status).toBe(200);
+      expect(await response.json()).toMatchObject({ status: 'recorded', paymentStatus: status });
+      expect(await tracesOf(paymentIdOf(ipn))).toEqual({ receipts: 1, payments: 0 });
+      expect(await recordsFor(paymentIdOf(ipn))).toHaveLength(0);
+    },
+  );
+});
+
+describe('rejections leave no trace', () => {
+  const cases: { name: string; send: (ipn: ReturnType<typeof finishedIpn>) => Promise<Response>; status: number; code: string; field: string }[] = [
+    { name: 'missing signature', send: (ipn) => postIpn(webhook.url, ipn, { signature: null }), status: 401, code: 'missing_signature', field: 'x-nowpayments-sig' },
+    { name: 'wrong secret', send: (ipn) => postIpn(webhook.url, ipn, { secret: 'another-secret-0123456789' }), status: 401, code: 'invalid_signature', field: 'x-nowpayments-sig' },
+    {
+      name: 'tampered body',
+      send: (ipn) => postIpnText(webhook.url, ipnText({ ...ipn, price_amount: jsonNumber('5000') }), { signedText: ipnText(ipn) }),
+      status: 401,
+      code: 'invalid_signature',
+      field: 'x-nowpayments-sig',
+    },
+    { name: 'signature not hex', send: (ipn) => postIpn(webhook.url, ipn, { signature: 'not-a-signature' }), status: 401, code: 'invalid_signature', field: 'x-nowpayments-sig' },
+    { name: 'wrong content type', send: (ipn) => postIpn(webhook.url, ipn, { contentType: 'text/plain' }), status: 415, code: 'unsupported_media_type', field: 'content-type' },
+    {
+      name: 'malformed JSON',
+      send: (ipn) => postIpnText(webhook.url, ipnText(ipn).slice(0, -5), { signature: 'a'.repeat(128) }),
+      status: 400,
+      code: 'malformed_json',
+      field: 'body',
+    },
+    {
+      name: 'body over the size limit',
+      send: (ipn) => postIpn(webhook.url, { ...ipn, order_description: 'x'.repeat(10_000) }),
+      status: 413,
+      code: 'body_too_large',
+      field: 'body',
+    },
+    { name: 'negative amount', send: (ipn) => postIpn(webhook.url, { ...ipn, price_amount: jsonNumber('-50') }), status: 422, code: 'validation_failed', field: 'price_amount' },
+    { name: 'zero amount', send: (ipn) => postIpn(webhook.url, { ...ipn, price_amount: jsonNumber('0') }), status: 422, code: 'validation_failed', field: 'price_amount' },
+    { name: 'absurd amount', send: (ipn) => postIpn(webhook.url, { ...ipn, price_amount: jsonNumber('100000000') }), status: 422, code: 'validation_failed', field: 'price_amount' },
+    { name: 'amount in exponent notation', send: (ipn) => postIpn(webhook.url, { ...ipn, price_amount: jsonNumber('5e1') }), status: 422, code: 'validation_failed', field: 'price_amount' },
+    { name: 'too many decimals', send: (ipn) => postIpn(webhook.url, { ...ipn, outcome_amount: jsonNumber('0.0000000000000000001') }), status: 422, code: 'validation_failed', field: 'outcome_amount' },
+    { name: 'price currency not usd', send: (ipn) => postIpn(webhook.url, { ...ipn, price_currency: 'eur' }), status: 422, code: 'validation_failed', field: 'price_currency' },
+    { name: 'unknown status', send: (ipn) => postIpn(webhook.url, { ...ipn, payment_status: 'done' }), status: 422, code: 'validation_failed', field: 'payment_status' },
+    { name: 'bad order_id', send: (ipn) => postIpn(webhook.url, { ...ipn, order_id: 'PGP-123|456' }), status: 422, code: 'validation_failed', field: 'order_id' },
+    { name: 'bad payment_id', send: (ipn) => postIpn(webhook.url, { ...ipn, payment_id: 'abc' }), status: 422, code: 'validation_failed', field: 'payment_id' },
+    { name: 'missing updated_at', send: (ipn) => postIpn(webhook.url, { ...ipn, updated_at: undefined }), status: 422, code: 'validation_failed', field: 'updated_at' },
+    { name: 'finished without outcome', send: (ipn) => postIpn(webhook.url, { ...ipn, outcome_amount: undefined }), status: 422, code: 'validation_failed', field: 'outcome_amount' },
+    { name: 'finished in another outcome currency', send: (ipn) => postIpn(webhook.url, { ...ipn, outcome_currency: 'btc' }), status: 422, code: 'validation_failed', field: 'outcome_currency' },
+    { name: 'a JSON array', send: () => postIpnText(webhook.url, '[1,2]'), status: 422, code: 'validation_failed', field: 'body' },
+  ];
+
+  it.each(cases)('$name → $status $code naming $field', async ({ send, status, code, field }) => {
+    const ipn = finishedIpn();
+    const response = await send(ipn);
+    expect(response.status).toBe(status);
+    expect(response.headers.get('content-type')).toMatch(/application\/json/);
+    const body = (await response.json()) as { error: { code: string; field: string; rule: string } };
+    expect(body.error.code).toBe(code);
+    expect(body.error.field).toBe(field);
+    expect(body.error.rule.length).toBeGreaterThan(0);
+    expect(await tracesOf(paymentIdOf(ipn))).toEqual({ receipts: 0, payments: 0 });
+    expect(await recordsFor(paymentIdOf(ipn))).toHaveLength(0);
+  });
+});
+
+describe('operations endpoints', () => {
+  it('reports health, readiness of Kafka, registry and database, and Prometheus metrics', async () => {
+    expect((await fetch(`${webhook.url}/health`)).status).toBe(200);
+    const ready = await fetch(`${webhook.url}/ready`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ checks: { kafka: 'ok', schemaRegistry: 'ok', database: 'ok' } });
+    const metrics = await (await fetch(`${webhook.url}/metrics`)).text();
+    expect(metrics).toMatch(/webhook_ipn_total\{outcome="produced",service="webhook"\} \d+/);
+  });
+});

@@ -1,0 +1,43 @@
+// Starts the real stack once for the whole test run — a real Kafka broker, the schema registry and
+// PostgreSQL — on test ports with a fresh data directory, prepares it (migrations, topics, schemas)
+// and hands the endpoints to the tests. Endpoints in the environment win (an existing stack);
+// where a Docker engine answers, testcontainers starts docker-compose.kafka.yml instead.
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { loadConfig } from '../core/config.ts';
+import { createLogger } from '../core/logger.ts';
+import { prepare } from '../cli/prepare.ts';
+import { startStack } from '../stack/start-stack.ts';
+import type { StackEndpoints } from '../stack/endpoints.ts';
+import { testStackEnvironment } from './support/test-stack-environment.ts';
+import { startDockerTestStack } from './support/docker-test-stack.ts';
+import { isDockerEngineAvailable } from '../stack/docker-stack.ts';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    endpoints: StackEndpoints;
+  }
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const environment = testStackEnvironment(process.env);
+  const config = loadConfig(environment);
+  const log = createLogger({ name: 'test-stack', level: process.env['TEST_STACK_LOG_LEVEL'] ?? 'warn' });
+  const external = config.KAFKA_BROKERS !== undefined && config.SCHEMA_REGISTRY_URL !== undefined && config.DATABASE_URL !== undefined;
+
+  let stop: () => Promise<void>;
+  let endpoints: StackEndpoints;
+  if (!external && (await isDockerEngineAvailable())) {
+    ({ endpoints, stop } = await startDockerTestStack(config));
+  } else {
+    // Fresh state each run, so a test never depends on what an earlier run left behind.
+    if (!external) await rm(path.resolve(config.STACK_DATA_DIR), { recursive: true, force: true });
+    const stack = await startStack({ config: loadConfig({ ...environment, STACK_MODE: external ? 'external' : 'native' }), log });
+    ({ endpoints } = stack);
+    stop = () => stack.stop();
+  }
+  await prepare(endpoints, log);
+  project.provide('endpoints', endpoints);
+  return stop;
+}

@@ -1,0 +1,60 @@
+// `topics apply`: creates the missing topics and reports drift on the existing ones. Drift is
+// reported, not repaired: changing the partition count of a keyed topic moves keys between
+// partitions and breaks per-key ordering, so that stays an operator's decision.
+import { ConfigResourceTypes } from 'kafkajs';
+import type { Admin } from '../core/kafka/kafka-client.ts';
+import { planTopics, type ExistingTopic, type TopicPlan } from './topic-plan.ts';
+import type { TopicDefinition } from './topics.ts';
+
+async function describeExisting(admin: Admin, names: readonly string[]): Promise<ExistingTopic[]> {
+  const present = new Set(await admin.listTopics());
+  const wanted = names.filter((name) => present.has(name));
+  if (wanted.length === 0) return [];
+  const metadata = await admin.fetchTopicMetadata({ topics: wanted });
+  const described = await admin.describeConfigs({
+    includeSynonyms: false,
+    resources: wanted.map((name) => ({ type: ConfigResourceTypes.TOPIC, name })),
+  });
+  const configsByTopic = new Map(
+    described.resources.map((resource) => [
+      resource.resourceName,
+      Object.fromEntries(resource.configEntries.map((entry) => [entry.configName, entry.configValue])),
+    ]),
+  );
+  return metadata.topics.map((topic) => ({
+    name: topic.name,
+    partitions: topic.partitions.length,
+    replicationFactor: topic.partitions[0]?.replicas.length ?? 0,
+    configs: configsByTopic.get(topic.name) ?? {},
+  }));
+}
+
+export async function applyTopics(admin: Admin, definitions: readonly TopicDefinition[]): Promise<TopicPlan> {
+  const { brokers } = await admin.describeCluster();
+  const existing = await describeExisting(
+    admin,
+    definitions.map((definition) => definition.name),
+  );
+  const plan = planTopics(definitions, existing, brokers.length);
+  if (plan.create.length > 0) {
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: plan.create.map((topic) => ({
+        topic: topic.name,
+        numPartitions: topic.partitions,
+        replicationFactor: topic.replicationFactor,
+        configEntries: Object.entries(topic.configs).map(([name, value]) => ({ name, value })),
+      })),
+    });
+  }
+  return plan;
+}
+
+export function formatTopicPlan(plan: TopicPlan): string {
+  const lines = [
+    ...plan.create.map((topic) => `created   ${topic.name} (${topic.partitions} partitions, rf ${topic.replicationFactor}, ${topic.configs['cleanup.policy']})`),
+    ...plan.unchanged.map((name) => `ok        ${name}`),
+    ...plan.drift.map((drift) => `DRIFT     ${drift.topic}: ${drift.setting} is ${drift.actual}, wanted ${drift.wanted}`),
+  ];
+  return lines.join('\n');
+}
