@@ -13,9 +13,12 @@ import { processorNames } from './processes.ts';
 export const localIpnSecret = 'local-development-ipn-secret';
 
 function spawnProcessor(name: string, environment: NodeJS.ProcessEnv): ChildProcess {
+  // Own process group: a Ctrl-C in the terminal reaches only this parent, which then drains the
+  // processors one signal each, in order, before it stops the stack.
   return spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'run', name], {
     env: environment,
     stdio: 'inherit',
+    detached: true,
   });
 }
 

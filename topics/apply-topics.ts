@@ -1,8 +1,7 @@
 // `topics apply`: creates the missing topics and reports drift on the existing ones. Drift is
 // reported, not repaired: changing the partition count of a keyed topic moves keys between
 // partitions and breaks per-key ordering, so that stays an operator's decision.
-import { ConfigResourceTypes } from 'kafkajs';
-import type { Admin } from '../core/kafka/kafka-client.ts';
+import { ConfigResourceTypes, type Admin } from '../core/kafka/kafka-client.ts';
 import { planTopics, type ExistingTopic, type TopicPlan } from './topic-plan.ts';
 import type { TopicDefinition } from './topics.ts';
 

@@ -2,7 +2,7 @@
 // (e.g. @confluentinc/kafka-javascript's KafkaJS API) could replace kafkajs 2.2.4 — the last
 // release, little maintained — without touching them. Every option is explicit: kafkajs' defaults
 // retry an idempotent producer forever, which would hang a webhook request while Kafka is down.
-import { Kafka, logLevel, type LogEntry, type Producer, type Admin, type IHeaders } from 'kafkajs';
+import kafkajs, { type LogEntry, type Producer, type Admin, type IHeaders } from 'kafkajs';
 import type { Logger } from '../logger.ts';
 import { UnavailableError } from '../errors.ts';
 
@@ -16,7 +16,12 @@ export interface KafkaClientOptions {
   connectionTimeoutMs?: number;
 }
 
-export type KafkaClient = Kafka;
+// kafkajs is CommonJS and Node's ESM loader cannot see all of its named exports
+// (ConfigResourceTypes among them), so they are taken from the default export once, here.
+const { Kafka, logLevel, ConfigResourceTypes, Partitioners } = kafkajs;
+export { ConfigResourceTypes };
+
+export type KafkaClient = InstanceType<typeof Kafka>;
 
 const pinoLevelOf: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.ERROR]: 'error',
@@ -57,7 +62,13 @@ export function createIdempotentProducer(kafka: KafkaClient, options: ProducerOp
     idempotent: true,
     maxInFlightRequests: 1,
     allowAutoTopicCreation: false,
+    // kafkajs 2's default (murmur2, the Java client's), stated so a record's partition never
+    // depends on a library default; keyed records of one client stay in one partition, in order.
+    createPartitioner: Partitioners.DefaultPartitioner,
     ...(options.transactionalId === undefined ? {} : { transactionalId: options.transactionalId }),
+    // Bounded on purpose (kafkajs warns that this "may invalidate EoS"): an unbounded retry would
+    // hold a webhook request forever. A record re-sent after giving up is deduped by its business
+    // id downstream, which is the guarantee we rely on, not the producer's sequence numbers.
     retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 3_000 },
   });
 }

@@ -15,7 +15,7 @@ import { startNativeKafka, type NativeKafka, type NativeKafkaOptions } from './s
 const repositoryRoot = fileURLToPath(new URL('../../', import.meta.url));
 // The real jar cache, so the suite pays for Maven once per machine, not once per run.
 const cacheDirectory = path.join(repositoryRoot, '.cache', 'kafka-libs');
-const log = createLogger({ name: 'native-kafka-test', level: process.env['LOG_LEVEL'] ?? 'warn' });
+const log = createLogger({ name: 'native-kafka-test', level: process.env['TEST_STACK_LOG_LEVEL'] ?? 'silent' });
 
 // Generous: the first run on a machine downloads ~50 MB of jars.
 const brokerTestTimeoutMs = 600_000;
