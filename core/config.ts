@@ -7,6 +7,17 @@ import { PipelineError } from './errors.ts';
 const port = z.coerce.number().int().min(1).max(65_535);
 const positiveInt = z.coerce.number().int().positive();
 const optionalUrl = z.string().url().optional();
+const decimalText = z.string().regex(/^(0|[1-9]\d*)(\.\d+)?$/, 'a plain non-negative decimal, e.g. 20 or 2.5');
+
+const durationUnitsMs = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+/** A duration such as `900ms`, `30s`, `15m`, `24h`, `90d`, read into milliseconds. */
+const duration = z
+  .string()
+  .regex(/^\d+(ms|s|m|h|d)$/, 'a duration such as 30s, 15m, 24h or 90d')
+  .transform((text) => {
+    const [, amount = '0', unit = 'ms'] = /^(\d+)(ms|s|m|h|d)$/.exec(text) ?? [];
+    return Number(amount) * durationUnitsMs[unit as keyof typeof durationUnitsMs];
+  });
 
 const configSchema = z.object({
   // Endpoints of an existing stack. When set they are used as they are and nothing is started.
@@ -39,6 +50,26 @@ const configSchema = z.object({
     .default('100000'),
   RETRY_AFTER_SECONDS: positiveInt.max(3_600).default(30),
 
+  // Admin API (client payout configs, runtime settings).
+  ADMIN_PORT: port.default(8090),
+  ADMIN_TOKEN: z.string().min(24, 'at least 24 characters').optional(),
+  CLIENT_THRESHOLD_MIN_USD: decimalText.default('50'),
+  CLIENT_THRESHOLD_MAX_USD: decimalText.default('100000'),
+  WALLET_CHANGE_COOLDOWN: duration.default('24h'),
+
+  // Router.
+  ROUTER_PORT: port.default(8091),
+  PLATFORM_FEE_PERCENT: decimalText.default('3'),
+
+  // Accumulator: the global ETH → USDT micro-batch window.
+  ACCUMULATOR_PORT: port.default(8092),
+  MICRO_BATCH_THRESHOLD_USD: decimalText.default('20'),
+  MICRO_BATCH_THRESHOLD_MAX_USD: decimalText.default('100000'),
+  MICRO_BATCH_MAX_WAIT: duration.default('15m'),
+  MICRO_BATCH_MEMBERS_MAX: positiveInt.max(100_000).default(5_000),
+  /** How often the window's wall-clock punctuation runs (the time trigger and idle flushes). */
+  WINDOW_PUNCTUATION_INTERVAL: duration.default('1s'),
+
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -52,6 +83,14 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     throw new PipelineError(`Invalid configuration:\n  ${problems.join('\n  ')}`, { context: { problems } });
   }
   return Object.freeze(parsed.data);
+}
+
+/** The admin token is mandatory for the admin API. */
+export function requireAdminToken(config: Config): string {
+  if (config.ADMIN_TOKEN === undefined) {
+    throw new PipelineError('ADMIN_TOKEN is required to run the admin API (at least 24 characters).');
+  }
+  return config.ADMIN_TOKEN;
 }
 
 /** The IPN secret is mandatory for the webhook; other processes never need it. */

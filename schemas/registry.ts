@@ -9,7 +9,8 @@ import { topicDefinitions, valueSubjectOf, type TopicDefinition, type ValueSchem
 import { decodeAvroValue, encodeAvroValue } from './avro-codec.ts';
 import { findEvolutionProblems, type SchemaProblem } from './compatibility.ts';
 import { valueSchemas, type ValueRecordOf } from './generated/records.ts';
-import { avroParseOptions, parseAvroSchema } from './logical-types.ts';
+import { avroParseOptions } from './logical-types.ts';
+import { valueTypeOf } from './value-types.ts';
 
 export type { SchemaRegistry };
 
@@ -298,17 +299,9 @@ function cached<K, V>(cache: Map<K, Promise<V>>, key: K, load: () => Promise<V>)
 export function createAvroSerde(registry: SchemaRegistry): AvroSerde {
   const schemaIds = new Map<string, Promise<number>>();
   const writerTypes = new Map<number, Promise<avro.Type>>();
-  const readerTypes = new Map<ValueSchemaName, avro.Type>();
   const resolvers = new Map<string, avro.Resolver>();
 
-  function readerTypeOf(schemaName: ValueSchemaName): avro.Type {
-    let type = readerTypes.get(schemaName);
-    if (type === undefined) {
-      type = parseAvroSchema(valueSchemas[schemaName].schema);
-      readerTypes.set(schemaName, type);
-    }
-    return type;
-  }
+  const readerTypeOf = valueTypeOf;
 
   // Producers look up the id of the exact schema they write (`POST /subjects/<subject>`) and
   // never register: registration is a deployment step (`schemas register`, run by `prepare`)

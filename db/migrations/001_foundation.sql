@@ -66,6 +66,8 @@ CREATE VIEW unroutable_payments AS
   WHERE c.client_id IS NULL;
 
 -- The payment ledger (the seeds' payout_accumulation): one row per accepted payment, ever.
+-- The platform fee is taken from both sides of the payment: usd_net is what the client's share is
+-- computed on, eth_net is what is converted or paid out; the fee's ETH stays in the host wallet.
 CREATE TABLE payment_ledger (
   payment_id           text PRIMARY KEY,
   client_id            text NOT NULL,
@@ -73,16 +75,23 @@ CREATE TABLE payment_ledger (
   subscription_id      text NOT NULL,
   state                text NOT NULL CHECK (state IN (
                          'unroutable', 'pending_conversion', 'swapping', 'converted', 'instant_payout')),
+  fee_percent          numeric(9, 6) NOT NULL CHECK (fee_percent >= 0 AND fee_percent < 100),
   usd_gross            numeric(28, 8) NOT NULL CHECK (usd_gross > 0),
   platform_fee_usd     numeric(28, 8) NOT NULL CHECK (platform_fee_usd >= 0),
   usd_net              numeric(28, 8) NOT NULL CHECK (usd_net > 0),
-  eth_amount           numeric(38, 18) NOT NULL CHECK (eth_amount > 0),
+  eth_gross            numeric(38, 18) NOT NULL CHECK (eth_gross > 0),
+  platform_fee_eth     numeric(38, 18) NOT NULL CHECK (platform_fee_eth >= 0),
+  eth_net              numeric(38, 18) NOT NULL CHECK (eth_net > 0),
   conversion_batch_id  text,
+  payout_batch_id      text,
   paid_at              timestamptz NOT NULL,
   received_at          timestamptz NOT NULL,
+  routed_at            timestamptz,
   updated_at           timestamptz NOT NULL DEFAULT now(),
   CHECK (usd_net = usd_gross - platform_fee_usd),
-  CHECK ((state IN ('swapping', 'converted')) = (conversion_batch_id IS NOT NULL))
+  CHECK (eth_net = eth_gross - platform_fee_eth),
+  CHECK ((state IN ('swapping', 'converted')) = (conversion_batch_id IS NOT NULL)),
+  CHECK ((state = 'instant_payout') = (payout_batch_id IS NOT NULL))
 );
 CREATE INDEX payment_ledger_pending ON payment_ledger (received_at) WHERE state = 'pending_conversion';
 CREATE INDEX payment_ledger_client ON payment_ledger (client_id);
@@ -157,13 +166,16 @@ CREATE TABLE processed_messages (
 );
 
 -- Outbox: records written in the same transaction as the effect that caused them; a relay
--- publishes them and stamps published_at. payload is the record in Avro's JSON encoding.
+-- publishes them in id order and stamps published_at. payload is the Avro binary body of the record
+-- under schema_name (the relay adds the registry's wire header), or — for a dead letter, whose
+-- schema_name is NULL — the original record's bytes as they were consumed.
 CREATE TABLE outbox (
   id              bigserial PRIMARY KEY,
   topic           text NOT NULL,
-  message_key     text NOT NULL,
-  schema_name     text NOT NULL,
-  payload         text NOT NULL,
+  message_key     text,
+  schema_name     text,
+  payload         bytea,
+  headers         jsonb NOT NULL DEFAULT '{}'::jsonb,
   correlation_id  text NOT NULL,
   created_at      timestamptz NOT NULL DEFAULT now(),
   published_at    timestamptz

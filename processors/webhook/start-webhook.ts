@@ -4,15 +4,10 @@ import { randomUUID } from 'node:crypto';
 import type { Config } from '../../core/config.ts';
 import { requireIpnSecret } from '../../core/config.ts';
 import { createLogger, type Logger } from '../../core/logger.ts';
-import { createMetricsRegistry } from '../../core/metrics.ts';
 import { listen } from '../../core/http/listen.ts';
 import { createShutdown, type Shutdown } from '../../core/shutdown.ts';
+import { openProcessResources } from '../../core/processing/process-resources.ts';
 import { Decimal } from '../../core/money.ts';
-import { createRetry } from '../../core/retry.ts';
-import { createIdempotentProducer, createKafkaClient, probeKafka } from '../../core/kafka/kafka-client.ts';
-import { createDatabasePool } from '../../db/pool.ts';
-import { probeDatabase } from '../../db/probe-database.ts';
-import { createAvroSerde, createSchemaRegistryClient, probeSchemaRegistry } from '../../schemas/registry.ts';
 import type { StackEndpoints } from '../../stack/endpoints.ts';
 import { createPaymentIntake } from './payment-intake.ts';
 import { createWebhookApp } from './webhook-app.ts';
@@ -36,36 +31,12 @@ export async function startWebhook(options: StartWebhookOptions): Promise<Runnin
   const { config, endpoints } = options;
   const log = options.log ?? createLogger({ name: 'webhook', level: config.LOG_LEVEL });
   const shutdown = createShutdown({ log });
-  const metrics = createMetricsRegistry('webhook');
+  const { pool, producer, serde, metrics, probes } = await openProcessResources({ name: 'webhook', config, endpoints, log, shutdown });
 
-  // A processor started before its dependencies waits for them (bounded), instead of crash-looping.
-  const untilReachable = createRetry({
-    attemptsMax: 60,
-    delayInitialMs: 500,
-    delayMaxMs: 5_000,
-    totalMs: 120_000,
-    shouldRetry: () => !shutdown.draining,
-    onRetry: (error, attempt) => log.warn({ err: error, attempt }, 'dependency not reachable yet; retrying'),
-  });
-
-  const pool = await untilReachable(() => createDatabasePool(endpoints.databaseUrl));
-  shutdown.add('database pool', () => pool.end());
-
-  const kafka = createKafkaClient({
-    brokers: endpoints.kafkaBrokers,
-    clientId: `${config.KAFKA_CLIENT_ID}-webhook`,
-    log,
-    requestTimeoutMs: config.KAFKA_REQUEST_TIMEOUT_MS,
-  });
-  const producer = createIdempotentProducer(kafka);
-  await untilReachable(() => producer.connect());
-  shutdown.add('kafka producer', () => producer.disconnect());
-
-  const registry = createSchemaRegistryClient(endpoints.schemaRegistryUrl);
   const intake = createPaymentIntake({
     pool,
     producer,
-    serde: createAvroSerde(registry),
+    serde,
     log,
     produceTimeoutMs: config.KAFKA_PRODUCE_TIMEOUT_MS,
     now: options.now ?? (() => new Date()),
@@ -77,11 +48,7 @@ export async function startWebhook(options: StartWebhookOptions): Promise<Runnin
     limits: { usdAmountMax: new Decimal(config.PAYMENT_USD_MAX) },
     intake,
     metrics,
-    probes: {
-      kafka: () => probeKafka(kafka),
-      schemaRegistry: () => probeSchemaRegistry(endpoints.schemaRegistryUrl),
-      database: () => probeDatabase(pool),
-    },
+    probes,
     retryAfterSeconds: config.RETRY_AFTER_SECONDS,
     log,
     newCorrelationId: randomUUID,

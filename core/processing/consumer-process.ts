@@ -1,0 +1,82 @@
+// A consuming processor as a process: its resources, the batch consumer, the outbox relay, an
+// optional wall-clock punctuation, and the operations HTTP server (/health, /ready, /metrics).
+// Shutdown order on SIGTERM: stop answering ready → stop punctuation → stop consuming (finish the
+// batch, commit, leave the group) → publish what is left in the outbox → close producer and pool.
+import express from 'express';
+import type { Config } from '../config.ts';
+import { createLogger, type Logger } from '../logger.ts';
+import { createShutdown, type Shutdown } from '../shutdown.ts';
+import { listen } from '../http/listen.ts';
+import { mountOperationsRoutes } from '../http/operations-routes.ts';
+import type { StackEndpoints } from '../../stack/endpoints.ts';
+import { openProcessResources, type ProcessResources } from './process-resources.ts';
+import { createOutboxRelay, type OutboxRelay } from './outbox-relay.ts';
+import { startBatchConsumer, type BatchHandler, type Subscription } from './batch-consumer.ts';
+import { startPunctuation, type Punctuation } from './punctuation.ts';
+
+export interface ConsumerProcessOptions {
+  name: string;
+  config: Config;
+  endpoints: StackEndpoints;
+  port: number;
+  subscriptions: readonly Subscription[];
+  /** Built once the resources are open, so the handler can use the pool, clock and log. */
+  createHandler: (resources: ProcessResources) => BatchHandler;
+  /** Runs after every committed chunk, and on the punctuation timer when one is given. */
+  evaluate?: (resources: ProcessResources) => () => Promise<void>;
+  punctuationIntervalMs?: number;
+  log?: Logger;
+  now?: () => Date;
+}
+
+export interface RunningConsumerProcess {
+  readonly url: string;
+  readonly shutdown: Shutdown;
+  readonly resources: ProcessResources;
+  readonly relay: OutboxRelay;
+  stop(): Promise<void>;
+}
+
+export async function startConsumerProcess(options: ConsumerProcessOptions): Promise<RunningConsumerProcess> {
+  const { name, config, endpoints } = options;
+  const log = options.log ?? createLogger({ name, level: config.LOG_LEVEL });
+  const now = options.now ?? (() => new Date());
+  const shutdown = createShutdown({ log });
+  const resources = await openProcessResources({ name, config, endpoints, log, shutdown });
+
+  const relay = createOutboxRelay({ pool: resources.pool, producer: resources.producer, serde: resources.serde, log, metrics: resources.metrics });
+  relay.start();
+  shutdown.add('outbox relay', async () => {
+    await relay.stop();
+    await relay.drain();
+  });
+
+  const evaluate = options.evaluate?.(resources);
+  const consumer = await startBatchConsumer({
+    name,
+    kafka: resources.kafka,
+    pool: resources.pool,
+    serde: resources.serde,
+    subscriptions: options.subscriptions,
+    handle: options.createHandler(resources),
+    log,
+    metrics: resources.metrics,
+    now,
+    ...(evaluate === undefined ? {} : { afterCommit: evaluate }),
+  });
+  shutdown.add('kafka consumer', () => consumer.stop());
+
+  let punctuation: Punctuation | undefined;
+  if (evaluate !== undefined && options.punctuationIntervalMs !== undefined) {
+    punctuation = startPunctuation({ intervalMs: options.punctuationIntervalMs, run: evaluate, log });
+    shutdown.add('punctuation', () => punctuation!.stop());
+  }
+
+  const app = express();
+  mountOperationsRoutes(app, { metrics: resources.metrics, probes: resources.probes, isAcceptingWork: () => !shutdown.draining });
+  const server = await listen(app, options.port);
+  shutdown.add('http server', () => server.close());
+  const url = `http://localhost:${server.port}`;
+  log.info({ url, consumerGroup: name }, `${name} running`);
+  return { url, shutdown, resources, relay, stop: () => shutdown.run('stop') };
+}

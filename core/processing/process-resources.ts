@@ -1,0 +1,67 @@
+// What every processor process opens at start: a database pool, a Kafka client and idempotent
+// producer, the registry serde and a metrics registry — each waited for (bounded) when its service
+// is not up yet, and each registered with the shutdown so it closes in reverse order.
+import type { DatabasePool } from 'slonik';
+import type { Config } from '../config.ts';
+import type { Logger } from '../logger.ts';
+import type { Shutdown } from '../shutdown.ts';
+import { createMetricsRegistry, type MetricsRegistry } from '../metrics.ts';
+import { createRetry } from '../retry.ts';
+import { createIdempotentProducer, createKafkaClient, probeKafka, type KafkaClient, type Producer } from '../kafka/kafka-client.ts';
+import type { ReadinessProbe } from '../http/operations-routes.ts';
+import { createDatabasePool } from '../../db/pool.ts';
+import { probeDatabase } from '../../db/probe-database.ts';
+import { createAvroSerde, createSchemaRegistryClient, probeSchemaRegistry, type AvroSerde } from '../../schemas/registry.ts';
+import type { StackEndpoints } from '../../stack/endpoints.ts';
+
+export interface ProcessResources {
+  pool: DatabasePool;
+  kafka: KafkaClient;
+  producer: Producer;
+  serde: AvroSerde;
+  metrics: MetricsRegistry;
+  probes: Record<string, ReadinessProbe>;
+}
+
+export interface OpenProcessResourcesOptions {
+  name: string;
+  config: Config;
+  endpoints: StackEndpoints;
+  log: Logger;
+  shutdown: Shutdown;
+}
+
+export async function openProcessResources(options: OpenProcessResourcesOptions): Promise<ProcessResources> {
+  const { name, config, endpoints, log, shutdown } = options;
+  // A processor started before its dependencies waits for them (bounded), instead of crash-looping.
+  const untilReachable = createRetry({
+    attemptsMax: 60,
+    delayInitialMs: 500,
+    delayMaxMs: 5_000,
+    totalMs: 120_000,
+    shouldRetry: () => !shutdown.draining,
+    onRetry: (error, attempt) => log.warn({ err: error, attempt }, 'dependency not reachable yet; retrying'),
+  });
+
+  const metrics = createMetricsRegistry(name);
+  const pool = await untilReachable(() => createDatabasePool(endpoints.databaseUrl, { applicationName: name }));
+  shutdown.add('database pool', () => pool.end());
+
+  const kafka = createKafkaClient({
+    brokers: endpoints.kafkaBrokers,
+    clientId: `${config.KAFKA_CLIENT_ID}-${name}`,
+    log,
+    requestTimeoutMs: config.KAFKA_REQUEST_TIMEOUT_MS,
+  });
+  const producer = createIdempotentProducer(kafka);
+  await untilReachable(() => producer.connect());
+  shutdown.add('kafka producer', () => producer.disconnect());
+
+  const serde = createAvroSerde(createSchemaRegistryClient(endpoints.schemaRegistryUrl));
+  const probes: Record<string, ReadinessProbe> = {
+    kafka: () => probeKafka(kafka),
+    schemaRegistry: () => probeSchemaRegistry(endpoints.schemaRegistryUrl),
+    database: () => probeDatabase(pool),
+  };
+  return { pool, kafka, producer, serde, metrics, probes };
+}
