@@ -8,7 +8,9 @@ export default defineConfig({
     exclude: ['node_modules/**', '.cache/**'],
     globalSetup: ['test/global-setup.ts'],
     pool: 'forks',
-    maxWorkers: 2,
+    // One file at a time: the files share one broker, one database and fixed consumer groups
+    // (router, accumulator), and the global micro-batch window batches every pending payment.
+    fileParallelism: false,
     testTimeout: 60_000,
     hookTimeout: 240_000,
     teardownTimeout: 60_000,

@@ -13,6 +13,7 @@ import { signIpn } from '../processors/webhook/ipn-signature.ts';
 import { applyAllTopics, migrate, prepare } from './prepare.ts';
 import { isProcessorName, processorNames, startProcessor } from './processes.ts';
 import { tailTopic } from './tail-topic.ts';
+import { replayDeadLetters } from './replay-dead-letters.ts';
 import { localIpnSecret, up } from './up.ts';
 
 const config = loadConfig();
@@ -103,6 +104,14 @@ program
     if (options.prepare) await prepare(endpoints, log);
     const processor = await startProcessor(name, config, endpoints);
     exitOnSignals(processor.shutdown, { log });
+  });
+
+program
+  .command('replay <topic>')
+  .description('move the dead letters of <topic> (from <topic>.dlq) back onto it, unchanged')
+  .action(async (topic: string) => {
+    const { replayed } = await replayDeadLetters(endpoints, topic, log);
+    process.stdout.write(`replayed ${replayed} record(s) from ${topic}.dlq to ${topic}\n`);
   });
 
 const ipn = program.command('ipn').description('NOWPayments IPN helpers');

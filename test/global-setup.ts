@@ -1,5 +1,5 @@
 // Starts the real stack once for the whole test run — a real Kafka broker, the schema registry and
-// PostgreSQL — on test ports with a fresh data directory, prepares it (migrations, topics, schemas)
+// PostgreSQL — on free ports with a fresh data directory, prepares it (migrations, topics, schemas)
 // and hands the endpoints to the tests. Endpoints in the environment win (an existing stack);
 // where a Docker engine answers, testcontainers starts docker-compose.kafka.yml instead.
 import { rm } from 'node:fs/promises';
@@ -10,7 +10,7 @@ import { createLogger } from '../core/logger.ts';
 import { prepare } from '../cli/prepare.ts';
 import { startStack } from '../stack/start-stack.ts';
 import type { StackEndpoints } from '../stack/endpoints.ts';
-import { testStackEnvironment } from './support/test-stack-environment.ts';
+import { testStackEnvironment, testStackPorts } from './support/test-stack-environment.ts';
 import { startDockerTestStack } from './support/docker-test-stack.ts';
 import { isDockerEngineAvailable } from '../stack/docker-stack.ts';
 
@@ -21,7 +21,7 @@ declare module 'vitest' {
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const environment = testStackEnvironment(process.env);
+  const environment = testStackEnvironment({ ...(await testStackPorts(`run-${process.pid}`)), ...process.env });
   const config = loadConfig(environment);
   const log = createLogger({ name: 'test-stack', level: process.env['TEST_STACK_LOG_LEVEL'] ?? 'warn' });
   const external = config.KAFKA_BROKERS !== undefined && config.SCHEMA_REGISTRY_URL !== undefined && config.DATABASE_URL !== undefined;
@@ -32,10 +32,14 @@ export default async function setup(project: TestProject): Promise<() => Promise
     ({ endpoints, stop } = await startDockerTestStack(config));
   } else {
     // Fresh state each run, so a test never depends on what an earlier run left behind.
-    if (!external) await rm(path.resolve(config.STACK_DATA_DIR), { recursive: true, force: true });
+    const dataDirectory = path.resolve(config.STACK_DATA_DIR);
+    if (!external) await rm(dataDirectory, { recursive: true, force: true });
     const stack = await startStack({ config: loadConfig({ ...environment, STACK_MODE: external ? 'external' : 'native' }), log });
     ({ endpoints } = stack);
-    stop = () => stack.stop();
+    stop = async () => {
+      await stack.stop();
+      if (!external) await rm(dataDirectory, { recursive: true, force: true });
+    };
   }
   await prepare(endpoints, log);
   project.provide('endpoints', endpoints);

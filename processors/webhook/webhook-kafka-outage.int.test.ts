@@ -15,12 +15,13 @@ import type { PaymentReceived } from '../../schemas/generated/records.ts';
 import { openTestDatabase } from '../../test/support/database.ts';
 import { finishedIpn, paymentIdOf, postIpn, testIpnSecret } from '../../test/support/ipn.ts';
 import { readTopic } from '../../test/support/topic-records.ts';
+import { freePort } from '../../test/support/processor-process.ts';
 import { testStackEnvironment } from '../../test/support/test-stack-environment.ts';
 import { startWebhook, type RunningWebhook } from './start-webhook.ts';
 
 const log = createLogger({ name: 'outage-test', level: 'silent' });
-const kafkaPort = 39092;
-const controllerPort = 39093;
+let kafkaPort: number;
+let controllerPort: number;
 let dataDirectory: string;
 let endpoints: StackEndpoints;
 let webhook: RunningWebhook;
@@ -40,6 +41,8 @@ let broker: Awaited<ReturnType<typeof startBroker>>;
 
 beforeAll(async () => {
   dataDirectory = await mkdtemp(path.join(tmpdir(), 'outage-kafka-'));
+  kafkaPort = await freePort();
+  controllerPort = await freePort();
   broker = await startBroker();
   endpoints = { ...inject('endpoints'), kafkaBrokers: broker.brokers };
   await applyAllTopics(endpoints, log);

@@ -1,0 +1,81 @@
+// Runs a processor the way production does — `cli run <name>` as its own OS process — so tests
+// can SIGTERM it (drain) or SIGKILL it (crash) at any moment and start it again.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { inject } from 'vitest';
+import { endpointsAsEnvironment } from '../../stack/endpoints.ts';
+import { testIpnSecret } from './ipn.ts';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+export async function waitUntilReady(url: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if ((await fetch(`${url}/ready`)).status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`${url} not ready within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** The environment a processor process gets in tests: the test stack's endpoints and test secrets. */
+export function processorEnvironment(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    ...endpointsAsEnvironment(inject('endpoints')),
+    NOWPAYMENTS_IPN_SECRET: testIpnSecret,
+    ADMIN_TOKEN: 'test-admin-token-0123456789abcdef',
+    LOG_LEVEL: process.env['TEST_PROCESS_LOG_LEVEL'] ?? 'warn',
+    ...extra,
+  };
+}
+
+export interface ProcessorProcess {
+  readonly url: string;
+  readonly child: ChildProcess;
+  /** SIGKILL: no drain, no commit, no goodbye — the crash case. */
+  kill(): Promise<void>;
+  /** SIGTERM and wait for the exit code. */
+  terminate(): Promise<number | null>;
+}
+
+/**
+ * Starts `cli run <name>` with its HTTP port on `portVariable` and waits until /ready answers.
+ * `waitReady: false` returns at once (a crash test may kill it while it starts).
+ */
+export async function startProcessorProcess(
+  name: string,
+  portVariable: string,
+  options: { environment?: Record<string, string>; waitReady?: boolean } = {},
+): Promise<ProcessorProcess> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'run', name], {
+    env: processorEnvironment({ ...options.environment, [portVariable]: String(port) }),
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const url = `http://localhost:${port}`;
+  if (options.waitReady !== false) await waitUntilReady(url);
+  return {
+    url,
+    child,
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+    async terminate() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
