@@ -12,8 +12,13 @@ import { runSchemasCheck, runSchemasCodegen, runSchemasFreeze, runSchemasRegiste
 import { signIpn } from '../processors/webhook/ipn-signature.ts';
 import { applyAllTopics, migrate, prepare } from './prepare.ts';
 import { isProcessorName, processorNames, startProcessor } from './processes.ts';
-import { tailTopic } from './tail-topic.ts';
+import { tailTopic, toDisplayJson } from './tail-topic.ts';
+import { runSetThreshold } from '../processors/admin/set-threshold.ts';
+import { describeWindow } from '../processors/accumulator/micro-batch-evaluation.ts';
+import { windowRulesOf } from '../processors/accumulator/start-accumulator.ts';
 import { replayDeadLetters } from './replay-dead-letters.ts';
+import { createDatabasePool } from '../db/pool.ts';
+import { findUnroutedPayments, findViolations, formatViolations } from '../db/reconciliation.ts';
 import { localIpnSecret, up } from './up.ts';
 
 const config = loadConfig();
@@ -104,6 +109,48 @@ program
     if (options.prepare) await prepare(endpoints, log);
     const processor = await startProcessor(name, config, endpoints);
     exitOnSignals(processor.shutdown, { log });
+  });
+
+const pipelineConfig = program.command('config').description('runtime settings of the pipeline');
+pipelineConfig
+  .command('set-threshold <usd>')
+  .description('set the global micro-batch threshold (USD) without a restart; audited')
+  .option('--actor <name>', 'recorded as who changed it (default cli:<os user>)')
+  .action(async (usd: string, options: { actor?: string }) => {
+    const { outcome, published } = await runSetThreshold({ config, endpoints, log, value: usd, ...(options.actor === undefined ? {} : { actor: options.actor }) });
+    process.stdout.write(
+      `${outcome.kind === 'changed' ? 'changed' : 'unchanged'}: micro-batch threshold ${toDisplayJson(outcome.state)}${published ? '' : ' (not published yet: a running relay will publish it)'}\n`,
+    );
+  });
+
+program
+  .command('window')
+  .description('show the global micro-batch window: pending payments, their sum, the threshold in force')
+  .action(async () => {
+    const pool = await createDatabasePool(endpoints.databaseUrl);
+    try {
+      process.stdout.write(`${toDisplayJson(await describeWindow(pool, windowRulesOf(config)))}\n`);
+    } finally {
+      await pool.end();
+    }
+  });
+
+program
+  .command('reconcile')
+  .description("check the ledger's invariants over the whole database; exit code 1 on any violation")
+  .action(async () => {
+    const pool = await createDatabasePool(endpoints.databaseUrl);
+    try {
+      const violations = await findViolations(pool);
+      const unrouted = await findUnroutedPayments(pool);
+      process.stdout.write(`${formatViolations(violations)}\n`);
+      if (unrouted.length > 0) {
+        process.stdout.write(`note: ${unrouted.length} accepted payment(s) not in the ledger yet (router behind or stopped), oldest ${unrouted[0]?.produced_at.toISOString()}\n`);
+      }
+      if (violations.length > 0) process.exitCode = 1;
+    } finally {
+      await pool.end();
+    }
   });
 
 program

@@ -1,15 +1,20 @@
-// The processors `run` can start, each its own process. Later issues add router, accumulator, …
+// The processors `run` can start, each its own process (and its own consumer group, where it
+// consumes), deployable as pods and scaled by partitions.
 import type { Config } from '../core/config.ts';
 import type { Shutdown } from '../core/shutdown.ts';
 import type { StackEndpoints } from '../stack/endpoints.ts';
 import { startWebhook } from '../processors/webhook/start-webhook.ts';
+import { startRouter } from '../processors/router/start-router.ts';
+import { startAccumulator } from '../processors/accumulator/start-accumulator.ts';
+import { startAdmin } from '../processors/admin/start-admin.ts';
 
 export interface RunningProcess {
-  stop(): Promise<void>;
+  readonly url: string;
   readonly shutdown: Shutdown;
+  stop(): Promise<void>;
 }
 
-export const processorNames = ['webhook'] as const;
+export const processorNames = ['webhook', 'admin', 'router', 'accumulator'] as const;
 export type ProcessorName = (typeof processorNames)[number];
 
 export function isProcessorName(name: string): name is ProcessorName {
@@ -20,5 +25,21 @@ export async function startProcessor(name: ProcessorName, config: Config, endpoi
   switch (name) {
     case 'webhook':
       return startWebhook({ config, endpoints });
+    case 'admin':
+      return startAdmin({ config, endpoints });
+    case 'router':
+      return startRouter({ config, endpoints });
+    case 'accumulator':
+      return startAccumulator({ config, endpoints });
   }
+}
+
+/** Where each processor listens, for the start-up summary. */
+export function processorUrls(config: Config): Record<ProcessorName, string> {
+  return {
+    webhook: `http://localhost:${config.WEBHOOK_PORT}/webhooks/nowpayments`,
+    admin: `http://localhost:${config.ADMIN_PORT}/api (dashboard and admin API)`,
+    router: `http://localhost:${config.ROUTER_PORT}/metrics`,
+    accumulator: `http://localhost:${config.ACCUMULATOR_PORT}/metrics`,
+  };
 }

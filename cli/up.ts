@@ -7,10 +7,11 @@ import type { Logger } from '../core/logger.ts';
 import { describeStack, startStack } from '../stack/start-stack.ts';
 import { endpointsAsEnvironment } from '../stack/endpoints.ts';
 import { prepare } from './prepare.ts';
-import { processorNames } from './processes.ts';
+import { processorNames, processorUrls } from './processes.ts';
 
 /** Used only when nothing is configured, so `npm start` works on a fresh clone; never in production. */
 export const localIpnSecret = 'local-development-ipn-secret';
+export const localAdminToken = 'local-development-admin-token';
 
 function spawnProcessor(name: string, environment: NodeJS.ProcessEnv): ChildProcess {
   // Own process group: a Ctrl-C in the terminal reaches only this parent, which then drains the
@@ -55,7 +56,16 @@ export async function up(config: Config, log: Logger): Promise<void> {
   if (config.NOWPAYMENTS_IPN_SECRET === undefined) {
     log.warn(`NOWPAYMENTS_IPN_SECRET is not set: the webhook uses the local development secret "${localIpnSecret}"`);
   }
-  const environment = { ...process.env, ...endpointsAsEnvironment(stack.endpoints), NOWPAYMENTS_IPN_SECRET: ipnSecret };
+  const adminToken = config.ADMIN_TOKEN ?? localAdminToken;
+  if (config.ADMIN_TOKEN === undefined) {
+    log.warn(`ADMIN_TOKEN is not set: the admin API uses the local development token "${localAdminToken}"`);
+  }
+  const environment = {
+    ...process.env,
+    ...endpointsAsEnvironment(stack.endpoints),
+    NOWPAYMENTS_IPN_SECRET: ipnSecret,
+    ADMIN_TOKEN: adminToken,
+  };
   for (const name of processorNames) {
     const child = spawnProcessor(name, environment);
     child.once('exit', (code, signal) => {
@@ -66,7 +76,7 @@ export async function up(config: Config, log: Logger): Promise<void> {
     children.push(child);
   }
 
-  process.stdout.write(
-    `\n${describeStack(stack)}\n  webhook          http://localhost:${config.WEBHOOK_PORT}/webhooks/nowpayments\n\nPress Ctrl-C to stop.\n`,
-  );
+  const urls = processorUrls(config);
+  const lines = processorNames.map((name) => `  ${name.padEnd(17)}${urls[name]}`);
+  process.stdout.write(`\n${describeStack(stack)}\n${lines.join('\n')}\n\nPress Ctrl-C to stop.\n`);
 }

@@ -77,6 +77,8 @@ export interface BatchConsumerOptions {
 
 export interface RunningBatchConsumer {
   readonly consumer: Consumer;
+  /** Fails while the consumer is crashed and not (yet) back in its group: /ready shows it. */
+  probe(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -166,7 +168,9 @@ export async function startBatchConsumer(options: BatchConsumerOptions): Promise
     await retry(() =>
       pool.transaction(async (transaction) => {
         const unique = new Map<string, ConsumedRecord>();
-        for (const { record } of decoded) if (!unique.has(record.messageId)) unique.set(record.messageId, record);
+        // Claimed in sorted order: two instances claiming overlapping ids never deadlock each other.
+        const sorted = [...decoded].sort((left, right) => (left.record.messageId < right.record.messageId ? -1 : left.record.messageId > right.record.messageId ? 1 : 0));
+        for (const { record } of sorted) if (!unique.has(record.messageId)) unique.set(record.messageId, record);
         let fresh: ConsumedRecord[] = [];
         if (unique.size > 0) {
           const claimed = await transaction.any(sql.type(claimedRow)`
@@ -183,11 +187,13 @@ export async function startBatchConsumer(options: BatchConsumerOptions): Promise
         }
         const outgoing: OutboxRecord[] = [];
         const rejected: DeadLetter[] = [...letters];
+        const rejectedIds: string[] = [];
         const context: BatchContext = {
           transaction,
           now: now(),
           emit: (record) => outgoing.push(record),
           reject: (record, field, rule, reason) => {
+            rejectedIds.push(record.messageId);
             rejected.push({
               topic: deadLetterTopicOf(record.topic),
               key: record.key,
@@ -209,7 +215,14 @@ export async function startBatchConsumer(options: BatchConsumerOptions): Promise
         if (fresh.length > 0) await options.handle(fresh, context);
         await insertOutboxRecords(transaction, outgoing);
         await insertDeadLetters(transaction, rejected);
-        for (const record of fresh) processed.inc({ consumer: name, topic: record.topic, outcome: 'applied' });
+        if (rejectedIds.length > 0) {
+          // A rejected record was not applied: release its claim so `replay` can bring it back
+          // once the cause is fixed, instead of the inbox dropping it as already done.
+          await transaction.query(sql.unsafe`
+            DELETE FROM processed_messages WHERE consumer = ${name} AND message_id = ANY(${sql.array(rejectedIds, 'text')})`);
+        }
+        const rejectedSet = new Set(rejectedIds);
+        for (const record of fresh) processed.inc({ consumer: name, topic: record.topic, outcome: rejectedSet.has(record.messageId) ? 'rejected' : 'applied' });
         processed.inc({ consumer: name, topic: 'any', outcome: 'duplicate' }, decoded.length - fresh.length);
         processed.inc({ consumer: name, topic: 'any', outcome: 'dead-lettered' }, rejected.length);
       }),
@@ -224,6 +237,16 @@ export async function startBatchConsumer(options: BatchConsumerOptions): Promise
     heartbeatInterval: 3_000,
     maxBytesPerPartition: 1_048_576,
     retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 10_000 },
+  });
+  // kafkajs restarts a crashed consumer by itself; until it has joined its group again the process
+  // is not ready, so an operator sees a processor that keeps failing instead of a green /ready.
+  let crash: string | undefined = 'not joined yet';
+  consumer.on(consumer.events.CRASH, (event) => {
+    crash = event.payload.error.message;
+    log.error({ err: event.payload.error, restart: event.payload.restart, consumer: name }, 'consumer crashed');
+  });
+  consumer.on(consumer.events.GROUP_JOIN, () => {
+    crash = undefined;
   });
   await consumer.connect();
   for (const subscription of options.subscriptions) {
@@ -259,6 +282,7 @@ export async function startBatchConsumer(options: BatchConsumerOptions): Promise
 
   return {
     consumer,
+    probe: () => (crash === undefined ? Promise.resolve() : Promise.reject(new Error(`consumer ${name}: ${crash}`))),
     async stop() {
       // kafkajs' disconnect stops fetching, waits for the running batch, commits and leaves the group.
       await consumer.disconnect();

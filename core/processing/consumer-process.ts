@@ -73,7 +73,11 @@ export async function startConsumerProcess(options: ConsumerProcessOptions): Pro
   }
 
   const app = express();
-  mountOperationsRoutes(app, { metrics: resources.metrics, probes: resources.probes, isAcceptingWork: () => !shutdown.draining });
+  mountOperationsRoutes(app, {
+    metrics: resources.metrics,
+    probes: { ...resources.probes, consumer: consumer.probe },
+    isAcceptingWork: () => !shutdown.draining,
+  });
   const server = await listen(app, options.port);
   shutdown.add('http server', () => server.close());
   const url = `http://localhost:${server.port}`;

@@ -1,8 +1,9 @@
 // Publishes outbox rows to Kafka in id order and marks them published.
 //
-// Guarantee: at least once, in order per key. A row is locked (FOR UPDATE SKIP LOCKED, so several
-// relays share the work without blocking), produced with acks=all, and stamped in the same
-// transaction; a crash after the broker acknowledged but before the commit publishes the row again.
+// Guarantee: at least once, in order per key. Every process runs a relay, but only the one holding
+// a transaction-scoped advisory lock publishes at a time; it locks the rows, produces them with
+// acks=all and stamps them in the same transaction. A crash after the broker acknowledged but
+// before the commit publishes the rows again.
 // That duplicate is expected: every record carries a business id (payment id, command id, event
 // id) and every consumer dedupes on it in its inbox. Exactly once in effect, not in delivery.
 import { sql, type DatabasePool } from 'slonik';
@@ -47,6 +48,9 @@ const outboxRow = z.object({
 });
 type OutboxRow = z.infer<typeof outboxRow>;
 
+/** Advisory lock key of the outbox publisher (an arbitrary constant, unique in this database). */
+const outboxRelayLockKey = 7_305_118_001;
+
 export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const { pool, producer, serde, log } = options;
   const batchSizeMax = options.batchSizeMax ?? 500;
@@ -67,11 +71,18 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
 
   async function publishOnce(): Promise<number> {
     return pool.transaction(async (transaction) => {
+      // One publisher at a time across all processes: the outbox is shared, and two relays
+      // sending different rows at once could reorder records of one key (a client's config
+      // revisions on a compacted topic). The others find the lock taken and wait for the next tick.
+      const leader = await transaction.oneFirst(
+        sql.type(z.object({ acquired: z.boolean() }))`SELECT pg_try_advisory_xact_lock(${outboxRelayLockKey}) AS acquired`,
+      );
+      if (!leader) return 0;
       const rows = await transaction.any(sql.type(outboxRow)`
         SELECT id, topic, message_key, schema_name, payload, headers, correlation_id
         FROM outbox WHERE published_at IS NULL
         ORDER BY id LIMIT ${batchSizeMax}
-        FOR UPDATE SKIP LOCKED
+        FOR UPDATE
       `);
       lag.set(rows.length);
       if (rows.length === 0) return 0;

@@ -1,0 +1,132 @@
+// The one error contract of every HTTP endpoint of the pipeline: a rejection is a 4xx whose body is
+// `{"error":{"code","message","field","rule"}}`, a dependency that is down is a 503 with
+// Retry-After (nothing was recorded, the caller retries), and only a bug is a 500. Each app adds
+// the mapping of its own domain errors through `mapError`; everything else is shared here so the
+// webhook and the admin API cannot drift apart.
+import type { Express, NextFunction, Request, RequestHandler, Response } from 'express';
+import { parse as parseLosslessJson } from 'lossless-json';
+import { isRetriable, PipelineError } from '../errors.ts';
+import { classifyDatabaseError } from '../../db/errors.ts';
+
+export interface ErrorProblem {
+  field: string;
+  rule: string;
+}
+
+export interface ErrorBody {
+  code: string;
+  message: string;
+  field?: string;
+  rule?: string;
+  problems?: readonly ErrorProblem[];
+}
+
+export interface HttpError {
+  status: number;
+  body: ErrorBody;
+}
+
+/** A rejection decided by a handler: thrown, then answered as it is. */
+export class HttpRejection extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: ErrorBody,
+  ) {
+    super(body.message);
+  }
+}
+
+export function rejection(status: number, code: string, field: string, rule: string, message: string): HttpRejection {
+  return new HttpRejection(status, { code, message, field, rule });
+}
+
+/** Maps an app's own error types; undefined leaves the error to the shared rules. */
+export type DomainErrorMapper = (error: unknown) => HttpError | undefined;
+
+export interface HttpErrorOptions {
+  retryAfterSeconds: number;
+  mapError?: DomainErrorMapper;
+}
+
+interface BodyParserError {
+  status: number;
+  type: string;
+  message: string;
+}
+
+function isBodyParserError(error: unknown): error is BodyParserError {
+  return typeof error === 'object' && error !== null && 'status' in error && 'type' in error;
+}
+
+/** The answer to any error; sets Retry-After on the response for a 503. */
+export function toHttpError(error: unknown, options: HttpErrorOptions, response: Response): HttpError {
+  if (error instanceof HttpRejection) return { status: error.status, body: error.body };
+  const mapped = options.mapError?.(error);
+  if (mapped !== undefined) return mapped;
+  if (isBodyParserError(error)) {
+    if (error.type === 'entity.too.large') {
+      return { status: 413, body: { code: 'body_too_large', message: error.message, field: 'body', rule: 'size limit' } };
+    }
+    if (error.status >= 400 && error.status < 500) {
+      return { status: error.status, body: { code: error.type.replace(/\W+/g, '_'), message: error.message, field: 'body', rule: error.type } };
+    }
+  }
+  if (isRetriable(error) || classifyDatabaseError(error).retriable) {
+    response.set('Retry-After', String(options.retryAfterSeconds));
+    return {
+      status: 503,
+      body: { code: 'unavailable', message: 'A dependency is unavailable; nothing was recorded. Retry later.' },
+    };
+  }
+  const message = error instanceof PipelineError ? error.message : 'Internal error';
+  return { status: 500, body: { code: 'internal_error', message } };
+}
+
+/** 415 unless the request says application/json; run it before the body is read. */
+export function requireJsonContentType(message: string): RequestHandler {
+  return (request: Request, _response: Response, next: NextFunction) => {
+    if (!request.is('application/json')) {
+      next(rejection(415, 'unsupported_media_type', 'content-type', 'must be application/json', message));
+      return;
+    }
+    next();
+  };
+}
+
+/**
+ * Parses a raw JSON body without ever going through a JS number: numbers arrive as
+ * LosslessNumber, so an amount keeps its exact text (and a handler can tell a number from a string).
+ */
+export function parseJsonBody(body: unknown): unknown {
+  const rawText = Buffer.isBuffer(body) ? body.toString('utf8') : '';
+  try {
+    return parseLosslessJson(rawText);
+  } catch (error) {
+    throw rejection(400, 'malformed_json', 'body', 'must be valid JSON', `The body is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+export interface ErrorHandlersOptions extends HttpErrorOptions {
+  /** Called with every error answer the handlers give (metrics by code, logging a 5xx's cause). */
+  onError?: (body: ErrorBody, status: number, error: unknown) => void;
+}
+
+/**
+ * The last two middlewares of an app: errors raised before or inside a route (body-parser's size
+ * limit, bad encodings, aborted uploads, thrown rejections), then a JSON 404 for any other path.
+ */
+export function mountErrorHandlers(app: Express, options: ErrorHandlersOptions): void {
+  app.use((error: unknown, _request: Request, response: Response, next: NextFunction) => {
+    if (response.headersSent) {
+      next(error);
+      return;
+    }
+    const { status, body } = toHttpError(error, options, response);
+    options.onError?.(body, status, error);
+    response.status(status).json({ error: body });
+  });
+
+  app.use((_request: Request, response: Response) => {
+    response.status(404).json({ error: { code: 'not_found', message: 'No such endpoint.' } });
+  });
+}

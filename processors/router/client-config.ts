@@ -1,0 +1,63 @@
+// A client's payout configuration as the router reads it (a `clients` row) and as it arrives on
+// the compacted client-payout-configs topic, with the rules a record must keep to become a row.
+import type { Decimal } from '../../core/money.ts';
+import type { ClientPayoutConfig } from '../../schemas/generated/records.ts';
+import { clientIdPattern, type RuleViolation } from './payment-rules.ts';
+import { integerDigitsMax, usdScale } from './platform-fee.ts';
+
+export type PayoutStrategyName = 'instant' | 'threshold';
+
+/** The columns of `clients` routing depends on. */
+export interface ClientPayoutRow {
+  readonly client_id: string;
+  readonly revision: number;
+  readonly strategy: PayoutStrategyName;
+  readonly threshold_usd: Decimal | null;
+  readonly wallet_address: string;
+  readonly payout_currency: string;
+  readonly payout_network: string;
+  readonly pending_wallet_address: string | null;
+  readonly pending_wallet_effective_at: Date | null;
+}
+
+export function clientRowOf(config: ClientPayoutConfig): ClientPayoutRow {
+  return {
+    client_id: config.client_id,
+    revision: config.revision,
+    strategy: config.strategy === 'INSTANT' ? 'instant' : 'threshold',
+    threshold_usd: config.threshold_usd,
+    wallet_address: config.wallet_address,
+    payout_currency: config.payout_currency,
+    payout_network: config.payout_network,
+    pending_wallet_address: config.pending_wallet_address,
+    pending_wallet_effective_at: config.pending_wallet_effective_at,
+  };
+}
+
+/**
+ * The first rule the record breaks, or null. These are the `clients` table's CHECKs: the admin API
+ * validates far more (addresses per network, threshold bounds) before it publishes, so a record
+ * failing here was not written by it and is dead-lettered rather than half-applied.
+ */
+export function clientConfigViolation(config: ClientPayoutConfig): RuleViolation | null {
+  if (!clientIdPattern.test(config.client_id)) {
+    return { field: 'client_id', rule: 'client-id', reason: `client_id "${config.client_id}" is not 1–14 digits with an optional minus` };
+  }
+  if (!Number.isSafeInteger(config.revision) || config.revision < 1) {
+    return { field: 'revision', rule: 'revision', reason: `revision must be a positive integer, got ${config.revision}` };
+  }
+  const threshold = config.threshold_usd;
+  if (config.strategy === 'THRESHOLD' && threshold === null) {
+    return { field: 'threshold_usd', rule: 'threshold-required', reason: 'the threshold strategy needs threshold_usd' };
+  }
+  if (threshold !== null && (!threshold.isFinite() || threshold.lte(0) || threshold.decimalPlaces() > usdScale || threshold.truncated().toFixed().length > integerDigitsMax)) {
+    return { field: 'threshold_usd', rule: 'positive', reason: `threshold_usd must be a positive USD amount, got ${threshold.toFixed()}` };
+  }
+  for (const field of ['wallet_address', 'payout_currency', 'payout_network'] as const) {
+    if (config[field].trim() === '') return { field, rule: 'present', reason: `${field} is required` };
+  }
+  if ((config.pending_wallet_address === null) !== (config.pending_wallet_effective_at === null)) {
+    return { field: 'pending_wallet_address', rule: 'pending-wallet-pair', reason: 'a pending wallet needs its effective time, and only then' };
+  }
+  return null;
+}

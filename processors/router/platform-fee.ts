@@ -1,0 +1,81 @@
+// The platform fee, in exact decimals. It is taken from both sides of a payment: the USD value
+// (what the client's share is computed on) and the ETH received (what is converted or paid out).
+// Each side is rounded once, half-to-even, to the scale its ledger column holds, and the net is
+// the exact difference, so net + fee = gross holds to the last digit and no amount ever needs a
+// second rounding downstream.
+import { Decimal } from '../../core/money.ts';
+import { assertInvariant, PipelineError } from '../../core/errors.ts';
+
+/** payment_ledger's NUMERIC(28, 8) and NUMERIC(38, 18): 20 integer digits on both sides. */
+export const usdScale = 8;
+export const ethScale = 18;
+export const integerDigitsMax = 20;
+/** payment_ledger.fee_percent is NUMERIC(9, 6) with 0 ≤ percent < 100. */
+export const feePercentScale = 6;
+
+export interface FeeSplit {
+  readonly gross: Decimal;
+  readonly fee: Decimal;
+  readonly net: Decimal;
+}
+
+export interface PlatformFee {
+  readonly feePercent: Decimal;
+  readonly usd: FeeSplit;
+  readonly eth: FeeSplit;
+}
+
+/**
+ * The fee on one amount with no checks, so validation can ask whether a payment can carry the fee
+ * before `applyPlatformFee` asserts that it does. Exact before rounding: a 38-digit amount times an
+ * 8-digit percent stays far inside the 100 significant digits of core/money.ts.
+ */
+export function splitFee(gross: Decimal, feePercent: Decimal, scale: number): FeeSplit {
+  const fee = gross.times(feePercent).dividedBy(100).toDecimalPlaces(scale, Decimal.ROUND_HALF_EVEN);
+  return { gross, fee, net: gross.minus(fee) };
+}
+
+export function isValidFeePercent(feePercent: Decimal): boolean {
+  return feePercent.isFinite() && feePercent.gte(0) && feePercent.lt(100) && feePercent.decimalPlaces() <= feePercentScale;
+}
+
+/** Reads PLATFORM_FEE_PERCENT once at start-up; a value the ledger cannot hold stops the process. */
+export function parseFeePercent(text: string): Decimal {
+  let feePercent: Decimal;
+  try {
+    feePercent = new Decimal(text);
+  } catch (error) {
+    throw new PipelineError(`PLATFORM_FEE_PERCENT "${text}" is not a decimal`, { cause: error });
+  }
+  if (!isValidFeePercent(feePercent)) {
+    throw new PipelineError(`PLATFORM_FEE_PERCENT must be at least 0, below 100, with at most ${feePercentScale} decimals; got "${text}"`, {
+      context: { feePercent: text },
+    });
+  }
+  return feePercent;
+}
+
+function checkedSplit(side: 'usd' | 'eth', gross: Decimal, feePercent: Decimal, scale: number): FeeSplit {
+  const context = { side, gross: gross.toFixed(), feePercent: feePercent.toFixed() };
+  assertInvariant(gross.isFinite() && gross.gt(0), 'a gross amount is positive', context);
+  assertInvariant(gross.decimalPlaces() <= scale, `a ${side} gross amount has at most ${scale} decimals`, context);
+  const split = splitFee(gross, feePercent, scale);
+  assertInvariant(split.fee.gte(0), 'a platform fee is never negative', { ...context, fee: split.fee.toFixed() });
+  assertInvariant(split.net.gt(0), 'a net amount is positive', { ...context, net: split.net.toFixed() });
+  assertInvariant(split.net.plus(split.fee).eq(gross), 'net + fee = gross, exactly', { ...context, fee: split.fee.toFixed(), net: split.net.toFixed() });
+  return split;
+}
+
+/**
+ * The fee on both sides of a payment. Crashes (InvariantViolation) on anything the ledger's CHECKs
+ * would refuse: callers validate input first (see payment-rules.ts), so a crash here is a bug.
+ */
+export function applyPlatformFee(input: { usdGross: Decimal; ethGross: Decimal; feePercent: Decimal }): PlatformFee {
+  const { feePercent } = input;
+  assertInvariant(isValidFeePercent(feePercent), 'a fee percent the ledger can hold', { feePercent: feePercent.toFixed() });
+  return {
+    feePercent,
+    usd: checkedSplit('usd', input.usdGross, feePercent, usdScale),
+    eth: checkedSplit('eth', input.ethGross, feePercent, ethScale),
+  };
+}

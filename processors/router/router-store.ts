@@ -1,0 +1,219 @@
+// The router's SQL, one statement per step for a whole chunk (unnest over column arrays), inside the
+// chunk's transaction. Amounts travel as their exact decimal text into numeric[] parameters, so no
+// amount passes through a JS number or float8 on the way in; the pool reads numeric back as Decimal.
+import { sql, type DatabaseTransactionConnection } from 'slonik';
+import { z } from 'zod';
+import { isDecimal, type Decimal } from '../../core/money.ts';
+import type { ClientPayoutRow } from './client-config.ts';
+import type { InstantPayoutBatch, LedgerEntry } from './route-payment.ts';
+
+const decimal = z.custom<Decimal>((value) => isDecimal(value), 'a Decimal');
+
+const clientRow = z.object({
+  client_id: z.string(),
+  revision: z.number().int(),
+  strategy: z.enum(['instant', 'threshold']),
+  threshold_usd: decimal.nullable(),
+  wallet_address: z.string(),
+  payout_currency: z.string(),
+  payout_network: z.string(),
+  pending_wallet_address: z.string().nullable(),
+  pending_wallet_effective_at: z.date().nullable(),
+});
+
+const ledgerRow = z.object({
+  payment_id: z.string(),
+  client_id: z.string(),
+  user_id: z.string(),
+  subscription_id: z.string(),
+  state: z.literal('unroutable'),
+  fee_percent: decimal,
+  usd_gross: decimal,
+  platform_fee_usd: decimal,
+  usd_net: decimal,
+  eth_gross: decimal,
+  platform_fee_eth: decimal,
+  eth_net: decimal,
+  payout_batch_id: z.null(),
+  paid_at: z.date(),
+  received_at: z.date(),
+  routed_at: z.null(),
+});
+
+const paymentIdRow = z.object({ payment_id: z.string() });
+
+function text(value: Decimal): string {
+  return value.toFixed();
+}
+
+function iso(value: Date | null): string | null {
+  return value === null ? null : value.toISOString();
+}
+
+/**
+ * Serialises everything that routes a client's payments: the payment path and the registration
+ * path both take these locks first, in the same order (sorted ids), so they never deadlock, and a
+ * payment either sees the client's committed registration or is committed as unroutable before
+ * the registration looks for unroutable rows. Held until the transaction ends.
+ */
+export async function lockClients(transaction: DatabaseTransactionConnection, clientIds: readonly string[]): Promise<void> {
+  if (clientIds.length === 0) return;
+  const sorted = [...new Set(clientIds)].sort();
+  // PostgreSQL (≥ 9.6) evaluates a volatile select list after the sort, so the locks are taken in
+  // ordinality order, which is the sorted order.
+  await transaction.query(sql.unsafe`
+    SELECT pg_advisory_xact_lock(hashtextextended('client:' || locked.client_id, 0))
+    FROM unnest(${sql.array(sorted, 'text')}) WITH ORDINALITY AS locked (client_id, position)
+    ORDER BY locked.position
+  `);
+}
+
+/**
+ * Stores configurations newer than the stored ones. In normal operation the admin API committed
+ * the row before its record could be published, so this changes nothing; it keeps the table (which
+ * the payment path reads) from disagreeing with the topic when a record arrives by another way.
+ */
+export async function storeNewerClients(
+  transaction: DatabaseTransactionConnection,
+  configs: readonly (ClientPayoutRow & { readonly changed_at: Date })[],
+): Promise<void> {
+  if (configs.length === 0) return;
+  await transaction.query(sql.unsafe`
+    INSERT INTO clients (client_id, revision, strategy, threshold_usd, wallet_address, payout_currency, payout_network,
+                         pending_wallet_address, pending_wallet_effective_at, created_at, updated_at)
+    SELECT c.client_id, c.revision, c.strategy, c.threshold_usd, c.wallet_address, c.payout_currency, c.payout_network,
+           c.pending_wallet_address, c.pending_wallet_effective_at, c.changed_at, c.changed_at
+    FROM unnest(
+      ${sql.array(configs.map((c) => c.client_id), 'text')},
+      ${sql.array(configs.map((c) => c.revision), 'int4')},
+      ${sql.array(configs.map((c) => c.strategy), 'text')},
+      ${sql.array(configs.map((c) => (c.threshold_usd === null ? null : text(c.threshold_usd))), 'numeric')},
+      ${sql.array(configs.map((c) => c.wallet_address), 'text')},
+      ${sql.array(configs.map((c) => c.payout_currency), 'text')},
+      ${sql.array(configs.map((c) => c.payout_network), 'text')},
+      ${sql.array(configs.map((c) => c.pending_wallet_address), 'text')},
+      ${sql.array(configs.map((c) => iso(c.pending_wallet_effective_at)), 'timestamptz')},
+      ${sql.array(configs.map((c) => iso(c.changed_at)), 'timestamptz')}
+    ) AS c (client_id, revision, strategy, threshold_usd, wallet_address, payout_currency, payout_network,
+            pending_wallet_address, pending_wallet_effective_at, changed_at)
+    ON CONFLICT (client_id) DO UPDATE SET
+      revision = EXCLUDED.revision,
+      strategy = EXCLUDED.strategy,
+      threshold_usd = EXCLUDED.threshold_usd,
+      wallet_address = EXCLUDED.wallet_address,
+      payout_currency = EXCLUDED.payout_currency,
+      payout_network = EXCLUDED.payout_network,
+      pending_wallet_address = EXCLUDED.pending_wallet_address,
+      pending_wallet_effective_at = EXCLUDED.pending_wallet_effective_at,
+      updated_at = EXCLUDED.updated_at
+    WHERE clients.revision < EXCLUDED.revision
+  `);
+}
+
+export async function loadClients(transaction: DatabaseTransactionConnection, clientIds: readonly string[]): Promise<Map<string, ClientPayoutRow>> {
+  if (clientIds.length === 0) return new Map();
+  const rows = await transaction.any(sql.type(clientRow)`
+    SELECT client_id, revision, strategy, threshold_usd, wallet_address, payout_currency, payout_network,
+           pending_wallet_address, pending_wallet_effective_at
+    FROM clients WHERE client_id = ANY(${sql.array([...new Set(clientIds)], 'text')})
+  `);
+  return new Map(rows.map((row) => [row.client_id, row]));
+}
+
+/** Inserts the rows whose payment is not in the ledger yet; returns the payment ids inserted. */
+export async function insertLedgerEntries(transaction: DatabaseTransactionConnection, entries: readonly LedgerEntry[]): Promise<Set<string>> {
+  if (entries.length === 0) return new Set();
+  const inserted = await transaction.any(sql.type(paymentIdRow)`
+    INSERT INTO payment_ledger (payment_id, client_id, user_id, subscription_id, state, fee_percent,
+                                usd_gross, platform_fee_usd, usd_net, eth_gross, platform_fee_eth, eth_net,
+                                payout_batch_id, paid_at, received_at, routed_at)
+    SELECT * FROM unnest(
+      ${sql.array(entries.map((e) => e.payment_id), 'text')},
+      ${sql.array(entries.map((e) => e.client_id), 'text')},
+      ${sql.array(entries.map((e) => e.user_id), 'text')},
+      ${sql.array(entries.map((e) => e.subscription_id), 'text')},
+      ${sql.array(entries.map((e) => e.state), 'text')},
+      ${sql.array(entries.map((e) => text(e.fee_percent)), 'numeric')},
+      ${sql.array(entries.map((e) => text(e.usd_gross)), 'numeric')},
+      ${sql.array(entries.map((e) => text(e.platform_fee_usd)), 'numeric')},
+      ${sql.array(entries.map((e) => text(e.usd_net)), 'numeric')},
+      ${sql.array(entries.map((e) => text(e.eth_gross)), 'numeric')},
+      ${sql.array(entries.map((e) => text(e.platform_fee_eth)), 'numeric')},
+      ${sql.array(entries.map((e) => text(e.eth_net)), 'numeric')},
+      ${sql.array(entries.map((e) => e.payout_batch_id), 'text')},
+      ${sql.array(entries.map((e) => iso(e.paid_at)), 'timestamptz')},
+      ${sql.array(entries.map((e) => iso(e.received_at)), 'timestamptz')},
+      ${sql.array(entries.map((e) => iso(e.routed_at)), 'timestamptz')}
+    )
+    ON CONFLICT (payment_id) DO NOTHING
+    RETURNING payment_id
+  `);
+  return new Set(inserted.map((row) => row.payment_id));
+}
+
+/** The unroutable rows of these clients, locked for the update that routes them. */
+export async function loadUnroutable(transaction: DatabaseTransactionConnection, clientIds: readonly string[]): Promise<LedgerEntry[]> {
+  if (clientIds.length === 0) return [];
+  const rows = await transaction.any(sql.type(ledgerRow)`
+    SELECT payment_id, client_id, user_id, subscription_id, state, fee_percent,
+           usd_gross, platform_fee_usd, usd_net, eth_gross, platform_fee_eth, eth_net,
+           payout_batch_id, paid_at, received_at, routed_at
+    FROM payment_ledger
+    WHERE client_id = ANY(${sql.array([...new Set(clientIds)], 'text')}) AND state = 'unroutable'
+    ORDER BY received_at, payment_id
+    FOR UPDATE
+  `);
+  return [...rows];
+}
+
+/** Moves unroutable rows to their routed state; returns the payment ids that moved. */
+export async function markRouted(transaction: DatabaseTransactionConnection, entries: readonly LedgerEntry[]): Promise<Set<string>> {
+  if (entries.length === 0) return new Set();
+  const updated = await transaction.any(sql.type(paymentIdRow)`
+    UPDATE payment_ledger AS ledger
+    SET state = routed.state, payout_batch_id = routed.payout_batch_id, routed_at = routed.routed_at, updated_at = now()
+    FROM unnest(
+      ${sql.array(entries.map((e) => e.payment_id), 'text')},
+      ${sql.array(entries.map((e) => e.state), 'text')},
+      ${sql.array(entries.map((e) => e.payout_batch_id), 'text')},
+      ${sql.array(entries.map((e) => iso(e.routed_at)), 'timestamptz')}
+    ) AS routed (payment_id, state, payout_batch_id, routed_at)
+    WHERE ledger.payment_id = routed.payment_id AND ledger.state = 'unroutable'
+    RETURNING ledger.payment_id
+  `);
+  return new Set(updated.map((row) => row.payment_id));
+}
+
+/**
+ * Plain INSERT, no ON CONFLICT: a batch is only written for a ledger row this transaction just
+ * inserted or routed, so an existing batch id means the ledger and the batches disagree — a bug
+ * that must stop the router, not be skipped over.
+ */
+export async function insertPayoutBatches(transaction: DatabaseTransactionConnection, batches: readonly InstantPayoutBatch[]): Promise<void> {
+  if (batches.length === 0) return;
+  await transaction.query(sql.unsafe`
+    INSERT INTO payout_batches (batch_id, client_id, reason, state, wallet_address, payout_currency, payout_network,
+                                source_currency, source_amount, usd_value, created_at)
+    SELECT * FROM unnest(
+      ${sql.array(batches.map((b) => b.batch_id), 'text')},
+      ${sql.array(batches.map((b) => b.client_id), 'text')},
+      ${sql.array(batches.map((b) => b.reason), 'text')},
+      ${sql.array(batches.map((b) => b.state), 'text')},
+      ${sql.array(batches.map((b) => b.wallet_address), 'text')},
+      ${sql.array(batches.map((b) => b.payout_currency), 'text')},
+      ${sql.array(batches.map((b) => b.payout_network), 'text')},
+      ${sql.array(batches.map((b) => b.source_currency), 'text')},
+      ${sql.array(batches.map((b) => text(b.source_amount)), 'numeric')},
+      ${sql.array(batches.map((b) => text(b.usd_value)), 'numeric')},
+      ${sql.array(batches.map((b) => iso(b.created_at)), 'timestamptz')}
+    )
+  `);
+}
+
+/** The accumulator LISTENs on this channel; PostgreSQL delivers it only if the transaction commits. */
+export const ledgerPendingChannel = 'ledger_pending';
+
+export async function notifyLedgerPending(transaction: DatabaseTransactionConnection, newPendingCount: number): Promise<void> {
+  if (newPendingCount === 0) return;
+  await transaction.query(sql.unsafe`SELECT pg_notify(${ledgerPendingChannel}, ${String(newPendingCount)})`);
+}
