@@ -1,16 +1,21 @@
 // The HTTP shell of the webhook: reads the raw body, checks the signature, validates, and hands
 // the notification to the intake. Every rejection is a 4xx JSON body naming the field and rule;
 // a dependency that is down is a 503 with Retry-After; only a bug is a 500.
-import express, { type Express, type NextFunction, type Request, type Response } from 'express';
-import { parse as parseLosslessJson } from 'lossless-json';
+import express, { type Express, type Request, type Response } from 'express';
 import { Counter, Histogram } from 'prom-client';
-import { isRetriable, PipelineError } from '../../core/errors.ts';
-import { classifyDatabaseError } from '../../db/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { MetricsRegistry } from '../../core/metrics.ts';
 import { mountOperationsRoutes, type ReadinessProbe } from '../../core/http/operations-routes.ts';
+import {
+  mountErrorHandlers,
+  parseJsonBody,
+  rejection,
+  requireJsonContentType,
+  toHttpError,
+  type HttpError,
+} from '../../core/http/http-errors.ts';
 import { isValidIpnSignature } from './ipn-signature.ts';
-import { IpnValidationError, validateIpn, type IpnLimits, type ValidationProblem } from './ipn-notification.ts';
+import { IpnValidationError, validateIpn, type IpnLimits } from './ipn-notification.ts';
 import { ConflictingPaymentError, type PaymentIntake } from './payment-intake.ts';
 
 export const ipnPath = '/webhooks/nowpayments';
@@ -30,31 +35,11 @@ export interface WebhookAppOptions {
   isAcceptingWork: () => boolean;
 }
 
-interface ErrorBody {
-  code: string;
-  message: string;
-  field?: string;
-  rule?: string;
-  problems?: readonly ValidationProblem[];
-}
-
-class HttpRejection extends Error {
-  constructor(
-    readonly status: number,
-    readonly body: ErrorBody,
-  ) {
-    super(body.message);
-  }
-}
-
 const correlationIdPattern = /^[A-Za-z0-9._:-]{1,128}$/;
-
-function rejection(status: number, code: string, field: string, rule: string, message: string): HttpRejection {
-  return new HttpRejection(status, { code, message, field, rule });
-}
 
 export function createWebhookApp(options: WebhookAppOptions): Express {
   const { log } = options;
+  const errorOptions = { retryAfterSeconds: options.retryAfterSeconds, mapError: mapWebhookError };
   const app = express();
   app.disable('x-powered-by');
 
@@ -80,13 +65,7 @@ export function createWebhookApp(options: WebhookAppOptions): Express {
 
   app.post(
     ipnPath,
-    (request: Request, _response: Response, next: NextFunction) => {
-      if (!request.is('application/json')) {
-        next(rejection(415, 'unsupported_media_type', 'content-type', 'must be application/json', 'Send the IPN as application/json.'));
-        return;
-      }
-      next();
-    },
+    requireJsonContentType('Send the IPN as application/json.'),
     express.raw({ type: () => true, limit: options.bodyLimitBytes }),
     async (request: Request, response: Response) => {
       const stopTimer = duration.startTimer();
@@ -108,12 +87,7 @@ export function createWebhookApp(options: WebhookAppOptions): Express {
           throw rejection(401, 'missing_signature', signatureHeader, 'is required', `The ${signatureHeader} header is missing.`);
         }
         const rawBody = Buffer.isBuffer(request.body) ? request.body.toString('utf8') : '';
-        let body: unknown;
-        try {
-          body = parseLosslessJson(rawBody);
-        } catch (error) {
-          throw rejection(400, 'malformed_json', 'body', 'must be valid JSON', `The body is not valid JSON: ${(error as Error).message}`);
-        }
+        const body = parseJsonBody(request.body);
         if (!isValidIpnSignature(body, signature, options.ipnSecret)) {
           throw rejection(
             401,
@@ -143,7 +117,7 @@ export function createWebhookApp(options: WebhookAppOptions): Express {
             return;
         }
       } catch (error) {
-        const { status, body } = toHttpError(error, options.retryAfterSeconds, response);
+        const { status, body } = toHttpError(error, errorOptions, response);
         if (status >= 500) log.error({ err: error, correlationId }, 'IPN not accepted');
         else log.warn({ correlationId, status, error: body }, 'IPN rejected');
         finish(body.code, status, { error: body });
@@ -152,35 +126,12 @@ export function createWebhookApp(options: WebhookAppOptions): Express {
   );
 
   // Errors raised before our handler ran: body-parser's size limit, bad encodings, aborted uploads.
-  app.use((error: unknown, _request: Request, response: Response, next: NextFunction) => {
-    if (response.headersSent) {
-      next(error);
-      return;
-    }
-    const { status, body } = toHttpError(error, options.retryAfterSeconds, response);
-    outcomes.inc({ outcome: body.code });
-    response.status(status).json({ error: body });
-  });
-
-  app.use((_request: Request, response: Response) => {
-    response.status(404).json({ error: { code: 'not_found', message: 'No such endpoint.' } });
-  });
+  mountErrorHandlers(app, { ...errorOptions, onError: (body) => outcomes.inc({ outcome: body.code }) });
 
   return app;
 }
 
-interface BodyParserError {
-  status: number;
-  type: string;
-  message: string;
-}
-
-function isBodyParserError(error: unknown): error is BodyParserError {
-  return typeof error === 'object' && error !== null && 'status' in error && 'type' in error;
-}
-
-function toHttpError(error: unknown, retryAfterSeconds: number, response: Response): { status: number; body: ErrorBody } {
-  if (error instanceof HttpRejection) return { status: error.status, body: error.body };
+function mapWebhookError(error: unknown): HttpError | undefined {
   if (error instanceof IpnValidationError) {
     return {
       status: 422,
@@ -190,21 +141,5 @@ function toHttpError(error: unknown, retryAfterSeconds: number, response: Respon
   if (error instanceof ConflictingPaymentError) {
     return { status: 409, body: { code: 'conflicting_payment', message: error.message, field: 'payment_id', rule: 'same payment, same amounts' } };
   }
-  if (isBodyParserError(error)) {
-    if (error.type === 'entity.too.large') {
-      return { status: 413, body: { code: 'body_too_large', message: error.message, field: 'body', rule: 'size limit' } };
-    }
-    if (error.status >= 400 && error.status < 500) {
-      return { status: error.status, body: { code: error.type.replace(/\W+/g, '_'), message: error.message, field: 'body', rule: error.type } };
-    }
-  }
-  if (isRetriable(error) || classifyDatabaseError(error).retriable) {
-    response.set('Retry-After', String(retryAfterSeconds));
-    return {
-      status: 503,
-      body: { code: 'unavailable', message: 'A dependency is unavailable; nothing was recorded. Retry later.' },
-    };
-  }
-  const message = error instanceof PipelineError ? error.message : 'Internal error';
-  return { status: 500, body: { code: 'internal_error', message } };
+  return undefined;
 }

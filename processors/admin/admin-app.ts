@@ -1,0 +1,207 @@
+// The HTTP shell of the admin API: authenticate, read and validate the body, call the service,
+// answer. Validation and decisions live in the pure modules; this file only maps them onto HTTP.
+// Every rejection is `{"error":{"code","message","field","rule"}}` (core/http/http-errors.ts).
+import express, { type Express, type Request, type RequestHandler, type Response } from 'express';
+import { Counter } from 'prom-client';
+import type { DatabasePool } from 'slonik';
+import type { Logger } from '../../core/logger.ts';
+import type { MetricsRegistry } from '../../core/metrics.ts';
+import { mountOperationsRoutes, type ReadinessProbe } from '../../core/http/operations-routes.ts';
+import { mountErrorHandlers, parseJsonBody, rejection, requireJsonContentType, type HttpError } from '../../core/http/http-errors.ts';
+import { requireAdminBearer } from './admin-auth.ts';
+import { parseClientConfigRequest, parseClientId, type ClientThresholdBounds } from './client-config.ts';
+import type { ClientService } from './client-service.ts';
+import { actorHeader, parseActor, problem, RequestValidationError } from './request-validation.ts';
+import { auditView, clientView, historyView, pendingView, thresholdView } from './admin-views.ts';
+import { loadClientHistory } from './client-store.ts';
+import { parseMicroBatchThresholdRequest, type MicroBatchThresholdLimits } from './micro-batch-threshold.ts';
+import { listConfigAudit, readMicroBatchThreshold, setMicroBatchThreshold } from './threshold-store.ts';
+
+export const correlationIdRequestHeader = 'x-correlation-id';
+
+export interface AdminAppOptions {
+  adminToken: string;
+  pool: DatabasePool;
+  clients: ClientService;
+  thresholdBounds: ClientThresholdBounds;
+  microBatchLimits: MicroBatchThresholdLimits;
+  bodyLimitBytes: number;
+  metrics: MetricsRegistry;
+  probes: Readonly<Record<string, ReadinessProbe>>;
+  retryAfterSeconds: number;
+  log: Logger;
+  now: () => Date;
+  newCorrelationId: () => string;
+  isAcceptingWork: () => boolean;
+}
+
+const correlationIdPattern = /^[A-Za-z0-9._:-]{1,128}$/;
+const auditLimitMax = 1_000;
+
+function mapAdminError(error: unknown): HttpError | undefined {
+  if (error instanceof RequestValidationError) {
+    return {
+      status: 422,
+      body: {
+        code: error.code,
+        message: error.message,
+        field: error.field,
+        rule: error.rule,
+        problems: error.problems.map(({ field, rule }) => ({ field, rule })),
+      },
+    };
+  }
+  return undefined;
+}
+
+function clientNotFound(clientId: string): Error {
+  return rejection(404, 'client_not_found', 'clientId', 'a registered client', `Client ${clientId} is not registered.`);
+}
+
+function parseAuditLimit(text: unknown): number {
+  if (text === undefined) return 100;
+  if (typeof text !== 'string' || !/^[1-9]\d{0,3}$/.test(text) || Number(text) > auditLimitMax) {
+    throw new RequestValidationError([problem('limit', `an integer from 1 to ${auditLimitMax}`, `limit must be an integer from 1 to ${auditLimitMax}.`)]);
+  }
+  return Number(text);
+}
+
+export function createAdminApp(options: AdminAppOptions): Express {
+  const { log, clients } = options;
+  const app = express();
+  app.disable('x-powered-by');
+
+  const requests = new Counter({
+    name: 'admin_requests_total',
+    help: 'Admin API answers by route and status',
+    labelNames: ['route', 'status'] as const,
+    registers: [options.metrics],
+  });
+  const authFailures = new Counter({
+    name: 'admin_auth_failures_total',
+    help: 'Admin API requests refused for a missing or wrong bearer token',
+    labelNames: ['reason'] as const,
+    registers: [options.metrics],
+  });
+  const changes = new Counter({
+    name: 'admin_changes_total',
+    help: 'Accepted admin changes by kind and outcome',
+    labelNames: ['kind', 'outcome'] as const,
+    registers: [options.metrics],
+  });
+
+  mountOperationsRoutes(app, { metrics: options.metrics, probes: options.probes, isAcceptingWork: options.isAcceptingWork });
+
+  app.use((request: Request, response: Response, next) => {
+    const header = request.get(correlationIdRequestHeader);
+    const correlationId = header !== undefined && correlationIdPattern.test(header) ? header : options.newCorrelationId();
+    response.locals['correlationId'] = correlationId;
+    response.set(correlationIdRequestHeader, correlationId);
+    response.on('finish', () => {
+      const route = (request.route as { path?: string } | undefined)?.path ?? 'unmatched';
+      requests.inc({ route: `${request.method} ${route}`, status: String(response.statusCode) });
+      if (response.statusCode >= 400) log.warn({ correlationId, method: request.method, path: request.path, status: response.statusCode }, 'admin request rejected');
+    });
+    next();
+  });
+  app.use('/api', requireAdminBearer(options.adminToken, (reason) => authFailures.inc({ reason })));
+
+  const jsonBody: RequestHandler[] = [
+    requireJsonContentType('Send the body as application/json.'),
+    express.raw({ type: () => true, limit: options.bodyLimitBytes }),
+  ];
+  const correlationIdOf = (response: Response): string => String(response.locals['correlationId']);
+  const contextOf = (request: Request, response: Response) => ({ actor: parseActor(request.get(actorHeader)), correlationId: correlationIdOf(response) });
+
+  app.put('/api/clients/:clientId', ...jsonBody, async (request: Request, response: Response) => {
+    const clientId = parseClientId(String(request.params['clientId']));
+    const context = contextOf(request, response);
+    const configRequest = parseClientConfigRequest(parseJsonBody(request.body), options.thresholdBounds);
+    const outcome = await clients.put(clientId, configRequest, context);
+    changes.inc({ kind: 'client_config', outcome: outcome.kind });
+    log.info({ clientId, outcome: outcome.kind, revision: outcome.client.revision, actor: context.actor, correlationId: context.correlationId }, 'client config');
+    response.status(outcome.kind === 'created' ? 201 : 200).json({ outcome: outcome.kind, client: clientView(outcome.client) });
+  });
+
+  app.get('/api/clients/:clientId', async (request: Request, response: Response) => {
+    const clientId = parseClientId(String(request.params['clientId']));
+    const client = await clients.get(clientId);
+    if (client === null) throw clientNotFound(clientId);
+    response.json({ client: clientView(client) });
+  });
+
+  app.get('/api/clients/:clientId/history', async (request: Request, response: Response) => {
+    const clientId = parseClientId(String(request.params['clientId']));
+    if ((await clients.get(clientId)) === null) throw clientNotFound(clientId);
+    const history = await loadClientHistory(options.pool, clientId);
+    response.json({ client_id: clientId, history: history.map(historyView) });
+  });
+
+  app.delete('/api/clients/:clientId/pending-wallet', async (request: Request, response: Response) => {
+    const clientId = parseClientId(String(request.params['clientId']));
+    const context = contextOf(request, response);
+    const outcome = await clients.cancelPending(clientId, context);
+    switch (outcome.kind) {
+      case 'client_not_found':
+        throw clientNotFound(clientId);
+      case 'nothing_pending':
+        throw rejection(404, 'no_pending_wallet_change', 'pending_wallet_address', 'a pending wallet change', `Client ${clientId} has no pending wallet change.`);
+      case 'already_effective':
+        throw rejection(
+          409,
+          'pending_wallet_change_effective',
+          'pending_wallet_address',
+          'cancellable only before pending_wallet_effective_at',
+          `The wallet change of client ${clientId} has already taken effect; set the wallet again to change it back.`,
+        );
+      case 'cancelled':
+        changes.inc({ kind: 'pending_wallet_cancel', outcome: 'cancelled' });
+        log.info({ clientId, actor: context.actor, correlationId: context.correlationId }, 'pending wallet change cancelled');
+        response.json({ outcome: 'cancelled', cancelled: pendingView(outcome.cancelled), client: clientView(outcome.client) });
+        return;
+    }
+  });
+
+  app.get('/api/config/micro-batch-threshold', async (_request: Request, response: Response) => {
+    response.json(thresholdView(await readMicroBatchThreshold(options.pool, options.microBatchLimits)));
+  });
+
+  app.put('/api/config/micro-batch-threshold', ...jsonBody, async (request: Request, response: Response) => {
+    const context = contextOf(request, response);
+    const value = parseMicroBatchThresholdRequest(parseJsonBody(request.body), options.microBatchLimits);
+    const outcome = await setMicroBatchThreshold({
+      pool: options.pool,
+      limits: options.microBatchLimits,
+      value,
+      changedBy: context.actor,
+      now: options.now(),
+      correlationId: context.correlationId,
+    });
+    changes.inc({ kind: 'micro_batch_threshold', outcome: outcome.kind });
+    log.info({ value: value.toFixed(), outcome: outcome.kind, actor: context.actor, correlationId: context.correlationId }, 'micro-batch threshold');
+    response.json({
+      outcome: outcome.kind,
+      ...thresholdView(outcome.state),
+      change: outcome.kind === 'changed' ? auditView(outcome.change) : null,
+    });
+  });
+
+  app.get('/api/config/audit', async (request: Request, response: Response) => {
+    const limit = parseAuditLimit(request.query['limit']);
+    const setting = request.query['setting'];
+    if (setting !== undefined && (typeof setting !== 'string' || !/^[a-z0-9_]{1,64}$/.test(setting))) {
+      throw new RequestValidationError([problem('setting', 'a setting name ([a-z0-9_]{1,64})', 'setting must be a setting name such as micro_batch_threshold_usd.')]);
+    }
+    const entries = await listConfigAudit(options.pool, setting === undefined ? { limit } : { setting, limit });
+    response.json({ entries: entries.map(auditView) });
+  });
+
+  mountErrorHandlers(app, {
+    retryAfterSeconds: options.retryAfterSeconds,
+    mapError: mapAdminError,
+    onError: (_body, status, error) => {
+      if (status >= 500) log.error({ err: error }, 'admin request failed');
+    },
+  });
+  return app;
+}

@@ -1,0 +1,99 @@
+// Wiring of the admin process: configuration in, connections opened, the outbox relay that
+// publishes its records, the cooldown sweep that applies due destination changes, HTTP served, and
+// a shutdown that stops taking requests first and publishes what is left in the outbox last.
+import { randomUUID } from 'node:crypto';
+import type { Config } from '../../core/config.ts';
+import { requireAdminToken } from '../../core/config.ts';
+import { createLogger, type Logger } from '../../core/logger.ts';
+import { listen } from '../../core/http/listen.ts';
+import { createShutdown, type Shutdown } from '../../core/shutdown.ts';
+import { openProcessResources } from '../../core/processing/process-resources.ts';
+import { createOutboxRelay, type OutboxRelay } from '../../core/processing/outbox-relay.ts';
+import { startPunctuation } from '../../core/processing/punctuation.ts';
+import { Decimal } from '../../core/money.ts';
+import { PipelineError } from '../../core/errors.ts';
+import type { StackEndpoints } from '../../stack/endpoints.ts';
+import { createAdminApp } from './admin-app.ts';
+import { createClientService, type ClientService } from './client-service.ts';
+import { microBatchThresholdLimitsOf } from './micro-batch-threshold.ts';
+
+export interface RunningAdmin {
+  readonly url: string;
+  readonly shutdown: Shutdown;
+  readonly relay: OutboxRelay;
+  readonly clients: ClientService;
+  stop(): Promise<void>;
+}
+
+export interface StartAdminOptions {
+  config: Config;
+  endpoints: StackEndpoints;
+  log?: Logger;
+  /** 0 picks a free port (tests). */
+  port?: number;
+  now?: () => Date;
+  /** How often due destination changes are applied; 0 turns the sweep off (tests call it). */
+  cooldownSweepIntervalMs?: number;
+  bodyLimitBytes?: number;
+}
+
+const defaultCooldownSweepIntervalMs = 5_000;
+const defaultBodyLimitBytes = 16_384;
+
+export async function startAdmin(options: StartAdminOptions): Promise<RunningAdmin> {
+  const { config, endpoints } = options;
+  const log = options.log ?? createLogger({ name: 'admin', level: config.LOG_LEVEL });
+  // Checked before anything opens: an admin API without a token must not start at all.
+  const adminToken = requireAdminToken(config);
+  const thresholdBounds = { min: new Decimal(config.CLIENT_THRESHOLD_MIN_USD), max: new Decimal(config.CLIENT_THRESHOLD_MAX_USD) };
+  if (thresholdBounds.min.gt(thresholdBounds.max)) {
+    throw new PipelineError('CLIENT_THRESHOLD_MIN_USD is above CLIENT_THRESHOLD_MAX_USD: no threshold could be registered.');
+  }
+  const now = options.now ?? (() => new Date());
+  const shutdown = createShutdown({ log });
+  const { pool, producer, serde, metrics, probes } = await openProcessResources({ name: 'admin', config, endpoints, log, shutdown });
+
+  const relay = createOutboxRelay({ pool, producer, serde, log, metrics });
+  relay.start();
+  shutdown.add('outbox relay', async () => {
+    await relay.stop();
+    await relay.drain();
+  });
+
+  const clients = createClientService({ pool, now, cooldownMs: config.WALLET_CHANGE_COOLDOWN });
+  const sweepIntervalMs = options.cooldownSweepIntervalMs ?? defaultCooldownSweepIntervalMs;
+  if (sweepIntervalMs > 0) {
+    const sweep = startPunctuation({
+      intervalMs: sweepIntervalMs,
+      log,
+      run: async () => {
+        const applied = await clients.applyDuePending(randomUUID());
+        if (applied > 0) log.info({ applied }, 'pending payout destinations applied after their cooldown');
+      },
+    });
+    shutdown.add('cooldown sweep', () => sweep.stop());
+  }
+
+  const app = createAdminApp({
+    adminToken,
+    pool,
+    clients,
+    thresholdBounds,
+    microBatchLimits: microBatchThresholdLimitsOf(config),
+    bodyLimitBytes: options.bodyLimitBytes ?? defaultBodyLimitBytes,
+    metrics,
+    probes,
+    retryAfterSeconds: config.RETRY_AFTER_SECONDS,
+    log,
+    now,
+    newCorrelationId: randomUUID,
+    isAcceptingWork: () => !shutdown.draining,
+  });
+  const server = await listen(app, options.port ?? config.ADMIN_PORT);
+  // Registered last so it runs first: no new requests while the relay drains and the pool closes.
+  shutdown.add('http server', () => server.close());
+  const url = `http://localhost:${server.port}`;
+  log.info({ url }, 'admin API listening');
+
+  return { url, shutdown, relay, clients, stop: () => shutdown.run('stop') };
+}
