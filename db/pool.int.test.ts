@@ -4,7 +4,7 @@
 import { SchemaValidationError, sql, type DatabasePool } from 'slonik';
 import { z } from 'zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Decimal, isDecimal } from '../core/money.ts';
+import { Decimal } from '../core/money.ts';
 import { isRetriable, UnavailableError } from '../core/errors.ts';
 import { findFreePort, startTestPostgres, type TestPostgres } from '../stack/postgres/start-test-postgres.ts';
 import { decimalValue } from './decimal-value.ts';
@@ -21,8 +21,9 @@ import {
   UniqueViolationError,
 } from './errors.ts';
 import { createDatabasePool, parseTimestamp } from './pool.ts';
+import { decimalColumn } from './column-types.ts';
 
-const decimal = z.custom<Decimal>(isDecimal, 'expected a Decimal');
+const decimal = decimalColumn;
 let server: TestPostgres;
 let pool: DatabasePool;
 

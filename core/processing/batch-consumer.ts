@@ -70,7 +70,7 @@ export interface BatchConsumerOptions {
   now?: () => Date;
   /** Records per transaction; a longer batch is cut into chunks with a heartbeat between. */
   chunkSizeMax?: number;
-  /** Called after each committed chunk (the accumulator re-evaluates its window here). */
+  /** Called after each committed chunk (the accumulator re-evaluates its window here). Must not throw: a throw crashes the consumer. */
   afterCommit?: () => Promise<void>;
   fromBeginning?: boolean;
 }
@@ -257,10 +257,13 @@ export async function startBatchConsumer(options: BatchConsumerOptions): Promise
     autoCommit: false,
     eachBatchAutoResolve: false,
     partitionsConsumedConcurrently: 1,
-    eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale, commitOffsetsIfNecessary }: EachBatchPayload) => {
+    eachBatch: async (payload: EachBatchPayload) => {
+      const { batch } = payload;
       for (let start = 0; start < batch.messages.length; start += chunkSizeMax) {
-        if (!isRunning() || isStale()) return;
+        if (!payload.isRunning() || payload.isStale()) return;
         const messages = batch.messages.slice(start, start + chunkSizeMax);
+        const last = messages[messages.length - 1];
+        if (last === undefined) return;
         const decoded: Decoded[] = [];
         const letters: DeadLetter[] = [];
         for (const message of messages) {
@@ -268,13 +271,12 @@ export async function startBatchConsumer(options: BatchConsumerOptions): Promise
           if ('record' in result) decoded.push(result);
           else letters.push(result.letter);
         }
-        await heartbeat();
+        await payload.heartbeat();
         await applyChunk(decoded, letters);
-        const last = messages[messages.length - 1];
-        if (last !== undefined) resolveOffset(last.offset);
-        await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last?.offset ?? batch.firstOffset() ?? '0') + 1n).toString() }]);
-        await commitOffsetsIfNecessary();
-        await heartbeat();
+        // Only now, after the transaction committed, does the group's position move past the chunk.
+        payload.resolveOffset(last.offset);
+        await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() }]);
+        await payload.heartbeat();
         if (options.afterCommit !== undefined) await options.afterCommit();
       }
     },

@@ -75,7 +75,7 @@ export async function startConsumerProcess(options: ConsumerProcessOptions): Pro
   const app = express();
   mountOperationsRoutes(app, {
     metrics: resources.metrics,
-    probes: { ...resources.probes, consumer: consumer.probe },
+    probes: { ...resources.probes, consumer: () => consumer.probe() },
     isAcceptingWork: () => !shutdown.draining,
   });
   const server = await listen(app, options.port);

@@ -6,15 +6,15 @@
 // configuration, never half of each.
 import { sql, type DatabasePool, type DatabaseTransactionConnection, type SerializableValue } from 'slonik';
 import { z } from 'zod';
-import { isDecimal, type Decimal } from '../../core/money.ts';
 import { insertOutboxRecords } from '../../core/processing/outbox.ts';
 import { decimalValue } from '../../db/decimal-value.ts';
 import { topicNames } from '../../topics/topics.ts';
 import type { ClientPayoutConfig } from '../../schemas/generated/records.ts';
 import type { ClientChangeEvent, StoredClient } from './client-change.ts';
 import { publishedPendingOf, type PendingDestination } from './wallet-cooldown.ts';
+import { decimalColumn } from '../../db/column-types.ts';
 
-const decimal = z.custom<Decimal>((value) => isDecimal(value), 'a Decimal');
+const decimal = decimalColumn;
 
 const storedClientRow = z.object({
   client_id: z.string(),

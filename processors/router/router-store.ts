@@ -3,11 +3,13 @@
 // amount passes through a JS number or float8 on the way in; the pool reads numeric back as Decimal.
 import { sql, type DatabaseTransactionConnection } from 'slonik';
 import { z } from 'zod';
-import { isDecimal, type Decimal } from '../../core/money.ts';
+import type { Decimal } from '../../core/money.ts';
 import type { ClientPayoutRow } from './client-config.ts';
 import type { InstantPayoutBatch, LedgerEntry } from './route-payment.ts';
+import { ledgerPendingChannel } from '../../db/ledger-notifications.ts';
+import { decimalColumn } from '../../db/column-types.ts';
 
-const decimal = z.custom<Decimal>((value) => isDecimal(value), 'a Decimal');
+const decimal = decimalColumn;
 
 const clientRow = z.object({
   client_id: z.string(),
@@ -211,7 +213,6 @@ export async function insertPayoutBatches(transaction: DatabaseTransactionConnec
 }
 
 /** The accumulator LISTENs on this channel; PostgreSQL delivers it only if the transaction commits. */
-export const ledgerPendingChannel = 'ledger_pending';
 
 export async function notifyLedgerPending(transaction: DatabaseTransactionConnection, newPendingCount: number): Promise<void> {
   if (newPendingCount === 0) return;

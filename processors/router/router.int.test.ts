@@ -10,7 +10,7 @@ import { sql, type DatabasePool } from 'slonik';
 import { z } from 'zod';
 import { loadConfig, type Config } from '../../core/config.ts';
 import { createLogger } from '../../core/logger.ts';
-import { Decimal, isDecimal } from '../../core/money.ts';
+import { Decimal } from '../../core/money.ts';
 import { correlationIdHeader, createIdempotentProducer, createKafkaClient, headerText, type IHeaders, type Producer } from '../../core/kafka/kafka-client.ts';
 import type { RunningConsumerProcess } from '../../core/processing/consumer-process.ts';
 import type { BatchContext, ConsumedRecord } from '../../core/processing/batch-consumer.ts';
@@ -28,6 +28,7 @@ import { startWebhook, type RunningWebhook } from '../webhook/start-webhook.ts';
 import { startRouter } from './start-router.ts';
 import { createRouterHandler } from './router-handler.ts';
 import { Registry } from 'prom-client';
+import { decimalColumn } from '../../db/column-types.ts';
 
 const endpoints = inject('endpoints');
 const log = createLogger({ name: 'router-test', level: 'silent' });
@@ -67,7 +68,7 @@ afterAll(async () => {
 
 // ---- helpers --------------------------------------------------------------------------------
 
-const decimal = z.custom<Decimal>((value) => isDecimal(value));
+const decimal = decimalColumn;
 const ledgerRow = z.object({
   payment_id: z.string(),
   client_id: z.string(),

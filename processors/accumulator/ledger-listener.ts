@@ -1,0 +1,123 @@
+// LISTEN on the channel the router NOTIFYs in the transaction that writes a pending-conversion
+// ledger row, so the window is evaluated within milliseconds of the crossing payment's commit.
+//
+// A dedicated pg.Client, not a slonik pool connection: LISTEN belongs to one session for as long as
+// it lives, and a pooled connection would be handed to other queries or closed when idle. When
+// the connection drops it is opened again with backoff; on every (re)connect `onConnected` runs,
+// because notifications sent while nobody listened are gone — the caller evaluates once to catch
+// up. The punctuation is the second safety net: nothing here is needed for correctness, only for
+// latency.
+import pg from 'pg';
+import type { Logger } from '../../core/logger.ts';
+import { ledgerPendingChannel } from '../../db/ledger-notifications.ts';
+
+
+export interface LedgerListenerOptions {
+  databaseUrl: string;
+  channel?: string;
+  applicationName: string;
+  onNotification: () => void;
+  onConnected: () => void;
+  onDisconnected?: () => void;
+  log: Logger;
+  reconnectDelayInitialMs?: number;
+  reconnectDelayMaxMs?: number;
+  connectionTimeoutMs?: number;
+}
+
+export interface LedgerListener {
+  readonly connected: boolean;
+  stop(): Promise<void>;
+}
+
+export function startLedgerListener(options: LedgerListenerOptions): LedgerListener {
+  const { log } = options;
+  const channel = options.channel ?? ledgerPendingChannel;
+  const delayInitialMs = options.reconnectDelayInitialMs ?? 100;
+  const delayMaxMs = options.reconnectDelayMaxMs ?? 5_000;
+  let stopped = false;
+  let connected = false;
+  let client: pg.Client | undefined;
+  let wakeFromBackoff: (() => void) | undefined;
+
+  /** One session: resolves when its connection ends, for whatever reason. */
+  async function listenUntilDropped(): Promise<void> {
+    const session = new pg.Client({
+      connectionString: options.databaseUrl,
+      application_name: `${options.applicationName}-listener`,
+      connectionTimeoutMillis: options.connectionTimeoutMs ?? 5_000,
+      // A silently dead peer (a dropped NAT entry, a failed-over server) is noticed by TCP
+      // keepalive instead of leaving the listener deaf for hours.
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+    });
+    client = session;
+    const ended = new Promise<void>((resolve) => {
+      session.on('end', () => resolve());
+      // Without an 'error' listener a dropped connection would crash the process.
+      session.on('error', (error) => {
+        log.warn({ err: error }, 'ledger listener connection failed');
+        resolve();
+      });
+    });
+    session.on('notification', (message) => {
+      if (message.channel === channel) options.onNotification();
+    });
+    try {
+      await session.connect();
+      await session.query(`LISTEN ${session.escapeIdentifier(channel)}`);
+    } catch (error) {
+      await session.end().catch(() => undefined);
+      throw error;
+    }
+    if (stopped) {
+      await session.end().catch(() => undefined);
+      return;
+    }
+    connected = true;
+    log.info({ channel }, 'listening for pending ledger rows');
+    options.onConnected();
+    await ended;
+    connected = false;
+    options.onDisconnected?.();
+  }
+
+  const loop = (async () => {
+    let failures = 0;
+    while (!stopped) {
+      const startedAtMs = Date.now();
+      try {
+        await listenUntilDropped();
+      } catch (error) {
+        log.warn({ err: error, channel }, 'ledger listener could not connect');
+      }
+      connected = false;
+      if (stopped) break;
+      // A session that lived a while resets the backoff: this is a new outage, not the same one.
+      failures = Date.now() - startedAtMs > delayMaxMs ? 1 : failures + 1;
+      const ceilingMs = Math.min(delayMaxMs, delayInitialMs * 2 ** (failures - 1));
+      const delayMs = Math.floor(ceilingMs / 2 + (Math.random() * ceilingMs) / 2);
+      log.warn({ delayMs, channel }, 'ledger listener disconnected; reconnecting');
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delayMs);
+        wakeFromBackoff = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      wakeFromBackoff = undefined;
+    }
+  })();
+
+  return {
+    get connected() {
+      return connected;
+    },
+    async stop() {
+      stopped = true;
+      wakeFromBackoff?.();
+      await client?.end().catch(() => undefined);
+      await loop;
+    },
+  };
+}

@@ -1,0 +1,246 @@
+// Wiring of the accumulator process (consumer group `accumulator`): the global ETH → USDT
+// micro-batch window.
+//
+// - It consumes the compacted pipeline-config topic through the shared batch consumer (inbox on
+//   change_id, so a replay is dropped) and keeps the newest micro-batch threshold in
+//   pipeline_settings, never rolling a newer one back.
+// - It evaluates the window (micro-batch-evaluation.ts) on three triggers, all coalesced into at
+//   most one running and one queued evaluation: a NOTIFY on `ledger_pending` from the router's
+//   commit (latency), the wall-clock punctuation (the max-wait trigger on an idle pipeline, and
+//   the safety net for a missed notification), and each committed pipeline-config chunk (a new
+//   threshold applies at once).
+// - Any number of instances may run: evaluations serialise on an advisory lock (see
+//   micro-batch-evaluation.ts), and the pipeline-config partition belongs to one of them at a time.
+import { randomUUID } from 'node:crypto';
+import { Counter, Gauge, Histogram } from 'prom-client';
+import type { Config } from '../../core/config.ts';
+import { InvariantViolation, PipelineError } from '../../core/errors.ts';
+import { createLogger, type Logger } from '../../core/logger.ts';
+import { Decimal } from '../../core/money.ts';
+import type { MetricsRegistry } from '../../core/metrics.ts';
+import type { Shutdown } from '../../core/shutdown.ts';
+import { startConsumerProcess } from '../../core/processing/consumer-process.ts';
+import type { BatchHandler, ConsumedRecord, Subscription } from '../../core/processing/batch-consumer.ts';
+import type { PipelineConfig, ValueRecordOf } from '../../schemas/generated/records.ts';
+import type { StackEndpoints } from '../../stack/endpoints.ts';
+import { topicNames, type ValueSchemaName } from '../../topics/topics.ts';
+import { createCoalescingRunner } from './coalescing-runner.ts';
+import { startLedgerListener } from './ledger-listener.ts';
+import { createMicroBatchEvaluator, type WindowEvaluation, type WindowRules } from './micro-batch-evaluation.ts';
+import { isNewerChange, thresholdProblemOf } from './micro-batch-threshold.ts';
+import { totalsOf, waitedMs } from './micro-batch-window.ts';
+import { applyThresholdChange } from './pipeline-settings.ts';
+
+export const accumulatorConsumerGroup = 'accumulator';
+
+export interface StartAccumulatorOptions {
+  config: Config;
+  endpoints: StackEndpoints;
+  log?: Logger;
+  /** 0 picks a free port (tests). */
+  port?: number;
+  /** The clock of the max-wait decision and of every timestamp the accumulator writes. */
+  now?: () => Date;
+  newBatchId?: () => string;
+}
+
+export interface RunningAccumulator {
+  readonly url: string;
+  readonly shutdown: Shutdown;
+  /** Requests an evaluation and resolves once one that started after the request has finished. */
+  evaluateNow(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** The window's rules from the configuration, checked once at start-up. */
+export function windowRulesOf(config: Config): WindowRules {
+  const ceilingUsd = new Decimal(config.MICRO_BATCH_THRESHOLD_MAX_USD);
+  const defaultUsd = new Decimal(config.MICRO_BATCH_THRESHOLD_USD);
+  const problem = thresholdProblemOf(defaultUsd, ceilingUsd);
+  if (problem !== undefined) throw new PipelineError(`Invalid configuration:\n  MICRO_BATCH_THRESHOLD_USD: ${problem.message}`, { context: { rule: problem.rule } });
+  return { defaultUsd, ceilingUsd, maxWaitMs: config.MICRO_BATCH_MAX_WAIT, membersMax: config.MICRO_BATCH_MEMBERS_MAX };
+}
+
+function pipelineConfigOf(value: ValueRecordOf<ValueSchemaName>): PipelineConfig {
+  if (!('change_id' in value && 'micro_batch_threshold_usd' in value && 'changed_at' in value)) {
+    throw new InvariantViolation('a pipeline-config record decodes to a PipelineConfig');
+  }
+  return value;
+}
+
+const subscriptions: readonly Subscription[] = [
+  { topic: topicNames.pipelineConfig, schemaName: 'pipeline-config', messageIdOf: (value) => pipelineConfigOf(value).change_id },
+];
+
+function createPipelineConfigHandler(rules: WindowRules, log: Logger): BatchHandler {
+  return async (records, context) => {
+    // Only the newest valid change of the chunk matters: one upsert, not one per record.
+    let newest: { record: ConsumedRecord; change: PipelineConfig } | undefined;
+    for (const record of records) {
+      const change = pipelineConfigOf(record.value);
+      const problem = thresholdProblemOf(change.micro_batch_threshold_usd, rules.ceilingUsd);
+      if (problem !== undefined) {
+        log.warn({ changeId: change.change_id, rule: problem.rule, correlationId: record.correlationId }, `pipeline-config change refused: ${problem.message}`);
+        context.reject(record, 'micro_batch_threshold_usd', problem.rule, problem.message);
+        continue;
+      }
+      const candidate = { changeId: change.change_id, changedAt: change.changed_at };
+      if (newest === undefined || isNewerChange(candidate, { changeId: newest.change.change_id, changedAt: newest.change.changed_at })) {
+        newest = { record, change };
+      }
+    }
+    if (newest === undefined) return;
+    const { change, record } = newest;
+    const applied = await applyThresholdChange(context.transaction, {
+      changeId: change.change_id,
+      thresholdUsd: change.micro_batch_threshold_usd,
+      changedBy: change.changed_by,
+      changedAt: change.changed_at,
+    });
+    log.info(
+      {
+        changeId: change.change_id,
+        thresholdUsd: change.micro_batch_threshold_usd.toFixed(),
+        changedBy: change.changed_by,
+        changedAt: change.changed_at.toISOString(),
+        correlationId: record.correlationId,
+      },
+      applied ? 'micro-batch threshold in force' : 'micro-batch threshold change older than the one in force; kept the newer',
+    );
+  };
+}
+
+interface AccumulatorMetrics {
+  observe(evaluation: WindowEvaluation): void;
+  failed(): void;
+  readonly evaluationSeconds: Histogram;
+  readonly listenerConnected: Gauge;
+}
+
+function createAccumulatorMetrics(registry: MetricsRegistry, rules: WindowRules): AccumulatorMetrics {
+  const batches = new Counter({ name: 'accumulator_batches_total', help: 'Micro-batches closed, by trigger', labelNames: ['trigger'] as const, registers: [registry] });
+  const members = new Counter({ name: 'accumulator_batch_members_total', help: 'Payments moved to swapping, by trigger', labelNames: ['trigger'] as const, registers: [registry] });
+  const failures = new Counter({ name: 'accumulator_evaluation_failures_total', help: 'Window evaluations that failed and were rolled back', registers: [registry] });
+  const evaluationSeconds = new Histogram({
+    name: 'accumulator_evaluation_seconds',
+    help: 'Time of one window evaluation, lock wait included',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  // Gauges are floats: they are for dashboards and alerts only, never read back as money.
+  const pendingUsd = new Gauge({ name: 'accumulator_pending_usd', help: 'USD pending conversion after the last evaluation', registers: [registry] });
+  const pendingPayments = new Gauge({ name: 'accumulator_pending_payments', help: 'Payments pending conversion after the last evaluation', registers: [registry] });
+  const oldestSeconds = new Gauge({ name: 'accumulator_oldest_pending_seconds', help: 'How long the oldest pending payment has waited', registers: [registry] });
+  const thresholdUsd = new Gauge({ name: 'accumulator_threshold_usd', help: 'Micro-batch threshold in force at the last evaluation', registers: [registry] });
+  const listenerConnected = new Gauge({ name: 'accumulator_ledger_listener_connected', help: '1 while LISTEN ledger_pending is connected', registers: [registry] });
+  new Gauge({ name: 'accumulator_max_wait_seconds', help: 'MICRO_BATCH_MAX_WAIT', registers: [registry] }).set(rules.maxWaitMs / 1_000);
+  return {
+    evaluationSeconds,
+    listenerConnected,
+    observe(evaluation) {
+      for (const batch of evaluation.batches) {
+        batches.inc({ trigger: batch.trigger });
+        members.inc({ trigger: batch.trigger }, batch.members.length);
+      }
+      pendingUsd.set(Number(totalsOf(evaluation.remaining).usd.toFixed(2)));
+      pendingPayments.set(evaluation.remaining.length);
+      const oldest = evaluation.remaining[0];
+      oldestSeconds.set(oldest === undefined ? 0 : waitedMs(oldest, evaluation.now) / 1_000);
+      thresholdUsd.set(Number(evaluation.threshold.thresholdUsd.toFixed(2)));
+    },
+    failed: () => failures.inc(),
+  };
+}
+
+export async function startAccumulator(options: StartAccumulatorOptions): Promise<RunningAccumulator> {
+  const { config, endpoints } = options;
+  const name = accumulatorConsumerGroup;
+  const log = options.log ?? createLogger({ name, level: config.LOG_LEVEL });
+  const now = options.now ?? (() => new Date());
+  const rules = windowRulesOf(config);
+  let requestEvaluation: (() => Promise<void>) | undefined;
+  let evaluationsIdle: (() => Promise<void>) | undefined;
+  let metrics: AccumulatorMetrics | undefined;
+
+  const running = await startConsumerProcess({
+    name,
+    config,
+    endpoints,
+    port: options.port ?? config.ACCUMULATOR_PORT,
+    subscriptions,
+    log,
+    now,
+    createHandler: () => createPipelineConfigHandler(rules, log),
+    punctuationIntervalMs: config.WINDOW_PUNCTUATION_INTERVAL,
+    evaluate: (resources) => {
+      const accumulatorMetrics = createAccumulatorMetrics(resources.metrics, rules);
+      metrics = accumulatorMetrics;
+      const evaluate = createMicroBatchEvaluator({ pool: resources.pool, rules, now, newBatchId: options.newBatchId ?? randomUUID });
+      const runner = createCoalescingRunner(async () => {
+        const stopTimer = accumulatorMetrics.evaluationSeconds.startTimer();
+        try {
+          const evaluation = await evaluate();
+          accumulatorMetrics.observe(evaluation);
+          for (const batch of evaluation.batches) {
+            log.info(
+              {
+                batchId: batch.batchId,
+                trigger: batch.trigger,
+                members: batch.members.length,
+                totalUsd: batch.totalUsd.toFixed(),
+                totalEth: batch.totalEth.toFixed(),
+                thresholdUsd: batch.thresholdUsd.toFixed(),
+                thresholdSource: evaluation.threshold.source.kind,
+                oldestWaitedMs: batch.members[0] === undefined ? null : waitedMs(batch.members[0], evaluation.now),
+              },
+              'micro-batch closed: members swapping, ConversionRequested in the outbox',
+            );
+          }
+        } catch (error) {
+          // Rolled back, so nothing is half-done; the next trigger (at the latest the punctuation)
+          // tries again. A broken invariant is logged as fatal: it will not fix itself.
+          accumulatorMetrics.failed();
+          if (error instanceof InvariantViolation) log.fatal({ err: error }, 'window evaluation broke an invariant; rolled back');
+          else log.warn({ err: error }, 'window evaluation failed; rolled back, the next trigger retries');
+        } finally {
+          stopTimer();
+        }
+      });
+      requestEvaluation = () => runner.request();
+      evaluationsIdle = () => runner.idle();
+      return requestEvaluation;
+    },
+  });
+
+  if (requestEvaluation === undefined || evaluationsIdle === undefined || metrics === undefined) {
+    throw new InvariantViolation('the consumer process built the window evaluation');
+  }
+  const request = requestEvaluation;
+  const idle = evaluationsIdle;
+  const listenerConnected = metrics.listenerConnected;
+  const listener = startLedgerListener({
+    databaseUrl: endpoints.databaseUrl,
+    applicationName: name,
+    log,
+    onNotification: () => void request(),
+    onConnected: () => {
+      listenerConnected.set(1);
+      void request();
+    },
+    onDisconnected: () => listenerConnected.set(0),
+  });
+  // Registered last, so it runs first on shutdown: no new notifications, then the evaluation in
+  // progress finishes before the punctuation, the consumer and the pool are closed.
+  running.shutdown.add('ledger listener', async () => {
+    await listener.stop();
+    listenerConnected.set(0);
+    await idle();
+  });
+
+  return {
+    url: running.url,
+    shutdown: running.shutdown,
+    evaluateNow: request,
+    stop: () => running.stop(),
+  };
+}
