@@ -25,3 +25,16 @@ export async function assertPortFree(port: number, service: string, environmentV
     probe.listen({ port, host: '127.0.0.1', exclusive: true }, () => probe.close(() => resolve()));
   });
 }
+
+/** A loopback port nobody listens on right now; whoever binds it next should do so soon. */
+export async function findFreePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen({ port: 0, host: '127.0.0.1' }, () => {
+      const address = probe.address();
+      const port = typeof address === 'object' && address !== null ? address.port : undefined;
+      probe.close(() => (port === undefined ? reject(new Error('the OS assigned no port')) : resolve(port)));
+    });
+  });
+}

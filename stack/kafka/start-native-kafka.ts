@@ -2,15 +2,19 @@
 // Central jars, because the dev box has Java and Maven but no Docker and no Kafka tarball. The
 // pipeline's exactly-once guarantees rest on transactions, idempotent producers and consumer-group
 // offsets, so a fake broker would prove nothing; this one is the same code that runs in production.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { PipelineError, UnavailableError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
+import { describeExit, runToCompletion, stopChild } from '../child-process.ts';
+import { javaExecutable, runMaven, sharedPerCacheDirectory, spawnJava } from '../jvm-toolchain.ts';
+import { lastLines, logTail } from '../log-tail.ts';
+import { removePidFileIfOurs, stopOrphanedProcess, writePidFile } from '../pid-file.ts';
+import { readOptional } from '../read-optional.ts';
+import { EarlyExit, NotReady, pollUntilReady } from '../readiness.ts';
 import { assertPortFree, type RunningService } from '../service.ts';
 
 export interface NativeKafkaOptions {
@@ -36,7 +40,6 @@ const defaultReadyTimeoutMs = 90_000;
 // Kafka's controlled shutdown (leadership handover, log flush, checkpoints) usually takes a few
 // seconds; cutting it short risks a slow log recovery on the next start, never data loss.
 const shutdownGraceMs = 20_000;
-const killWaitMs = 5_000;
 
 // Kafka's own launcher defaults, minus the 1 GB heap: a dev box runs the whole stack at once.
 const jvmOptions = [
@@ -66,7 +69,13 @@ export async function startNativeKafka(options: NativeKafkaOptions): Promise<Nat
 
   await mkdir(files.logDirectory, { recursive: true });
   // Before the port check: a broker orphaned by a SIGKILLed parent is the usual holder of the port.
-  await stopOrphanedBroker(files.pidFile, files.serverProperties, log);
+  await stopOrphanedProcess({
+    pidFile: files.pidFile,
+    description: 'Kafka broker',
+    isOurs: (args) => args.includes(mainClass) && args.some((arg) => arg.includes(files.serverProperties)),
+    graceMs: shutdownGraceMs,
+    log,
+  });
   await assertPortFree(port, 'Kafka', 'KAFKA_PORT');
   await assertPortFree(controllerPort, 'Kafka controller', 'KAFKA_CONTROLLER_PORT');
 
@@ -78,43 +87,13 @@ export async function startNativeKafka(options: NativeKafkaOptions): Promise<Nat
 
   const startedAt = Date.now();
   const serverLogOffset = await fileSize(files.serverLog);
-  const output = await open(files.consoleLog, 'w');
-  let child: ChildProcess;
-  try {
-    child = spawn(
-      javaExecutable(),
-      [...jvmOptions, ...log4jOptions(dataDirectory), '-cp', classpath, mainClass, files.serverProperties],
-      {
-        cwd: dataDirectory,
-        // Own process group: a Ctrl-C on the terminal must not reach the broker directly, so the
-        // caller can stop the pipeline's processors before the broker they commit to goes away.
-        detached: true,
-        // Straight to a file, not a pipe: the broker must not stall if this process stops reading.
-        stdio: ['ignore', output.fd, output.fd],
-      },
-    );
-  } finally {
-    await output.close();
-  }
-
-  const exited = new Promise<ExitState>((resolve) => {
-    child.once('exit', (code, signal) => resolve({ code, signal }));
-    child.once('error', (error) => resolve({ code: null, signal: null, error }));
+  const broker = await spawnJava([...jvmOptions, ...log4jOptions(dataDirectory), '-cp', classpath, mainClass, files.serverProperties], {
+    dataDirectory,
+    outputFile: files.consoleLog,
+    description: 'Kafka',
   });
-  let exitState: ExitState | undefined;
-  void exited.then((state) => {
-    exitState = state;
-  });
-
-  const pid = child.pid;
-  if (pid === undefined) {
-    const state = await exited;
-    throw new PipelineError(`Could not start ${javaExecutable()} for Kafka: ${state.error?.message ?? 'unknown error'}. Is Java 17+ installed (or JAVA_HOME set)?`, {
-      cause: state.error,
-      context: { dataDirectory },
-    });
-  }
-  await writeFile(files.pidFile, `${pid}\n`);
+  const { pid } = broker;
+  await writePidFile(files.pidFile, pid);
   log.info({ pid, port, controllerPort, dataDirectory }, 'Kafka broker process started, waiting until it answers');
 
   let ready = false;
@@ -122,17 +101,9 @@ export async function startNativeKafka(options: NativeKafkaOptions): Promise<Nat
   let stopping: Promise<void> | undefined;
   const terminate = async (): Promise<void> => {
     stopRequested = true;
-    if (exitState === undefined) {
-      child.kill('SIGTERM');
-      // Unref'd: a pending grace timer must not keep the caller's process alive for 20 s after
-      // the broker has already exited.
-      const graceful = await Promise.race([exited.then(() => true), sleep(shutdownGraceMs, false, { ref: false })]);
-      if (!graceful) {
-        log.warn({ pid, graceMs: shutdownGraceMs }, 'Kafka did not shut down in time, killing it');
-        child.kill('SIGKILL');
-        await exited;
-      }
-    }
+    await stopChild(broker, [{ signal: 'SIGTERM', waitMs: shutdownGraceMs }, { signal: 'SIGKILL' }], () =>
+      log.warn({ pid, graceMs: shutdownGraceMs }, 'Kafka did not shut down in time, killing it'),
+    );
     await removePidFileIfOurs(files.pidFile, pid);
     log.info({ pid }, 'Kafka broker stopped');
   };
@@ -140,14 +111,14 @@ export async function startNativeKafka(options: NativeKafkaOptions): Promise<Nat
 
   // Exits during start-up are reported by the thrown error instead; later ones would otherwise
   // only show up as connection errors in every processor.
-  void exited.then(async (state) => {
+  void broker.exited.then(async (state) => {
     if (!ready || stopRequested) return;
     const tail = await startupLogTail(files, serverLogOffset).catch(() => '(broker output unreadable)');
     log.error({ pid, code: state.code, signal: state.signal, tail }, 'Kafka broker exited unexpectedly');
   });
 
   try {
-    await waitUntilReady({ brokers, readyTimeoutMs, exited, isExited: () => exitState !== undefined });
+    await pollUntilReady(broker, usabilityCheck(brokers), { timeoutMs: readyTimeoutMs, intervalMs: 250 });
   } catch (error) {
     await stop();
     const tail = await startupLogTail(files, serverLogOffset);
@@ -169,22 +140,14 @@ export async function startNativeKafka(options: NativeKafkaOptions): Promise<Nat
   return { name: 'kafka', endpoint: brokers.join(','), brokers, pid, stop };
 }
 
-const classpathResolutions = new Map<string, Promise<string>>();
+const resolveClasspathShared = sharedPerCacheDirectory(resolveClasspathUncached);
 
 /**
  * Returns a `java -cp` value for the broker's jars, running Maven only when pom.xml changed since
  * the last successful resolve. Concurrent callers in one process share a single Maven run.
  */
 export async function resolveKafkaClasspath(cacheDirectory: string, log: Logger): Promise<string> {
-  const key = path.resolve(cacheDirectory);
-  let resolution = classpathResolutions.get(key);
-  if (resolution === undefined) {
-    resolution = resolveClasspathUncached(key, log);
-    classpathResolutions.set(key, resolution);
-    // A failure (offline, Maven missing) must not be cached: the next start should try again.
-    resolution.catch(() => classpathResolutions.delete(key));
-  }
-  return resolution;
+  return resolveClasspathShared(cacheDirectory, log);
 }
 
 async function resolveClasspathUncached(cacheDirectory: string, log: Logger): Promise<string> {
@@ -203,28 +166,13 @@ async function resolveClasspathUncached(cacheDirectory: string, log: Logger): Pr
   // Resolved into a staging directory and swapped in whole, so an interrupted or failed run never
   // leaves a half-filled libs/ mixing jars of two Kafka versions.
   const staging = path.join(cacheDirectory, `libs.partial-${process.pid}`);
-  await rm(staging, { recursive: true, force: true });
-  const maven = await runToCompletion('mvn', [
-    '-B',
-    '-q',
-    '-Dstyle.color=never',
-    '-f',
-    pomPath,
-    'dependency:copy-dependencies',
-    `-DoutputDirectory=${staging}`,
-    '-DincludeScope=runtime',
-  ]);
-  if (maven.error !== undefined || maven.code !== 0) {
-    await rm(staging, { recursive: true, force: true });
-    const reason =
-      maven.error === undefined
-        ? `exited with code ${maven.code}`
-        : `could not be started (${maven.error.message}); is Maven 3.6.3+ installed and on PATH?`;
-    throw new PipelineError(`Resolving Kafka jars with Maven failed: mvn ${reason}.\n${lastLines(maven.output, 60)}`, {
-      cause: maven.error,
-      context: { pom: pomPath, cacheDirectory },
-    });
-  }
+  await runMaven({
+    task: 'Resolving Kafka jars with Maven',
+    pom: pomPath,
+    args: ['dependency:copy-dependencies', `-DoutputDirectory=${staging}`, '-DincludeScope=runtime'],
+    outputDirectory: staging,
+    context: { cacheDirectory },
+  });
   if (!(await containsBrokerJar(staging))) {
     throw new PipelineError(`Maven succeeded but produced no kafka_2.13 jar in ${staging}; check ${pomPath}.`, {
       context: { pom: pomPath, cacheDirectory },
@@ -351,118 +299,28 @@ function newClusterId(): string {
   }
 }
 
-/**
- * A parent killed with SIGKILL cannot stop its broker, which then holds the ports and the log
- * directory lock forever. Only a process that is provably our broker for this data directory is
- * touched, so a recycled pid belonging to something else survives.
- */
-async function stopOrphanedBroker(pidFile: string, serverPropertiesFile: string, log: Logger): Promise<void> {
-  const recorded = Number.parseInt((await readOptional(pidFile)) ?? '', 10);
-  if (!Number.isInteger(recorded) || recorded <= 0) return;
-  const isOurBroker = async (): Promise<boolean> => {
-    // Any read error (ENOENT, ESRCH while it exits) means the process is gone.
-    const commandLine = await readFile(`/proc/${recorded}/cmdline`, 'utf8').catch(() => '');
-    // A zombie has an empty cmdline, so this also reads "gone" once the process has exited.
-    return commandLine.split('\0').includes(mainClass) && commandLine.includes(serverPropertiesFile);
-  };
-  if (await isOurBroker()) {
-    log.warn({ pid: recorded, pidFile }, 'A Kafka broker from an earlier run still uses this data directory, stopping it');
-    const signalled = (signal: NodeJS.Signals): boolean => {
-      try {
-        process.kill(recorded, signal);
-        return true;
-      } catch {
-        return false;
-      }
-    };
-    if (signalled('SIGTERM') && !(await waitFor(async () => !(await isOurBroker()), shutdownGraceMs))) {
-      log.warn({ pid: recorded }, 'Earlier Kafka broker ignored SIGTERM, killing it');
-      signalled('SIGKILL');
-      if (!(await waitFor(async () => !(await isOurBroker()), killWaitMs))) {
-        throw new PipelineError(`Kafka broker from an earlier run (pid ${recorded}) survived SIGKILL; stop it by hand.`, {
-          context: { pid: recorded, pidFile },
-        });
-      }
-    }
-  }
-  await rm(pidFile, { force: true });
-}
-
-async function removePidFileIfOurs(pidFile: string, pid: number): Promise<void> {
-  // A newer start on the same data directory may already have replaced the file.
-  if ((await readOptional(pidFile))?.trim() === String(pid)) await rm(pidFile, { force: true });
-}
-
-class EarlyExit extends Error {
-  constructor(readonly state: ExitState) {
-    super('Kafka exited before it was ready');
-  }
-}
-
-interface ExitState {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  error?: Error;
-}
-
-function describeExit(state: ExitState): string {
-  if (state.error !== undefined) return state.error.message;
-  return state.signal === null ? `exit code ${state.code}` : `signal ${state.signal}`;
-}
-
-async function waitUntilReady(settings: {
-  brokers: string[];
-  readyTimeoutMs: number;
-  exited: Promise<ExitState>;
-  isExited: () => boolean;
-}): Promise<void> {
+/** For pollUntilReady: what keeps clients from using the broker, or undefined once nothing does. */
+function usabilityCheck(brokers: string[]): () => Promise<unknown> {
   const kafka = new Kafka({
     clientId: 'native-kafka-readiness',
-    brokers: settings.brokers,
+    brokers,
     // Refused connections are expected while the JVM boots; kafkajs would log each one as an error.
     logLevel: logLevel.NOTHING,
     connectionTimeout: 1_000,
     requestTimeout: 3_000,
     retry: { retries: 0 },
   });
-  let settled = false;
-  const deadline = Date.now() + settings.readyTimeoutMs;
-
-  const poll = async (): Promise<void> => {
-    let notReady: unknown = 'no answer yet';
-    while (!settled && !settings.isExited()) {
-      if (Date.now() > deadline) throw new NotReady(notReady);
-      const admin = kafka.admin();
-      try {
-        await admin.connect();
-        const problem = await usabilityProblem(admin);
-        if (problem === undefined) return;
-        notReady = problem;
-      } catch (error) {
-        notReady = error;
-      } finally {
-        await admin.disconnect().catch(() => undefined);
-      }
-      await sleep(250);
+  return async () => {
+    const admin = kafka.admin();
+    try {
+      await admin.connect();
+      return await usabilityProblem(admin);
+    } catch (error) {
+      return error;
+    } finally {
+      await admin.disconnect().catch(() => undefined);
     }
   };
-  const earlyExit = settings.exited.then((state) => {
-    throw new EarlyExit(state);
-  });
-  try {
-    await Promise.race([poll(), earlyExit]);
-    // The poll loop also ends quietly when the process exits; the race may not have seen it yet.
-    if (settings.isExited()) throw new EarlyExit(await settings.exited);
-  } finally {
-    settled = true;
-    earlyExit.catch(() => undefined);
-  }
-}
-
-class NotReady extends Error {
-  constructor(readonly lastProblem: unknown) {
-    super(`last readiness check: ${lastProblem instanceof Error ? lastProblem.message : String(lastProblem)}`);
-  }
 }
 
 const offsetsTopic = '__consumer_offsets';
@@ -514,8 +372,8 @@ function kafkaAbs(value: number): number {
 }
 
 async function startupLogTail(files: DataFiles, serverLogOffset: number): Promise<string> {
-  const consoleTail = lastLines(await readFrom(files.consoleLog, 0), 30);
-  const serverTail = lastLines(await readFrom(files.serverLog, serverLogOffset), 40);
+  const consoleTail = await logTail(files.consoleLog, 30);
+  const serverTail = await logTail(files.serverLog, 40, serverLogOffset);
   return [
     `--- ${files.consoleLog} (stdout/stderr) ---`,
     consoleTail === '' ? '(empty)' : consoleTail,
@@ -524,64 +382,9 @@ async function startupLogTail(files: DataFiles, serverLogOffset: number): Promis
   ].join('\n');
 }
 
-/** Reads what was appended since `offset`, capped to the last 64 KiB; a rotated (shrunk) file is read from its start. */
-async function readFrom(file: string, offset: number): Promise<string> {
-  const handle = await open(file, 'r').catch(() => undefined);
-  if (handle === undefined) return '';
-  try {
-    const size = (await handle.stat()).size;
-    const start = Math.max(size < offset ? 0 : offset, size - 64 * 1024);
-    const buffer = Buffer.alloc(size - start);
-    await handle.read(buffer, 0, buffer.length, start);
-    return buffer.toString('utf8');
-  } finally {
-    await handle.close();
-  }
-}
-
-function lastLines(text: string, count: number): string {
-  return text.trimEnd().split('\n').slice(-count).join('\n');
-}
-
-interface CommandResult {
-  code: number | null;
-  output: string;
-  error?: Error;
-}
-
-// Maven 3.8 emits colour resets even with -B and style.color=never; they would garble error messages.
-const ansiEscape = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*[A-Za-z]`, 'g');
-
-/** Runs a command to its end, keeping stdout and stderr interleaved (Maven prints its errors on stdout). */
-async function runToCompletion(command: string, args: string[]): Promise<CommandResult> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => chunks.push(chunk));
-    const output = (): string => Buffer.concat(chunks).toString('utf8').replace(ansiEscape, '');
-    child.once('error', (error) => resolve({ code: null, output: output(), error }));
-    child.once('close', (code) => resolve({ code, output: output() }));
-  });
-}
-
-function javaExecutable(): string {
-  const javaHome = process.env['JAVA_HOME'];
-  return javaHome === undefined || javaHome === '' ? 'java' : path.join(javaHome, 'bin', 'java');
-}
-
 async function containsBrokerJar(directory: string): Promise<boolean> {
   const entries = await readdir(directory).catch(() => [] as string[]);
   return entries.some((name) => name.startsWith('kafka_2.13-') && name.endsWith('.jar'));
-}
-
-async function readOptional(file: string): Promise<string | undefined> {
-  try {
-    return await readFile(file, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
 }
 
 async function fileSize(file: string): Promise<number> {
@@ -589,13 +392,4 @@ async function fileSize(file: string): Promise<number> {
     (info) => info.size,
     () => 0,
   );
-}
-
-async function waitFor(condition: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await condition()) return true;
-    await sleep(200);
-  }
-  return condition();
 }

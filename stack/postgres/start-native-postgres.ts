@@ -13,7 +13,7 @@
 // is chowned to it, and every directory above the data directory and the binaries must be
 // enterable by it, which is checked up front with a message saying what to change. As a normal
 // user the server simply runs as that user.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type SpawnOptions } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, chown, mkdir, mkdtemp, readdir, readFile, readlink, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -23,7 +23,11 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { PipelineError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
+import { runToCompletion, spawnWatched, stopChild, type WatchedChild } from '../child-process.ts';
+import { isProcessAlive } from '../pid-file.ts';
+import { EarlyExit, NotReady, pollUntilReady } from '../readiness.ts';
 import { assertPortFree, type RunningService } from '../service.ts';
+import { waitFor } from '../wait-for.ts';
 
 export interface NativePostgresOptions {
   port: number;
@@ -238,7 +242,7 @@ async function clearStalePostmaster(dataDirectory: string, log: Logger): Promise
     return;
   }
   const pid = Number.parseInt(text.split('\n')[0] ?? '', 10);
-  if (Number.isSafeInteger(pid) && pid > 0 && (await isAlive(pid))) {
+  if (await isProcessAlive(pid)) {
     if (await isPostmasterOf(pid, dataDirectory)) {
       log.warn({ pid, dataDirectory }, 'a PostgreSQL server left running by an earlier process owns this data directory; stopping it');
       await stopForeignServer(pid);
@@ -251,23 +255,6 @@ async function clearStalePostmaster(dataDirectory: string, log: Logger): Promise
     log.warn({ pid, dataDirectory }, 'removing postmaster.pid of a PostgreSQL server that is no longer running');
   }
   await rm(pidFile, { force: true });
-}
-
-async function isAlive(pid: number): Promise<boolean> {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    // EPERM: it exists, it just is not ours to signal.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  // A zombie answers signal 0 but is dead; it lingers where PID 1 does not reap.
-  try {
-    const processStat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    // Format: `pid (command) state …`; the command may itself contain parentheses.
-    return processStat.charAt(processStat.lastIndexOf(')') + 2) !== 'Z';
-  } catch {
-    return true;
-  }
 }
 
 async function isPostmasterOf(pid: number, dataDirectory: string): Promise<boolean> {
@@ -301,11 +288,7 @@ async function stopForeignServer(pid: number): Promise<void> {
       if ((error as NodeJS.ErrnoException).code === 'ESRCH') return;
       throw new PipelineError(`Cannot stop the PostgreSQL server (pid ${pid}) that holds the data directory`, { cause: error });
     }
-    const deadline = Date.now() + waitMs;
-    while (Date.now() < deadline) {
-      if (!(await isAlive(pid))) return;
-      await sleep(100);
-    }
+    if (await waitFor(async () => !(await isProcessAlive(pid)), waitMs, 100)) return;
   }
   throw new PipelineError(`The PostgreSQL server (pid ${pid}) that holds the data directory does not stop`);
 }
@@ -330,9 +313,10 @@ async function initialiseCluster(binaries: Binaries, dataDirectory: string, acco
       '--no-locale',
       '--no-instructions',
     ];
-    const result = await runToCompletion(binaries.initdb, args, account, dataDirectory);
+    const result = await runToCompletion(binaries.initdb, args, serverSpawnOptions(account, dataDirectory));
     if (result.code !== 0) {
-      throw new PipelineError(`initdb failed (exit ${result.code}) for ${dataDirectory}:\n${result.output.trim()}`, {
+      const output = result.error === undefined ? result.output : `${result.output}\n${result.error.message}`;
+      throw new PipelineError(`initdb failed (exit ${result.code}) for ${dataDirectory}:\n${output.trim()}`, {
         context: { dataDirectory },
       });
     }
@@ -367,11 +351,7 @@ async function assertCompatibleCluster(binaries: Binaries, dataDirectory: string
 // FATAL lines that are part of a normal start (our readiness probes) or stop (clients cut off).
 const expectedFatal = /the database system is (starting up|shutting down)|terminating connection due to administrator command/;
 
-interface SpawnedServer {
-  readonly child: ChildProcess;
-  /** Resolves when the process is gone. */
-  readonly exited: Promise<void>;
-  readonly hasExited: () => boolean;
+interface SpawnedServer extends WatchedChild {
   readonly recentOutput: () => string;
   /** Idempotent: every call returns the same shutdown. */
   readonly stop: () => Promise<void>;
@@ -387,10 +367,8 @@ function spawnServer(binaries: Binaries, dataDirectory: string, port: number, ac
     '-c', 'TimeZone=UTC',
     '-c', 'log_timezone=UTC',
   ];
-  const child = spawn(binaries.postgres, args, {
-    ...accountSpawnOptions(account),
-    ...workingDirectoryFor(dataDirectory),
-    env: childEnvironment(),
+  const server = spawnWatched(binaries.postgres, args, {
+    ...serverSpawnOptions(account, dataDirectory),
     stdio: ['ignore', 'pipe', 'pipe'],
     // Its own process group: Ctrl-C in a terminal reaches only us, and we stop the server last,
     // after the processors have drained.
@@ -406,40 +384,35 @@ function spawnServer(binaries: Binaries, dataDirectory: string, port: number, ac
       else log.debug({ postgres: line }, 'postgres');
     }
   };
-  child.stdout?.on('data', onOutput);
-  child.stderr?.on('data', onOutput);
+  server.child.stdout?.on('data', onOutput);
+  server.child.stderr?.on('data', onOutput);
 
-  let exited = false;
   let stopping = false;
-  const exitedPromise = new Promise<void>((resolveExit) => {
-    child.once('error', (error) => {
-      recent.push(`spawn failed: ${error.message}`);
-      exited = true;
-      resolveExit();
-    });
-    child.once('exit', (code, signal) => {
-      exited = true;
-      if (!stopping) log.error({ code, signal, output: recent.slice(-10) }, 'PostgreSQL exited unexpectedly');
-      resolveExit();
-    });
+  void server.exited.then(({ code, signal, error }) => {
+    if (error !== undefined) recent.push(`spawn failed: ${error.message}`);
+    else if (!stopping) log.error({ code, signal, output: recent.slice(-10) }, 'PostgreSQL exited unexpectedly');
   });
 
   let stopPromise: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopPromise ??= (async () => {
       stopping = true;
-      if (exited) return;
-      for (const [signal, waitMs] of [['SIGINT', shutdownGraceMs], ['SIGQUIT', 5_000], ['SIGKILL', 5_000]] as const) {
-        child.kill(signal);
-        if (await settlesWithin(exitedPromise, waitMs)) break;
-        log.warn({ signal, pid: child.pid }, 'PostgreSQL did not stop in time; escalating');
-      }
-      log.info({ pid: child.pid }, 'PostgreSQL stopped');
+      if (server.hasExited()) return;
+      // SIGINT is PostgreSQL's fast shutdown, SIGQUIT its immediate one.
+      const steps = [
+        { signal: 'SIGINT', waitMs: shutdownGraceMs },
+        { signal: 'SIGQUIT', waitMs: 5_000 },
+        { signal: 'SIGKILL', waitMs: 5_000 },
+      ] as const;
+      await stopChild(server, steps, ({ signal }) => {
+        log.warn({ signal, pid: server.child.pid }, 'PostgreSQL did not stop in time; escalating');
+      });
+      log.info({ pid: server.child.pid }, 'PostgreSQL stopped');
     })();
     return stopPromise;
   };
 
-  return { child, exited: exitedPromise, hasExited: () => exited, recentOutput: () => recent.join('\n'), stop };
+  return { ...server, recentOutput: () => recent.join('\n'), stop };
 }
 
 interface ConnectionSettings {
@@ -451,20 +424,14 @@ interface ConnectionSettings {
 }
 
 async function waitUntilReady(server: SpawnedServer, connection: ConnectionSettings, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  while (Date.now() < deadline) {
-    if (server.hasExited()) {
-      throw new PipelineError(`PostgreSQL exited during start-up:\n${server.recentOutput()}`);
-    }
+  const acceptsQueries = async (): Promise<unknown> => {
     const client = new pg.Client({ ...connection, connectionTimeoutMillis: 1_000 });
     client.on('error', () => undefined);
     try {
       await client.connect();
       await client.query('select 1');
-      return;
+      return undefined;
     } catch (error) {
-      lastError = error;
       const code = (error as { code?: unknown }).code;
       // Wrong credentials never fix themselves: the cluster was created with other ones.
       if (code === '28P01' || code === '28000') {
@@ -474,14 +441,20 @@ async function waitUntilReady(server: SpawnedServer, connection: ConnectionSetti
           { cause: error },
         );
       }
+      return error;
     } finally {
       await client.end().catch(() => undefined);
     }
-    await sleep(100);
+  };
+  try {
+    await pollUntilReady(server, acceptsQueries, { timeoutMs, intervalMs: 100 });
+  } catch (error) {
+    if (error instanceof EarlyExit) throw new PipelineError(`PostgreSQL exited during start-up:\n${server.recentOutput()}`);
+    if (!(error instanceof NotReady)) throw error;
+    throw new PipelineError(`PostgreSQL did not accept connections within ${timeoutMs} ms:\n${server.recentOutput()}`, {
+      cause: error.lastProblem,
+    });
   }
-  throw new PipelineError(`PostgreSQL did not accept connections within ${timeoutMs} ms:\n${server.recentOutput()}`, {
-    cause: lastError,
-  });
 }
 
 async function ensureDatabase(connection: ConnectionSettings, database: string, log: Logger): Promise<void> {
@@ -501,55 +474,17 @@ async function ensureDatabase(connection: ConnectionSettings, database: string, 
   }
 }
 
-function runToCompletion(
-  command: string,
-  args: string[],
-  account: ServerAccount | undefined,
-  dataDirectory: string,
-): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolveRun) => {
-    const child = spawn(command, args, {
-      ...accountSpawnOptions(account),
-      ...workingDirectoryFor(dataDirectory),
-      env: childEnvironment(),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-    child.once('error', (error) => resolveRun({ code: null, output: `${output}\n${error.message}` }));
-    child.once('close', (code) => resolveRun({ code, output }));
-  });
-}
-
-function accountSpawnOptions(account: ServerAccount | undefined): { uid?: number; gid?: number } {
-  return account === undefined ? {} : { uid: account.uid, gid: account.gid };
-}
-
-// Our own working directory may be one the server account cannot enter (/root).
-function workingDirectoryFor(dataDirectory: string): { cwd: string } {
-  return { cwd: dataDirectory };
+function serverSpawnOptions(account: ServerAccount | undefined, dataDirectory: string): SpawnOptions {
+  return {
+    ...(account === undefined ? {} : { uid: account.uid, gid: account.gid }),
+    // Our own working directory may be one the server account cannot enter (/root).
+    cwd: dataDirectory,
+    env: childEnvironment(),
+  };
 }
 
 // Messages in English whatever the host's locale (errors are matched and shown to operators),
 // and nothing of the parent's environment (PGDATA, PGPORT, …) leaking into the server.
 function childEnvironment(): NodeJS.ProcessEnv {
   return { LC_ALL: 'C', ...(process.env['PATH'] === undefined ? {} : { PATH: process.env['PATH'] }) };
-}
-
-/** Whether `promise` settles within `ms`; the timer is cleared so it cannot keep the process alive. */
-async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<false>((resolveTimeout) => {
-    timer = setTimeout(() => resolveTimeout(false), ms);
-  });
-  try {
-    return await Promise.race([promise.then(() => true), timedOut]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolveSleep) => setTimeout(resolveSleep, ms));
 }

@@ -1,12 +1,15 @@
 // A throw-away PostgreSQL for integration tests: a fresh data directory under the system temp
 // directory, a free port, and a stop() that also deletes the directory.
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { createLogger, type Logger } from '../../core/logger.ts';
+import { findFreePort } from '../service.ts';
 import { startNativePostgres, type RunningNativePostgres } from './start-native-postgres.ts';
+
+// Tests across the repository take their ports from here, next to the server they start.
+export { findFreePort };
 
 export interface TestPostgres extends RunningNativePostgres {
   readonly port: number;
@@ -57,18 +60,6 @@ export async function createTestDirectory(prefix: string): Promise<string> {
   const directory = await mkdtemp(join(tmpdir(), prefix));
   await chmod(directory, 0o711);
   return directory;
-}
-
-export function findFreePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen({ port: 0, host: '127.0.0.1' }, () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 export function testLogger(): Logger {

@@ -1,7 +1,6 @@
 // Runs the real registry (Apicurio, built from Maven Central on first use, cached in .cache/) and
 // drives it with the same client library the processors use, so a registry quirk that would break
 // encoding, decoding or schema evolution in the pipeline fails here first.
-import { createServer } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -9,6 +8,7 @@ import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-sc
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createLogger } from '../../core/logger.ts';
+import { findFreePort } from '../service.ts';
 import { startSchemaRegistry, type RunningSchemaRegistry } from './start-schema-registry.ts';
 
 const subject = 'payments-received-value';
@@ -66,21 +66,6 @@ async function api(registry: RunningSchemaRegistry, method: string, route: strin
   return { status: response.status, json: await response.json() };
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      if (address === null || typeof address === 'string') {
-        server.close(() => reject(new Error('no TCP address')));
-        return;
-      }
-      server.close(() => resolve(address.port));
-    });
-  });
-}
-
 /** The status of a rejected client call; the client throws a mappersmith ResponseError carrying it. */
 async function rejectionStatus(call: Promise<unknown>): Promise<number> {
   const error: unknown = await call.then(
@@ -106,7 +91,7 @@ describe('schema registry (Apicurio, Confluent-compatible API)', () => {
 
   beforeAll(async () => {
     dataDirectory = await mkdtemp(path.join(tmpdir(), 'schema-registry-test-'));
-    port = await freePort();
+    port = await findFreePort();
     registry = await startSchemaRegistry({ port, dataDirectory, log });
   }, startTimeoutMs);
 

@@ -1,0 +1,91 @@
+// Kafka and the schema registry run from Maven Central jars on the local JDK, because the dev box
+// has Java and Maven but no Docker: Maven fetches or builds them into a cache, java runs them.
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { PipelineError } from '../core/errors.ts';
+import type { Logger } from '../core/logger.ts';
+import { runToCompletion, spawnDetached, type WatchedChild } from './child-process.ts';
+import { lastLines } from './log-tail.ts';
+
+export function javaExecutable(): string {
+  const javaHome = process.env['JAVA_HOME'];
+  return javaHome === undefined || javaHome === '' ? 'java' : path.join(javaHome, 'bin', 'java');
+}
+
+/**
+ * Starts a JVM service in its data directory, output going to `outputFile`. `description` names
+ * it in the error thrown when java itself cannot be started (e.g. `Kafka`).
+ */
+export async function spawnJava(
+  args: readonly string[],
+  options: { dataDirectory: string; env?: NodeJS.ProcessEnv; outputFile: string; description: string },
+): Promise<WatchedChild & { pid: number }> {
+  const { dataDirectory, description } = options;
+  const java = javaExecutable();
+  const watched = await spawnDetached(java, args, {
+    cwd: dataDirectory,
+    ...(options.env === undefined ? {} : { env: options.env }),
+    outputFile: options.outputFile,
+  });
+  const pid = watched.child.pid;
+  if (pid === undefined) {
+    const state = await watched.exited;
+    throw new PipelineError(
+      `Could not start ${java} for ${description}: ${state.error?.message ?? 'unknown error'}. Is Java 17+ installed (or JAVA_HOME set)?`,
+      { cause: state.error, context: { dataDirectory } },
+    );
+  }
+  return { ...watched, pid };
+}
+
+// Maven 3.8 emits colour resets even with -B and style.color=never; they would garble error messages.
+const ansiEscape = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*[A-Za-z]`, 'g');
+
+/**
+ * Runs Maven on `pom`, quietly and in batch mode, into `outputDirectory`, which the caller swaps in
+ * whole afterwards: it is cleared first and removed after a failed run, so half-written results
+ * never survive. A failure throws a PipelineError that starts with `task` (e.g. `Resolving Kafka
+ * jars with Maven`) and ends with Maven's last output lines.
+ */
+export async function runMaven(settings: {
+  task: string;
+  pom: string;
+  args: readonly string[];
+  outputDirectory: string;
+  context: Record<string, unknown>;
+}): Promise<void> {
+  const { task, pom, outputDirectory } = settings;
+  await rm(outputDirectory, { recursive: true, force: true });
+  const maven = await runToCompletion('mvn', ['-B', '-q', '-Dstyle.color=never', '-f', pom, ...settings.args]);
+  if (maven.error === undefined && maven.code === 0) return;
+  await rm(outputDirectory, { recursive: true, force: true });
+  const reason =
+    maven.error === undefined
+      ? `exited with code ${maven.code}`
+      : `could not be started (${maven.error.message}); is Maven 3.6.3+ installed and on PATH?`;
+  throw new PipelineError(`${task} failed: mvn ${reason}.\n${lastLines(maven.output.replace(ansiEscape, ''), 60)}`, {
+    cause: maven.error,
+    context: { pom, ...settings.context },
+  });
+}
+
+/**
+ * Wraps a step that runs Maven into a cache directory so that concurrent callers in one process
+ * (the stack starting several services at once) share a single Maven run per directory.
+ */
+export function sharedPerCacheDirectory<T>(
+  run: (cacheDirectory: string, log: Logger) => Promise<T>,
+): (cacheDirectory: string, log: Logger) => Promise<T> {
+  const runs = new Map<string, Promise<T>>();
+  return (cacheDirectory, log) => {
+    const key = path.resolve(cacheDirectory);
+    let result = runs.get(key);
+    if (result === undefined) {
+      result = run(key, log);
+      runs.set(key, result);
+      // A failure (offline, Maven missing) must not be cached: the next start should try again.
+      result.catch(() => runs.delete(key));
+    }
+    return result;
+  };
+}
