@@ -15,8 +15,8 @@ const duration = z
   .string()
   .regex(/^\d+(ms|s|m|h|d)$/, 'a duration such as 30s, 15m, 24h or 90d')
   .transform((text) => {
-    const [, amount = '0', unit = 'ms'] = /^(\d+)(ms|s|m|h|d)$/.exec(text) ?? [];
-    return Number(amount) * durationUnitsMs[unit as keyof typeof durationUnitsMs];
+    const [, count = '0', unit = 'ms'] = /^(\d+)(ms|s|m|h|d)$/.exec(text) ?? [];
+    return Number(count) * durationUnitsMs[unit as keyof typeof durationUnitsMs];
   });
 
 const configSchema = z.object({
@@ -40,6 +40,10 @@ const configSchema = z.object({
   KAFKA_CLIENT_ID: z.string().min(1).default('payout-pipeline'),
   KAFKA_REQUEST_TIMEOUT_MS: positiveInt.default(10_000),
   KAFKA_PRODUCE_TIMEOUT_MS: positiveInt.default(8_000),
+  /** A consumer that sent no heartbeat for this long is dropped from its group. */
+  KAFKA_SESSION_TIMEOUT: duration.default('15s'),
+  /** How long a rebalance waits for members to rejoin (a SIGKILLed member is waited for up to this). */
+  KAFKA_REBALANCE_TIMEOUT: duration.default('30s'),
 
   WEBHOOK_PORT: port.default(8080),
   WEBHOOK_BODY_LIMIT_BYTES: positiveInt.max(1_048_576).default(65_536),

@@ -33,14 +33,21 @@ function createRandom(initial: number): () => number {
 }
 const random = createRandom(seed);
 
-const processorEnvironment = { MICRO_BATCH_THRESHOLD_USD: '150', MICRO_BATCH_MAX_WAIT: '4s', WINDOW_PUNCTUATION_INTERVAL: '500ms' };
+// Short group timeouts: a SIGKILLed member is noticed within seconds, so restarts rejoin quickly.
+const processorEnvironment = {
+  MICRO_BATCH_THRESHOLD_USD: '150',
+  MICRO_BATCH_MAX_WAIT: '4s',
+  WINDOW_PUNCTUATION_INTERVAL: '500ms',
+  KAFKA_SESSION_TIMEOUT: '6s',
+  KAFKA_REBALANCE_TIMEOUT: '10s',
+};
 let database: DatabasePool;
 let webhook: ProcessorProcess;
 const running: Record<'router' | 'accumulator', ProcessorProcess | undefined> = { router: undefined, accumulator: undefined };
 const portVariables = { router: 'ROUTER_PORT', accumulator: 'ACCUMULATOR_PORT' } as const;
 
 async function start(name: 'router' | 'accumulator', waitReady = true): Promise<void> {
-  running[name] = await startProcessorProcess(name, portVariables[name], { environment: processorEnvironment, waitReady });
+  running[name] = await startProcessorProcess(name, portVariables[name], { environment: processorEnvironment, waitReady, readyTimeoutMs: 120_000 });
 }
 
 const thresholdClients = [uniqueClientId(), uniqueClientId(), uniqueClientId()];
@@ -150,7 +157,7 @@ it(`keeps every payment exactly once through SIGKILLs of router and accumulator 
   for (const { payout_batch_id: batchId } of instantBatches) {
     expect(payouts.some((command) => command.command_id === batchId)).toBe(true);
   }
-}, 240_000);
+}, 300_000);
 
 it('changes nothing when the router replays payments-received from the beginning', async () => {
   const snapshotRow = z.object({ ledger: z.string(), outbox: z.number(), batches: z.number() });
@@ -166,6 +173,14 @@ it('changes nothing when the router replays payments-received from the beginning
   const log = createLogger({ name: 'replay-test', level: 'silent' });
   const admin = createKafkaClient({ brokers: inject('endpoints').kafkaBrokers, clientId: 'replay-test', log, requestTimeoutMs: 10_000 }).admin();
   await admin.connect();
+  // Offsets can only be reset in an empty group; members SIGKILLed earlier leave after their session timeout.
+  await eventually(
+    async () => {
+      const { groups } = await admin.describeGroups(['router']);
+      expect(groups[0]?.state).toBe('Empty');
+    },
+    { timeoutMs: 60_000, intervalMs: 500 },
+  );
   await admin.resetOffsets({ groupId: 'router', topic: topicNames.paymentsReceived, earliest: true });
   await start('router');
   await eventually(

@@ -23,6 +23,8 @@ export { ConfigResourceTypes };
 
 export type KafkaClient = InstanceType<typeof Kafka>;
 
+const boundedRetriesWarning = 'Limiting retries for the idempotent producer may invalidate EoS guarantees';
+
 const pinoLevelOf: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.ERROR]: 'error',
   [logLevel.WARN]: 'warn',
@@ -44,6 +46,8 @@ export function createKafkaClient(options: KafkaClientOptions): KafkaClient {
       () =>
       ({ level, log: entry }: LogEntry) => {
         const { message, ...rest } = entry;
+        // Logged by kafkajs for every producer; our bounded retries are deliberate (see createIdempotentProducer).
+        if (message === boundedRetriesWarning) return;
         log[pinoLevelOf[level] ?? 'info'](rest, message);
       },
   });

@@ -73,6 +73,8 @@ export interface BatchConsumerOptions {
   /** Called after each committed chunk (the accumulator re-evaluates its window here). Must not throw: a throw crashes the consumer. */
   afterCommit?: () => Promise<void>;
   fromBeginning?: boolean;
+  sessionTimeoutMs: number;
+  rebalanceTimeoutMs: number;
 }
 
 export interface RunningBatchConsumer {
@@ -233,8 +235,9 @@ export async function startBatchConsumer(options: BatchConsumerOptions): Promise
   const consumer = options.kafka.consumer({
     groupId: name,
     allowAutoTopicCreation: false,
-    sessionTimeout: 30_000,
-    heartbeatInterval: 3_000,
+    sessionTimeout: options.sessionTimeoutMs,
+    rebalanceTimeout: options.rebalanceTimeoutMs,
+    heartbeatInterval: Math.max(1_000, Math.floor(options.sessionTimeoutMs / 5)),
     maxBytesPerPartition: 1_048_576,
     retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 10_000 },
   });

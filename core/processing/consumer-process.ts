@@ -62,6 +62,8 @@ export async function startConsumerProcess(options: ConsumerProcessOptions): Pro
     log,
     metrics: resources.metrics,
     now,
+    sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT,
+    rebalanceTimeoutMs: config.KAFKA_REBALANCE_TIMEOUT,
     ...(evaluate === undefined ? {} : { afterCommit: evaluate }),
   });
   shutdown.add('kafka consumer', () => consumer.stop());

@@ -56,7 +56,7 @@ export interface ProcessorProcess {
 export async function startProcessorProcess(
   name: string,
   portVariable: string,
-  options: { environment?: Record<string, string>; waitReady?: boolean } = {},
+  options: { environment?: Record<string, string>; waitReady?: boolean; readyTimeoutMs?: number } = {},
 ): Promise<ProcessorProcess> {
   const port = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'run', name], {
@@ -65,7 +65,16 @@ export async function startProcessorProcess(
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const url = `http://localhost:${port}`;
-  if (options.waitReady !== false) await waitUntilReady(url);
+  if (options.waitReady !== false) {
+    try {
+      await waitUntilReady(url, options.readyTimeoutMs);
+    } catch (error) {
+      // Never leave an orphan behind: it would keep the test run (and its ports) alive.
+      child.kill('SIGKILL');
+      await exited;
+      throw error;
+    }
+  }
   return {
     url,
     child,

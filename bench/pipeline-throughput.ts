@@ -1,0 +1,358 @@
+// Throughput of the pipeline's two entry stages on the real local stack, each reported as a ratio
+// to a baseline measured in the same run (raw idempotent Kafka produce of already-encoded records),
+// because absolute figures on a shared machine say little and ratios travel better.
+//
+//   npx tsx bench/pipeline-throughput.ts [--payments N]     (default N = 2000)
+//
+// Stages: (A) raw produce, measured before and after the others (the mean of the two medians of
+// three rounds is the baseline);
+// router: N payments already on payments-received, router started in-process, timed until all N
+// ledger rows exist; webhook: N signed IPNs posted with a concurrency of 16, timed until all
+// answered 202. The stack is started natively on free ports in .cache/bench-stack/<pid> unless
+// KAFKA_BROKERS, SCHEMA_REGISTRY_URL and DATABASE_URL are all set, and removed at the end.
+import { cpus, totalmem } from 'node:os';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { createServer } from 'node:net';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { parse } from 'lossless-json';
+import { loadConfig, type Config } from '../core/config.ts';
+import { createLogger } from '../core/logger.ts';
+import { Decimal } from '../core/money.ts';
+import { createIdempotentProducer, createKafkaClient, type KafkaClient } from '../core/kafka/kafka-client.ts';
+import { prepare } from '../cli/prepare.ts';
+import { startStack, type RunningStack } from '../stack/start-stack.ts';
+import type { StackEndpoints } from '../stack/endpoints.ts';
+import { createAvroSerde, createSchemaRegistryClient, type AvroSerde } from '../schemas/registry.ts';
+import { topicNames } from '../topics/topics.ts';
+import { routerConsumerGroup, startRouter } from '../processors/router/start-router.ts';
+import { startWebhook } from '../processors/webhook/start-webhook.ts';
+import { signIpn } from '../processors/webhook/ipn-signature.ts';
+import { finishedIpn, ipnText, postIpnText, uniqueClientId, uniquePaymentId } from '../test/support/ipn.ts';
+
+const produceBatchSize = 100;
+const webhookConcurrency = 16;
+const thresholdClientCount = 20;
+const pollIntervalMs = 100;
+const stageTimeoutMs = 10 * 60_000;
+const ipnSecret = 'bench-ipn-secret-0123456789';
+const xmrWallet = '44AFFq5kSiGBoZ4NMDwYtN18obc8AemS33DBLWs3H7otXft3XjrpDtQGv7SqSsaBYBb98uNbr2VBBEt7f2wfn3RVGQBEP3A';
+
+const log = createLogger({ name: 'bench', level: 'silent' });
+
+interface Measurement {
+  readonly name: string;
+  readonly count: number;
+  readonly seconds: number;
+  /** Not part of the baseline mean; shown for context. */
+  readonly note?: string;
+}
+
+function argumentsOf(argv: readonly string[]): { payments: number } {
+  const { values } = parseArgs({ args: [...argv], options: { payments: { type: 'string', default: '2000' } }, strict: true });
+  const payments = Number(values.payments);
+  if (!Number.isInteger(payments) || payments < 1) throw new Error(`--payments must be a positive integer, got ${values.payments}`);
+  return { payments };
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no free port'))));
+    });
+  });
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+const secondsSince = (start: bigint): number => Number(process.hrtime.bigint() - start) / 1e9;
+
+/** N already-encoded PaymentReceived records with fresh payment ids, keyed by client id. */
+async function encodePayments(serde: AvroSerde, clientIds: readonly string[], count: number): Promise<{ ids: string[]; messages: { key: string; value: Buffer }[] }> {
+  const ids: string[] = [];
+  const messages: { key: string; value: Buffer }[] = [];
+  for (let index = 0; index < count; index += 1) {
+    const paymentId = uniquePaymentId();
+    const clientId = clientIds[index % clientIds.length] ?? uniqueClientId();
+    const value = await serde.encode(topicNames.paymentsReceived, 'payment-received', {
+      payment_id: paymentId,
+      client_id: clientId,
+      user_id: '1',
+      subscription_id: '1',
+      order_id: `PP1|${clientId}|1|1`,
+      order_description: null,
+      usd_amount: new Decimal('20'),
+      eth_amount: new Decimal('0.008'),
+      pay_currency: 'eth',
+      actually_paid: new Decimal('0.008'),
+      pay_address: '0x0',
+      purchase_id: null,
+      paid_at: new Date('2026-11-20T00:00:00Z'),
+      received_at: new Date('2026-11-20T00:00:01Z'),
+    });
+    ids.push(paymentId);
+    messages.push({ key: clientId, value });
+  }
+  return { ids, messages };
+}
+
+/** Sends the records with the project's idempotent producer, acks=-1, 100 per send. */
+async function produceAll(kafka: KafkaClient, messages: readonly { key: string; value: Buffer }[]): Promise<number> {
+  const producer = createIdempotentProducer(kafka);
+  await producer.connect();
+  try {
+    // Metadata and the producer id are fetched by the first send; keep that out of the timing.
+    await producer.send({ topic: topicNames.paymentsReceived, acks: -1, messages: [] });
+    const start = process.hrtime.bigint();
+    for (let offset = 0; offset < messages.length; offset += produceBatchSize) {
+      await producer.send({ topic: topicNames.paymentsReceived, acks: -1, messages: messages.slice(offset, offset + produceBatchSize) });
+    }
+    return secondsSince(start);
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+const baselineRounds = 3;
+
+/** Raw produce of N records, repeated; the median round is reported (short rounds are noisy). */
+async function rawProduce(kafka: KafkaClient, serde: AvroSerde, count: number, name: string): Promise<Measurement> {
+  // Unregistered clients: these records are never read by the timed router (see moveRouterToEnd).
+  const rounds: number[] = [];
+  for (let round = 0; round < baselineRounds; round += 1) {
+    const { messages } = await encodePayments(serde, [uniqueClientId()], count);
+    rounds.push(await produceAll(kafka, messages));
+  }
+  const sorted = [...rounds].sort((a, b) => a - b);
+  const median = sorted[Math.floor(sorted.length / 2)] ?? 0;
+  return { name, count, seconds: median, note: `median of ${baselineRounds}: ${rounds.map((s) => (count / s).toFixed(0)).join(', ')} /s` };
+}
+
+/**
+ * Context, not the baseline: the same records sent one per send() with 16 sends in flight, as the
+ * webhook does (one record per request, acks=-1, through the idempotent producer).
+ */
+async function singleRecordProduce(kafka: KafkaClient, serde: AvroSerde, count: number): Promise<Measurement> {
+  const { messages } = await encodePayments(serde, [uniqueClientId()], count);
+  const producer = createIdempotentProducer(kafka);
+  await producer.connect();
+  try {
+    await producer.send({ topic: topicNames.paymentsReceived, acks: -1, messages: [] });
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < messages.length) {
+        const message = messages[next];
+        next += 1;
+        if (message !== undefined) await producer.send({ topic: topicNames.paymentsReceived, acks: -1, messages: [message] });
+      }
+    };
+    const start = process.hrtime.bigint();
+    await Promise.all(Array.from({ length: webhookConcurrency }, worker));
+    return { name: `raw produce, 1 per send (${webhookConcurrency} concurrent)`, count, seconds: secondsSince(start), note: 'context: the webhook\'s produce pattern' };
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+/** Commits the router group's offsets at the topic's end, so it reads only what is produced next. */
+async function moveRouterToEnd(kafka: KafkaClient): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const offsets = await admin.fetchTopicOffsets(topicNames.paymentsReceived);
+    await admin.setOffsets({
+      groupId: routerConsumerGroup,
+      topic: topicNames.paymentsReceived,
+      partitions: offsets.map(({ partition, high }) => ({ partition, offset: high })),
+    });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+async function countLedgerRows(database: pg.Client, ids: readonly string[]): Promise<number> {
+  const result = await database.query<{ count: string }>('SELECT count(*) AS count FROM payment_ledger WHERE payment_id = ANY($1::text[])', [ids]);
+  return Number(result.rows[0]?.count ?? 0);
+}
+
+async function routerThroughput(config: Config, endpoints: StackEndpoints, kafka: KafkaClient, serde: AvroSerde, count: number): Promise<Measurement[]> {
+  const database = new pg.Client({ connectionString: endpoints.databaseUrl });
+  await database.connect();
+  try {
+    // Threshold clients: each payment becomes a pending_conversion ledger row (decode, inbox
+    // claim, fee, client lookup, ledger insert). The accumulator is not started, so nothing
+    // converts them, and the micro-batch threshold is set out of reach in the config anyway.
+    const clientIds = Array.from({ length: thresholdClientCount }, () => uniqueClientId());
+    for (const clientId of clientIds) {
+      await database.query(
+        `INSERT INTO clients (client_id, revision, strategy, threshold_usd, wallet_address, payout_currency, payout_network)
+         VALUES ($1, 1, 'threshold', 50, $2, 'xmr', 'xmr')`,
+        [clientId, xmrWallet],
+      );
+    }
+    await moveRouterToEnd(kafka);
+    const { ids, messages } = await encodePayments(serde, clientIds, count);
+    await produceAll(kafka, messages);
+
+    const start = process.hrtime.bigint();
+    const router = await startRouter({ config, endpoints, port: 0, log });
+    try {
+      let firstRowSeconds: number | undefined;
+      let firstRowCount = 0;
+      for (;;) {
+        const rows = await countLedgerRows(database, ids);
+        if (rows > 0 && firstRowSeconds === undefined) {
+          firstRowSeconds = secondsSince(start);
+          firstRowCount = rows;
+        }
+        if (rows >= count) break;
+        if (secondsSince(start) * 1000 > stageTimeoutMs) throw new Error(`router: only ${rows} of ${count} ledger rows after ${stageTimeoutMs} ms`);
+        await sleep(pollIntervalMs);
+      }
+      const total = secondsSince(start);
+      const states = await database.query<{ state: string; count: string }>(
+        'SELECT state, count(*) AS count FROM payment_ledger WHERE payment_id = ANY($1::text[]) GROUP BY state',
+        [ids],
+      );
+      const stateText = states.rows.map((row) => `${row.count} ${row.state}`).join(', ');
+      const measurements: Measurement[] = [{ name: 'router (start → all rows)', count, seconds: total, note: stateText }];
+      const steady = total - (firstRowSeconds ?? total);
+      if (steady > 0 && count - firstRowCount > 0) {
+        measurements.push({
+          name: 'router (first → last row)',
+          count: count - firstRowCount,
+          seconds: steady,
+          note: `start-up to first row ${(firstRowSeconds ?? 0).toFixed(2)} s`,
+        });
+      }
+      return measurements;
+    } finally {
+      await router.stop();
+    }
+  } finally {
+    await database.end();
+  }
+}
+
+async function webhookThroughput(config: Config, endpoints: StackEndpoints, count: number): Promise<Measurement> {
+  // Bodies and signatures are made before the clock starts: the client shares the CPU with the server.
+  const requests = Array.from({ length: count }, () => {
+    const text = ipnText(finishedIpn());
+    return { text, signature: signIpn(parse(text), ipnSecret) };
+  });
+  const webhook = await startWebhook({ config, endpoints, port: 0, log });
+  try {
+    // One request before the clock: first connections to the pool and the producer.
+    const warm = finishedIpn();
+    const warmText = ipnText(warm);
+    const warmResponse = await postIpnText(webhook.url, warmText, { signature: signIpn(parse(warmText), ipnSecret) });
+    if (warmResponse.status !== 202) throw new Error(`webhook warm-up answered ${warmResponse.status}: ${await warmResponse.text()}`);
+
+    let next = 0;
+    const failures: string[] = [];
+    const worker = async (): Promise<void> => {
+      while (next < requests.length) {
+        const request = requests[next];
+        next += 1;
+        if (request === undefined) continue;
+        const response = await postIpnText(webhook.url, request.text, { signature: request.signature });
+        const body = await response.text();
+        if (response.status !== 202) failures.push(`${response.status} ${body.slice(0, 200)}`);
+      }
+    };
+    const start = process.hrtime.bigint();
+    await Promise.all(Array.from({ length: webhookConcurrency }, worker));
+    const seconds = secondsSince(start);
+    if (failures.length > 0) throw new Error(`webhook: ${failures.length} of ${count} not answered 202, first: ${failures[0] ?? ''}`);
+    return { name: `webhook (${webhookConcurrency} concurrent)`, count, seconds };
+  } finally {
+    await webhook.stop();
+  }
+}
+
+function formatTable(measurements: readonly Measurement[], baselinePerSecond: number): string {
+  const rows = measurements.map((m) => {
+    const perSecond = m.count / m.seconds;
+    return [m.name, String(m.count), m.seconds.toFixed(2), perSecond.toFixed(0), (perSecond / baselinePerSecond).toFixed(3), m.note ?? ''];
+  });
+  const header = ['stage', 'count', 'seconds', 'per second', 'ratio', 'note'];
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]?.length ?? 0)));
+  const line = (cells: readonly string[]): string =>
+    cells
+      .map((cell, column) => (column === 0 || column === cells.length - 1 ? cell.padEnd(widths[column] ?? 0) : cell.padStart(widths[column] ?? 0)))
+      .join('  ')
+      .trimEnd();
+  return [line(header), line(widths.map((width) => '-'.repeat(width))), ...rows.map(line)].join('\n');
+}
+
+async function main(): Promise<void> {
+  const { payments } = argumentsOf(process.argv.slice(2));
+  const external = process.env['KAFKA_BROKERS'] !== undefined && process.env['SCHEMA_REGISTRY_URL'] !== undefined && process.env['DATABASE_URL'] !== undefined;
+  const environment: NodeJS.ProcessEnv = {
+    ...process.env,
+    STACK_MODE: external ? 'external' : 'native',
+    KAFKA_PORT: String(await freePort()),
+    KAFKA_CONTROLLER_PORT: String(await freePort()),
+    SCHEMA_REGISTRY_PORT: String(await freePort()),
+    POSTGRES_PORT: String(await freePort()),
+    STACK_DATA_DIR: `.cache/bench-stack/${process.pid}`,
+    NOWPAYMENTS_IPN_SECRET: ipnSecret,
+    MICRO_BATCH_THRESHOLD_USD: '100000',
+    LOG_LEVEL: 'silent',
+  };
+  const config = loadConfig(environment);
+  const dataDirectory = path.resolve(config.STACK_DATA_DIR);
+
+  let stack: RunningStack | undefined;
+  const cleanUp = async (): Promise<void> => {
+    if (stack !== undefined) await stack.stop();
+    stack = undefined;
+    if (!external) await rm(dataDirectory, { recursive: true, force: true });
+  };
+  try {
+    console.log(`starting the ${external ? 'external' : 'native'} stack${external ? '' : ` in ${config.STACK_DATA_DIR}`} …`);
+    const stackStart = process.hrtime.bigint();
+    stack = await startStack({ config, log });
+    await prepare(stack.endpoints, log);
+    console.log(`stack ready in ${secondsSince(stackStart).toFixed(1)} s; ${payments} payments per stage`);
+
+    const { endpoints } = stack;
+    const kafka = createKafkaClient({ brokers: endpoints.kafkaBrokers, clientId: 'bench', log, requestTimeoutMs: 30_000 });
+    const serde = createAvroSerde(createSchemaRegistryClient(endpoints.schemaRegistryUrl));
+
+    // Warm-up (JIT, connections, registry cache), not reported.
+    for (let round = 0; round < 3; round += 1) await produceAll(kafka, (await encodePayments(serde, [uniqueClientId()], payments)).messages);
+    const baselineBefore = await rawProduce(kafka, serde, payments, 'raw produce (A, before)');
+    const router = await routerThroughput(config, endpoints, kafka, serde, payments);
+    const webhook = await webhookThroughput(config, endpoints, payments);
+    const single = await singleRecordProduce(kafka, serde, payments);
+    const baselineAfter = await rawProduce(kafka, serde, payments, 'raw produce (A, after)');
+
+    const baselinePerSecond = (baselineBefore.count / baselineBefore.seconds + baselineAfter.count / baselineAfter.seconds) / 2;
+    const spread = Math.abs(baselineBefore.count / baselineBefore.seconds - baselineAfter.count / baselineAfter.seconds) / baselinePerSecond;
+    const cpuList = cpus();
+    console.log('');
+    console.log(
+      `machine: ${cpuList.length} × ${cpuList[0]?.model.trim() ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, ` +
+        `node ${process.version}, ${process.platform}/${process.arch}, stack ${stack.mode}`,
+    );
+    console.log(`baseline: raw produce (100 per send, acks=-1), mean of the before/after medians = ${baselinePerSecond.toFixed(0)} records/s (before/after differ by ${(spread * 100).toFixed(0)} %)`);
+    console.log('');
+    console.log(formatTable([baselineBefore, baselineAfter, ...router, webhook, single], baselinePerSecond));
+    console.log('');
+    console.log('ratio = per second ÷ baseline per second (same run); > 1 is faster than raw produce.');
+    console.log(`reproduce: npx tsx bench/pipeline-throughput.ts --payments ${payments}`);
+  } finally {
+    await cleanUp();
+  }
+}
+
+try {
+  await main();
+  // Clients with unref'd timers (kafkajs, pg pools) may keep the loop alive; the figures are out.
+  process.exit(0);
+} catch (error) {
+  console.error(error);
+  process.exit(1);
+}
