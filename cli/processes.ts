@@ -38,7 +38,7 @@ export async function startProcessor(name: ProcessorName, config: Config, endpoi
 export function processorUrls(config: Config): Record<ProcessorName, string> {
   return {
     webhook: `http://localhost:${config.WEBHOOK_PORT}/webhooks/nowpayments`,
-    admin: `http://localhost:${config.ADMIN_PORT}/api (dashboard and admin API)`,
+    admin: `http://localhost:${config.ADMIN_PORT}/api`,
     router: `http://localhost:${config.ROUTER_PORT}/metrics`,
     accumulator: `http://localhost:${config.ACCUMULATOR_PORT}/metrics`,
   };
