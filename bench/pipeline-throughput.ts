@@ -19,7 +19,6 @@ import pg from 'pg';
 import { parse } from 'lossless-json';
 import { loadConfig, type Config } from '../core/config.ts';
 import { createLogger } from '../core/logger.ts';
-import { Decimal } from '../core/money.ts';
 import { createIdempotentProducer, createKafkaClient, type KafkaClient } from '../core/kafka/kafka-client.ts';
 import { prepare } from '../cli/prepare.ts';
 import { startStack, type RunningStack } from '../stack/start-stack.ts';
@@ -30,6 +29,7 @@ import { routerConsumerGroup, startRouter } from '../processors/router/start-rou
 import { startWebhook } from '../processors/webhook/start-webhook.ts';
 import { signIpn } from '../processors/webhook/ipn-signature.ts';
 import { finishedIpn, ipnText, postIpnText, uniqueClientId, uniquePaymentId } from '../test/support/ipn.ts';
+import { paymentReceivedRecord } from '../test/support/payment-record.ts';
 
 const produceBatchSize = 100;
 const webhookConcurrency = 16;
@@ -75,22 +75,7 @@ async function encodePayments(serde: AvroSerde, clientIds: readonly string[], co
   for (let index = 0; index < count; index += 1) {
     const paymentId = uniquePaymentId();
     const clientId = clientIds[index % clientIds.length] ?? uniqueClientId();
-    const value = await serde.encode(topicNames.paymentsReceived, 'payment-received', {
-      payment_id: paymentId,
-      client_id: clientId,
-      user_id: '1',
-      subscription_id: '1',
-      order_id: `PP1|${clientId}|1|1`,
-      order_description: null,
-      usd_amount: new Decimal('20'),
-      eth_amount: new Decimal('0.008'),
-      pay_currency: 'eth',
-      actually_paid: new Decimal('0.008'),
-      pay_address: '0x0',
-      purchase_id: null,
-      paid_at: new Date('2026-11-20T00:00:00Z'),
-      received_at: new Date('2026-11-20T00:00:01Z'),
-    });
+    const value = await serde.encode(topicNames.paymentsReceived, 'payment-received', paymentReceivedRecord(paymentId, clientId));
     ids.push(paymentId);
     messages.push({ key: clientId, value });
   }

@@ -5,10 +5,10 @@ import { createLogger } from '../core/logger.ts';
 import { createIdempotentProducer, createKafkaClient, headerText } from '../core/kafka/kafka-client.ts';
 import { readTopic } from '../test/support/topic-records.ts';
 import { createAvroSerde, createSchemaRegistryClient } from '../schemas/registry.ts';
-import { Decimal } from '../core/money.ts';
 import { deadLetterTopicOf, topicNames } from '../topics/topics.ts';
 import { uniqueClientId, uniquePaymentId } from '../test/support/ipn.ts';
 import { replayDeadLetters } from './replay-dead-letters.ts';
+import { paymentReceivedRecord } from '../test/support/payment-record.ts';
 
 it('moves dead letters back unchanged, once', async () => {
   const endpoints = inject('endpoints');
@@ -16,22 +16,7 @@ it('moves dead letters back unchanged, once', async () => {
   const serde = createAvroSerde(createSchemaRegistryClient(endpoints.schemaRegistryUrl));
   const paymentId = uniquePaymentId();
   const clientId = uniqueClientId();
-  const value = await serde.encode(topicNames.paymentsReceived, 'payment-received', {
-    payment_id: paymentId,
-    client_id: clientId,
-    user_id: '1',
-    subscription_id: '1',
-    order_id: `PP1|${clientId}|1|1`,
-    order_description: null,
-    usd_amount: new Decimal('20'),
-    eth_amount: new Decimal('0.008'),
-    pay_currency: 'eth',
-    actually_paid: new Decimal('0.008'),
-    pay_address: '0x0',
-    purchase_id: null,
-    paid_at: new Date('2026-11-20T00:00:00Z'),
-    received_at: new Date('2026-11-20T00:00:01Z'),
-  });
+  const value = await serde.encode(topicNames.paymentsReceived, 'payment-received', paymentReceivedRecord(paymentId, clientId));
   const kafka = createKafkaClient({ brokers: endpoints.kafkaBrokers, clientId: 'replay-test', log, requestTimeoutMs: 10_000 });
   const producer = createIdempotentProducer(kafka);
   await producer.connect();

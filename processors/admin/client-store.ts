@@ -12,18 +12,9 @@ import { topicNames } from '../../topics/topics.ts';
 import type { ClientPayoutConfig } from '../../schemas/generated/records.ts';
 import type { ClientChangeEvent, StoredClient } from './client-change.ts';
 import { publishedPendingOf, type PendingDestination } from './wallet-cooldown.ts';
-import { decimalColumn } from '../../db/column-types.ts';
+import { clientsTableRow } from '../../db/clients-table.ts';
 
-const decimal = decimalColumn;
-
-const storedClientRow = z.object({
-  client_id: z.string(),
-  revision: z.number().int(),
-  strategy: z.enum(['instant', 'threshold']),
-  threshold_usd: decimal.nullable(),
-  wallet_address: z.string(),
-  payout_currency: z.string(),
-  payout_network: z.string(),
+const storedClientRow = clientsTableRow.extend({
   created_at: z.date(),
   updated_at: z.date(),
   pending_wallet_address: z.string().nullable(),

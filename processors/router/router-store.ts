@@ -8,17 +8,11 @@ import type { ClientPayoutRow } from './client-config.ts';
 import type { InstantPayoutBatch, LedgerEntry } from './route-payment.ts';
 import { ledgerPendingChannel } from '../../db/ledger-notifications.ts';
 import { decimalColumn } from '../../db/column-types.ts';
+import { clientsTableRow } from '../../db/clients-table.ts';
 
 const decimal = decimalColumn;
 
-const clientRow = z.object({
-  client_id: z.string(),
-  revision: z.number().int(),
-  strategy: z.enum(['instant', 'threshold']),
-  threshold_usd: decimal.nullable(),
-  wallet_address: z.string(),
-  payout_currency: z.string(),
-  payout_network: z.string(),
+const clientRow = clientsTableRow.extend({
   pending_wallet_address: z.string().nullable(),
   pending_wallet_effective_at: z.date().nullable(),
 });
