@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { PipelineError } from '../../core/errors.ts';
 import { createLogger } from '../../core/logger.ts';
 import { startNativeKafka, type NativeKafka, type NativeKafkaOptions } from './start-native-kafka.ts';
+import { findFreePort } from '../service.ts';
 
 const repositoryRoot = fileURLToPath(new URL('../../', import.meta.url));
 // The real jar cache, so the suite pays for Maven once per machine, not once per run.
@@ -79,14 +80,15 @@ async function isRunning(pid: number): Promise<boolean> {
 describe('native Kafka broker', () => {
   it('keeps records and group offsets across restarts and supports idempotent and transactional producers', { timeout: brokerTestTimeoutMs }, async () => {
     const dataDirectory = await mkdtemp(path.join(tmpdir(), 'native-kafka-'));
-    const options: NativeKafkaOptions = { port: 19092, controllerPort: 19093, dataDirectory, cacheDirectory, log };
+    const port = await findFreePort();
+    const options: NativeKafkaOptions = { port, controllerPort: await findFreePort(), dataDirectory, cacheDirectory, log };
     const topic = 'native-kafka-test';
     const groupId = 'native-kafka-test-group';
     const running: NativeKafka[] = [];
     try {
       const first = await startNativeKafka(options);
       running.push(first);
-      expect(first.brokers).toEqual(['localhost:19092']);
+      expect(first.brokers).toEqual([`localhost:${port}`]);
       const kafka = client(first.brokers);
 
       const admin = kafka.admin();
@@ -168,19 +170,19 @@ describe('native Kafka broker', () => {
 
   it('names the environment variable when a port is taken', { timeout: 30_000 }, async () => {
     const dataDirectory = await mkdtemp(path.join(tmpdir(), 'native-kafka-clash-'));
-    const options: NativeKafkaOptions = { port: 19192, controllerPort: 19193, dataDirectory, cacheDirectory, log };
+    const options: NativeKafkaOptions = { port: await findFreePort(), controllerPort: await findFreePort(), dataDirectory, cacheDirectory, log };
     try {
-      const clientPort = await occupy(19192);
+      const clientPort = await occupy(options.port);
       try {
         const failure = startNativeKafka(options);
         await expect(failure).rejects.toBeInstanceOf(PipelineError);
-        await expect(failure).rejects.toThrow(/port 19192: the port is already in use.*KAFKA_PORT/);
+        await expect(failure).rejects.toThrow(new RegExp(`port ${options.port}: the port is already in use.*KAFKA_PORT`));
       } finally {
         await release(clientPort);
       }
-      const controllerPort = await occupy(19193);
+      const controllerPort = await occupy(options.controllerPort);
       try {
-        await expect(startNativeKafka(options)).rejects.toThrow(/port 19193: the port is already in use.*KAFKA_CONTROLLER_PORT/);
+        await expect(startNativeKafka(options)).rejects.toThrow(new RegExp(`port ${options.controllerPort}: the port is already in use.*KAFKA_CONTROLLER_PORT`));
       } finally {
         await release(controllerPort);
       }
