@@ -13,6 +13,7 @@ import type { StackEndpoints } from '../stack/endpoints.ts';
 import { testStackEnvironment, testStackPorts } from './support/test-stack-environment.ts';
 import { startDockerTestStack } from './support/docker-test-stack.ts';
 import { isDockerEngineAvailable } from '../stack/docker-stack.ts';
+import { reapAbandonedTestStacks } from './support/reap-test-stacks.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -33,6 +34,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
   } else {
     // Fresh state each run, so a test never depends on what an earlier run left behind.
     const dataDirectory = path.resolve(config.STACK_DATA_DIR);
+    if (!external) {
+      const reaped = await reapAbandonedTestStacks(path.dirname(dataDirectory), log);
+      if (reaped > 0) log.warn({ reaped }, 'stopped the stacks of test runs that ended without their teardown');
+    }
     if (!external) await rm(dataDirectory, { recursive: true, force: true });
     const stack = await startStack({ config: loadConfig({ ...environment, STACK_MODE: external ? 'external' : 'native' }), log });
     ({ endpoints } = stack);
