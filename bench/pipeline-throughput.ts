@@ -13,7 +13,6 @@
 import { cpus, totalmem } from 'node:os';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { createServer } from 'node:net';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { parse } from 'lossless-json';
@@ -30,6 +29,7 @@ import { startWebhook } from '../processors/webhook/start-webhook.ts';
 import { signIpn } from '../processors/webhook/ipn-signature.ts';
 import { finishedIpn, ipnText, postIpnText, uniqueClientId, uniquePaymentId } from '../test/support/ipn.ts';
 import { paymentReceivedRecord } from '../test/support/payment-record.ts';
+import { freeStackEnvironment } from '../test/support/test-stack-environment.ts';
 
 const produceBatchSize = 100;
 const webhookConcurrency = 16;
@@ -56,14 +56,6 @@ function argumentsOf(argv: readonly string[]): { payments: number } {
   return { payments };
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no free port'))));
-    });
-  });
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const secondsSince = (start: bigint): number => Number(process.hrtime.bigint() - start) / 1e9;
@@ -277,11 +269,7 @@ async function main(): Promise<void> {
   const environment: NodeJS.ProcessEnv = {
     ...process.env,
     STACK_MODE: external ? 'external' : 'native',
-    KAFKA_PORT: String(await freePort()),
-    KAFKA_CONTROLLER_PORT: String(await freePort()),
-    SCHEMA_REGISTRY_PORT: String(await freePort()),
-    POSTGRES_PORT: String(await freePort()),
-    STACK_DATA_DIR: `.cache/bench-stack/${process.pid}`,
+    ...(await freeStackEnvironment(`.cache/bench-stack/${process.pid}`)),
     NOWPAYMENTS_IPN_SECRET: ipnSecret,
     MICRO_BATCH_THRESHOLD_USD: '100000',
     LOG_LEVEL: 'silent',

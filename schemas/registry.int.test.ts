@@ -2,7 +2,6 @@
 // registry (the project's Apicurio stand-in, started fresh for this file): ids are stable, records
 // carry the Confluent wire format, money survives exactly, and consumers read older writers'
 // records through the evolution rules while a changed decimal scale is refused.
-import { createServer } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -14,6 +13,7 @@ import { startSchemaRegistry, type RunningSchemaRegistry } from '../stack/schema
 import { topicDefinitions, topicNames, valueSubjectOf } from '../topics/topics.ts';
 import { paymentReceivedSchema, type PaymentReceived } from './generated/records.ts';
 import { parseAvroSchema } from './logical-types.ts';
+import { findFreePort } from '../stack/service.ts';
 import {
   checkAgainstRegistry,
   createAvroSerde,
@@ -60,20 +60,6 @@ const rescaledSchema: SchemaJson = {
   ),
 };
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      if (address === null || typeof address === 'string') {
-        server.close(() => reject(new Error('no TCP address')));
-        return;
-      }
-      server.close(() => resolve(address.port));
-    });
-  });
-}
 
 async function registerRaw(url: string, subject: string, schema: object): Promise<number> {
   const response = await fetch(`${url}/subjects/${subject}/versions`, {
@@ -107,7 +93,7 @@ describe('schema registry I/O (registry.ts) against a real registry', () => {
 
   beforeAll(async () => {
     dataDirectory = await mkdtemp(path.join(tmpdir(), 'schemas-registry-test-'));
-    registry = await startSchemaRegistry({ port: await freePort(), dataDirectory, log });
+    registry = await startSchemaRegistry({ port: await findFreePort(), dataDirectory, log });
     serde = createAvroSerde(createSchemaRegistryClient(registry.url));
   }, startTimeoutMs);
 
@@ -118,7 +104,7 @@ describe('schema registry I/O (registry.ts) against a real registry', () => {
 
   it('answers the readiness probe, and the probe fails for a port nobody listens on', async () => {
     await expect(probeSchemaRegistry(registry.url)).resolves.toBeUndefined();
-    expect(await rejection(probeSchemaRegistry(`http://127.0.0.1:${await freePort()}`))).toBeInstanceOf(UnavailableError);
+    expect(await rejection(probeSchemaRegistry(`http://127.0.0.1:${await findFreePort()}`))).toBeInstanceOf(UnavailableError);
   });
 
   it('refuses to encode before the schema is registered: producers never register', async () => {

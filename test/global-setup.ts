@@ -10,7 +10,7 @@ import { createLogger } from '../core/logger.ts';
 import { prepare } from '../cli/prepare.ts';
 import { startStack } from '../stack/start-stack.ts';
 import type { StackEndpoints } from '../stack/endpoints.ts';
-import { testStackEnvironment, testStackPorts } from './support/test-stack-environment.ts';
+import { freeStackEnvironment, testStackEnvironment } from './support/test-stack-environment.ts';
 import { startDockerTestStack } from './support/docker-test-stack.ts';
 import { isDockerEngineAvailable } from '../stack/docker-stack.ts';
 import { reapAbandonedTestStacks } from './support/reap-test-stacks.ts';
@@ -22,7 +22,7 @@ declare module 'vitest' {
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const environment = testStackEnvironment({ ...(await testStackPorts(`run-${process.pid}`)), ...process.env });
+  const environment = testStackEnvironment({ ...(await freeStackEnvironment(`.cache/test-stack/run-${process.pid}`)), ...process.env });
   const config = loadConfig(environment);
   const log = createLogger({ name: 'test-stack', level: process.env['TEST_STACK_LOG_LEVEL'] ?? 'warn' });
   const external = config.KAFKA_BROKERS !== undefined && config.SCHEMA_REGISTRY_URL !== undefined && config.DATABASE_URL !== undefined;

@@ -15,7 +15,7 @@ import type { PaymentReceived } from '../../schemas/generated/records.ts';
 import { openTestDatabase } from '../../test/support/database.ts';
 import { finishedIpn, paymentIdOf, postIpn, testIpnSecret } from '../../test/support/ipn.ts';
 import { readTopic } from '../../test/support/topic-records.ts';
-import { freePort } from '../../test/support/processor-process.ts';
+import { findFreePort } from '../../stack/service.ts';
 import { testStackEnvironment } from '../../test/support/test-stack-environment.ts';
 import { startWebhook, type RunningWebhook } from './start-webhook.ts';
 
@@ -41,8 +41,8 @@ let broker: Awaited<ReturnType<typeof startBroker>>;
 
 beforeAll(async () => {
   dataDirectory = await mkdtemp(path.join(tmpdir(), 'outage-kafka-'));
-  kafkaPort = await freePort();
-  controllerPort = await freePort();
+  kafkaPort = await findFreePort();
+  controllerPort = await findFreePort();
   broker = await startBroker();
   endpoints = { ...inject('endpoints'), kafkaBrokers: broker.brokers };
   await applyAllTopics(endpoints, log);

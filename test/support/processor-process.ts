@@ -1,19 +1,10 @@
 // Runs a processor the way production does — `cli run <name>` as its own OS process — so tests
 // can SIGTERM it (drain) or SIGKILL it (crash) at any moment and start it again.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { findFreePort } from '../../stack/service.ts';
 import { inject } from 'vitest';
 import { endpointsAsEnvironment } from '../../stack/endpoints.ts';
 import { testIpnSecret } from './ipn.ts';
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 export async function waitUntilReady(url: string, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -58,7 +49,7 @@ export async function startProcessorProcess(
   portVariable: string,
   options: { environment?: Record<string, string>; waitReady?: boolean; readyTimeoutMs?: number } = {},
 ): Promise<ProcessorProcess> {
-  const port = await freePort();
+  const port = await findFreePort();
   const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'run', name], {
     env: processorEnvironment({ ...options.environment, [portVariable]: String(port) }),
     stdio: ['ignore', 'inherit', 'inherit'],

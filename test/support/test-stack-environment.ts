@@ -1,24 +1,15 @@
 // The environment of the stack the tests start: its own free ports and its own data directory per
 // run, so several test runs (and `npm start`) can share a machine without clashing.
-import { createServer } from 'node:net';
+import { findFreePort } from '../../stack/service.ts';
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no free port'))));
-    });
-  });
-}
-
-/** Ports and data directory for one test run's native stack; variables already set win. */
-export async function testStackPorts(runId: string): Promise<NodeJS.ProcessEnv> {
+/** Free ports and the given data directory for a native stack of its own (a test run, a benchmark). */
+export async function freeStackEnvironment(dataDirectory: string): Promise<NodeJS.ProcessEnv> {
   return {
-    KAFKA_PORT: String(await freePort()),
-    KAFKA_CONTROLLER_PORT: String(await freePort()),
-    SCHEMA_REGISTRY_PORT: String(await freePort()),
-    POSTGRES_PORT: String(await freePort()),
-    STACK_DATA_DIR: `.cache/test-stack/${runId}`,
+    KAFKA_PORT: String(await findFreePort()),
+    KAFKA_CONTROLLER_PORT: String(await findFreePort()),
+    SCHEMA_REGISTRY_PORT: String(await findFreePort()),
+    POSTGRES_PORT: String(await findFreePort()),
+    STACK_DATA_DIR: dataDirectory,
   };
 }
 
