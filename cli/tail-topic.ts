@@ -2,7 +2,7 @@
 // line each, with money as exact decimal strings. An operator's way to read a topic without Kafka UI.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../core/logger.ts';
-import { isDecimal } from '../core/money.ts';
+import { toReadableJson } from '../schemas/sample-value.ts';
 import { createKafkaClient, headerText, correlationIdHeader } from '../core/kafka/kafka-client.ts';
 import { createAvroSerde, createSchemaRegistryClient } from '../schemas/registry.ts';
 import type { StackEndpoints } from '../stack/endpoints.ts';
@@ -16,13 +16,7 @@ export interface TailOptions {
 
 /** JSON for people: Decimal and bigint as strings (never numbers), dates as ISO-8601, bytes as hex. */
 export function toDisplayJson(value: unknown): string {
-  return JSON.stringify(value, (_key, field: unknown) => {
-    if (isDecimal(field)) return field.toString();
-    if (typeof field === 'bigint') return field.toString();
-    if (field instanceof Date) return field.toISOString();
-    if (Buffer.isBuffer(field)) return field.toString('hex');
-    return field;
-  });
+  return JSON.stringify(toReadableJson(value));
 }
 
 export async function tailTopic(endpoints: StackEndpoints, options: TailOptions, log: Logger, write: (line: string) => void): Promise<number> {

@@ -89,7 +89,8 @@ export function toReadableJson(value: unknown): unknown {
   if (Array.isArray(value)) return value.map((item: unknown) => toReadableJson(item));
   if (typeof value === 'object') {
     const result: Record<string, unknown> = {};
-    for (const [key, item] of Object.entries(value)) result[key] = toReadableJson(item);
+    // An absent optional property is left out, as JSON.stringify does.
+    for (const [key, item] of Object.entries(value)) if (item !== undefined) result[key] = toReadableJson(item);
     return result;
   }
   throw new Error(`no JSON form for a ${typeof value}`);
