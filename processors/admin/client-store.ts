@@ -13,6 +13,7 @@ import type { ClientPayoutConfig } from '../../schemas/generated/records.ts';
 import type { ClientChangeEvent, StoredClient } from './client-change.ts';
 import { publishedPendingOf, type PendingDestination } from './wallet-cooldown.ts';
 import { clientsTableRow } from '../../db/clients-table.ts';
+import { pendingView } from './admin-views.ts';
 
 const storedClientRow = clientsTableRow.extend({
   created_at: z.date(),
@@ -112,16 +113,8 @@ export function clientRecordOf(client: StoredClient, changedBy: string, changedA
 }
 
 function pendingJson(pending: PendingDestination | null): Record<string, string> | null {
-  return pending === null
-    ? null
-    : {
-        wallet_address: pending.wallet_address,
-        payout_currency: pending.payout_currency,
-        payout_network: pending.payout_network,
-        requested_by: pending.requested_by,
-        requested_at: pending.requested_at.toISOString(),
-        effective_at: pending.effective_at.toISOString(),
-      };
+  // The history stores the same shape the API shows.
+  return pending === null ? null : { ...pendingView(pending) };
 }
 
 /** The history snapshot. Amounts are strings: a JSON number in a jsonb column comes back as a float. */
