@@ -74,6 +74,54 @@ const configSchema = z.object({
   /** How often the window's wall-clock punctuation runs (the time trigger and idle flushes). */
   WINDOW_PUNCTUATION_INTERVAL: duration.default('1s'),
 
+  // Local EVM (Hardhat node) and the chain connector.
+  /** JSON-RPC endpoint of an existing node. When set, no local EVM is started. */
+  EVM_RPC_URL: optionalUrl,
+  EVM_PORT: port.default(8545),
+  /** The local node mines every transaction at once and an empty block this often, so confirmations accrue. */
+  EVM_BLOCK_INTERVAL: duration.default('1s'),
+  /** The USDT (ERC-20, 6 decimals) contract; the local stack deploys its own when unset. */
+  USDT_CONTRACT_ADDRESS: z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'a 0x-prefixed 20-byte address').optional(),
+  /** The host wallet's key (0x + 64 hex). Never logged. HOST_WALLET_KEY_FILE reads it from a file instead. */
+  HOST_WALLET_PRIVATE_KEY: z.string().regex(/^0x[0-9a-fA-F]{64}$/, '0x followed by 64 hex digits').optional(),
+  HOST_WALLET_KEY_FILE: z.string().min(1).optional(),
+  CHAIN_CONNECTOR_PORT: port.default(8094),
+  CHAIN_CONFIRMATIONS: z.coerce.number().int().min(1).max(100).default(2),
+  /** Caps on EIP-1559 fees taken from the node; a transfer waits rather than pay more. */
+  CHAIN_MAX_FEE_PER_GAS_GWEI: decimalText.default('300'),
+  CHAIN_MAX_PRIORITY_FEE_GWEI: decimalText.default('3'),
+  /** A broadcast transaction the node no longer knows, and not mined, for this long is rebroadcast. */
+  CHAIN_DROPPED_AFTER: duration.default('30s'),
+  CHAIN_POLL_INTERVAL: duration.default('500ms'),
+
+  // ChangeNow (API v2) and its local simulator.
+  /** ChangeNow's API root, e.g. https://api.changenow.io. Unset: the local simulator. */
+  CHANGENOW_API_URL: optionalUrl,
+  CHANGENOW_API_KEY: z.string().min(8, 'at least 8 characters').optional(),
+  CHANGENOW_CONNECTOR_PORT: port.default(8093),
+  CHANGENOW_RATE_LIMIT_PER_SECOND: positiveInt.max(1_000).default(10),
+  CHANGENOW_REQUEST_TIMEOUT: duration.default('10s'),
+  /** How long one API call is retried (429, 5xx, timeouts) before it gives up into a failed state. */
+  CHANGENOW_RETRY_BUDGET: duration.default('2m'),
+  /** Status polling starts at the first interval and backs off to the second. */
+  CHANGENOW_POLL_INTERVAL: duration.default('2s'),
+  CHANGENOW_POLL_INTERVAL_MAX: duration.default('1m'),
+  CHANGENOW_SIMULATOR_PORT: port.default(8095),
+  /** The simulator's prices in USD and its fee, applied to every exchange it runs. */
+  SIMULATOR_ETH_USD: decimalText.default('3000'),
+  SIMULATOR_FEE_PERCENT: decimalText.default('0.5'),
+  /** The simulator's delay between two status steps once the pay-in arrived. */
+  SIMULATOR_STEP_DELAY: duration.default('300ms'),
+
+  // Settlement: distribution, the per-client window and payouts.
+  SETTLEMENT_PORT: port.default(8096),
+  PAYOUT_MAX_AGE: duration.default('90d'),
+  PAYOUT_MAX_SWAP_USD: decimalText.default('5000'),
+  /** A payout is held while estimated exchange and network fees exceed this share of it. */
+  PAYOUT_FEE_FLOOR_PERCENT: decimalText.default('2'),
+  PAYOUT_RETRY_ATTEMPTS_MAX: positiveInt.max(100).default(5),
+  PAYOUT_RETRY_BACKOFF: duration.default('1m'),
+
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
