@@ -1,11 +1,18 @@
 // Where the pipeline's dependencies listen. Every command and processor receives these from one
 // place: the environment when set (an existing stack), otherwise the ports of the local stack.
 import type { Config } from '../core/config.ts';
+import { localUsdtAddress } from './evm/local-wallets.ts';
 
 export interface StackEndpoints {
   readonly kafkaBrokers: readonly string[];
   readonly schemaRegistryUrl: string;
   readonly databaseUrl: string;
+  /** JSON-RPC of the EVM node (the local Hardhat node unless EVM_RPC_URL is set). */
+  readonly evmRpcUrl: string;
+  /** The ERC-20 USDT contract (6 decimals); the local stack deploys its own. */
+  readonly usdtContractAddress: string;
+  /** ChangeNow's API root (the local simulator unless CHANGENOW_API_URL is set). */
+  readonly changeNowApiUrl: string;
 }
 
 export const localDatabaseName = 'payout_pipeline';
@@ -21,6 +28,9 @@ export function resolveEndpoints(config: Config): StackEndpoints {
     kafkaBrokers: (config.KAFKA_BROKERS ?? `localhost:${config.KAFKA_PORT}`).split(','),
     schemaRegistryUrl: config.SCHEMA_REGISTRY_URL ?? `http://localhost:${config.SCHEMA_REGISTRY_PORT}`,
     databaseUrl: config.DATABASE_URL ?? localDatabaseUrl(config.POSTGRES_PORT),
+    evmRpcUrl: config.EVM_RPC_URL ?? `http://127.0.0.1:${config.EVM_PORT}`,
+    usdtContractAddress: config.USDT_CONTRACT_ADDRESS ?? localUsdtAddress,
+    changeNowApiUrl: config.CHANGENOW_API_URL ?? `http://127.0.0.1:${config.CHANGENOW_SIMULATOR_PORT}`,
   };
 }
 
@@ -30,5 +40,8 @@ export function endpointsAsEnvironment(endpoints: StackEndpoints): Record<string
     KAFKA_BROKERS: endpoints.kafkaBrokers.join(','),
     SCHEMA_REGISTRY_URL: endpoints.schemaRegistryUrl,
     DATABASE_URL: endpoints.databaseUrl,
+    EVM_RPC_URL: endpoints.evmRpcUrl,
+    USDT_CONTRACT_ADDRESS: endpoints.usdtContractAddress,
+    CHANGENOW_API_URL: endpoints.changeNowApiUrl,
   };
 }
