@@ -24,7 +24,7 @@ import type { BatchHandler, ConsumedRecord, Subscription } from '../../core/proc
 import type { PipelineConfig, ValueRecordOf } from '../../schemas/generated/records.ts';
 import type { StackEndpoints } from '../../stack/endpoints.ts';
 import { topicNames, type ValueSchemaName } from '../../topics/topics.ts';
-import { createCoalescingRunner } from './coalescing-runner.ts';
+import { createCoalescingRunner } from '../../core/processing/coalescing-runner.ts';
 import { startLedgerListener } from './ledger-listener.ts';
 import { createMicroBatchEvaluator, type WindowEvaluation, type WindowRules } from './micro-batch-evaluation.ts';
 import { isNewerChange, thresholdProblemOf } from './micro-batch-threshold.ts';
