@@ -23,3 +23,22 @@ export function decimalPlacesOf(value: Decimal): number {
 export function isDecimal(value: unknown): value is Decimal {
   return DecimalJs.isDecimal(value);
 }
+
+/** On-chain decimals of the assets the pipeline moves: wei for ETH, 10^-6 for USDT (ERC-20). */
+export const assetDecimals = { ETH: 18, USDT: 6 } as const;
+
+/**
+ * An amount in base units (wei, 10^-6 USDT). Refuses an amount with more decimals than the asset
+ * has instead of rounding: a silently rounded transfer would not match the books.
+ */
+export function toBaseUnits(amount: Decimal, decimals: number): bigint {
+  if (amount.isNegative()) throw new RangeError(`negative amount ${amount.toFixed()}`);
+  if (amount.decimalPlaces() > decimals) {
+    throw new RangeError(`${amount.toFixed()} has more than ${decimals} decimal places`);
+  }
+  return BigInt(amount.times(new Decimal(10).pow(decimals)).toFixed(0));
+}
+
+export function fromBaseUnits(units: bigint, decimals: number): Decimal {
+  return new Decimal(units.toString()).dividedBy(new Decimal(10).pow(decimals));
+}
