@@ -8,6 +8,8 @@ import { describeStack, startStack } from '../stack/start-stack.ts';
 import { endpointsAsEnvironment } from '../stack/endpoints.ts';
 import { prepare } from './prepare.ts';
 import { processorNames, processorUrls } from './processes.ts';
+import { localHostWallet } from '../stack/evm/local-wallets.ts';
+import { localChangeNowApiKey } from '../connectors/changenow-simulator/local-api-key.ts';
 
 /** Used only when nothing is configured, so `npm start` works on a fresh clone; never in production. */
 export const localIpnSecret = 'local-development-ipn-secret';
@@ -65,6 +67,7 @@ export async function up(config: Config, log: Logger): Promise<void> {
     ...endpointsAsEnvironment(stack.endpoints),
     NOWPAYMENTS_IPN_SECRET: ipnSecret,
     ADMIN_TOKEN: adminToken,
+    ...localChainSecrets(config, log),
   };
   for (const name of processorNames) {
     const child = spawnProcessor(name, environment);
@@ -79,4 +82,21 @@ export async function up(config: Config, log: Logger): Promise<void> {
   const urls = processorUrls(config);
   const lines = processorNames.map((name) => `  ${name.padEnd(17)}${urls[name]}`);
   process.stdout.write(`\n${describeStack(stack)}\n${lines.join('\n')}\n\nPress Ctrl-C to stop.\n`);
+}
+
+/**
+ * On the local chain the host wallet is the well-known development account and the simulator takes
+ * its development key; against a real node or the real ChangeNow both must be configured.
+ */
+function localChainSecrets(config: Config, log: Logger): Record<string, string> {
+  const secrets: Record<string, string> = {};
+  if (config.HOST_WALLET_PRIVATE_KEY === undefined && config.HOST_WALLET_KEY_FILE === undefined && config.EVM_RPC_URL === undefined) {
+    log.warn(`HOST_WALLET_PRIVATE_KEY is not set: the chain connector uses the local chain's development account ${localHostWallet.address}`);
+    secrets['HOST_WALLET_PRIVATE_KEY'] = localHostWallet.privateKey;
+  }
+  if (config.CHANGENOW_API_KEY === undefined && config.CHANGENOW_API_URL === undefined) {
+    log.warn('CHANGENOW_API_KEY is not set: the ChangeNow connector uses the local simulator\'s development key');
+    secrets['CHANGENOW_API_KEY'] = localChangeNowApiKey;
+  }
+  return secrets;
 }

@@ -93,6 +93,8 @@ const configSchema = z.object({
   /** A broadcast transaction the node no longer knows, and not mined, for this long is rebroadcast. */
   CHAIN_DROPPED_AFTER: duration.default('30s'),
   CHAIN_POLL_INTERVAL: duration.default('500ms'),
+  /** Each JSON-RPC call to the node gives up after this (then it is retried with backoff; nothing changes state). */
+  CHAIN_RPC_TIMEOUT: duration.default('5s'),
 
   // ChangeNow (API v2) and its local simulator.
   /** ChangeNow's API root, e.g. https://api.changenow.io. Unset: the local simulator. */

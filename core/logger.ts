@@ -11,6 +11,9 @@ const redactedPaths = [
   '*.apiKey',
   'privateKey',
   '*.privateKey',
+  // The host wallet's key as the configuration and the environment name it (chain connector).
+  'HOST_WALLET_PRIVATE_KEY',
+  '*.HOST_WALLET_PRIVATE_KEY',
   'password',
   '*.password',
   'headers.authorization',

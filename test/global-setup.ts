@@ -1,14 +1,16 @@
-// Starts the real stack once for the whole test run — a real Kafka broker, the schema registry and
-// PostgreSQL — on free ports with a fresh data directory, prepares it (migrations, topics, schemas)
-// and hands the endpoints to the tests. Endpoints in the environment win (an existing stack);
-// where a Docker engine answers, testcontainers starts docker-compose.kafka.yml instead.
+// Starts the real stack once for the whole test run — a real Kafka broker, the schema registry,
+// PostgreSQL and the local EVM — on free ports with a fresh data directory, prepares it (migrations,
+// topics, schemas) and hands the endpoints to the tests. Endpoints in the environment win (an
+// existing stack); where a Docker engine answers, testcontainers starts docker-compose.kafka.yml
+// instead, and the local EVM runs beside it as in every mode.
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { loadConfig } from '../core/config.ts';
 import { createLogger } from '../core/logger.ts';
 import { prepare } from '../cli/prepare.ts';
-import { startStack } from '../stack/start-stack.ts';
+import { startLocalChain, startStack } from '../stack/start-stack.ts';
+import { localEvmPidFile } from '../stack/evm/start-local-evm.ts';
 import type { StackEndpoints } from '../stack/endpoints.ts';
 import { freeStackEnvironment, testStackEnvironment } from './support/test-stack-environment.ts';
 import { startDockerTestStack } from './support/docker-test-stack.ts';
@@ -18,6 +20,8 @@ import { reapAbandonedTestStacks } from './support/reap-test-stacks.ts';
 declare module 'vitest' {
   export interface ProvidedContext {
     endpoints: StackEndpoints;
+    /** The stack's own EVM node, for fault helpers (pause, mining control); null when EVM_RPC_URL names another node. */
+    localEvm: { pidFile: string; blockIntervalMs: number } | null;
   }
 }
 
@@ -30,7 +34,16 @@ export default async function setup(project: TestProject): Promise<() => Promise
   let stop: () => Promise<void>;
   let endpoints: StackEndpoints;
   if (!external && (await isDockerEngineAvailable())) {
-    ({ endpoints, stop } = await startDockerTestStack(config));
+    const docker = await startDockerTestStack(config);
+    const localChain = await startLocalChain(config, log).catch(async (error: unknown) => {
+      await docker.stop();
+      throw error;
+    });
+    endpoints = docker.endpoints;
+    stop = async () => {
+      for (const service of [...localChain].reverse()) await service.stop();
+      await docker.stop();
+    };
   } else {
     // Fresh state each run, so a test never depends on what an earlier run left behind.
     const dataDirectory = path.resolve(config.STACK_DATA_DIR);
@@ -48,5 +61,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
   }
   await prepare(endpoints, log);
   project.provide('endpoints', endpoints);
+  project.provide(
+    'localEvm',
+    config.EVM_RPC_URL === undefined
+      ? { pidFile: localEvmPidFile(path.join(path.resolve(config.STACK_DATA_DIR), 'evm')), blockIntervalMs: config.EVM_BLOCK_INTERVAL }
+      : null,
+  );
   return stop;
 }

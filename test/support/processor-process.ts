@@ -5,6 +5,8 @@ import { findFreePort } from '../../stack/service.ts';
 import { inject } from 'vitest';
 import { endpointsAsEnvironment } from '../../stack/endpoints.ts';
 import { testIpnSecret } from './ipn.ts';
+import { localHostWallet } from '../../stack/evm/local-wallets.ts';
+import { localChangeNowApiKey } from '../../connectors/changenow-simulator/local-api-key.ts';
 
 export async function waitUntilReady(url: string, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -26,6 +28,8 @@ export function processorEnvironment(extra: Record<string, string> = {}): NodeJS
     ...endpointsAsEnvironment(inject('endpoints')),
     NOWPAYMENTS_IPN_SECRET: testIpnSecret,
     ADMIN_TOKEN: 'test-admin-token-0123456789abcdef',
+    HOST_WALLET_PRIVATE_KEY: localHostWallet.privateKey,
+    CHANGENOW_API_KEY: localChangeNowApiKey,
     LOG_LEVEL: process.env['TEST_PROCESS_LOG_LEVEL'] ?? 'warn',
     ...extra,
   };

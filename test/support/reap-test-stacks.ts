@@ -10,6 +10,8 @@ const serviceProcesses = [
   { pidFile: 'kafka/kafka.pid', description: 'Kafka broker' },
   { pidFile: 'schema-registry/schema-registry.pid', description: 'schema registry' },
   { pidFile: 'postgres/postmaster.pid', description: 'PostgreSQL' },
+  { pidFile: 'evm/evm.pid', description: 'local EVM node' },
+  { pidFile: 'changenow-simulator/changenow-simulator.pid', description: 'ChangeNow simulator' },
 ] as const;
 
 export async function reapAbandonedTestStacks(testStackRoot: string, log: Logger): Promise<number> {

@@ -1,6 +1,7 @@
 // The environment of the stack the tests start: its own free ports and its own data directory per
 // run, so several test runs (and `npm start`) can share a machine without clashing.
 import { findFreePort } from '../../stack/service.ts';
+import { localChangeNowApiKey } from '../../connectors/changenow-simulator/local-api-key.ts';
 
 /** Free ports and the given data directory for a native stack of its own (a test run, a benchmark). */
 export async function freeStackEnvironment(dataDirectory: string): Promise<NodeJS.ProcessEnv> {
@@ -9,6 +10,8 @@ export async function freeStackEnvironment(dataDirectory: string): Promise<NodeJ
     KAFKA_CONTROLLER_PORT: String(await findFreePort()),
     SCHEMA_REGISTRY_PORT: String(await findFreePort()),
     POSTGRES_PORT: String(await findFreePort()),
+    EVM_PORT: String(await findFreePort()),
+    CHANGENOW_SIMULATOR_PORT: String(await findFreePort()),
     STACK_DATA_DIR: dataDirectory,
   };
 }
@@ -18,5 +21,8 @@ export function testStackEnvironment(environment: NodeJS.ProcessEnv): NodeJS.Pro
   return {
     ...environment,
     NOWPAYMENTS_IPN_SECRET: environment['NOWPAYMENTS_IPN_SECRET'] ?? 'test-ipn-secret-0123456789',
+    // Always the simulator's development key: processes and test helpers send it, and a real key
+    // from the developer's shell has no business in a test stack.
+    CHANGENOW_API_KEY: localChangeNowApiKey,
   };
 }

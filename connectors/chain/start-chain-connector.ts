@@ -1,0 +1,109 @@
+// Wiring of the chain connector process (consumer group `chain`): it consumes transfer-requests
+// through the shared runtime (inbox claim by transfer_id, the request recorded in the same
+// transaction, dead letters for requests that break a rule), and runs the worker
+// (chain-worker.ts) after every committed chunk and every CHAIN_POLL_INTERVAL. Any number of
+// instances may run: the topic has one partition, and the worker signs and sends in one instance
+// at a time (the sender's advisory lock); the others are hot standbys.
+import type { Config } from '../../core/config.ts';
+import { createLogger, type Logger } from '../../core/logger.ts';
+import type { Subscription } from '../../core/processing/batch-consumer.ts';
+import { createCoalescingRunner, type CoalescingRunner } from '../../core/processing/coalescing-runner.ts';
+import { startConsumerProcess, type RunningConsumerProcess } from '../../core/processing/consumer-process.ts';
+import { InvariantViolation } from '../../core/errors.ts';
+import type { TransferRequested } from '../../schemas/generated/records.ts';
+import type { StackEndpoints } from '../../stack/endpoints.ts';
+import { topicNames } from '../../topics/topics.ts';
+import { hostWalletPrivateKey } from '../host-wallet.ts';
+import { chainSettingsOf } from './chain-settings.ts';
+import { createChainMetrics, type ChainMetrics } from './chain-metrics.ts';
+import { createChainWorker } from './chain-worker.ts';
+import { createEvmRpc } from './evm-rpc.ts';
+import { createTransferRequestHandler } from './transfer-request-handler.ts';
+import { createTransferSigner } from './transfer-transaction.ts';
+
+export const chainConsumerGroup = 'chain';
+
+export interface StartChainConnectorOptions {
+  config: Config;
+  endpoints: StackEndpoints;
+  log?: Logger;
+  /** 0 picks a free port (tests); default CHAIN_CONNECTOR_PORT. */
+  port?: number;
+  now?: () => Date;
+}
+
+const subscriptions: readonly Subscription[] = [
+  // The transfer id is the idempotency key: one claim, one transfer, however often it is re-produced.
+  { topic: topicNames.transferRequests, schemaName: 'transfer-requested', messageIdOf: (value) => (value as TransferRequested).transfer_id },
+];
+
+export async function startChainConnector(options: StartChainConnectorOptions): Promise<RunningConsumerProcess> {
+  const { config, endpoints } = options;
+  // Both read before anything opens: a missing key or a bad fee cap stops the process at once.
+  const settings = chainSettingsOf(config);
+  const signer = createTransferSigner(hostWalletPrivateKey(config));
+  const log = options.log ?? createLogger({ name: chainConsumerGroup, level: config.LOG_LEVEL });
+  const now = options.now ?? (() => new Date());
+  const rpc = createEvmRpc({ url: endpoints.evmRpcUrl, timeoutMs: settings.rpcTimeoutMs });
+  let metrics: ChainMetrics | undefined;
+  let runner: CoalescingRunner | undefined;
+  let stopping = false;
+
+  const running = await startConsumerProcess({
+    name: chainConsumerGroup,
+    config,
+    endpoints,
+    port: options.port ?? config.CHAIN_CONNECTOR_PORT,
+    subscriptions,
+    log,
+    now,
+    createHandler: () =>
+      createTransferRequestHandler({ rules: { senderAddress: signer.address, usdtContractAddress: endpoints.usdtContractAddress }, log }),
+    punctuationIntervalMs: settings.pollIntervalMs,
+    evaluate: (resources) => {
+      // /ready reports the node too: a connector that cannot reach it cannot move money.
+      resources.probes['evm'] = async () => {
+        await rpc.chainId();
+      };
+      const chainMetrics = createChainMetrics(resources.metrics);
+      metrics = chainMetrics;
+      const worker = createChainWorker({
+        pool: resources.pool,
+        rpc,
+        signer,
+        usdtContractAddress: endpoints.usdtContractAddress,
+        settings,
+        log,
+        metrics: chainMetrics,
+        now,
+      });
+      const workerRunner = createCoalescingRunner(async () => {
+        if (stopping) return;
+        try {
+          await worker.runPass();
+        } catch (error) {
+          // Nothing changed state on the failed step (see chain-worker.ts); the next trigger, at
+          // the latest the next poll, tries again. A broken invariant will not fix itself.
+          if (error instanceof InvariantViolation) log.fatal({ err: error, alert: true }, 'chain worker broke an invariant');
+          else log.warn({ err: error }, 'chain worker pass failed; the next poll tries again');
+        }
+      });
+      runner = workerRunner;
+      // Not awaited: a pass may wait out an unreachable node, and the consumer must keep
+      // heartbeating meanwhile. The runner coalesces the requests.
+      return () => {
+        if (!stopping) void workerRunner.request();
+        return Promise.resolve();
+      };
+    },
+  });
+  if (metrics === undefined) throw new InvariantViolation('the consumer process built the chain worker');
+  // Registered last, so it runs first on SIGTERM: no new pass, and the one in flight finishes its
+  // step before the consumer, the relay (which then publishes the pass's events) and the pool close.
+  running.shutdown.add('chain worker', async () => {
+    stopping = true;
+    await runner?.idle();
+  });
+  log.info({ senderAddress: signer.address, usdtContractAddress: endpoints.usdtContractAddress, confirmations: settings.confirmations }, 'chain connector running');
+  return running;
+}

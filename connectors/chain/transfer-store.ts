@@ -1,0 +1,263 @@
+// The chain_transfers and chain_senders tables (db/migrations/005_chain.sql). Every state change
+// is an UPDATE guarded by the state it leaves, and asserted to have changed exactly one row: a
+// transition decided on a stale read fails instead of overwriting a newer one.
+import { createHash } from 'node:crypto';
+import { sql, type CommonQueryMethods, type DatabaseTransactionConnection } from 'slonik';
+import { z } from 'zod';
+import { assertInvariant } from '../../core/errors.ts';
+import { decimalColumn } from '../../db/column-types.ts';
+import type { TransferAsset } from '../../schemas/generated/records.ts';
+import type { ReceiptView } from './transfer-progress.ts';
+
+export type TransferState = 'requested' | 'signed' | 'broadcast' | 'confirmed' | 'reverted' | 'replaced' | 'failed';
+export type OpenState = 'requested' | 'signed' | 'broadcast';
+
+/** NUMERIC(78, 0) arrives as a Decimal (db/pool.ts); base units are bigint in code. */
+const baseUnitsColumn = decimalColumn.transform((value, context) => {
+  if (!value.isInteger()) {
+    context.addIssue({ code: z.ZodIssueCode.custom, message: 'a whole number of base units' });
+    return z.NEVER;
+  }
+  return BigInt(value.toFixed(0));
+});
+
+const transferRow = z.object({
+  transfer_id: z.string(),
+  command_id: z.string(),
+  asset: z.enum(['ETH', 'USDT']),
+  to_address: z.string(),
+  amount_base_units: baseUnitsColumn,
+  state: z.enum(['requested', 'signed', 'broadcast', 'confirmed', 'reverted', 'replaced', 'failed']),
+  correlation_id: z.string(),
+  requested_at: z.date(),
+  received_at: z.date(),
+  sender_address: z.string().nullable(),
+  nonce: z.bigint().nullable(),
+  gas_limit: baseUnitsColumn.nullable(),
+  max_fee_per_gas_wei: baseUnitsColumn.nullable(),
+  raw_transaction: z.string().nullable(),
+  tx_hash: z.string().nullable(),
+  last_seen_at: z.date().nullable(),
+  drop_count: z.number().int(),
+  block_number: z.bigint().nullable(),
+  block_hash: z.string().nullable(),
+  waiting_reason: z.string().nullable(),
+});
+export type TransferRow = z.infer<typeof transferRow>;
+
+const transferColumns = sql.fragment`
+  transfer_id, command_id, asset, to_address, amount_base_units, state, correlation_id, requested_at, received_at,
+  sender_address, nonce, gas_limit, max_fee_per_gas_wei, raw_transaction, tx_hash, last_seen_at, drop_count,
+  block_number, block_hash, waiting_reason`;
+
+export interface RequestedTransfer {
+  readonly transferId: string;
+  readonly commandId: string;
+  readonly asset: TransferAsset;
+  readonly toAddress: string;
+  readonly amountBaseUnits: bigint;
+  readonly correlationId: string;
+  readonly requestedAt: Date;
+}
+
+/** One multi-row insert; a transfer id already recorded is left as it is. Returns the ids inserted. */
+export async function insertRequestedTransfers(transaction: DatabaseTransactionConnection, transfers: readonly RequestedTransfer[], now: Date): Promise<Set<string>> {
+  if (transfers.length === 0) return new Set();
+  const rows = transfers.map(
+    (transfer) => sql.fragment`(${transfer.transferId}, ${transfer.commandId}, ${transfer.asset}, ${transfer.toAddress},
+      ${transfer.amountBaseUnits.toString()}::numeric, 'requested', ${transfer.correlationId}, ${sql.timestamp(transfer.requestedAt)},
+      ${sql.timestamp(now)}, ${sql.timestamp(now)})`,
+  );
+  const inserted = await transaction.any(sql.type(z.object({ transfer_id: z.string() }))`
+    INSERT INTO chain_transfers (transfer_id, command_id, asset, to_address, amount_base_units, state, correlation_id, requested_at, received_at, updated_at)
+    VALUES ${sql.join(rows, sql.fragment`, `)}
+    ON CONFLICT (transfer_id) DO NOTHING
+    RETURNING transfer_id
+  `);
+  return new Set(inserted.map((row) => row.transfer_id));
+}
+
+export async function loadTransfers(connection: CommonQueryMethods, transferIds: readonly string[]): Promise<TransferRow[]> {
+  if (transferIds.length === 0) return [];
+  return [
+    ...(await connection.any(sql.type(transferRow)`
+      SELECT ${transferColumns} FROM chain_transfers WHERE transfer_id = ANY(${sql.array(transferIds, 'text')})`)),
+  ];
+}
+
+/** Open transfers in one state, oldest first (signed ones by nonce: the node takes nonces in order). */
+export async function loadOpenTransfers(connection: CommonQueryMethods, state: OpenState, limit: number): Promise<TransferRow[]> {
+  const order = state === 'signed' ? sql.fragment`nonce` : sql.fragment`received_at, transfer_id`;
+  return [
+    ...(await connection.any(sql.type(transferRow)`
+      SELECT ${transferColumns} FROM chain_transfers WHERE state = ${state} ORDER BY ${order} LIMIT ${limit}`)),
+  ];
+}
+
+export interface OpenCounts {
+  readonly byState: Readonly<Record<OpenState, number>>;
+  readonly waiting: number;
+}
+
+export async function countOpenTransfers(connection: CommonQueryMethods): Promise<OpenCounts> {
+  const rows = await connection.any(sql.type(z.object({ state: z.enum(['requested', 'signed', 'broadcast']), total: z.number(), waiting: z.number() }))`
+    SELECT state, count(*)::int4 AS total, count(waiting_reason)::int4 AS waiting
+    FROM chain_transfers WHERE state IN ('requested', 'signed', 'broadcast') GROUP BY state`);
+  const byState = { requested: 0, signed: 0, broadcast: 0 };
+  let waiting = 0;
+  for (const row of rows) {
+    byState[row.state] = row.total;
+    waiting += row.waiting;
+  }
+  return { byState, waiting };
+}
+
+export interface PendingSpend {
+  readonly ethWei: bigint;
+  readonly usdtBaseUnits: bigint;
+}
+
+/**
+ * What our signed transactions with a nonce at or after `minedNonce` will still take from the
+ * wallet: they are not mined at the block `minedNonce` was read at, so that block's balances do
+ * not include them yet. Gas at its worst (limit × max fee).
+ */
+export async function pendingSpendOf(connection: CommonQueryMethods, senderAddress: string, minedNonce: bigint): Promise<PendingSpend> {
+  const row = await connection.one(sql.type(z.object({ eth_wei: baseUnitsColumn, usdt_base_units: baseUnitsColumn }))`
+    SELECT coalesce(sum(CASE WHEN asset = 'ETH' THEN amount_base_units ELSE 0 END + gas_limit * max_fee_per_gas_wei), 0) AS eth_wei,
+           coalesce(sum(CASE WHEN asset = 'USDT' THEN amount_base_units ELSE 0 END), 0) AS usdt_base_units
+    FROM chain_transfers
+    WHERE sender_address = ${senderAddress} AND nonce >= ${minedNonce.toString()}::int8 AND state IN ('signed', 'broadcast')`);
+  return { ethWei: row.eth_wei, usdtBaseUnits: row.usdt_base_units };
+}
+
+function assertOneRow(rowCount: number, transition: string, transferId: string): void {
+  assertInvariant(rowCount === 1, `chain transfer ${transition}: exactly one row in the expected state`, { transferId, rowCount });
+}
+
+/** Records why an open transfer is not moving; returns false when that reason was already recorded. */
+export async function recordWaiting(connection: CommonQueryMethods, transferId: string, reason: string | null, now: Date): Promise<boolean> {
+  const result = await connection.query(sql.unsafe`
+    UPDATE chain_transfers SET waiting_reason = ${reason}, updated_at = ${sql.timestamp(now)}
+    WHERE transfer_id = ${transferId} AND state IN ('requested', 'signed', 'broadcast') AND waiting_reason IS DISTINCT FROM ${reason}`);
+  return result.rowCount === 1;
+}
+
+export async function recordFailed(transaction: DatabaseTransactionConnection, transferId: string, reason: string, now: Date): Promise<void> {
+  const result = await transaction.query(sql.unsafe`
+    UPDATE chain_transfers
+    SET state = 'failed', failure_reason = ${reason}, waiting_reason = NULL, finished_at = ${sql.timestamp(now)}, updated_at = ${sql.timestamp(now)}
+    WHERE transfer_id = ${transferId} AND state = 'requested'`);
+  assertOneRow(result.rowCount, 'requested → failed', transferId);
+}
+
+/** The sender's next nonce, locked until the transaction ends: nonce allocation is serialised here too, not only by the sender lock. */
+export async function lockNextNonce(transaction: DatabaseTransactionConnection, senderAddress: string, now: Date): Promise<bigint> {
+  await transaction.query(sql.unsafe`
+    INSERT INTO chain_senders (sender_address, next_nonce, updated_at) VALUES (${senderAddress}, 0, ${sql.timestamp(now)})
+    ON CONFLICT (sender_address) DO NOTHING`);
+  return transaction.oneFirst(sql.type(z.object({ next_nonce: z.bigint() }))`
+    SELECT next_nonce FROM chain_senders WHERE sender_address = ${senderAddress} FOR UPDATE`);
+}
+
+export interface SignedFields {
+  readonly senderAddress: string;
+  readonly nonce: bigint;
+  readonly gasLimit: bigint;
+  readonly maxFeePerGasWei: bigint;
+  readonly maxPriorityFeePerGasWei: bigint;
+  readonly rawTransaction: string;
+  readonly txHash: string;
+}
+
+export async function storeSigned(transaction: DatabaseTransactionConnection, transferId: string, signed: SignedFields, now: Date): Promise<void> {
+  const result = await transaction.query(sql.unsafe`
+    UPDATE chain_transfers
+    SET state = 'signed', sender_address = ${signed.senderAddress}, nonce = ${signed.nonce.toString()}::int8,
+        gas_limit = ${signed.gasLimit.toString()}::numeric, max_fee_per_gas_wei = ${signed.maxFeePerGasWei.toString()}::numeric,
+        max_priority_fee_per_gas_wei = ${signed.maxPriorityFeePerGasWei.toString()}::numeric,
+        raw_transaction = ${signed.rawTransaction}, tx_hash = ${signed.txHash}, signed_at = ${sql.timestamp(now)},
+        waiting_reason = NULL, updated_at = ${sql.timestamp(now)}
+    WHERE transfer_id = ${transferId} AND state = 'requested'`);
+  assertOneRow(result.rowCount, 'requested → signed', transferId);
+  await transaction.query(sql.unsafe`
+    UPDATE chain_senders SET next_nonce = ${(signed.nonce + 1n).toString()}::int8, updated_at = ${sql.timestamp(now)}
+    WHERE sender_address = ${signed.senderAddress}`);
+}
+
+export async function recordBroadcast(transaction: DatabaseTransactionConnection, transferId: string, now: Date): Promise<void> {
+  const result = await transaction.query(sql.unsafe`
+    UPDATE chain_transfers
+    SET state = 'broadcast', broadcast_at = ${sql.timestamp(now)}, last_seen_at = ${sql.timestamp(now)},
+        broadcast_attempts = broadcast_attempts + 1, waiting_reason = NULL, updated_at = ${sql.timestamp(now)}
+    WHERE transfer_id = ${transferId} AND state = 'signed'`);
+  assertOneRow(result.rowCount, 'signed → broadcast', transferId);
+}
+
+/** A broadcast that did not get the transaction into the node; it stays signed, with the reason. */
+export async function recordBroadcastAttempt(connection: CommonQueryMethods, transferId: string, reason: string, now: Date): Promise<void> {
+  await connection.query(sql.unsafe`
+    UPDATE chain_transfers SET broadcast_attempts = broadcast_attempts + 1, waiting_reason = ${reason}, updated_at = ${sql.timestamp(now)}
+    WHERE transfer_id = ${transferId} AND state = 'signed'`);
+}
+
+/** The node has the transaction (pending or mined, as `receipt` says): the drop timer restarts. */
+export async function recordSeen(connection: CommonQueryMethods, transferId: string, receipt: ReceiptView | null, now: Date): Promise<void> {
+  await connection.query(sql.unsafe`
+    UPDATE chain_transfers
+    SET last_seen_at = ${sql.timestamp(now)}, block_number = ${receipt === null ? null : receipt.blockNumber.toString()}::int8,
+        block_hash = ${receipt?.blockHash ?? null}, waiting_reason = NULL, updated_at = ${sql.timestamp(now)}
+    WHERE transfer_id = ${transferId} AND state = 'broadcast'`);
+}
+
+export async function recordDropped(transaction: DatabaseTransactionConnection, transferId: string, now: Date): Promise<number> {
+  return transaction.oneFirst(sql.type(z.object({ drop_count: z.number().int() }))`
+    UPDATE chain_transfers
+    SET drop_count = drop_count + 1, broadcast_attempts = broadcast_attempts + 1, last_seen_at = ${sql.timestamp(now)},
+        block_number = NULL, block_hash = NULL, updated_at = ${sql.timestamp(now)}
+    WHERE transfer_id = ${transferId} AND state = 'broadcast'
+    RETURNING drop_count`);
+}
+
+export async function recordMinedOutcome(
+  transaction: DatabaseTransactionConnection,
+  transferId: string,
+  outcome: 'confirmed' | 'reverted',
+  receipt: ReceiptView,
+  reason: string | null,
+  now: Date,
+): Promise<void> {
+  const result = await transaction.query(sql.unsafe`
+    UPDATE chain_transfers
+    SET state = ${outcome}, block_number = ${receipt.blockNumber.toString()}::int8, block_hash = ${receipt.blockHash},
+        gas_used = ${receipt.gasUsed.toString()}::numeric, effective_gas_price_wei = ${receipt.effectiveGasPriceWei.toString()}::numeric,
+        failure_reason = ${reason}, waiting_reason = NULL, last_seen_at = ${sql.timestamp(now)},
+        finished_at = ${sql.timestamp(now)}, updated_at = ${sql.timestamp(now)}
+    WHERE transfer_id = ${transferId} AND state = 'broadcast'`);
+  assertOneRow(result.rowCount, `broadcast → ${outcome}`, transferId);
+}
+
+/** From signed (refused at broadcast with "nonce too low") or broadcast (watched). */
+export async function recordReplaced(transaction: DatabaseTransactionConnection, transferId: string, reason: string, now: Date): Promise<void> {
+  const result = await transaction.query(sql.unsafe`
+    UPDATE chain_transfers
+    SET state = 'replaced', failure_reason = ${reason}, waiting_reason = NULL, finished_at = ${sql.timestamp(now)}, updated_at = ${sql.timestamp(now)}
+    WHERE transfer_id = ${transferId} AND state IN ('signed', 'broadcast')`);
+  assertOneRow(result.rowCount, '→ replaced', transferId);
+}
+
+/** Advisory lock key of one sender address: derived from a name, like the migration lock. */
+export function senderLockKeyOf(senderAddress: string): bigint {
+  const digest = createHash('sha256').update(`payout-pipeline:chain-sender:${senderAddress.toLowerCase()}`).digest('hex');
+  return BigInt.asIntN(64, BigInt(`0x${digest.slice(0, 16)}`));
+}
+
+/** A session-level lock on the connection the worker's pass runs on; false when another session holds it. */
+export async function tryLockSender(connection: CommonQueryMethods, senderAddress: string): Promise<boolean> {
+  return connection.oneFirst(sql.type(z.object({ acquired: z.boolean() }))`
+    SELECT pg_try_advisory_lock(${senderLockKeyOf(senderAddress).toString()}::int8) AS acquired`);
+}
+
+export async function unlockSender(connection: CommonQueryMethods, senderAddress: string): Promise<void> {
+  await connection.query(sql.unsafe`SELECT pg_advisory_unlock(${senderLockKeyOf(senderAddress).toString()}::int8)`);
+}

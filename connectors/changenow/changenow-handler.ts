@@ -1,0 +1,95 @@
+// What the ChangeNow connector does with consumed records, inside the chunk's transaction (inbox
+// claim, effect and outbox commit together):
+//   - a conversion or payout command becomes a swap intent row — nothing is sent to ChangeNow
+//     here; the worker does that after the intent is committed, so a replayed command (same
+//     command id) is dropped by the inbox and by the row's primary key;
+//   - a chain event about our pay-in moves the swap on: confirmed → follow the exchange (or, on
+//     the direct route, finished: the transfer was the payout); refused, reverted or replaced →
+//     the swap failed, with the chain connector's reason.
+import type { Logger } from '../../core/logger.ts';
+import type { BatchHandler, ConsumedRecord } from '../../core/processing/batch-consumer.ts';
+import type { ChainEvent, ConversionRequested, PayoutRequested } from '../../schemas/generated/records.ts';
+import { topicNames } from '../../topics/topics.ts';
+import { conversionIntent, isRejection, payoutIntent } from './swap-intent.ts';
+import { swapEventRecord } from './swap-records.ts';
+import { findCommandByTransfer, insertIntent, transition } from './swap-store.ts';
+import type { SwapMetrics } from './swap-metrics.ts';
+
+export interface ChangeNowHandlerOptions {
+  hostWalletAddress: string;
+  log: Logger;
+  metrics: SwapMetrics;
+}
+
+const terminalChainFailures = new Set(['REVERTED', 'REPLACED', 'FAILED']);
+
+export function createChangeNowHandler(options: ChangeNowHandlerOptions): BatchHandler {
+  const { log } = options;
+
+  return async (records, context) => {
+    for (const record of records) {
+      if (record.topic === topicNames.chainEvents) {
+        await applyChainEvent(record as ConsumedRecord<'chain-event'>);
+        continue;
+      }
+      const intent =
+        record.topic === topicNames.conversionRequests
+          ? conversionIntent(record.value as ConversionRequested, options.hostWalletAddress)
+          : payoutIntent(record.value as PayoutRequested, options.hostWalletAddress);
+      if (isRejection(intent)) {
+        log.warn({ topic: record.topic, messageId: record.messageId, rule: intent.rule, correlationId: record.correlationId }, `swap command refused: ${intent.reason}`);
+        context.reject(record, intent.field, intent.rule, intent.reason);
+        continue;
+      }
+      const inserted = await insertIntent(context.transaction, intent, record.correlationId, context.now);
+      if (inserted) {
+        log.info(
+          { commandId: intent.commandId, kind: intent.kind, route: intent.route, pair: `${intent.fromCurrency}/${intent.fromNetwork}→${intent.toCurrency}/${intent.toNetwork}`, fromAmount: intent.fromAmount.toFixed(), correlationId: record.correlationId },
+          'swap command accepted',
+        );
+      }
+    }
+
+    async function applyChainEvent(record: ConsumedRecord<'chain-event'>): Promise<void> {
+      const event: ChainEvent = record.value;
+      const row = await findCommandByTransfer(context.transaction, event.transfer_id);
+      if (row === null || (row.state !== 'paying_in' && row.state !== 'following')) return;
+      const at = context.now;
+      if (event.type === 'CONFIRMED' && row.state === 'paying_in') {
+        if (row.route === 'direct') {
+          if (event.tx_hash === null) {
+            log.error({ alert: true, commandId: row.command_id, eventId: event.event_id }, 'a CONFIRMED chain event without a transaction hash; the payout stays unfinished');
+            return;
+          }
+          const applied = await transition(context.transaction, {
+            commandId: row.command_id,
+            from: 'paying_in',
+            to: 'finished',
+            now: at,
+            set: { amountFrom: row.from_amount, amountTo: row.from_amount, payinHash: event.tx_hash, payoutHash: event.tx_hash },
+          });
+          if (applied) {
+            context.emit(
+              swapEventRecord(row, 'FINISHED', { status: null, amountFrom: row.from_amount, amountTo: row.from_amount, payinHash: event.tx_hash, payoutHash: event.tx_hash }, at),
+            );
+            options.metrics.ended(row.command_kind, 'finished');
+          }
+          return;
+        }
+        // The exchange is followed from now on at the first interval: the deposit just arrived.
+        await transition(context.transaction, { commandId: row.command_id, from: 'paying_in', to: 'following', now: at, set: { payinHash: event.tx_hash, idlePolls: 0 } });
+        log.info({ commandId: row.command_id, txHash: event.tx_hash, correlationId: record.correlationId }, 'pay-in confirmed on chain; following the exchange');
+        return;
+      }
+      if (terminalChainFailures.has(event.type) && row.state === 'paying_in') {
+        const reason = `pay-in transfer ${event.type.toLowerCase()}: ${event.failure_reason ?? 'no reason given'}`;
+        const applied = await transition(context.transaction, { commandId: row.command_id, from: 'paying_in', to: 'failed', now: at, set: { failureReason: reason } });
+        if (applied) {
+          context.emit(swapEventRecord(row, 'FAILED', { status: row.exchange_status, failureReason: reason }, at));
+          options.metrics.ended(row.command_kind, 'failed');
+          log.warn({ commandId: row.command_id, transferId: event.transfer_id, reason, correlationId: record.correlationId }, 'swap failed: the pay-in did not happen');
+        }
+      }
+    }
+  };
+}

@@ -1,0 +1,103 @@
+// Wiring of the ChangeNow connector process (consumer group `changenow`): it consumes conversion
+// and payout commands and the chain connector's events, and runs the swap worker (swap-worker.ts)
+// after every committed chunk and on a short timer, which is when due polls happen. Any number of
+// instances may run: commands are partitioned by the group, and the worker runs in one of them at
+// a time (advisory lock).
+import type { Config } from '../../core/config.ts';
+import { createLogger, type Logger } from '../../core/logger.ts';
+import type { Subscription } from '../../core/processing/batch-consumer.ts';
+import { startConsumerProcess, type RunningConsumerProcess } from '../../core/processing/consumer-process.ts';
+import { createCoalescingRunner, type CoalescingRunner } from '../../core/processing/coalescing-runner.ts';
+import type { ChainEvent, ConversionRequested, PayoutRequested } from '../../schemas/generated/records.ts';
+import type { StackEndpoints } from '../../stack/endpoints.ts';
+import { topicNames } from '../../topics/topics.ts';
+import { hostWalletAddress } from '../host-wallet.ts';
+import { createChangeNowClient } from './changenow-client.ts';
+import { createChangeNowHandler } from './changenow-handler.ts';
+import { createSwapMetrics, type SwapMetrics } from './swap-metrics.ts';
+import { createSwapWorker } from './swap-worker.ts';
+import { PipelineError } from '../../core/errors.ts';
+
+export const changeNowConsumerGroup = 'changenow';
+
+export interface StartChangeNowConnectorOptions {
+  config: Config;
+  endpoints: StackEndpoints;
+  log?: Logger;
+  port?: number;
+  now?: () => Date;
+}
+
+const subscriptions: readonly Subscription[] = [
+  { topic: topicNames.conversionRequests, schemaName: 'conversion-requested', messageIdOf: (value) => (value as ConversionRequested).command_id },
+  { topic: topicNames.payoutRequests, schemaName: 'payout-requested', messageIdOf: (value) => (value as PayoutRequested).command_id },
+  { topic: topicNames.chainEvents, schemaName: 'chain-event', messageIdOf: (value) => (value as ChainEvent).event_id },
+];
+
+/** How often the worker looks for due steps when no record arrives. */
+const workerTickMs = 250;
+
+export async function startChangeNowConnector(options: StartChangeNowConnectorOptions): Promise<RunningConsumerProcess> {
+  const { config, endpoints } = options;
+  if (config.CHANGENOW_API_KEY === undefined) {
+    throw new PipelineError('CHANGENOW_API_KEY is required to run the ChangeNow connector.');
+  }
+  const apiKey = config.CHANGENOW_API_KEY;
+  const hostAddress = hostWalletAddress(config);
+  const log = options.log ?? createLogger({ name: changeNowConsumerGroup, level: config.LOG_LEVEL });
+  const now = options.now ?? (() => new Date());
+  let metrics: SwapMetrics | undefined;
+  const metricsOf = (registry: Parameters<typeof createSwapMetrics>[0]): SwapMetrics => (metrics ??= createSwapMetrics(registry));
+
+  let runner: CoalescingRunner | undefined;
+  let stopping = false;
+  const running = await startConsumerProcess({
+    name: changeNowConsumerGroup,
+    config,
+    endpoints,
+    port: options.port ?? config.CHANGENOW_CONNECTOR_PORT,
+    subscriptions,
+    log,
+    now,
+    createHandler: (resources) => createChangeNowHandler({ hostWalletAddress: hostAddress, log, metrics: metricsOf(resources.metrics) }),
+    punctuationIntervalMs: workerTickMs,
+    evaluate: (resources) => {
+      const client = createChangeNowClient({
+        baseUrl: endpoints.changeNowApiUrl,
+        apiKey,
+        rateLimitPerSecond: config.CHANGENOW_RATE_LIMIT_PER_SECOND,
+        requestTimeoutMs: config.CHANGENOW_REQUEST_TIMEOUT,
+        retryBudgetMs: config.CHANGENOW_RETRY_BUDGET,
+        log,
+      });
+      const worker = createSwapWorker({
+        pool: resources.pool,
+        client,
+        log,
+        metrics: metricsOf(resources.metrics),
+        now,
+        pollIntervalMs: config.CHANGENOW_POLL_INTERVAL,
+        pollIntervalMaxMs: config.CHANGENOW_POLL_INTERVAL_MAX,
+        // A create call can take its timeout once per attempt, and is retried only while it certainly
+        // created nothing; twice the timeout plus slack covers an answer that is still on its way.
+        createSettleMs: 2 * config.CHANGENOW_REQUEST_TIMEOUT + 5_000,
+        retryDelayMs: config.CHANGENOW_POLL_INTERVAL,
+      });
+      const workerRunner = createCoalescingRunner(() => worker.run());
+      runner = workerRunner;
+      // Not awaited: a worker run may wait on ChangeNow's rate limit or a slow answer, and the
+      // consumer must keep heartbeating meanwhile. The runner coalesces the requests.
+      return () => {
+        if (!stopping) void workerRunner.request();
+        return Promise.resolve();
+      };
+    },
+  });
+  // Registered last, so it runs first on SIGTERM: no new worker run, and the one in flight ends
+  // its step (each step is crash-safe anyway; this is only politeness).
+  running.shutdown.add('swap worker', async () => {
+    stopping = true;
+    await runner?.idle();
+  });
+  return running;
+}

@@ -1,0 +1,337 @@
+// Carries swap commands through their steps (swap_commands.state), one side effect per step:
+//
+//   intent ──range check──▶ creating ──create call──▶ paying_in ──pay-in on chain──▶ following ──▶ finished
+//                                 │                        (chain connector)               └──▶ failed
+//                                 └─ after a crash or an unclear answer: look the exchange up first
+//
+// At most one exchange per command. The step that may create an exchange is entered only after
+// `creating` is committed, and the exchange id is committed right after the call returns, together
+// with the transfer request (outbox) — so a crash anywhere leaves either `intent` (nothing was
+// sent), or `creating` (a call may have reached ChangeNow). From `creating` the worker never calls
+// create before asking ChangeNow for exchanges carrying this command id (userId); only when none
+// exists, and the last call is long enough ago that it can no longer be in flight, does it create.
+// The same holds for an unclear answer (timeout, dropped connection, 5xx after sending).
+//
+// One worker at a time across processes: a run holds a session advisory lock, so two connector
+// instances never both decide that "no exchange exists yet". A SIGKILLed holder's lock goes with
+// its connection.
+import type { DatabasePool } from 'slonik';
+import { sql } from 'slonik';
+import { z } from 'zod';
+import type { Logger } from '../../core/logger.ts';
+import { assetDecimals, toBaseUnits, type Decimal } from '../../core/money.ts';
+import { failpoint } from '../../core/failpoints.ts';
+import { insertOutboxRecords, type OutboxRecord } from '../../core/processing/outbox.ts';
+import { payInAssetOf } from './swap-intent.ts';
+import { nextPollDelayMs, progressOf, type ObservedExchange } from './swap-progress.ts';
+import { payInTransferId, swapEventRecord, transferRequestRecord } from './swap-records.ts';
+import { dueCommands, postpone, transition, type SwapCommandRow, type Transition } from './swap-store.ts';
+import {
+  ChangeNowRejectedError,
+  ChangeNowUnavailableError,
+  ExchangeAmountOutOfRangeError,
+  ExchangeOutcomeUnclearError,
+} from './changenow-errors.ts';
+import type { ChangeNowClient } from './changenow-client.ts';
+import { assertWithinRange, isSameAddress, type CurrencyPair } from './changenow-api.ts';
+import type { SwapMetrics } from './swap-metrics.ts';
+
+export interface SwapWorkerOptions {
+  pool: DatabasePool;
+  client: ChangeNowClient;
+  log: Logger;
+  metrics: SwapMetrics;
+  now: () => Date;
+  pollIntervalMs: number;
+  pollIntervalMaxMs: number;
+  /**
+   * After a create call started, how long "no exchange found" is not yet proof that none will
+   * appear: the call may still be in flight (its timeout and retries) or ChangeNow's list may lag.
+   */
+  createSettleMs: number;
+  /** Pause before acting again on a step that failed for a transient reason. */
+  retryDelayMs: number;
+  batchSize?: number;
+}
+
+export interface SwapWorker {
+  /** Advances every due command by one step (several for a fresh one). Never rejects. */
+  run(): Promise<void>;
+}
+
+const workerLockKey = 'changenow-connector:swap-worker';
+
+export function createSwapWorker(options: SwapWorkerOptions): SwapWorker {
+  const { pool, client, log, metrics, now } = options;
+
+  async function withinTransaction(change: Transition, records: readonly OutboxRecord[]): Promise<boolean> {
+    return pool.transaction(async (transaction) => {
+      const applied = await transition(transaction, change);
+      if (applied) await insertOutboxRecords(transaction, records);
+      return applied;
+    });
+  }
+
+  function pairOf(row: SwapCommandRow): CurrencyPair {
+    return { fromCurrency: row.from_currency, fromNetwork: row.from_network, toCurrency: row.to_currency, toNetwork: row.to_network };
+  }
+
+  function payInUnits(row: SwapCommandRow): bigint {
+    const asset = payInAssetOf(row.from_currency, row.from_network);
+    if (asset === undefined) throw new RangeError(`no pay-in asset for ${row.from_currency}/${row.from_network}`);
+    return toBaseUnits(row.from_amount, assetDecimals[asset]);
+  }
+
+  async function fail(row: SwapCommandRow, reason: string, status: string | null = null): Promise<void> {
+    const at = now();
+    const applied = await withinTransaction(
+      { commandId: row.command_id, from: row.state, to: 'failed', now: at, set: { failureReason: reason, ...(status === null ? {} : { exchangeStatus: status }) } },
+      [swapEventRecord(row, 'FAILED', { status, failureReason: reason }, at)],
+    );
+    if (applied) {
+      metrics.ended(row.command_kind, 'failed');
+      log.warn({ commandId: row.command_id, kind: row.command_kind, exchangeId: row.exchange_id, reason, correlationId: row.correlation_id }, 'swap failed');
+    }
+  }
+
+  async function startDirect(row: SwapCommandRow): Promise<void> {
+    const at = now();
+    const transferId = payInTransferId(row.command_id);
+    await withinTransaction(
+      { commandId: row.command_id, from: 'intent', to: 'paying_in', now: at, nextAttemptAt: new Date(at.getTime() + options.pollIntervalMaxMs), set: { transferId, payInAddress: row.payout_address } },
+      [
+        swapEventRecord(row, 'CREATED', { status: null, exchangeId: null, payInAddress: row.payout_address, amountFrom: row.from_amount }, at),
+        transferRequestRecord(row, row.payout_address, payInUnits(row), at),
+      ],
+    );
+    log.info({ commandId: row.command_id, to: row.payout_address, correlationId: row.correlation_id }, 'same asset on both sides: direct transfer requested, no exchange');
+  }
+
+  async function adopt(row: SwapCommandRow, exchange: { id: string; payinAddress: string; expectedAmountTo: Decimal | null }): Promise<void> {
+    const at = now();
+    const transferId = payInTransferId(row.command_id);
+    const applied = await withinTransaction(
+      {
+        commandId: row.command_id,
+        from: 'creating',
+        to: 'paying_in',
+        now: at,
+        nextAttemptAt: new Date(at.getTime() + options.pollIntervalMs),
+        set: {
+          exchangeId: exchange.id,
+          payInAddress: exchange.payinAddress,
+          ...(exchange.expectedAmountTo === null ? {} : { expectedAmountTo: exchange.expectedAmountTo }),
+          exchangeStatus: 'new',
+          transferId,
+          idlePolls: 0,
+          lastError: null,
+        },
+      },
+      [
+        swapEventRecord(row, 'CREATED', { status: 'new', exchangeId: exchange.id, payInAddress: exchange.payinAddress, amountFrom: row.from_amount, amountTo: exchange.expectedAmountTo }, at),
+        transferRequestRecord(row, exchange.payinAddress, payInUnits(row), at),
+      ],
+    );
+    if (applied) {
+      metrics.created(row.command_kind);
+      log.info(
+        { commandId: row.command_id, exchangeId: exchange.id, payInAddress: exchange.payinAddress, correlationId: row.correlation_id },
+        'exchange stored; pay-in transfer requested',
+      );
+    }
+    failpoint('changenow.after-store');
+  }
+
+  /** Exchanges ChangeNow already holds for this command; more than one means money is at risk. */
+  async function existingExchange(row: SwapCommandRow): Promise<{ id: string; payinAddress: string; expectedAmountTo: Decimal | null } | null> {
+    const all = await client.findExchangesByUserId(row.command_id);
+    // An exchange paying somewhere else is not ours to pay into, whatever its userId says.
+    const found = all.filter((exchange) => isSameAddress(row.payout_address, exchange.payoutAddress));
+    if (found.length < all.length) {
+      log.error({ alert: true, commandId: row.command_id, exchangeIds: all.map((exchange) => exchange.id) }, 'an exchange carrying this command id pays another address; ignored');
+    }
+    if (found.length > 1) {
+      metrics.duplicateExchanges.inc();
+      log.error(
+        { alert: true, commandId: row.command_id, exchangeIds: found.map((exchange) => exchange.id), correlationId: row.correlation_id },
+        'more than one exchange carries this command id; following the earliest, the others need an operator',
+      );
+    }
+    const [earliest] = [...found].sort((left, right) => left.createdAt.getTime() - right.createdAt.getTime());
+    return earliest === undefined ? null : { id: earliest.id, payinAddress: earliest.payinAddress, expectedAmountTo: earliest.expectedAmountTo };
+  }
+
+  async function create(row: SwapCommandRow): Promise<void> {
+    const started = await transition(pool, { commandId: row.command_id, from: row.state, to: 'creating', now: now(), set: { createStarted: true } });
+    if (!started) return;
+    let created;
+    try {
+      created = await client.createExchange({
+        ...pairOf(row),
+        fromAmount: row.from_amount,
+        address: row.payout_address,
+        refundAddress: row.refund_address,
+        userId: row.command_id,
+        payload: { commandId: row.command_id },
+      });
+    } catch (error) {
+      if (error instanceof ChangeNowRejectedError) {
+        await fail({ ...row, state: 'creating' }, `ChangeNow rejected the exchange: ${error.message}`);
+        return;
+      }
+      // Unclear or unavailable: the exchange may exist. The next step looks it up first.
+      const reason = error instanceof Error ? error.message : String(error);
+      await postpone(pool, row.command_id, 'creating', new Date(now().getTime() + options.retryDelayMs), reason);
+      log.warn({ commandId: row.command_id, reason, unclear: error instanceof ExchangeOutcomeUnclearError, correlationId: row.correlation_id }, 'create call without a clear answer; will look the exchange up before anything else');
+      return;
+    }
+    failpoint('changenow.after-create');
+    await adopt({ ...row, state: 'creating' }, { id: created.id, payinAddress: created.payinAddress, expectedAmountTo: created.toAmount });
+  }
+
+  async function stepIntent(row: SwapCommandRow): Promise<void> {
+    if (row.route === 'direct') return startDirect(row);
+    try {
+      assertWithinRange(await client.range(pairOf(row)), row.from_amount);
+    } catch (error) {
+      if (error instanceof ExchangeAmountOutOfRangeError || error instanceof ChangeNowRejectedError) {
+        await fail(row, error.message);
+        return;
+      }
+      throw error;
+    }
+    await create(row);
+  }
+
+  async function stepCreating(row: SwapCommandRow): Promise<void> {
+    const existing = await existingExchange(row);
+    if (existing !== null) {
+      log.info({ commandId: row.command_id, exchangeId: existing.id, correlationId: row.correlation_id }, 'found the exchange an earlier attempt created; adopting it instead of creating another');
+      await adopt(row, existing);
+      return;
+    }
+    const settledAt = (row.create_started_at?.getTime() ?? 0) + options.createSettleMs;
+    if (now().getTime() < settledAt) {
+      await postpone(pool, row.command_id, 'creating', new Date(settledAt), row.last_error);
+      return;
+    }
+    log.info({ commandId: row.command_id, attempts: row.create_attempts, correlationId: row.correlation_id }, 'no exchange exists for the earlier attempt; creating it');
+    await create(row);
+  }
+
+  async function stepFollow(row: SwapCommandRow): Promise<void> {
+    if (row.route === 'direct' || row.exchange_id === null) {
+      // Waits for the chain connector's event; nothing to ask ChangeNow.
+      await postpone(pool, row.command_id, row.state, new Date(now().getTime() + options.pollIntervalMaxMs), null);
+      return;
+    }
+    const exchange = await client.getExchange(row.exchange_id);
+    const observed: ObservedExchange = exchange;
+    const progress = progressOf(row.exchange_status, observed);
+    const at = now();
+    switch (progress.kind) {
+      case 'unchanged': {
+        const idlePolls = row.idle_polls + 1;
+        await transition(pool, {
+          commandId: row.command_id,
+          from: row.state,
+          to: row.state,
+          now: at,
+          nextAttemptAt: new Date(at.getTime() + nextPollDelayMs(idlePolls, options.pollIntervalMs, options.pollIntervalMaxMs)),
+          set: { idlePolls, lastError: null },
+        });
+        return;
+      }
+      case 'status':
+        await withinTransaction(
+          { commandId: row.command_id, from: row.state, to: row.state, now: at, nextAttemptAt: new Date(at.getTime() + options.pollIntervalMs), set: { exchangeStatus: progress.status, idlePolls: 0, lastError: null } },
+          [swapEventRecord(row, 'STATUS_CHANGED', { status: progress.status, amountFrom: observed.amountFrom }, at)],
+        );
+        log.info({ commandId: row.command_id, exchangeId: row.exchange_id, status: progress.status, correlationId: row.correlation_id }, 'exchange status changed');
+        return;
+      case 'finished': {
+        const applied = await withinTransaction(
+          {
+            commandId: row.command_id,
+            from: row.state,
+            to: 'finished',
+            now: at,
+            set: { exchangeStatus: 'finished', amountFrom: progress.amountFrom, amountTo: progress.amountTo, payinHash: progress.payinHash ?? row.payin_hash, payoutHash: progress.payoutHash },
+          },
+          [
+            swapEventRecord(
+              row,
+              'FINISHED',
+              { status: 'finished', amountFrom: progress.amountFrom, amountTo: progress.amountTo, payinHash: progress.payinHash ?? row.payin_hash, payoutHash: progress.payoutHash },
+              at,
+            ),
+          ],
+        );
+        if (applied) {
+          metrics.ended(row.command_kind, 'finished');
+          log.info(
+            { commandId: row.command_id, exchangeId: row.exchange_id, amountTo: progress.amountTo.toFixed(), payoutHash: progress.payoutHash, correlationId: row.correlation_id },
+            'exchange finished',
+          );
+        }
+        return;
+      }
+      case 'failed': {
+        const paidIn = row.payin_hash === null ? 'no pay-in was confirmed' : `pay-in ${row.payin_hash} was sent`;
+        await fail(row, `${progress.reason}; ${paidIn}`, progress.status);
+        return;
+      }
+    }
+  }
+
+  async function step(row: SwapCommandRow): Promise<void> {
+    try {
+      switch (row.state) {
+        case 'intent':
+          return await stepIntent(row);
+        case 'creating':
+          return await stepCreating(row);
+        case 'paying_in':
+        case 'following':
+          return await stepFollow(row);
+        case 'finished':
+        case 'failed':
+          return;
+      }
+    } catch (error) {
+      // Transient (ChangeNow unavailable, database hiccup): the state is unchanged; try later.
+      const reason = error instanceof Error ? error.message : String(error);
+      metrics.stepErrors.inc({ state: row.state, kind: error instanceof ChangeNowUnavailableError ? 'changenow_unavailable' : 'other' });
+      log.warn({ commandId: row.command_id, state: row.state, reason, correlationId: row.correlation_id }, 'swap step did not complete; retrying later');
+      await postpone(pool, row.command_id, row.state, new Date(now().getTime() + options.retryDelayMs), reason).catch((postponeError: unknown) => {
+        log.error({ err: postponeError, commandId: row.command_id }, 'could not record the postponement');
+      });
+    }
+  }
+
+  return {
+    async run() {
+      try {
+        await pool.connect(async (connection) => {
+          const locked = await connection.oneFirst(sql.type(z.object({ locked: z.boolean() }))`
+            SELECT pg_try_advisory_lock(hashtextextended(${workerLockKey}, 0)) AS locked
+          `);
+          if (!locked) return;
+          try {
+            // Several rounds: a fresh command goes intent → creating → paying_in in one run.
+            for (let round = 0; round < 3; round += 1) {
+              const due = await dueCommands(connection, now(), options.batchSize ?? 50);
+              if (due.length === 0) break;
+              for (const row of due) await step(row);
+            }
+            await metrics.observeStates(connection);
+          } finally {
+            await connection.query(sql.unsafe`SELECT pg_advisory_unlock(hashtextextended(${workerLockKey}, 0))`);
+          }
+        });
+      } catch (error) {
+        log.error({ err: error }, 'swap worker run failed; the next trigger runs it again');
+      }
+    },
+  };
+}
