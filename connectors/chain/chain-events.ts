@@ -35,7 +35,7 @@ function recordOf(subject: EventSubject, value: ChainEvent): OutboxRecord<'chain
   return {
     topic: topicNames.chainEvents,
     schemaName: 'chain-event',
-    key: subject.commandId,
+    key: subject.transferId,
     value,
     correlationId: subject.correlationId,
     headers: { 'transfer-id': subject.transferId },

@@ -66,5 +66,5 @@ export function transferRequestRecord(
     amount_base_units: amountBaseUnits,
     requested_at: requestedAt,
   };
-  return { topic: topicNames.transferRequests, schemaName: 'transfer-requested', key: row.command_id, value, correlationId: row.correlation_id };
+  return { topic: topicNames.transferRequests, schemaName: 'transfer-requested', key: value.transfer_id, value, correlationId: row.correlation_id };
 }
