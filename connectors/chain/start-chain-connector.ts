@@ -7,7 +7,6 @@
 import type { Config } from '../../core/config.ts';
 import { createLogger, type Logger } from '../../core/logger.ts';
 import type { Subscription } from '../../core/processing/batch-consumer.ts';
-import { createCoalescingRunner, type CoalescingRunner } from '../../core/processing/coalescing-runner.ts';
 import { startConsumerProcess, type RunningConsumerProcess } from '../../core/processing/consumer-process.ts';
 import { InvariantViolation } from '../../core/errors.ts';
 import type { TransferRequested } from '../../schemas/generated/records.ts';
@@ -46,8 +45,6 @@ export async function startChainConnector(options: StartChainConnectorOptions): 
   const now = options.now ?? (() => new Date());
   const rpc = createEvmRpc({ url: endpoints.evmRpcUrl, timeoutMs: settings.rpcTimeoutMs });
   let metrics: ChainMetrics | undefined;
-  let runner: CoalescingRunner | undefined;
-  let stopping = false;
 
   const running = await startConsumerProcess({
     name: chainConsumerGroup,
@@ -60,7 +57,7 @@ export async function startChainConnector(options: StartChainConnectorOptions): 
     createHandler: () =>
       createTransferRequestHandler({ rules: { senderAddress: signer.address, usdtContractAddress: endpoints.usdtContractAddress }, log }),
     punctuationIntervalMs: settings.pollIntervalMs,
-    evaluate: (resources) => {
+    worker: (resources) => {
       // /ready reports the node too: a connector that cannot reach it cannot move money.
       resources.probes['evm'] = async () => {
         await rpc.chainId();
@@ -77,8 +74,7 @@ export async function startChainConnector(options: StartChainConnectorOptions): 
         metrics: chainMetrics,
         now,
       });
-      const workerRunner = createCoalescingRunner(async () => {
-        if (stopping) return;
+      return async () => {
         try {
           await worker.runPass();
         } catch (error) {
@@ -87,23 +83,10 @@ export async function startChainConnector(options: StartChainConnectorOptions): 
           if (error instanceof InvariantViolation) log.fatal({ err: error, alert: true }, 'chain worker broke an invariant');
           else log.warn({ err: error }, 'chain worker pass failed; the next poll tries again');
         }
-      });
-      runner = workerRunner;
-      // Not awaited: a pass may wait out an unreachable node, and the consumer must keep
-      // heartbeating meanwhile. The runner coalesces the requests.
-      return () => {
-        if (!stopping) void workerRunner.request();
-        return Promise.resolve();
       };
     },
   });
   if (metrics === undefined) throw new InvariantViolation('the consumer process built the chain worker');
-  // Registered last, so it runs first on SIGTERM: no new pass, and the one in flight finishes its
-  // step before the consumer, the relay (which then publishes the pass's events) and the pool close.
-  running.shutdown.add('chain worker', async () => {
-    stopping = true;
-    await runner?.idle();
-  });
   log.info({ senderAddress: signer.address, usdtContractAddress: endpoints.usdtContractAddress, confirmations: settings.confirmations }, 'chain connector running');
   return running;
 }

@@ -7,7 +7,6 @@ import type { Config } from '../../core/config.ts';
 import { createLogger, type Logger } from '../../core/logger.ts';
 import type { Subscription } from '../../core/processing/batch-consumer.ts';
 import { startConsumerProcess, type RunningConsumerProcess } from '../../core/processing/consumer-process.ts';
-import { createCoalescingRunner, type CoalescingRunner } from '../../core/processing/coalescing-runner.ts';
 import type { ChainEvent, ConversionRequested, PayoutRequested } from '../../schemas/generated/records.ts';
 import type { StackEndpoints } from '../../stack/endpoints.ts';
 import { topicNames } from '../../topics/topics.ts';
@@ -49,9 +48,7 @@ export async function startChangeNowConnector(options: StartChangeNowConnectorOp
   let metrics: SwapMetrics | undefined;
   const metricsOf = (registry: Parameters<typeof createSwapMetrics>[0]): SwapMetrics => (metrics ??= createSwapMetrics(registry));
 
-  let runner: CoalescingRunner | undefined;
-  let stopping = false;
-  const running = await startConsumerProcess({
+  return startConsumerProcess({
     name: changeNowConsumerGroup,
     config,
     endpoints,
@@ -61,7 +58,7 @@ export async function startChangeNowConnector(options: StartChangeNowConnectorOp
     now,
     createHandler: (resources) => createChangeNowHandler({ hostWalletAddress: hostAddress, log, metrics: metricsOf(resources.metrics) }),
     punctuationIntervalMs: workerTickMs,
-    evaluate: (resources) => {
+    worker: (resources) => {
       const client = createChangeNowClient({
         baseUrl: endpoints.changeNowApiUrl,
         apiKey,
@@ -69,6 +66,7 @@ export async function startChangeNowConnector(options: StartChangeNowConnectorOp
         requestTimeoutMs: config.CHANGENOW_REQUEST_TIMEOUT,
         retryBudgetMs: config.CHANGENOW_RETRY_BUDGET,
         log,
+        metrics: resources.metrics,
       });
       const worker = createSwapWorker({
         pool: resources.pool,
@@ -83,21 +81,7 @@ export async function startChangeNowConnector(options: StartChangeNowConnectorOp
         createSettleMs: 2 * config.CHANGENOW_REQUEST_TIMEOUT + 5_000,
         retryDelayMs: config.CHANGENOW_POLL_INTERVAL,
       });
-      const workerRunner = createCoalescingRunner(() => worker.run());
-      runner = workerRunner;
-      // Not awaited: a worker run may wait on ChangeNow's rate limit or a slow answer, and the
-      // consumer must keep heartbeating meanwhile. The runner coalesces the requests.
-      return () => {
-        if (!stopping) void workerRunner.request();
-        return Promise.resolve();
-      };
+      return () => worker.run();
     },
   });
-  // Registered last, so it runs first on SIGTERM: no new worker run, and the one in flight ends
-  // its step (each step is crash-safe anyway; this is only politeness).
-  running.shutdown.add('swap worker', async () => {
-    stopping = true;
-    await runner?.idle();
-  });
-  return running;
 }

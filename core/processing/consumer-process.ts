@@ -13,6 +13,7 @@ import { openProcessResources, type ProcessResources } from './process-resources
 import { createOutboxRelay, type OutboxRelay } from './outbox-relay.ts';
 import { startBatchConsumer, type BatchHandler, type Subscription } from './batch-consumer.ts';
 import { startPunctuation, type Punctuation } from './punctuation.ts';
+import { createCoalescingRunner } from './coalescing-runner.ts';
 
 export interface ConsumerProcessOptions {
   name: string;
@@ -24,6 +25,14 @@ export interface ConsumerProcessOptions {
   createHandler: (resources: ProcessResources) => BatchHandler;
   /** Runs after every committed chunk, and on the punctuation timer when one is given. */
   evaluate?: (resources: ProcessResources) => () => Promise<void>;
+  /**
+   * A background worker that carries out side effects outside the consumer (the connectors' API
+   * calls and transactions). Requested after every committed chunk and on the punctuation timer,
+   * coalesced (one run at a time, one queued), never awaited by the consumer — a run may wait on
+   * an external service and the consumer must keep heartbeating — and stopped first on SIGTERM,
+   * letting the run in flight finish its step. The run must not reject.
+   */
+  worker?: (resources: ProcessResources) => () => Promise<void>;
   punctuationIntervalMs?: number;
   log?: Logger;
   now?: () => Date;
@@ -51,7 +60,21 @@ export async function startConsumerProcess(options: ConsumerProcessOptions): Pro
     await relay.drain();
   });
 
-  const evaluate = options.evaluate?.(resources);
+  let evaluate = options.evaluate?.(resources);
+  let stopWorker: (() => Promise<void>) | undefined;
+  if (options.worker !== undefined) {
+    const runner = createCoalescingRunner(options.worker(resources));
+    const previous = evaluate;
+    let stopping = false;
+    evaluate = async () => {
+      if (!stopping) void runner.request();
+      await previous?.();
+    };
+    stopWorker = async () => {
+      stopping = true;
+      await runner.idle();
+    };
+  }
   const consumer = await startBatchConsumer({
     name,
     kafka: resources.kafka,
@@ -82,6 +105,9 @@ export async function startConsumerProcess(options: ConsumerProcessOptions): Pro
   });
   const server = await listen(app, options.port);
   shutdown.add('http server', () => server.close());
+  // Registered last, so it runs first: no new run, and the one in flight ends its step before the
+  // consumer, the relay (which then publishes what the run wrote) and the pool close.
+  if (stopWorker !== undefined) shutdown.add('worker', stopWorker);
   const url = `http://localhost:${server.port}`;
   log.info({ url, consumerGroup: name }, `${name} running`);
   return { url, shutdown, resources, relay, stop: () => shutdown.run('stop') };
