@@ -7,6 +7,7 @@ import { startWebhook } from '../processors/webhook/start-webhook.ts';
 import { startRouter } from '../processors/router/start-router.ts';
 import { startAccumulator } from '../processors/accumulator/start-accumulator.ts';
 import { startAdmin } from '../processors/admin/start-admin.ts';
+import { startSettlement } from '../processors/settlement/start-settlement.ts';
 import { startChangeNowConnector } from '../connectors/changenow/start-changenow-connector.ts';
 import { startChainConnector } from '../connectors/chain/start-chain-connector.ts';
 
@@ -16,7 +17,7 @@ export interface RunningProcess {
   stop(): Promise<void>;
 }
 
-export const processorNames = ['webhook', 'admin', 'router', 'accumulator', 'changenow', 'chain'] as const;
+export const processorNames = ['webhook', 'admin', 'router', 'accumulator', 'changenow', 'chain', 'settlement'] as const;
 export type ProcessorName = (typeof processorNames)[number];
 
 export function isProcessorName(name: string): name is ProcessorName {
@@ -33,6 +34,8 @@ export async function startProcessor(name: ProcessorName, config: Config, endpoi
       return startRouter({ config, endpoints });
     case 'accumulator':
       return startAccumulator({ config, endpoints });
+    case 'settlement':
+      return startSettlement({ config, endpoints });
     case 'changenow':
       return startChangeNowConnector({ config, endpoints });
     case 'chain':
@@ -47,6 +50,7 @@ export function processorUrls(config: Config): Record<ProcessorName, string> {
     admin: `http://localhost:${config.ADMIN_PORT}/api`,
     router: `http://localhost:${config.ROUTER_PORT}/metrics`,
     accumulator: `http://localhost:${config.ACCUMULATOR_PORT}/metrics`,
+    settlement: `http://localhost:${config.SETTLEMENT_PORT}/metrics`,
     changenow: `http://localhost:${config.CHANGENOW_CONNECTOR_PORT}/metrics`,
     chain: `http://localhost:${config.CHAIN_CONNECTOR_PORT}/metrics`,
   };

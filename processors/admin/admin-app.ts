@@ -16,6 +16,7 @@ import { auditView, clientView, historyView, pendingView, thresholdView } from '
 import { loadClientHistory } from './client-store.ts';
 import { parseMicroBatchThresholdRequest, type MicroBatchThresholdLimits } from './micro-batch-threshold.ts';
 import { listConfigAudit, readMicroBatchThreshold, setMicroBatchThreshold } from './threshold-store.ts';
+import { mountSettlementRoutes } from './settlement-routes.ts';
 
 export const correlationIdRequestHeader = 'x-correlation-id';
 
@@ -33,6 +34,8 @@ export interface AdminAppOptions {
   now: () => Date;
   newCorrelationId: () => string;
   isAcceptingWork: () => boolean;
+  /** PAYOUT_MAX_AGE, shown in the client balance. */
+  payoutMaxAgeMs: number;
 }
 
 const correlationIdPattern = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -195,6 +198,8 @@ export function createAdminApp(options: AdminAppOptions): Express {
     const entries = await listConfigAudit(options.pool, setting === undefined ? { limit } : { setting, limit });
     response.json({ entries: entries.map(auditView) });
   });
+
+  mountSettlementRoutes(app, { pool: options.pool, log, now: options.now, newRequestId: options.newCorrelationId, payoutMaxAgeMs: options.payoutMaxAgeMs });
 
   mountErrorHandlers(app, {
     retryAfterSeconds: options.retryAfterSeconds,

@@ -88,6 +88,7 @@ export async function startAdmin(options: StartAdminOptions): Promise<RunningAdm
     now,
     newCorrelationId: randomUUID,
     isAcceptingWork: () => !shutdown.draining,
+    payoutMaxAgeMs: config.PAYOUT_MAX_AGE,
   });
   const server = await listen(app, options.port ?? config.ADMIN_PORT);
   // Registered last so it runs first: no new requests while the relay drains and the pool closes.

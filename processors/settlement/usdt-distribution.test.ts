@@ -146,4 +146,25 @@ describe('properties over random batches', () => {
       { numRuns: 10 },
     );
   });
+
+  it('holds for dust: fewer base units than members, so most shares are zero and none is negative', () => {
+    fc.assert(
+      fc.property(
+        membersArb(200).filter((members) => members.length >= 2),
+        fc.nat(),
+        (members, seed) => {
+          const received = BigInt(seed % members.length);
+          checkScenario({ received, members, shuffled: [...members].reverse() });
+          // Each share is at most one unit above its floor, and the floors of dust are mostly zero.
+          expect(distributeUsdt(received, members).shares.every((share) => share.baseUnits <= received)).toBe(true);
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
+  it('holds for huge amounts far past 2^53 base units', () => {
+    const hugeArb = fc.bigInt({ min: 2n ** 53n, max: 10n ** 24n });
+    fc.assert(fc.property(fc.tuple(hugeArb, membersArb(30)), ([received, members]) => checkScenario({ received, members, shuffled: [...members].reverse() })), { numRuns: 100 });
+  });
 });

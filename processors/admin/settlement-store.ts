@@ -1,0 +1,373 @@
+// The admin API's SQL for settlement: a client's balance rows, a payout batch's lineage, and the
+// operator's requests (pay a client now, retry a failed batch). A request is a row plus a NOTIFY
+// to settlement in one transaction: settlement acts on it (within milliseconds while it runs, at
+// its next punctuation otherwise), so every payout batch is still formed in one place, under its lock.
+import { sql, type CommonQueryMethods, type DatabasePool } from 'slonik';
+import { z } from 'zod';
+import type { Decimal } from '../../core/money.ts';
+import { decimalColumn } from '../../db/column-types.ts';
+import { settlementRequestsChannel } from '../../db/settlement-notifications.ts';
+import { effectiveWalletOf } from './wallet-cooldown.ts';
+import type { BalanceInput, FreeGroupRow, HoldRow, OpenBatchRow, UnconvertedRow } from '../settlement/client-balance.ts';
+
+const decimal = decimalColumn;
+
+const clientRow = z.object({
+  client_id: z.string(),
+  strategy: z.string(),
+  threshold_usd: decimal.nullable(),
+  wallet_address: z.string(),
+  payout_currency: z.string(),
+  payout_network: z.string(),
+  pending_wallet_address: z.string().nullable(),
+  pending_wallet_effective_at: z.date().nullable(),
+});
+
+const freeGroupRow = z.object({
+  wallet_address: z.string(),
+  payout_currency: z.string(),
+  payout_network: z.string(),
+  unpaid_usdt: decimal,
+  credits: z.number().int(),
+  oldest_credited_at: z.date(),
+});
+
+const holdRow = z.object({
+  wallet_address: z.string(),
+  payout_currency: z.string(),
+  payout_network: z.string(),
+  state: z.enum(['below_exchange_minimum', 'above_exchange_maximum', 'fee_floor_not_met', 'quote_unavailable']),
+  reason: z.string(),
+  unpaid_usdt: decimal,
+  minimum_usdt: decimal.nullable(),
+  estimated_fee_usdt: decimal.nullable(),
+  evaluated_at: z.date(),
+});
+
+const openBatchRow = z.object({
+  batch_id: z.string(),
+  wallet_address: z.string(),
+  payout_currency: z.string(),
+  payout_network: z.string(),
+  state: z.enum(['requested', 'swapping', 'failed']),
+  reason: z.string(),
+  source_currency: z.string(),
+  source_amount: decimal,
+  credits: z.number().int(),
+  exchange_id: z.string().nullable(),
+  exchange_status: z.string().nullable(),
+  failure_reason: z.string().nullable(),
+  attempts: z.number().int(),
+  next_retry_at: z.date().nullable(),
+  retries_exhausted_at: z.date().nullable(),
+  created_at: z.date(),
+});
+
+const unconvertedRow = z.object({
+  payments: z.number().int(),
+  usd_net: decimal,
+  swapping: z.number().int(),
+  returned: z.number().int(),
+  oldest_received_at: z.date().nullable(),
+});
+
+const totalsRow = z.object({ credited_usdt: decimal, paid_out_usdt: decimal, unpaid_usdt: decimal });
+
+export interface BalanceTotals {
+  readonly creditedUsdt: Decimal;
+  readonly paidOutUsdt: Decimal;
+  readonly unpaidUsdt: Decimal;
+}
+
+export interface ClientBalanceRows {
+  readonly clientId: string;
+  readonly strategy: string;
+  readonly input: BalanceInput;
+  readonly totals: BalanceTotals;
+}
+
+/** Everything GET /api/clients/:clientId/balance shows, read in one snapshot; null for an unknown client. */
+export async function loadClientBalance(pool: DatabasePool, clientId: string, now: Date, maxAgeMs: number): Promise<ClientBalanceRows | null> {
+  // One REPEATABLE READ snapshot, so a payout finishing between two queries is never counted twice.
+  return pool.transaction(async (transaction) => {
+    await transaction.query(sql.unsafe`SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY`);
+    const client = await transaction.maybeOne(sql.type(clientRow)`
+      SELECT client_id, strategy, threshold_usd, wallet_address, payout_currency, payout_network, pending_wallet_address, pending_wallet_effective_at
+      FROM clients WHERE client_id = ${clientId}`);
+    if (client === null) return null;
+    const keyOf = (row: { wallet_address: string; payout_currency: string; payout_network: string }) => ({
+      clientId,
+      walletAddress: row.wallet_address,
+      payoutCurrency: row.payout_currency,
+      payoutNetwork: row.payout_network,
+    });
+    const freeGroups: FreeGroupRow[] = (
+      await transaction.any(sql.type(freeGroupRow)`
+        SELECT wallet_address, payout_currency, payout_network, sum(usdt_amount) AS unpaid_usdt, count(*)::int AS credits, min(credited_at) AS oldest_credited_at
+        FROM unpaid_credit_states WHERE client_id = ${clientId} AND window_state = 'free'
+        GROUP BY wallet_address, payout_currency, payout_network
+        ORDER BY min(credited_at), wallet_address, payout_currency, payout_network`)
+    ).map((row) => ({ key: keyOf(row), unpaidUsdt: row.unpaid_usdt, credits: row.credits, oldestCreditedAt: row.oldest_credited_at }));
+    const holds: HoldRow[] = (
+      await transaction.any(sql.type(holdRow)`
+        SELECT wallet_address, payout_currency, payout_network, state, reason, unpaid_usdt, minimum_usdt, estimated_fee_usdt, evaluated_at
+        FROM payout_group_holds WHERE client_id = ${clientId}`)
+    ).map((row) => ({
+      key: keyOf(row),
+      state: row.state,
+      reason: row.reason,
+      unpaidUsdt: row.unpaid_usdt,
+      minimumUsdt: row.minimum_usdt,
+      estimatedFeeUsdt: row.estimated_fee_usdt,
+      evaluatedAt: row.evaluated_at,
+    }));
+    // Live batches, and failed ones still waiting for (or needing) their retry.
+    const openBatches: OpenBatchRow[] = (
+      await transaction.any(sql.type(openBatchRow)`
+        SELECT p.batch_id, p.wallet_address, p.payout_currency, p.payout_network, p.state, p.reason, p.source_currency, p.source_amount,
+               (SELECT count(*)::int FROM payout_batch_members m WHERE m.payout_batch_id = p.batch_id) AS credits,
+               p.exchange_id, p.exchange_status, p.failure_reason, p.attempts, p.next_retry_at, p.retries_exhausted_at, p.created_at
+        FROM payout_batches p
+        WHERE p.client_id = ${clientId}
+          AND (p.state IN ('requested', 'swapping')
+               OR (p.state = 'failed' AND NOT EXISTS (SELECT 1 FROM payout_batches r WHERE r.retry_of = p.batch_id)
+                   AND (p.next_retry_at IS NOT NULL OR p.retries_exhausted_at IS NOT NULL)))
+        ORDER BY p.created_at, p.batch_id`)
+    ).map((row) => ({
+      batchId: row.batch_id,
+      key: keyOf(row),
+      state: row.state,
+      reason: row.reason,
+      sourceCurrency: row.source_currency,
+      sourceAmount: row.source_amount,
+      credits: row.credits,
+      exchangeId: row.exchange_id,
+      exchangeStatus: row.exchange_status,
+      failureReason: row.failure_reason,
+      attempts: row.attempts,
+      nextRetryAt: row.next_retry_at,
+      retriesExhaustedAt: row.retries_exhausted_at,
+      createdAt: row.created_at,
+    }));
+    const unconverted = await transaction.one(sql.type(unconvertedRow)`
+      SELECT count(*)::int AS payments, coalesce(sum(l.usd_net), 0) AS usd_net,
+             (count(*) FILTER (WHERE l.state = 'swapping'))::int AS swapping,
+             (count(*) FILTER (WHERE l.state = 'pending_conversion'
+                AND EXISTS (SELECT 1 FROM conversion_batch_members m WHERE m.payment_id = l.payment_id AND m.released_at IS NOT NULL)))::int AS returned,
+             min(l.received_at) AS oldest_received_at
+      FROM payment_ledger l WHERE l.client_id = ${clientId} AND l.state IN ('pending_conversion', 'swapping')`);
+    const totals = await transaction.one(sql.type(totalsRow)`
+      SELECT coalesce(sum(usdt_amount), 0) AS credited_usdt,
+             coalesce(sum(usdt_amount) FILTER (WHERE paid_out_at IS NOT NULL), 0) AS paid_out_usdt,
+             coalesce(sum(usdt_amount) FILTER (WHERE paid_out_at IS NULL), 0) AS unpaid_usdt
+      FROM usdt_credits WHERE client_id = ${clientId}`);
+    const unconvertedInput: UnconvertedRow = {
+      payments: unconverted.payments,
+      usdNet: unconverted.usd_net,
+      swapping: unconverted.swapping,
+      returnedFromFailedConversion: unconverted.returned,
+      oldestReceivedAt: unconverted.oldest_received_at,
+    };
+    return {
+      clientId,
+      strategy: client.strategy,
+      input: {
+        thresholdUsd: client.strategy === 'instant' ? null : client.threshold_usd,
+        destination: { walletAddress: effectiveWalletOf(client, now), payoutCurrency: client.payout_currency, payoutNetwork: client.payout_network },
+        freeGroups,
+        holds,
+        openBatches,
+        unconverted: unconvertedInput,
+        maxAgeMs,
+        now,
+      },
+      totals: { creditedUsdt: totals.credited_usdt, paidOutUsdt: totals.paid_out_usdt, unpaidUsdt: totals.unpaid_usdt },
+    };
+  });
+}
+
+// ---- lineage ----------------------------------------------------------------------------------
+
+const payoutBatchRow = z.object({
+  batch_id: z.string(),
+  client_id: z.string(),
+  reason: z.string(),
+  state: z.string(),
+  wallet_address: z.string(),
+  payout_currency: z.string(),
+  payout_network: z.string(),
+  source_currency: z.string(),
+  source_amount: decimal,
+  usd_value: decimal,
+  exchange_id: z.string().nullable(),
+  exchange_status: z.string().nullable(),
+  payin_hash: z.string().nullable(),
+  payout_hash: z.string().nullable(),
+  payout_amount: decimal.nullable(),
+  failure_reason: z.string().nullable(),
+  attempts: z.number().int(),
+  retry_of: z.string().nullable(),
+  origin_batch_id: z.string().nullable(),
+  next_retry_at: z.date().nullable(),
+  retry_requested_by: z.string().nullable(),
+  retries_exhausted_at: z.date().nullable(),
+  requested_by: z.string().nullable(),
+  created_at: z.date(),
+  completed_at: z.date().nullable(),
+  failed_at: z.date().nullable(),
+});
+export type PayoutBatchRow = z.infer<typeof payoutBatchRow>;
+
+const paymentColumns = {
+  payment_id: z.string(),
+  received_at: z.date(),
+  fee_percent: decimal,
+  usd_gross: decimal,
+  platform_fee_usd: decimal,
+  usd_net: decimal,
+  eth_gross: decimal,
+  platform_fee_eth: decimal,
+  eth_net: decimal,
+  ledger_state: z.string(),
+  paid_out_at: z.date().nullable(),
+};
+
+const creditLineageRow = z.object({
+  credit_id: z.string(),
+  usdt_amount: decimal,
+  exact_share: z.string(),
+  rounding_applied: decimal,
+  credited_at: z.date(),
+  credit_paid_out_at: z.date().nullable(),
+  joined_at: z.date(),
+  released_at: z.date().nullable(),
+  release_reason: z.string().nullable(),
+  ...paymentColumns,
+  conversion_batch_id: z.string(),
+  conversion_state: z.string(),
+  conversion_total_usd: decimal,
+  conversion_total_eth: decimal,
+  conversion_eth_sent: decimal.nullable(),
+  conversion_usdt_received: decimal.nullable(),
+  conversion_exchange_id: z.string().nullable(),
+  conversion_payin_hash: z.string().nullable(),
+  conversion_payout_hash: z.string().nullable(),
+  conversion_finished_at: z.date().nullable(),
+});
+export type CreditLineageRow = z.infer<typeof creditLineageRow>;
+
+const instantPaymentRow = z.object(paymentColumns);
+export type InstantPaymentRow = z.infer<typeof instantPaymentRow>;
+
+export interface PayoutLineageRows {
+  readonly batch: PayoutBatchRow;
+  /** Every batch of its retry chain (the first one and its retries), oldest first. */
+  readonly chain: readonly PayoutBatchRow[];
+  readonly credits: readonly CreditLineageRow[];
+  /** For an instant payout: the one payment it pays. */
+  readonly instantPayments: readonly InstantPaymentRow[];
+}
+
+const batchColumns = sql.fragment`
+  batch_id, client_id, reason, state, wallet_address, payout_currency, payout_network, source_currency, source_amount, usd_value,
+  exchange_id, exchange_status, payin_hash, payout_hash, payout_amount, failure_reason, attempts, retry_of, origin_batch_id, next_retry_at,
+  retry_requested_by, retries_exhausted_at, requested_by, created_at, completed_at, failed_at`;
+
+export async function loadPayoutLineage(connection: CommonQueryMethods, batchId: string): Promise<PayoutLineageRows | null> {
+  const batch = await connection.maybeOne(sql.type(payoutBatchRow)`SELECT ${batchColumns} FROM payout_batches WHERE batch_id = ${batchId}`);
+  if (batch === null) return null;
+  const origin = batch.origin_batch_id ?? batch.batch_id;
+  const chain = await connection.any(sql.type(payoutBatchRow)`
+    SELECT ${batchColumns} FROM payout_batches WHERE batch_id = ${origin} OR origin_batch_id = ${origin} ORDER BY attempts, created_at, batch_id`);
+  const credits = await connection.any(sql.type(creditLineageRow)`
+    SELECT c.credit_id, c.usdt_amount, c.exact_share, c.rounding_applied, c.credited_at, c.paid_out_at AS credit_paid_out_at,
+           m.joined_at, m.released_at, m.release_reason,
+           l.payment_id, l.received_at, l.fee_percent, l.usd_gross, l.platform_fee_usd, l.usd_net, l.eth_gross, l.platform_fee_eth, l.eth_net,
+           l.state AS ledger_state, l.paid_out_at,
+           b.batch_id AS conversion_batch_id, b.state AS conversion_state, b.total_usd AS conversion_total_usd, b.total_eth AS conversion_total_eth,
+           b.eth_sent AS conversion_eth_sent, b.usdt_received AS conversion_usdt_received, b.exchange_id AS conversion_exchange_id,
+           b.payin_hash AS conversion_payin_hash, b.payout_hash AS conversion_payout_hash, b.finished_at AS conversion_finished_at
+    FROM payout_batch_members m
+    JOIN usdt_credits c ON c.credit_id = m.credit_id
+    JOIN payment_ledger l ON l.payment_id = c.payment_id
+    JOIN conversion_batches b ON b.batch_id = c.conversion_batch_id
+    WHERE m.payout_batch_id = ${batchId}
+    ORDER BY c.credited_at, c.credit_id`);
+  const instantPayments = await connection.any(sql.type(instantPaymentRow)`
+    SELECT payment_id, received_at, fee_percent, usd_gross, platform_fee_usd, usd_net, eth_gross, platform_fee_eth, eth_net, state AS ledger_state, paid_out_at
+    FROM payment_ledger WHERE payout_batch_id = ${origin} AND state = 'instant_payout'`);
+  return { batch, chain, credits, instantPayments };
+}
+
+// ---- operator requests --------------------------------------------------------------------------
+
+const requestRow = z.object({
+  request_id: z.string(),
+  client_id: z.string(),
+  requested_by: z.string(),
+  requested_at: z.date(),
+  handled_at: z.date().nullable(),
+  outcome: z.string().nullable(),
+});
+export type TriggerRequestRow = z.infer<typeof requestRow>;
+
+const freeTotalRow = z.object({ credits: z.number().int(), unpaid_usdt: decimal });
+
+export type PayoutRequestOutcome =
+  | { readonly kind: 'client_not_found' }
+  | { readonly kind: 'nothing_to_pay' }
+  | { readonly kind: 'requested' | 'already_requested'; readonly request: TriggerRequestRow; readonly freeCredits: number; readonly freeUnpaidUsdt: Decimal };
+
+export async function requestClientPayout(pool: DatabasePool, input: { clientId: string; requestId: string; actor: string; now: Date }): Promise<PayoutRequestOutcome> {
+  return pool.transaction(async (transaction) => {
+    // Locks the client row: two operators asking at once get one request.
+    const client = await transaction.maybeOne(sql.type(z.object({ client_id: z.string() }))`SELECT client_id FROM clients WHERE client_id = ${input.clientId} FOR UPDATE`);
+    if (client === null) return { kind: 'client_not_found' };
+    const free = await transaction.one(sql.type(freeTotalRow)`
+      SELECT count(*)::int AS credits, coalesce(sum(usdt_amount), 0) AS unpaid_usdt
+      FROM unpaid_credit_states WHERE client_id = ${input.clientId} AND window_state = 'free'`);
+    if (free.credits === 0) return { kind: 'nothing_to_pay' };
+    const open = await transaction.maybeOne(sql.type(requestRow)`
+      SELECT request_id, client_id, requested_by, requested_at, handled_at, outcome FROM payout_trigger_requests
+      WHERE client_id = ${input.clientId} AND handled_at IS NULL ORDER BY requested_at LIMIT 1`);
+    if (open !== null) return { kind: 'already_requested', request: open, freeCredits: free.credits, freeUnpaidUsdt: free.unpaid_usdt };
+    const request = await transaction.one(sql.type(requestRow)`
+      INSERT INTO payout_trigger_requests (request_id, client_id, requested_by, requested_at)
+      VALUES (${input.requestId}, ${input.clientId}, ${input.actor}, ${sql.timestamp(input.now)})
+      RETURNING request_id, client_id, requested_by, requested_at, handled_at, outcome`);
+    await transaction.query(sql.unsafe`SELECT pg_notify(${settlementRequestsChannel}, ${`payout:${input.clientId}`})`);
+    return { kind: 'requested', request, freeCredits: free.credits, freeUnpaidUsdt: free.unpaid_usdt };
+  });
+}
+
+export async function loadTriggerRequest(connection: CommonQueryMethods, requestId: string): Promise<TriggerRequestRow | null> {
+  return connection.maybeOne(sql.type(requestRow)`
+    SELECT request_id, client_id, requested_by, requested_at, handled_at, outcome FROM payout_trigger_requests WHERE request_id = ${requestId}`);
+}
+
+const retryTargetRow = z.object({ state: z.string(), retried_by: z.string().nullable(), next_retry_at: z.date().nullable() });
+
+export type RetryRequestOutcome =
+  | { readonly kind: 'batch_not_found' }
+  | { readonly kind: 'not_failed'; readonly state: string }
+  | { readonly kind: 'already_retried'; readonly retryBatchId: string }
+  | { readonly kind: 'requested'; readonly retryAt: Date };
+
+/** Marks a failed batch's retry due now; settlement forms it (a new batch, new command id) at once. */
+export async function requestBatchRetry(pool: DatabasePool, input: { batchId: string; actor: string; now: Date }): Promise<RetryRequestOutcome> {
+  return pool.transaction(async (transaction) => {
+    const target = await transaction.maybeOne(sql.type(retryTargetRow)`
+      SELECT p.state, (SELECT r.batch_id FROM payout_batches r WHERE r.retry_of = p.batch_id) AS retried_by, p.next_retry_at
+      FROM payout_batches p WHERE p.batch_id = ${input.batchId} FOR UPDATE`);
+    if (target === null) return { kind: 'batch_not_found' };
+    if (target.state !== 'failed') return { kind: 'not_failed', state: target.state };
+    if (target.retried_by !== null) return { kind: 'already_retried', retryBatchId: target.retried_by };
+    // An automatic retry already due earlier keeps its time; otherwise it is due now.
+    const retryAt = target.next_retry_at !== null && target.next_retry_at.getTime() <= input.now.getTime() ? target.next_retry_at : input.now;
+    await transaction.query(sql.unsafe`
+      UPDATE payout_batches SET next_retry_at = ${sql.timestamp(retryAt)}, retry_requested_by = ${input.actor}, retry_requested_at = ${sql.timestamp(input.now)}
+      WHERE batch_id = ${input.batchId}`);
+    await transaction.query(sql.unsafe`SELECT pg_notify(${settlementRequestsChannel}, ${`retry:${input.batchId}`})`);
+    return { kind: 'requested', retryAt };
+  });
+}

@@ -1,0 +1,238 @@
+// The per-client window's SQL: read the free credits as groups, form payout batches (members,
+// credits, PayoutRequested in the outbox — all or nothing, in the caller's transaction), form the
+// retries that are due, keep the holds table and the operator requests up to date.
+import { sql, type CommonQueryMethods, type DatabaseTransactionConnection } from 'slonik';
+import { z } from 'zod';
+import { assertInvariant } from '../../core/errors.ts';
+import { Decimal } from '../../core/money.ts';
+import { insertOutboxRecords, type OutboxRecord } from '../../core/processing/outbox.ts';
+import { decimalColumn } from '../../db/column-types.ts';
+import { decimalValue } from '../../db/decimal-value.ts';
+import type { PayoutReason, PayoutRequested } from '../../schemas/generated/records.ts';
+import { topicNames } from '../../topics/topics.ts';
+import { groupKeyText, type GroupKey, type Hold, type WindowCredit, type WindowGroup } from './payout-window.ts';
+
+const freeCreditRow = z.object({
+  credit_id: z.string(),
+  client_id: z.string(),
+  wallet_address: z.string(),
+  payout_currency: z.string(),
+  payout_network: z.string(),
+  usdt_amount: decimalColumn,
+  credited_at: z.date(),
+  strategy: z.string(),
+  threshold_usd: decimalColumn.nullable(),
+});
+
+const openRequestRow = z.object({ request_id: z.string(), client_id: z.string(), requested_by: z.string() });
+
+export interface OpenTriggerRequest {
+  readonly requestId: string;
+  readonly clientId: string;
+  readonly requestedBy: string;
+}
+
+export interface WindowSnapshot {
+  readonly groups: readonly WindowGroup[];
+  readonly requests: readonly OpenTriggerRequest[];
+}
+
+function compareCredits(left: WindowCredit, right: WindowCredit): number {
+  const byTime = left.creditedAt.getTime() - right.creditedAt.getTime();
+  if (byTime !== 0) return byTime;
+  return left.creditId < right.creditId ? -1 : left.creditId > right.creditId ? 1 : 0;
+}
+
+/** Free credits grouped per destination, with each client's threshold and open operator requests. */
+export async function readWindow(connection: CommonQueryMethods): Promise<WindowSnapshot> {
+  const rows = await connection.any(sql.type(freeCreditRow)`
+    SELECT s.credit_id, s.client_id, s.wallet_address, s.payout_currency, s.payout_network, s.usdt_amount, s.credited_at,
+           c.strategy, c.threshold_usd
+    FROM unpaid_credit_states s JOIN clients c ON c.client_id = s.client_id
+    WHERE s.window_state = 'free'`);
+  const requestRows = await connection.any(sql.type(openRequestRow)`
+    SELECT request_id, client_id, requested_by FROM payout_trigger_requests WHERE handled_at IS NULL ORDER BY requested_at, request_id`);
+  const requests = requestRows.map((row) => ({ requestId: row.request_id, clientId: row.client_id, requestedBy: row.requested_by }));
+  const manualClients = new Set(requests.map((request) => request.clientId));
+  const groups = new Map<string, { key: GroupKey; credits: WindowCredit[]; thresholdUsd: Decimal | null }>();
+  for (const row of rows) {
+    const key: GroupKey = { clientId: row.client_id, walletAddress: row.wallet_address, payoutCurrency: row.payout_currency, payoutNetwork: row.payout_network };
+    const text = groupKeyText(key);
+    const group = groups.get(text) ?? { key, credits: [], thresholdUsd: row.strategy === 'instant' ? null : row.threshold_usd };
+    group.credits.push({ creditId: row.credit_id, usdtAmount: row.usdt_amount, creditedAt: row.credited_at });
+    groups.set(text, group);
+  }
+  return {
+    groups: [...groups.entries()]
+      // Sorted in JS, so the order never depends on the database's collation.
+      .sort(([left], [right]) => (left < right ? -1 : left > right ? 1 : 0))
+      .map(([, group]) => ({ ...group, credits: group.credits.sort(compareCredits), manual: manualClients.has(group.key.clientId) })),
+    requests,
+  };
+}
+
+export interface NewPayoutBatch {
+  readonly batchId: string;
+  readonly key: GroupKey;
+  readonly reason: 'threshold' | 'max_age' | 'manual' | 'retry';
+  readonly sourceCurrency: string;
+  readonly sourceAmount: Decimal;
+  readonly usdValue: Decimal;
+  readonly credits: readonly { readonly creditId: string; readonly usdtAmount: Decimal }[];
+  readonly requestedBy: string | null;
+  readonly retryOf: { readonly batchId: string; readonly originBatchId: string; readonly attempts: number } | null;
+  readonly correlationId: string;
+}
+
+const payoutReasons: Record<NewPayoutBatch['reason'], PayoutReason> = { threshold: 'THRESHOLD', max_age: 'MAX_AGE', manual: 'MANUAL', retry: 'RETRY' };
+
+function payoutRequestedOf(batch: NewPayoutBatch, now: Date): OutboxRecord<'payout-requested'> {
+  const value: PayoutRequested = {
+    // A new command id per batch, retries included: the connector runs each command at most once.
+    command_id: batch.batchId,
+    payout_batch_id: batch.batchId,
+    client_id: batch.key.clientId,
+    reason: payoutReasons[batch.reason],
+    from_currency: batch.sourceCurrency,
+    from_network: 'eth',
+    amount: batch.sourceAmount,
+    usd_value: batch.usdValue,
+    to_currency: batch.key.payoutCurrency,
+    to_network: batch.key.payoutNetwork,
+    payout_address: batch.key.walletAddress,
+    requested_at: now,
+  };
+  return { topic: topicNames.payoutRequests, schemaName: 'payout-requested', key: batch.key.clientId, value, correlationId: batch.correlationId, headers: { 'payout-batch-id': batch.batchId } };
+}
+
+/** The batch, its members, its credits taken out of the window, its command in the outbox. */
+export async function insertPayoutBatch(transaction: DatabaseTransactionConnection, batch: NewPayoutBatch, now: Date): Promise<void> {
+  const { key } = batch;
+  await transaction.query(sql.unsafe`
+    INSERT INTO payout_batches (batch_id, client_id, reason, state, wallet_address, payout_currency, payout_network, source_currency,
+                                source_amount, usd_value, attempts, retry_of, origin_batch_id, requested_by, created_at)
+    VALUES (${batch.batchId}, ${key.clientId}, ${batch.reason}, 'requested', ${key.walletAddress}, ${key.payoutCurrency}, ${key.payoutNetwork},
+            ${batch.sourceCurrency}, ${decimalValue(batch.sourceAmount)}, ${decimalValue(batch.usdValue)}, ${batch.retryOf === null ? 0 : batch.retryOf.attempts + 1},
+            ${batch.retryOf?.batchId ?? null}, ${batch.retryOf?.originBatchId ?? null}, ${batch.requestedBy}, ${sql.timestamp(now)})`);
+  if (batch.credits.length > 0) {
+    const creditIds = batch.credits.map((credit) => credit.creditId);
+    await transaction.query(sql.unsafe`
+      INSERT INTO payout_batch_members (payout_batch_id, credit_id, usdt_amount, joined_at)
+      SELECT ${batch.batchId}, member.credit_id, member.usdt_amount, ${sql.timestamp(now)}
+      FROM unnest(${sql.array(creditIds, 'text')}, ${sql.array(batch.credits.map((credit) => credit.usdtAmount.toFixed()), 'numeric')}) AS member (credit_id, usdt_amount)`);
+    const taken = await transaction.query(sql.unsafe`
+      UPDATE usdt_credits SET payout_batch_id = ${batch.batchId}
+      WHERE credit_id = ANY(${sql.array(creditIds, 'text')}) AND payout_batch_id IS NULL AND paid_out_at IS NULL`);
+    assertInvariant(taken.rowCount === creditIds.length, 'every credit of a new payout batch was free', { batchId: batch.batchId, credits: creditIds.length, taken: taken.rowCount });
+  }
+  await insertOutboxRecords(transaction, [payoutRequestedOf(batch, now)]);
+}
+
+const dueRetryRow = z.object({
+  batch_id: z.string(),
+  client_id: z.string(),
+  wallet_address: z.string(),
+  payout_currency: z.string(),
+  payout_network: z.string(),
+  source_currency: z.string(),
+  source_amount: decimalColumn,
+  usd_value: decimalColumn,
+  attempts: z.number().int(),
+  origin_batch_id: z.string().nullable(),
+  retry_requested_by: z.string().nullable(),
+});
+
+const retryCreditRow = z.object({ credit_id: z.string(), usdt_amount: decimalColumn });
+
+export interface DueRetry {
+  readonly failedBatchId: string;
+  readonly key: GroupKey;
+  readonly sourceCurrency: string;
+  readonly sourceAmount: Decimal;
+  readonly usdValue: Decimal;
+  readonly attempts: number;
+  readonly originBatchId: string;
+  readonly requestedBy: string | null;
+  /** The failed batch's credits, still unpaid and free (empty for an instant payout, which has none). */
+  readonly credits: readonly { readonly creditId: string; readonly usdtAmount: Decimal }[];
+}
+
+/** Failed batches whose retry is due and not formed yet, oldest due first, at most `limit`. */
+export async function readDueRetries(transaction: DatabaseTransactionConnection, now: Date, limit: number): Promise<DueRetry[]> {
+  const rows = await transaction.any(sql.type(dueRetryRow)`
+    SELECT b.batch_id, b.client_id, b.wallet_address, b.payout_currency, b.payout_network, b.source_currency, b.source_amount, b.usd_value,
+           b.attempts, b.origin_batch_id, b.retry_requested_by
+    FROM payout_batches b
+    WHERE b.state = 'failed' AND b.next_retry_at <= ${sql.timestamp(now)}
+      AND NOT EXISTS (SELECT 1 FROM payout_batches r WHERE r.retry_of = b.batch_id)
+    ORDER BY b.next_retry_at, b.batch_id
+    LIMIT ${limit}`);
+  const retries: DueRetry[] = [];
+  for (const row of rows) {
+    const credits = await transaction.any(sql.type(retryCreditRow)`
+      SELECT c.credit_id, c.usdt_amount
+      FROM payout_batch_members m JOIN usdt_credits c ON c.credit_id = m.credit_id
+      WHERE m.payout_batch_id = ${row.batch_id} AND c.paid_out_at IS NULL AND c.payout_batch_id IS NULL
+      ORDER BY c.credited_at, c.credit_id`);
+    retries.push({
+      failedBatchId: row.batch_id,
+      key: { clientId: row.client_id, walletAddress: row.wallet_address, payoutCurrency: row.payout_currency, payoutNetwork: row.payout_network },
+      sourceCurrency: row.source_currency,
+      sourceAmount: row.source_amount,
+      usdValue: row.usd_value,
+      attempts: row.attempts,
+      originBatchId: row.origin_batch_id ?? row.batch_id,
+      requestedBy: row.retry_requested_by,
+      credits: credits.map((credit) => ({ creditId: credit.credit_id, usdtAmount: credit.usdt_amount })),
+    });
+  }
+  return retries;
+}
+
+/** The failed batch no longer waits for a retry: either its retry exists now, or it cannot be formed. */
+export async function clearRetry(transaction: DatabaseTransactionConnection, failedBatchId: string): Promise<void> {
+  await transaction.query(sql.unsafe`UPDATE payout_batches SET next_retry_at = NULL WHERE batch_id = ${failedBatchId}`);
+}
+
+export function sumUsdt(credits: readonly { readonly usdtAmount: Decimal }[]): Decimal {
+  return credits.reduce((sum, credit) => sum.plus(credit.usdtAmount), new Decimal(0));
+}
+
+/**
+ * Replaces the holds: a group decided now keeps the hold it got (or loses its hold), a group that
+ * still waits for a quote keeps its previous one, and a group no longer free (paid, in flight) loses it.
+ */
+export async function replaceHolds(
+  transaction: DatabaseTransactionConnection,
+  decided: readonly { readonly key: GroupKey; readonly hold: Hold | null }[],
+  undecided: readonly GroupKey[],
+  now: Date,
+): Promise<void> {
+  const held = decided.flatMap((entry) => (entry.hold === null ? [] : [{ key: entry.key, hold: entry.hold }]));
+  const keep = [...held.map((entry) => entry.key), ...undecided];
+  await transaction.query(sql.unsafe`
+    DELETE FROM payout_group_holds h
+    WHERE NOT EXISTS (
+      SELECT 1 FROM unnest(${sql.array(keep.map((key) => key.clientId), 'text')}, ${sql.array(keep.map((key) => key.walletAddress), 'text')},
+                           ${sql.array(keep.map((key) => key.payoutCurrency), 'text')}, ${sql.array(keep.map((key) => key.payoutNetwork), 'text')})
+             AS k (client_id, wallet_address, payout_currency, payout_network)
+      WHERE (k.client_id, k.wallet_address, k.payout_currency, k.payout_network) = (h.client_id, h.wallet_address, h.payout_currency, h.payout_network))`);
+  const optional = (value: Decimal | null) => (value === null ? null : decimalValue(value));
+  for (const { key, hold } of held) {
+    await transaction.query(sql.unsafe`
+      INSERT INTO payout_group_holds (client_id, wallet_address, payout_currency, payout_network, state, reason, unpaid_usdt,
+                                      minimum_usdt, maximum_usdt, estimated_fee_usdt, fee_floor_percent, evaluated_at)
+      VALUES (${key.clientId}, ${key.walletAddress}, ${key.payoutCurrency}, ${key.payoutNetwork}, ${hold.state}, ${hold.reason},
+              ${decimalValue(hold.unpaidUsdt)}, ${optional(hold.minimumUsdt)}, ${optional(hold.maximumUsdt)},
+              ${optional(hold.estimatedFeeUsdt === null ? null : hold.estimatedFeeUsdt.toDecimalPlaces(18))}, ${optional(hold.feeFloorPercent)}, ${sql.timestamp(now)})
+      ON CONFLICT (client_id, wallet_address, payout_currency, payout_network) DO UPDATE SET
+        state = EXCLUDED.state, reason = EXCLUDED.reason, unpaid_usdt = EXCLUDED.unpaid_usdt, minimum_usdt = EXCLUDED.minimum_usdt,
+        maximum_usdt = EXCLUDED.maximum_usdt, estimated_fee_usdt = EXCLUDED.estimated_fee_usdt, fee_floor_percent = EXCLUDED.fee_floor_percent,
+        evaluated_at = EXCLUDED.evaluated_at`);
+  }
+}
+
+export async function markRequestHandled(transaction: DatabaseTransactionConnection, requestId: string, outcome: string, now: Date): Promise<void> {
+  await transaction.query(sql.unsafe`
+    UPDATE payout_trigger_requests SET handled_at = ${sql.timestamp(now)}, outcome = ${outcome} WHERE request_id = ${requestId} AND handled_at IS NULL`);
+}

@@ -1,0 +1,203 @@
+// The per-client window (MISSION step 6) as a pure decision: for each group of a client's free,
+// unpaid credits — one group per (client, wallet address, payout currency, payout network) — is a
+// payout due, and if so which payout batches are formed now, or why the group waits.
+//
+// Due when: an operator asked (manual), or the oldest credit is older than PAYOUT_MAX_AGE
+// (max_age), or the group reaches the client's threshold (threshold; a client now on the instant
+// strategy has no threshold, so what it still holds is due at once). In that order, because the
+// first two force a payout past the fee floor.
+// Then, against ChangeNow's range for USDT → the client's currency:
+// - split into batches of at most min(PAYOUT_MAX_SWAP_USD, the pair's maximum) (payout-split.ts);
+// - a batch below the pair's minimum waits (below_exchange_minimum);
+// - a lone credit above the pair's maximum cannot be paid by any exchange and waits for an
+//   operator (above_exchange_maximum);
+// - unless forced, a batch whose estimated fees exceed PAYOUT_FEE_FLOOR_PERCENT of it waits
+//   (fee_floor_not_met).
+// Quotes come from a QuoteBook the caller filled beforehand: a missing quote is returned as a need
+// and the group is decided again once it is known, so no network call happens while the window's
+// transaction holds its locks. USDT is valued at par with USD for thresholds and caps.
+import { assertInvariant } from '../../core/errors.ts';
+import { Decimal } from '../../core/money.ts';
+import type { CurrencyPair, ExchangeRange } from '../../connectors/changenow/changenow-client.ts';
+import { splitCredits, type CreditBatch } from './payout-split.ts';
+
+export interface PayoutWindowRules {
+  readonly maxAgeMs: number;
+  readonly maxSwapUsdt: Decimal;
+  readonly feeFloorPercent: Decimal;
+}
+
+export interface GroupKey {
+  readonly clientId: string;
+  readonly walletAddress: string;
+  readonly payoutCurrency: string;
+  readonly payoutNetwork: string;
+}
+
+export interface WindowCredit {
+  readonly creditId: string;
+  readonly usdtAmount: Decimal;
+  readonly creditedAt: Date;
+}
+
+export interface WindowGroup {
+  readonly key: GroupKey;
+  /** Oldest first (credited_at, then credit id). */
+  readonly credits: readonly WindowCredit[];
+  /** null: the client has no threshold (instant strategy now), so any amount is due. */
+  readonly thresholdUsd: Decimal | null;
+  /** An operator asked to pay this client now. */
+  readonly manual: boolean;
+}
+
+export type PayoutTrigger = 'manual' | 'max_age' | 'threshold';
+export type HoldState = 'below_exchange_minimum' | 'above_exchange_maximum' | 'fee_floor_not_met' | 'quote_unavailable';
+
+export interface Hold {
+  readonly state: HoldState;
+  readonly reason: string;
+  /** What the hold keeps back. */
+  readonly unpaidUsdt: Decimal;
+  readonly minimumUsdt: Decimal | null;
+  readonly maximumUsdt: Decimal | null;
+  readonly estimatedFeeUsdt: Decimal | null;
+  readonly feeFloorPercent: Decimal | null;
+}
+
+export interface PlannedPayout {
+  readonly credits: readonly WindowCredit[];
+  readonly usdtAmount: Decimal;
+}
+
+export type Quote<T> = { readonly kind: 'known'; readonly value: T } | { readonly kind: 'unavailable'; readonly error: string };
+
+export interface QuoteBook {
+  range(pair: CurrencyPair): Quote<ExchangeRange> | undefined;
+  /** Estimated exchange and network fees of swapping `amountUsdt`, in USDT. */
+  fee(pair: CurrencyPair, amountUsdt: Decimal): Quote<Decimal> | undefined;
+}
+
+export type QuoteNeed = { readonly kind: 'range'; readonly pair: CurrencyPair } | { readonly kind: 'fee'; readonly pair: CurrencyPair; readonly amountUsdt: Decimal };
+
+export interface GroupDecision {
+  readonly group: WindowGroup;
+  readonly unpaidUsdt: Decimal;
+  readonly trigger: PayoutTrigger | null;
+  /** Batches to form now. */
+  readonly payouts: readonly PlannedPayout[];
+  /** Why the group (or what is left of it after `payouts`) waits although it is due. */
+  readonly hold: Hold | null;
+  /** Quotes to fetch before this group can be decided; nothing is paid until they are known. */
+  readonly needs: readonly QuoteNeed[];
+  /** How much more the group needs to reach the threshold; null when it is due. */
+  readonly amountMissingUsdt: Decimal | null;
+}
+
+export function payoutPairOf(key: GroupKey): CurrencyPair {
+  return { fromCurrency: 'usdt', fromNetwork: 'eth', toCurrency: key.payoutCurrency, toNetwork: key.payoutNetwork };
+}
+
+export function groupKeyText(key: GroupKey): string {
+  return `${key.clientId}|${key.walletAddress}|${key.payoutCurrency}|${key.payoutNetwork}`;
+}
+
+function sumOf(credits: readonly WindowCredit[]): Decimal {
+  return credits.reduce((sum, credit) => sum.plus(credit.usdtAmount), new Decimal(0));
+}
+
+function triggerOf(group: WindowGroup, unpaid: Decimal, rules: PayoutWindowRules, now: Date): PayoutTrigger | null {
+  if (group.manual) return 'manual';
+  const oldest = group.credits[0];
+  if (oldest !== undefined && now.getTime() - oldest.creditedAt.getTime() >= rules.maxAgeMs) return 'max_age';
+  if (group.thresholdUsd === null || unpaid.gte(group.thresholdUsd)) return 'threshold';
+  return null;
+}
+
+function hold(state: HoldState, reason: string, unpaidUsdt: Decimal, details: Partial<Omit<Hold, 'state' | 'reason' | 'unpaidUsdt'>> = {}): Hold {
+  return {
+    state,
+    reason,
+    unpaidUsdt,
+    minimumUsdt: details.minimumUsdt ?? null,
+    maximumUsdt: details.maximumUsdt ?? null,
+    estimatedFeeUsdt: details.estimatedFeeUsdt ?? null,
+    feeFloorPercent: details.feeFloorPercent ?? null,
+  };
+}
+
+type BatchVerdict = { readonly kind: 'pay' } | { readonly kind: 'hold'; readonly hold: Hold } | { readonly kind: 'need'; readonly need: QuoteNeed };
+
+function judgeBatch(batch: CreditBatch<WindowCredit>, range: ExchangeRange, forced: boolean, pair: CurrencyPair, rules: PayoutWindowRules, quotes: QuoteBook): BatchVerdict {
+  const amount = batch.usdtAmount;
+  if (amount.lt(range.minAmount)) {
+    return {
+      kind: 'hold',
+      hold: hold('below_exchange_minimum', `${amount.toFixed()} USDT is below the exchange minimum of ${range.minAmount.toFixed()} USDT for ${pair.toCurrency}/${pair.toNetwork}`, amount, {
+        minimumUsdt: range.minAmount,
+      }),
+    };
+  }
+  if (range.maxAmount !== null && amount.gt(range.maxAmount)) {
+    // Only a lone credit can exceed the cap after the split: no exchange can take it whole.
+    return {
+      kind: 'hold',
+      hold: hold('above_exchange_maximum', `a single credit of ${amount.toFixed()} USDT exceeds the exchange maximum of ${range.maxAmount.toFixed()} USDT; an operator must pay it`, amount, {
+        maximumUsdt: range.maxAmount,
+      }),
+    };
+  }
+  if (forced) return { kind: 'pay' };
+  const fee = quotes.fee(pair, amount);
+  if (fee === undefined) return { kind: 'need', need: { kind: 'fee', pair, amountUsdt: amount } };
+  if (fee.kind === 'unavailable') return { kind: 'hold', hold: hold('quote_unavailable', `no fee estimate from the exchange: ${fee.error}`, amount) };
+  // fee / amount > floor% ⇔ fee × 100 > floor × amount, without a division.
+  if (fee.value.times(100).gt(rules.feeFloorPercent.times(amount))) {
+    const percent = fee.value.times(100).div(amount).toDecimalPlaces(4);
+    return {
+      kind: 'hold',
+      hold: hold(
+        'fee_floor_not_met',
+        `estimated fees of ${fee.value.toDecimalPlaces(6).toFixed()} USDT are ${percent.toFixed()}% of ${amount.toFixed()} USDT, above the ${rules.feeFloorPercent.toFixed()}% floor`,
+        amount,
+        { estimatedFeeUsdt: fee.value, feeFloorPercent: rules.feeFloorPercent },
+      ),
+    };
+  }
+  return { kind: 'pay' };
+}
+
+export function decideGroup(group: WindowGroup, rules: PayoutWindowRules, quotes: QuoteBook, now: Date): GroupDecision {
+  assertInvariant(group.credits.length > 0, 'a window group has credits', { group: groupKeyText(group.key) });
+  const unpaid = sumOf(group.credits);
+  const trigger = triggerOf(group, unpaid, rules, now);
+  const base = { group, unpaidUsdt: unpaid, trigger };
+  if (trigger === null) {
+    const missing = group.thresholdUsd === null ? new Decimal(0) : group.thresholdUsd.minus(unpaid);
+    return { ...base, payouts: [], hold: null, needs: [], amountMissingUsdt: missing };
+  }
+  const pair = payoutPairOf(group.key);
+  const range = quotes.range(pair);
+  if (range === undefined) return { ...base, payouts: [], hold: null, needs: [{ kind: 'range', pair }], amountMissingUsdt: null };
+  if (range.kind === 'unavailable') {
+    return { ...base, payouts: [], hold: hold('quote_unavailable', `no exchange range for ${pair.toCurrency}/${pair.toNetwork}: ${range.error}`, unpaid), needs: [], amountMissingUsdt: null };
+  }
+  const cap = range.value.maxAmount !== null && range.value.maxAmount.lt(rules.maxSwapUsdt) ? range.value.maxAmount : rules.maxSwapUsdt;
+  const forced = trigger !== 'threshold';
+  const payouts: PlannedPayout[] = [];
+  const holds: Hold[] = [];
+  const needs: QuoteNeed[] = [];
+  for (const batch of splitCredits(group.credits, cap)) {
+    const verdict = judgeBatch(batch, range.value, forced, pair, rules, quotes);
+    if (verdict.kind === 'pay') payouts.push({ credits: batch.credits, usdtAmount: batch.usdtAmount });
+    else if (verdict.kind === 'need') needs.push(verdict.need);
+    else holds.push(verdict.hold);
+  }
+  if (needs.length > 0) return { ...base, payouts: [], hold: null, needs, amountMissingUsdt: null };
+  const [firstHold] = holds;
+  const heldUsdt = holds.reduce((sum, held) => sum.plus(held.unpaidUsdt), new Decimal(0));
+  return { ...base, payouts, hold: firstHold === undefined ? null : { ...firstHold, unpaidUsdt: heldUsdt }, needs: [], amountMissingUsdt: null };
+}
+
+export function decideWindow(groups: readonly WindowGroup[], rules: PayoutWindowRules, quotes: QuoteBook, now: Date): GroupDecision[] {
+  return groups.map((group) => decideGroup(group, rules, quotes, now));
+}

@@ -1,0 +1,219 @@
+// Wiring of the settlement process (consumer group `settlement`, on swap-events):
+// - the swap-event handler (settlement-handler.ts): distribution of finished conversions, failed
+//   conversions back to pending, payouts marked paid only when paid, failed payouts held for retry;
+// - the per-client window (payout-window-evaluation.ts), evaluated on three triggers coalesced
+//   into at most one running and one queued evaluation: after every committed chunk (new credits,
+//   released credits), on a NOTIFY from the admin API (an operator's payout or retry request), and
+//   on the wall-clock punctuation (max age, retry backoff, and the safety net for a missed
+//   notification).
+// Any number of instances may run: chunks and evaluations serialise on the settlement lock.
+import { randomUUID } from 'node:crypto';
+import { Counter, Gauge, Histogram } from 'prom-client';
+import type { Config } from '../../core/config.ts';
+import { InvariantViolation, PipelineError } from '../../core/errors.ts';
+import { createLogger, type Logger } from '../../core/logger.ts';
+import { Decimal } from '../../core/money.ts';
+import type { MetricsRegistry } from '../../core/metrics.ts';
+import type { Shutdown } from '../../core/shutdown.ts';
+import { createCoalescingRunner } from '../../core/processing/coalescing-runner.ts';
+import { startConsumerProcess } from '../../core/processing/consumer-process.ts';
+import type { Subscription } from '../../core/processing/batch-consumer.ts';
+import { createChangeNowClient } from '../../connectors/changenow/changenow-client.ts';
+import { settlementRequestsChannel } from '../../db/settlement-notifications.ts';
+import type { StackEndpoints } from '../../stack/endpoints.ts';
+import { topicNames } from '../../topics/topics.ts';
+import { startLedgerListener } from '../accumulator/ledger-listener.ts';
+import { createSettlementHandler, swapEventOf } from './settlement-handler.ts';
+import { createPayoutWindowEvaluator, type PayoutWindowEvaluation } from './payout-window-evaluation.ts';
+import { createQuoteCache, type PayoutQuoteSource } from './payout-quotes.ts';
+import type { PayoutWindowRules } from './payout-window.ts';
+import type { RetryRules } from './payout-retry.ts';
+
+export const settlementConsumerGroup = 'settlement';
+
+/** A quote call must not hold the window up for ChangeNow's whole retry budget: the next evaluation asks again. */
+const quoteRetryBudgetMsMax = 15_000;
+
+export interface StartSettlementOptions {
+  config: Config;
+  endpoints: StackEndpoints;
+  log?: Logger;
+  /** 0 picks a free port (tests). */
+  port?: number;
+  /** The clock of the max-age and retry decisions and of every timestamp settlement writes. */
+  now?: () => Date;
+  newBatchId?: () => string;
+}
+
+export interface RunningSettlement {
+  readonly url: string;
+  readonly shutdown: Shutdown;
+  /** Requests a window evaluation and resolves once one that started after the request has finished. */
+  evaluateNow(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function payoutWindowRulesOf(config: Config): PayoutWindowRules {
+  const rules = { maxAgeMs: config.PAYOUT_MAX_AGE, maxSwapUsdt: new Decimal(config.PAYOUT_MAX_SWAP_USD), feeFloorPercent: new Decimal(config.PAYOUT_FEE_FLOOR_PERCENT) };
+  if (rules.maxSwapUsdt.lte(0)) throw new PipelineError('Invalid configuration:\n  PAYOUT_MAX_SWAP_USD: must be greater than 0');
+  if (rules.feeFloorPercent.gte(100)) throw new PipelineError('Invalid configuration:\n  PAYOUT_FEE_FLOOR_PERCENT: must be below 100');
+  return rules;
+}
+
+export function retryRulesOf(config: Config): RetryRules {
+  return { attemptsMax: config.PAYOUT_RETRY_ATTEMPTS_MAX, backoffMs: config.PAYOUT_RETRY_BACKOFF };
+}
+
+const swapEvents: Subscription = {
+  topic: topicNames.swapEvents,
+  schemaName: 'swap-event',
+  messageIdOf: (value) => swapEventOf(value).event_id,
+};
+
+interface WindowMetrics {
+  observe(evaluation: PayoutWindowEvaluation): void;
+  failed(): void;
+  readonly evaluationSeconds: Histogram;
+  readonly listenerConnected: Gauge;
+}
+
+function createWindowMetrics(registry: MetricsRegistry): WindowMetrics {
+  const batches = new Counter({ name: 'settlement_payout_batches_total', help: 'Payout batches formed, by reason', labelNames: ['reason'] as const, registers: [registry] });
+  const failures = new Counter({ name: 'settlement_window_evaluation_failures_total', help: 'Window evaluations that failed and were rolled back', registers: [registry] });
+  const evaluationSeconds = new Histogram({
+    name: 'settlement_window_evaluation_seconds',
+    help: 'Time of one per-client window evaluation, quotes and lock wait included',
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15],
+    registers: [registry],
+  });
+  // Gauges are floats: dashboards and alerts only, never read back as money.
+  const groups = new Gauge({ name: 'settlement_window_groups', help: 'Free unpaid groups after the last evaluation, by state', labelNames: ['state'] as const, registers: [registry] });
+  const unpaidUsdt = new Gauge({ name: 'settlement_window_free_unpaid_usdt', help: 'Free unpaid USDT after the last evaluation', registers: [registry] });
+  const listenerConnected = new Gauge({ name: 'settlement_request_listener_connected', help: '1 while LISTEN settlement_requests is connected', registers: [registry] });
+  return {
+    evaluationSeconds,
+    listenerConnected,
+    observe(evaluation) {
+      for (const batch of [...evaluation.created, ...evaluation.retried]) batches.inc({ reason: batch.reason });
+      const counts = new Map<string, number>([['below_threshold', 0], ['due', 0], ['below_exchange_minimum', 0], ['above_exchange_maximum', 0], ['fee_floor_not_met', 0], ['quote_unavailable', 0]]);
+      let unpaid = new Decimal(0);
+      for (const decision of evaluation.decisions) {
+        const state = decision.hold?.state ?? (decision.trigger === null ? 'below_threshold' : 'due');
+        counts.set(state, (counts.get(state) ?? 0) + 1);
+        unpaid = unpaid.plus(decision.unpaidUsdt);
+      }
+      for (const [state, count] of counts) groups.set({ state }, count);
+      unpaidUsdt.set(Number(unpaid.toFixed(2)));
+    },
+    failed: () => failures.inc(),
+  };
+}
+
+export async function startSettlement(options: StartSettlementOptions): Promise<RunningSettlement> {
+  const { config, endpoints } = options;
+  const name = settlementConsumerGroup;
+  const log = options.log ?? createLogger({ name, level: config.LOG_LEVEL });
+  const now = options.now ?? (() => new Date());
+  // Checked before anything opens: a bad rule stops the process with the variable's name.
+  const rules = payoutWindowRulesOf(config);
+  const retryRules = retryRulesOf(config);
+  if (config.CHANGENOW_API_KEY === undefined) throw new PipelineError('CHANGENOW_API_KEY is required to run settlement (it asks ChangeNow for payout ranges and fees).');
+  const apiKey = config.CHANGENOW_API_KEY;
+  let requestEvaluation: (() => Promise<void>) | undefined;
+  let evaluationsIdle: (() => Promise<void>) | undefined;
+  let listenerConnected: Gauge | undefined;
+
+  const running = await startConsumerProcess({
+    name,
+    config,
+    endpoints,
+    port: options.port ?? config.SETTLEMENT_PORT,
+    subscriptions: [swapEvents],
+    log,
+    now,
+    createHandler: (resources) => createSettlementHandler({ log, metrics: resources.metrics, retryRules }),
+    punctuationIntervalMs: config.WINDOW_PUNCTUATION_INTERVAL,
+    evaluate: (resources) => {
+      const metrics = createWindowMetrics(resources.metrics);
+      listenerConnected = metrics.listenerConnected;
+      const source: PayoutQuoteSource = createChangeNowClient({
+        baseUrl: endpoints.changeNowApiUrl,
+        apiKey,
+        rateLimitPerSecond: config.CHANGENOW_RATE_LIMIT_PER_SECOND,
+        requestTimeoutMs: config.CHANGENOW_REQUEST_TIMEOUT,
+        retryBudgetMs: Math.min(config.CHANGENOW_RETRY_BUDGET, quoteRetryBudgetMsMax),
+        log,
+        metrics: resources.metrics,
+      });
+      const evaluate = createPayoutWindowEvaluator({
+        pool: resources.pool,
+        rules,
+        quotes: createQuoteCache({ source, log, now }),
+        now,
+        newBatchId: options.newBatchId ?? randomUUID,
+        log,
+      });
+      const runner = createCoalescingRunner(async () => {
+        const stopTimer = metrics.evaluationSeconds.startTimer();
+        try {
+          const evaluation = await evaluate();
+          metrics.observe(evaluation);
+          for (const batch of [...evaluation.created, ...evaluation.retried]) {
+            log.info(
+              {
+                payoutBatchId: batch.batchId,
+                clientId: batch.key.clientId,
+                reason: batch.reason,
+                amount: batch.sourceAmount.toFixed(),
+                currency: batch.sourceCurrency,
+                credits: batch.credits.length,
+                retryOf: batch.retryOf?.batchId ?? null,
+                toCurrency: batch.key.payoutCurrency,
+              },
+              'payout batch formed: PayoutRequested in the outbox',
+            );
+          }
+        } catch (error) {
+          // Rolled back, so nothing is half-done; the next trigger (at the latest the punctuation)
+          // tries again. A broken invariant will not fix itself: logged as fatal.
+          metrics.failed();
+          if (error instanceof InvariantViolation) log.fatal({ err: error }, 'window evaluation broke an invariant; rolled back');
+          else log.warn({ err: error }, 'window evaluation failed; rolled back, the next trigger retries');
+        } finally {
+          stopTimer();
+        }
+      });
+      requestEvaluation = () => runner.request();
+      evaluationsIdle = () => runner.idle();
+      return requestEvaluation;
+    },
+  });
+
+  if (requestEvaluation === undefined || evaluationsIdle === undefined || listenerConnected === undefined) {
+    throw new InvariantViolation('the consumer process built the window evaluation');
+  }
+  const request = requestEvaluation;
+  const idle = evaluationsIdle;
+  const connectedGauge = listenerConnected;
+  const listener = startLedgerListener({
+    databaseUrl: endpoints.databaseUrl,
+    channel: settlementRequestsChannel,
+    applicationName: name,
+    log,
+    onNotification: () => void request(),
+    onConnected: () => {
+      connectedGauge.set(1);
+      void request();
+    },
+    onDisconnected: () => connectedGauge.set(0),
+  });
+  // Registered last, so it runs first on shutdown: no new notifications, then the evaluation in
+  // progress finishes before the punctuation, the consumer and the pool are closed.
+  running.shutdown.add('request listener', async () => {
+    await listener.stop();
+    connectedGauge.set(0);
+    await idle();
+  });
+
+  return { url: running.url, shutdown: running.shutdown, evaluateNow: request, stop: () => running.stop() };
+}
