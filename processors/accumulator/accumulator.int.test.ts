@@ -79,8 +79,17 @@ async function stopInstance(instance: RunningAccumulator): Promise<void> {
   running.delete(instance);
 }
 
+const plantedClientId = '-1009000000001';
+
 beforeAll(async () => {
   database = await openTestDatabase();
+  // The router writes ledger rows only for registered clients, and settlement relies on it when it
+  // distributes a batch; the rows planted here belong to a registered threshold client too, so a
+  // later file that runs the whole pipeline can settle whatever this file leaves pending.
+  await database.query(sql.unsafe`
+    INSERT INTO clients (client_id, revision, strategy, threshold_usd, wallet_address, payout_currency, payout_network)
+    VALUES (${plantedClientId}, 1, 'threshold', 100000, '0x000000000000000000000000000000000000dEaD', 'eth', 'eth')
+    ON CONFLICT (client_id) DO NOTHING`);
   const kafka = createKafkaClient({ brokers: endpoints.kafkaBrokers, clientId: 'accumulator-test', log, requestTimeoutMs: 10_000 });
   producer = createIdempotentProducer(kafka);
   await producer.connect();
@@ -150,7 +159,7 @@ async function addPending(payments: readonly TestPayment[]): Promise<number> {
       INSERT INTO payment_ledger (payment_id, client_id, user_id, subscription_id, state, fee_percent,
                                   usd_gross, platform_fee_usd, usd_net, eth_gross, platform_fee_eth, eth_net,
                                   paid_at, received_at, routed_at)
-      SELECT p.payment_id, '-1009000000001', '42', '7', 'pending_conversion', ${feePercent.toFixed()}::numeric,
+      SELECT p.payment_id, ${plantedClientId}, '42', '7', 'pending_conversion', ${feePercent.toFixed()}::numeric,
              p.usd_gross, round(p.usd_gross * 3 / 100, 8), p.usd_gross - round(p.usd_gross * 3 / 100, 8),
              p.eth_gross, round(p.eth_gross * 3 / 100, 18), p.eth_gross - round(p.eth_gross * 3 / 100, 18),
              p.received_at, p.received_at, p.received_at
