@@ -25,7 +25,7 @@ import type { PipelineConfig, ValueRecordOf } from '../../schemas/generated/reco
 import type { StackEndpoints } from '../../stack/endpoints.ts';
 import { topicNames, type ValueSchemaName } from '../../topics/topics.ts';
 import { createCoalescingRunner } from '../../core/processing/coalescing-runner.ts';
-import { startLedgerListener } from './ledger-listener.ts';
+import { startNotificationListener } from '../../db/notification-listener.ts';
 import { createMicroBatchEvaluator, type WindowEvaluation, type WindowRules } from './micro-batch-evaluation.ts';
 import { isNewerChange, thresholdProblemOf } from './micro-batch-threshold.ts';
 import { totalsOf, waitedMs } from './micro-batch-window.ts';
@@ -218,7 +218,7 @@ export async function startAccumulator(options: StartAccumulatorOptions): Promis
   const request = requestEvaluation;
   const idle = evaluationsIdle;
   const listenerConnected = metrics.listenerConnected;
-  const listener = startLedgerListener({
+  const listener = startNotificationListener({
     databaseUrl: endpoints.databaseUrl,
     applicationName: name,
     log,

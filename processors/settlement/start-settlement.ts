@@ -22,7 +22,7 @@ import { createChangeNowClient } from '../../connectors/changenow/changenow-clie
 import { settlementRequestsChannel } from '../../db/settlement-notifications.ts';
 import type { StackEndpoints } from '../../stack/endpoints.ts';
 import { topicNames } from '../../topics/topics.ts';
-import { startLedgerListener } from '../accumulator/ledger-listener.ts';
+import { startNotificationListener } from '../../db/notification-listener.ts';
 import { createSettlementHandler, swapEventOf } from './settlement-handler.ts';
 import { createPayoutWindowEvaluator, type PayoutWindowEvaluation } from './payout-window-evaluation.ts';
 import { createQuoteCache, type PayoutQuoteSource } from './payout-quotes.ts';
@@ -195,7 +195,7 @@ export async function startSettlement(options: StartSettlementOptions): Promise<
   const request = requestEvaluation;
   const idle = evaluationsIdle;
   const connectedGauge = listenerConnected;
-  const listener = startLedgerListener({
+  const listener = startNotificationListener({
     databaseUrl: endpoints.databaseUrl,
     channel: settlementRequestsChannel,
     applicationName: name,

@@ -1,5 +1,7 @@
-// LISTEN on the channel the router NOTIFYs in the transaction that writes a pending-conversion
-// ledger row, so the window is evaluated within milliseconds of the crossing payment's commit.
+// LISTEN on a channel that writers NOTIFY in the transaction of their change — the router when it
+// writes a pending-conversion ledger row (the accumulator's window), settlement's credits and the
+// admin API's payout requests (the per-client window) — so a window is evaluated within
+// milliseconds of the commit that may close it.
 //
 // A dedicated pg.Client, not a slonik pool connection: LISTEN belongs to one session for as long as
 // it lives, and a pooled connection would be handed to other queries or closed when idle. When
@@ -8,11 +10,11 @@
 // up. The punctuation is the second safety net: nothing here is needed for correctness, only for
 // latency.
 import pg from 'pg';
-import type { Logger } from '../../core/logger.ts';
-import { ledgerPendingChannel } from '../../db/ledger-notifications.ts';
+import type { Logger } from '../core/logger.ts';
+import { ledgerPendingChannel } from './ledger-notifications.ts';
 
 
-export interface LedgerListenerOptions {
+export interface NotificationListenerOptions {
   databaseUrl: string;
   channel?: string;
   applicationName: string;
@@ -25,12 +27,12 @@ export interface LedgerListenerOptions {
   connectionTimeoutMs?: number;
 }
 
-export interface LedgerListener {
+export interface NotificationListener {
   readonly connected: boolean;
   stop(): Promise<void>;
 }
 
-export function startLedgerListener(options: LedgerListenerOptions): LedgerListener {
+export function startNotificationListener(options: NotificationListenerOptions): NotificationListener {
   const { log } = options;
   const channel = options.channel ?? ledgerPendingChannel;
   const delayInitialMs = options.reconnectDelayInitialMs ?? 100;
@@ -56,7 +58,7 @@ export function startLedgerListener(options: LedgerListenerOptions): LedgerListe
       session.on('end', () => resolve());
       // Without an 'error' listener a dropped connection would crash the process.
       session.on('error', (error) => {
-        log.warn({ err: error }, 'ledger listener connection failed');
+        log.warn({ err: error }, 'notification listener connection failed');
         resolve();
       });
     });
@@ -75,7 +77,7 @@ export function startLedgerListener(options: LedgerListenerOptions): LedgerListe
       return;
     }
     connected = true;
-    log.info({ channel }, 'listening for pending ledger rows');
+    log.info({ channel }, 'listening');
     options.onConnected();
     await ended;
     connected = false;
@@ -89,7 +91,7 @@ export function startLedgerListener(options: LedgerListenerOptions): LedgerListe
       try {
         await listenUntilDropped();
       } catch (error) {
-        log.warn({ err: error, channel }, 'ledger listener could not connect');
+        log.warn({ err: error, channel }, 'notification listener could not connect');
       }
       connected = false;
       if (stopped) break;
@@ -97,7 +99,7 @@ export function startLedgerListener(options: LedgerListenerOptions): LedgerListe
       failures = Date.now() - startedAtMs > delayMaxMs ? 1 : failures + 1;
       const ceilingMs = Math.min(delayMaxMs, delayInitialMs * 2 ** (failures - 1));
       const delayMs = Math.floor(ceilingMs / 2 + (Math.random() * ceilingMs) / 2);
-      log.warn({ delayMs, channel }, 'ledger listener disconnected; reconnecting');
+      log.warn({ delayMs, channel }, 'notification listener disconnected; reconnecting');
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, delayMs);
         wakeFromBackoff = () => {
