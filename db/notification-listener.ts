@@ -11,6 +11,7 @@
 // latency.
 import pg from 'pg';
 import type { Logger } from '../core/logger.ts';
+import type { Shutdown } from '../core/shutdown.ts';
 import { ledgerPendingChannel } from './ledger-notifications.ts';
 
 
@@ -122,4 +123,45 @@ export function startNotificationListener(options: NotificationListenerOptions):
       await loop;
     },
   };
+}
+
+export interface EvaluateOnNotificationOptions {
+  databaseUrl: string;
+  channel?: string;
+  applicationName: string;
+  log: Logger;
+  /** Requests a (coalesced) evaluation of the window the channel is about. */
+  request: () => Promise<void>;
+  /** Resolves when no evaluation is running or queued. */
+  idle: () => Promise<void>;
+  /** Set to 1 while listening, 0 otherwise (a gauge of the caller's metrics). */
+  connected: { set(value: number): void };
+  shutdown: Shutdown;
+}
+
+/**
+ * The event-driven trigger of a window: every notification, and every (re)connect — notifications
+ * sent while nobody listened are gone — requests an evaluation. Registered on the shutdown last,
+ * so it closes first: no new notifications, then the evaluation in progress finishes before the
+ * punctuation, the consumer and the pool are closed.
+ */
+export function evaluateOnNotification(options: EvaluateOnNotificationOptions): void {
+  const { request, connected } = options;
+  const listener = startNotificationListener({
+    databaseUrl: options.databaseUrl,
+    ...(options.channel === undefined ? {} : { channel: options.channel }),
+    applicationName: options.applicationName,
+    log: options.log,
+    onNotification: () => void request(),
+    onConnected: () => {
+      connected.set(1);
+      void request();
+    },
+    onDisconnected: () => connected.set(0),
+  });
+  options.shutdown.add('notification listener', async () => {
+    await listener.stop();
+    connected.set(0);
+    await options.idle();
+  });
 }

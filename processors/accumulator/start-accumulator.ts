@@ -25,7 +25,7 @@ import type { PipelineConfig, ValueRecordOf } from '../../schemas/generated/reco
 import type { StackEndpoints } from '../../stack/endpoints.ts';
 import { topicNames, type ValueSchemaName } from '../../topics/topics.ts';
 import { createCoalescingRunner } from '../../core/processing/coalescing-runner.ts';
-import { startNotificationListener } from '../../db/notification-listener.ts';
+import { evaluateOnNotification } from '../../db/notification-listener.ts';
 import { createMicroBatchEvaluator, type WindowEvaluation, type WindowRules } from './micro-batch-evaluation.ts';
 import { isNewerChange, thresholdProblemOf } from './micro-batch-threshold.ts';
 import { totalsOf, waitedMs } from './micro-batch-window.ts';
@@ -215,32 +215,20 @@ export async function startAccumulator(options: StartAccumulatorOptions): Promis
   if (requestEvaluation === undefined || evaluationsIdle === undefined || metrics === undefined) {
     throw new InvariantViolation('the consumer process built the window evaluation');
   }
-  const request = requestEvaluation;
-  const idle = evaluationsIdle;
-  const listenerConnected = metrics.listenerConnected;
-  const listener = startNotificationListener({
+  evaluateOnNotification({
     databaseUrl: endpoints.databaseUrl,
     applicationName: name,
     log,
-    onNotification: () => void request(),
-    onConnected: () => {
-      listenerConnected.set(1);
-      void request();
-    },
-    onDisconnected: () => listenerConnected.set(0),
-  });
-  // Registered last, so it runs first on shutdown: no new notifications, then the evaluation in
-  // progress finishes before the punctuation, the consumer and the pool are closed.
-  running.shutdown.add('ledger listener', async () => {
-    await listener.stop();
-    listenerConnected.set(0);
-    await idle();
+    request: requestEvaluation,
+    idle: evaluationsIdle,
+    connected: metrics.listenerConnected,
+    shutdown: running.shutdown,
   });
 
   return {
     url: running.url,
     shutdown: running.shutdown,
-    evaluateNow: request,
+    evaluateNow: requestEvaluation,
     stop: () => running.stop(),
   };
 }

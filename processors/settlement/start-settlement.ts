@@ -22,7 +22,7 @@ import { createChangeNowClient } from '../../connectors/changenow/changenow-clie
 import { settlementRequestsChannel } from '../../db/settlement-notifications.ts';
 import type { StackEndpoints } from '../../stack/endpoints.ts';
 import { topicNames } from '../../topics/topics.ts';
-import { startNotificationListener } from '../../db/notification-listener.ts';
+import { evaluateOnNotification } from '../../db/notification-listener.ts';
 import { createSettlementHandler, swapEventOf } from './settlement-handler.ts';
 import { createPayoutWindowEvaluator, type PayoutWindowEvaluation } from './payout-window-evaluation.ts';
 import { createQuoteCache, type PayoutQuoteSource } from './payout-quotes.ts';
@@ -192,28 +192,16 @@ export async function startSettlement(options: StartSettlementOptions): Promise<
   if (requestEvaluation === undefined || evaluationsIdle === undefined || listenerConnected === undefined) {
     throw new InvariantViolation('the consumer process built the window evaluation');
   }
-  const request = requestEvaluation;
-  const idle = evaluationsIdle;
-  const connectedGauge = listenerConnected;
-  const listener = startNotificationListener({
+  evaluateOnNotification({
     databaseUrl: endpoints.databaseUrl,
     channel: settlementRequestsChannel,
     applicationName: name,
     log,
-    onNotification: () => void request(),
-    onConnected: () => {
-      connectedGauge.set(1);
-      void request();
-    },
-    onDisconnected: () => connectedGauge.set(0),
-  });
-  // Registered last, so it runs first on shutdown: no new notifications, then the evaluation in
-  // progress finishes before the punctuation, the consumer and the pool are closed.
-  running.shutdown.add('request listener', async () => {
-    await listener.stop();
-    connectedGauge.set(0);
-    await idle();
+    request: requestEvaluation,
+    idle: evaluationsIdle,
+    connected: listenerConnected,
+    shutdown: running.shutdown,
   });
 
-  return { url: running.url, shutdown: running.shutdown, evaluateNow: request, stop: () => running.stop() };
+  return { url: running.url, shutdown: running.shutdown, evaluateNow: requestEvaluation, stop: () => running.stop() };
 }
