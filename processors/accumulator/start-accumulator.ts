@@ -24,7 +24,7 @@ import type { BatchHandler, ConsumedRecord, Subscription } from '../../core/proc
 import type { PipelineConfig, ValueRecordOf } from '../../schemas/generated/records.ts';
 import type { StackEndpoints } from '../../stack/endpoints.ts';
 import { topicNames, type ValueSchemaName } from '../../topics/topics.ts';
-import { createCoalescingRunner } from '../../core/processing/coalescing-runner.ts';
+import { createWindowRunner } from '../../core/processing/window-runner.ts';
 import { evaluateOnNotification } from '../../db/notification-listener.ts';
 import { createMicroBatchEvaluator, type WindowEvaluation, type WindowRules } from './micro-batch-evaluation.ts';
 import { isNewerChange, thresholdProblemOf } from './micro-batch-threshold.ts';
@@ -176,10 +176,9 @@ export async function startAccumulator(options: StartAccumulatorOptions): Promis
       const accumulatorMetrics = createAccumulatorMetrics(resources.metrics, rules);
       metrics = accumulatorMetrics;
       const evaluate = createMicroBatchEvaluator({ pool: resources.pool, rules, now, newBatchId: options.newBatchId ?? randomUUID });
-      const runner = createCoalescingRunner(async () => {
-        const stopTimer = accumulatorMetrics.evaluationSeconds.startTimer();
-        try {
-          const evaluation = await evaluate();
+      const runner = createWindowRunner({
+        evaluate,
+        onEvaluated: (evaluation) => {
           accumulatorMetrics.observe(evaluation);
           for (const batch of evaluation.batches) {
             log.info(
@@ -196,15 +195,10 @@ export async function startAccumulator(options: StartAccumulatorOptions): Promis
               'micro-batch closed: members swapping, ConversionRequested in the outbox',
             );
           }
-        } catch (error) {
-          // Rolled back, so nothing is half-done; the next trigger (at the latest the punctuation)
-          // tries again. A broken invariant is logged as fatal: it will not fix itself.
-          accumulatorMetrics.failed();
-          if (error instanceof InvariantViolation) log.fatal({ err: error }, 'window evaluation broke an invariant; rolled back');
-          else log.warn({ err: error }, 'window evaluation failed; rolled back, the next trigger retries');
-        } finally {
-          stopTimer();
-        }
+        },
+        evaluationSeconds: accumulatorMetrics.evaluationSeconds,
+        onFailed: () => accumulatorMetrics.failed(),
+        log,
       });
       requestEvaluation = () => runner.request();
       evaluationsIdle = () => runner.idle();

@@ -15,7 +15,7 @@ import { createLogger, type Logger } from '../../core/logger.ts';
 import { Decimal } from '../../core/money.ts';
 import type { MetricsRegistry } from '../../core/metrics.ts';
 import type { Shutdown } from '../../core/shutdown.ts';
-import { createCoalescingRunner } from '../../core/processing/coalescing-runner.ts';
+import { createWindowRunner } from '../../core/processing/window-runner.ts';
 import { startConsumerProcess } from '../../core/processing/consumer-process.ts';
 import type { Subscription } from '../../core/processing/batch-consumer.ts';
 import { createChangeNowClient } from '../../connectors/changenow/changenow-client.ts';
@@ -153,10 +153,9 @@ export async function startSettlement(options: StartSettlementOptions): Promise<
         newBatchId: options.newBatchId ?? randomUUID,
         log,
       });
-      const runner = createCoalescingRunner(async () => {
-        const stopTimer = metrics.evaluationSeconds.startTimer();
-        try {
-          const evaluation = await evaluate();
+      const runner = createWindowRunner({
+        evaluate,
+        onEvaluated: (evaluation) => {
           metrics.observe(evaluation);
           for (const batch of [...evaluation.created, ...evaluation.retried]) {
             log.info(
@@ -173,15 +172,10 @@ export async function startSettlement(options: StartSettlementOptions): Promise<
               'payout batch formed: PayoutRequested in the outbox',
             );
           }
-        } catch (error) {
-          // Rolled back, so nothing is half-done; the next trigger (at the latest the punctuation)
-          // tries again. A broken invariant will not fix itself: logged as fatal.
-          metrics.failed();
-          if (error instanceof InvariantViolation) log.fatal({ err: error }, 'window evaluation broke an invariant; rolled back');
-          else log.warn({ err: error }, 'window evaluation failed; rolled back, the next trigger retries');
-        } finally {
-          stopTimer();
-        }
+        },
+        evaluationSeconds: metrics.evaluationSeconds,
+        onFailed: () => metrics.failed(),
+        log,
       });
       requestEvaluation = () => runner.request();
       evaluationsIdle = () => runner.idle();
