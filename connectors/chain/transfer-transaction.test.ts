@@ -61,10 +61,10 @@ describe('chain events', () => {
   const now = new Date('2026-11-21T10:00:00Z');
   const receipt = { blockNumber: 12n, blockHash: `0x${'ab'.repeat(32)}`, succeeded: true, delivered: true, gasUsed: 21_000n, effectiveGasPriceWei: 1_000_000_007n };
 
-  it('ids are the transfer, the type and the occurrence; records are keyed by command id', () => {
+  it('ids are the transfer, the type and the occurrence; records are keyed by transfer id', () => {
     expect(broadcastEvent(subject, now).value.event_id).toBe('cmd-1:payin:BROADCAST:1');
     expect(droppedEvent(subject, 2, 'gone', now).value.event_id).toBe(chainEventIdOf('cmd-1:payin', 'DROPPED', 2));
-    expect(confirmedEvent(subject, receipt, now)).toMatchObject({ key: 'cmd-1', correlationId: 'corr-1', topic: 'chain-events' });
+    expect(confirmedEvent(subject, receipt, now)).toMatchObject({ key: 'cmd-1:payin', correlationId: 'corr-1', topic: 'chain-events' });
   });
 
   it('encode and decode with the chain-event schema, gas as exact integers', () => {
