@@ -1,4 +1,4 @@
-// Throughput of the pipeline's two entry stages on the real local stack, each reported as a ratio
+// Throughput of the pipeline's entry stages and of settlement's distribution on the real local stack, each reported as a ratio
 // to a baseline measured in the same run (raw idempotent Kafka produce of already-encoded records),
 // because absolute figures on a shared machine say little and ratios travel better.
 //
@@ -8,7 +8,9 @@
 // three rounds is the baseline);
 // router: N payments already on payments-received, router started in-process, timed until all N
 // ledger rows exist; webhook: N signed IPNs posted with a concurrency of 16, timed until all
-// answered 202. The stack is started natively on free ports in .cache/bench-stack/<pid> unless
+// answered 202; settlement: N/20 conversion batches of 20 payments already swapping and their
+// FINISHED swap events already on swap-events, settlement started in-process, timed until all N
+// credits exist. The stack is started natively on free ports in .cache/bench-stack/<pid> unless
 // KAFKA_BROKERS, SCHEMA_REGISTRY_URL and DATABASE_URL are all set, and removed at the end.
 import { cpus, totalmem } from 'node:os';
 import { rm } from 'node:fs/promises';
@@ -30,8 +32,18 @@ import { signIpn } from '../processors/webhook/ipn-signature.ts';
 import { finishedIpn, ipnText, postIpnText, uniqueClientId, uniquePaymentId } from '../test/support/ipn.ts';
 import { paymentReceivedRecord } from '../test/support/payment-record.ts';
 import { freeStackEnvironment } from '../test/support/test-stack-environment.ts';
+import { plantConversionBatch, registerClient, swapEvent } from '../test/support/settlement-fixtures.ts';
+import { settlementConsumerGroup, startSettlement } from '../processors/settlement/start-settlement.ts';
+import { skipGroupToLatest } from '../test/support/consumer-groups.ts';
+import { sql } from 'slonik';
+import { z } from 'zod';
+import { createDatabasePool } from '../db/pool.ts';
+import { Decimal } from '../core/money.ts';
+import { localChangeNowApiKey } from '../connectors/changenow-simulator/local-api-key.ts';
 
 const produceBatchSize = 100;
+/** Payments per planted conversion batch in the settlement stage (each from another client). */
+const settlementMembersPerBatch = 20;
 const webhookConcurrency = 16;
 const thresholdClientCount = 20;
 const pollIntervalMs = 100;
@@ -132,22 +144,6 @@ async function singleRecordProduce(kafka: KafkaClient, serde: AvroSerde, count: 
   }
 }
 
-/** Commits the router group's offsets at the topic's end, so it reads only what is produced next. */
-async function moveRouterToEnd(kafka: KafkaClient): Promise<void> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const offsets = await admin.fetchTopicOffsets(topicNames.paymentsReceived);
-    await admin.setOffsets({
-      groupId: routerConsumerGroup,
-      topic: topicNames.paymentsReceived,
-      partitions: offsets.map(({ partition, high }) => ({ partition, offset: high })),
-    });
-  } finally {
-    await admin.disconnect();
-  }
-}
-
 async function countLedgerRows(database: pg.Client, ids: readonly string[]): Promise<number> {
   const result = await database.query<{ count: string }>('SELECT count(*) AS count FROM payment_ledger WHERE payment_id = ANY($1::text[])', [ids]);
   return Number(result.rows[0]?.count ?? 0);
@@ -168,7 +164,7 @@ async function routerThroughput(config: Config, endpoints: StackEndpoints, kafka
         [clientId, xmrWallet],
       );
     }
-    await moveRouterToEnd(kafka);
+    await skipGroupToLatest(endpoints, routerConsumerGroup, [topicNames.paymentsReceived]);
     const { ids, messages } = await encodePayments(serde, clientIds, count);
     await produceAll(kafka, messages);
 
@@ -209,6 +205,60 @@ async function routerThroughput(config: Config, endpoints: StackEndpoints, kafka
     }
   } finally {
     await database.end();
+  }
+}
+
+/**
+ * Settlement's distribution: conversion batches of 20 payments already swapping, their FINISHED
+ * swap events already on swap-events; settlement started in-process, timed until every payment has
+ * its credit (decode, inbox claim, largest-remainder split, credits, ledger and batch updates,
+ * CreditIssued records in the outbox). Thresholds are out of reach, so no payout forms.
+ */
+async function settlementThroughput(config: Config, endpoints: StackEndpoints, kafka: KafkaClient, serde: AvroSerde, count: number): Promise<Measurement> {
+  const pool = await createDatabasePool(endpoints.databaseUrl);
+  try {
+    const clients = [];
+    for (let index = 0; index < settlementMembersPerBatch; index += 1) clients.push(await registerClient(pool, { thresholdUsd: '100000' }));
+    const batchCount = Math.max(1, Math.floor(count / settlementMembersPerBatch));
+    const batchIds: string[] = [];
+    const messages: { key: string; value: Buffer }[] = [];
+    for (let batch = 0; batch < batchCount; batch += 1) {
+      const planted = await plantConversionBatch(
+        pool,
+        clients.map((client, index) => ({ clientId: client.clientId, usdGross: `${10 + index}.${String(batch % 100).padStart(2, '0')}` })),
+      );
+      batchIds.push(planted.batchId);
+      const event = swapEvent({
+        command_id: planted.batchId,
+        command_kind: 'CONVERSION',
+        type: 'FINISHED',
+        status: 'finished',
+        amount_to: new Decimal('301.123457'),
+        payin_hash: `0x${'1'.repeat(64)}`,
+        payout_hash: `0x${'2'.repeat(64)}`,
+      });
+      messages.push({ key: planted.batchId, value: await serde.encode(topicNames.swapEvents, 'swap-event', event) });
+    }
+    await skipGroupToLatest(endpoints, settlementConsumerGroup, [topicNames.swapEvents]);
+    await produceAll(kafka, messages);
+    const credits = batchCount * settlementMembersPerBatch;
+
+    const start = process.hrtime.bigint();
+    const settlement = await startSettlement({ config: { ...config, CHANGENOW_API_KEY: localChangeNowApiKey }, endpoints, port: 0, log });
+    try {
+      for (;;) {
+        const done = await pool.oneFirst(sql.type(z.object({ count: z.number() }))`
+          SELECT count(*)::int AS count FROM usdt_credits WHERE conversion_batch_id = ANY(${sql.array(batchIds, 'text')})`);
+        if (done >= credits) break;
+        if (secondsSince(start) * 1000 > stageTimeoutMs) throw new Error(`settlement: only ${done} of ${credits} credits after ${stageTimeoutMs} ms`);
+        await sleep(pollIntervalMs);
+      }
+      return { name: 'settlement distribution (start → all credits)', count: credits, seconds: secondsSince(start), note: `${batchCount} conversions of ${settlementMembersPerBatch} payments` };
+    } finally {
+      await settlement.stop();
+    }
+  } finally {
+    await pool.end();
   }
 }
 
@@ -299,6 +349,7 @@ async function main(): Promise<void> {
     const baselineBefore = await rawProduce(kafka, serde, payments, 'raw produce (A, before)');
     const router = await routerThroughput(config, endpoints, kafka, serde, payments);
     const webhook = await webhookThroughput(config, endpoints, payments);
+    const settlement = await settlementThroughput(config, endpoints, kafka, serde, payments);
     const single = await singleRecordProduce(kafka, serde, payments);
     const baselineAfter = await rawProduce(kafka, serde, payments, 'raw produce (A, after)');
 
@@ -312,7 +363,7 @@ async function main(): Promise<void> {
     );
     console.log(`baseline: raw produce (100 per send, acks=-1), mean of the before/after medians = ${baselinePerSecond.toFixed(0)} records/s (before/after differ by ${(spread * 100).toFixed(0)} %)`);
     console.log('');
-    console.log(formatTable([baselineBefore, baselineAfter, ...router, webhook, single], baselinePerSecond));
+    console.log(formatTable([baselineBefore, baselineAfter, ...router, webhook, settlement, single], baselinePerSecond));
     console.log('');
     console.log('ratio = per second ÷ baseline per second (same run); > 1 is faster than raw produce.');
     console.log(`reproduce: npx tsx bench/pipeline-throughput.ts --payments ${payments}`);
