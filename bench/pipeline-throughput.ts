@@ -87,15 +87,15 @@ async function encodePayments(serde: AvroSerde, clientIds: readonly string[], co
 }
 
 /** Sends the records with the project's idempotent producer, acks=-1, 100 per send. */
-async function produceAll(kafka: KafkaClient, messages: readonly { key: string; value: Buffer }[]): Promise<number> {
+async function produceAll(kafka: KafkaClient, messages: readonly { key: string; value: Buffer }[], topic: string = topicNames.paymentsReceived): Promise<number> {
   const producer = createIdempotentProducer(kafka);
   await producer.connect();
   try {
     // Metadata and the producer id are fetched by the first send; keep that out of the timing.
-    await producer.send({ topic: topicNames.paymentsReceived, acks: -1, messages: [] });
+    await producer.send({ topic, acks: -1, messages: [] });
     const start = process.hrtime.bigint();
     for (let offset = 0; offset < messages.length; offset += produceBatchSize) {
-      await producer.send({ topic: topicNames.paymentsReceived, acks: -1, messages: messages.slice(offset, offset + produceBatchSize) });
+      await producer.send({ topic, acks: -1, messages: messages.slice(offset, offset + produceBatchSize) });
     }
     return secondsSince(start);
   } finally {
@@ -240,7 +240,7 @@ async function settlementThroughput(config: Config, endpoints: StackEndpoints, k
       messages.push({ key: planted.batchId, value: await serde.encode(topicNames.swapEvents, 'swap-event', event) });
     }
     await skipGroupToLatest(endpoints, settlementConsumerGroup, [topicNames.swapEvents]);
-    await produceAll(kafka, messages);
+    await produceAll(kafka, messages, topicNames.swapEvents);
     const credits = batchCount * settlementMembersPerBatch;
 
     const start = process.hrtime.bigint();
