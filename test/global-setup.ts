@@ -9,6 +9,8 @@ import type { TestProject } from 'vitest/node';
 import { loadConfig } from '../core/config.ts';
 import { createLogger } from '../core/logger.ts';
 import { prepare } from '../cli/prepare.ts';
+import { createDatabasePool } from '../db/pool.ts';
+import { findViolations, formatViolations } from '../db/reconciliation.ts';
 import { startLocalChain, startStack } from '../stack/start-stack.ts';
 import { localEvmPidFile } from '../stack/evm/start-local-evm.ts';
 import type { StackEndpoints } from '../stack/endpoints.ts';
@@ -67,5 +69,25 @@ export default async function setup(project: TestProject): Promise<() => Promise
       ? { pidFile: localEvmPidFile(path.join(path.resolve(config.STACK_DATA_DIR), 'evm')), blockIntervalMs: config.EVM_BLOCK_INTERVAL }
       : null,
   );
-  return stop;
+  // The books must reconcile after the whole run, not only after the files that check them
+  // themselves: a test that leaves a violation behind fails the run here, with the list.
+  return async () => {
+    let violations = '';
+    try {
+      const pool = await createDatabasePool(endpoints.databaseUrl);
+      try {
+        const found = await pool.connect((connection) => findViolations(connection));
+        if (found.length > 0) violations = formatViolations(found);
+      } finally {
+        await pool.end();
+      }
+    } finally {
+      await stop();
+    }
+    if (violations !== '') {
+      // vitest reports an error thrown here but still exits 0; the exit code is what CI reads.
+      process.stderr.write(`reconciliation after the test run found violations:\n${violations}\n`);
+      process.exitCode = 1;
+    }
+  };
 }
