@@ -105,6 +105,11 @@ const configSchema = z.object({
   CHANGENOW_REQUEST_TIMEOUT: duration.default('10s'),
   /** How long one API call is retried (429, 5xx, timeouts) before it gives up into a failed state. */
   CHANGENOW_RETRY_BUDGET: duration.default('2m'),
+  /**
+   * A command for which no exchange could be created within this long (ChangeNow down, refusing
+   * with 5xx) ends FAILED with the last error. Safe: nothing was paid in before an exchange exists.
+   */
+  CHANGENOW_CREATE_DEADLINE: duration.default('10m'),
   /** Status polling starts at the first interval and backs off to the second. */
   CHANGENOW_POLL_INTERVAL: duration.default('2s'),
   CHANGENOW_POLL_INTERVAL_MAX: duration.default('1m'),

@@ -30,6 +30,7 @@ const connectorEnvironment = {
   CHANGENOW_POLL_INTERVAL_MAX: '1s',
   CHANGENOW_REQUEST_TIMEOUT: '1500ms',
   CHANGENOW_RETRY_BUDGET: '20s',
+  CHANGENOW_CREATE_DEADLINE: '15s',
   CHAIN_CONFIRMATIONS: '2',
   CHAIN_POLL_INTERVAL: '200ms',
   CHAIN_DROPPED_AFTER: '5s',
@@ -259,6 +260,18 @@ describe('faults end in the right state, with the reason, and no duplicate effec
     expect(ended.type).toBe('FINISHED');
     await expectOneExchangeAndOnePayIn(command, events);
   }, 90_000);
+
+  it('ChangeNow down past the create deadline: the command ends FAILED with the last error, nothing created or sent', async () => {
+    await injectFault({ status: 503, count: 10_000 });
+    const command = conversionCommand('0.0062');
+    await producer.send(topicNames.conversionRequests, 'conversion-requested', command.command_id, command);
+    const { ended } = await endedSwap(command.command_id, 90_000);
+    await resetSimulator();
+    expect(ended.type).toBe('FAILED');
+    expect(ended.failure_reason).toMatch(/no exchange could be created within \d+ s; last error: .*503/);
+    expect(await simulatorExchanges(command.command_id)).toHaveLength(0);
+    expect(await chainEventsOf(command.command_id)).toHaveLength(0);
+  }, 120_000);
 
   it('a failed exchange ends FAILED with the reason', async () => {
     const command = conversionCommand('0.0058');

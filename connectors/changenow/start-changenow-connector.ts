@@ -80,6 +80,7 @@ export async function startChangeNowConnector(options: StartChangeNowConnectorOp
         // created nothing; twice the timeout plus slack covers an answer that is still on its way.
         createSettleMs: 2 * config.CHANGENOW_REQUEST_TIMEOUT + 5_000,
         retryDelayMs: config.CHANGENOW_POLL_INTERVAL,
+        createDeadlineMs: config.CHANGENOW_CREATE_DEADLINE,
       });
       return () => worker.run();
     },

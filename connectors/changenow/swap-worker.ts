@@ -51,6 +51,11 @@ export interface SwapWorkerOptions {
   createSettleMs: number;
   /** Pause before acting again on a step that failed for a transient reason. */
   retryDelayMs: number;
+  /**
+   * How long a command may wait for its exchange to be created before it ends FAILED with the last
+   * error. Giving up is safe at any point before the pay-in: an exchange nobody pays into expires.
+   */
+  createDeadlineMs: number;
   batchSize?: number;
 }
 
@@ -189,8 +194,18 @@ export function createSwapWorker(options: SwapWorkerOptions): SwapWorker {
     await adopt({ ...row, state: 'creating' }, { id: created.id, payinAddress: created.payinAddress, expectedAmountTo: created.toAmount });
   }
 
+  function pastCreateDeadline(row: SwapCommandRow): boolean {
+    return now().getTime() - row.created_at.getTime() > options.createDeadlineMs;
+  }
+
+  async function giveUp(row: SwapCommandRow): Promise<void> {
+    const waited = Math.round((now().getTime() - row.created_at.getTime()) / 1_000);
+    await fail(row, `no exchange could be created within ${waited} s; last error: ${row.last_error ?? 'none recorded'}`);
+  }
+
   async function stepIntent(row: SwapCommandRow): Promise<void> {
     if (row.route === 'direct') return startDirect(row);
+    if (pastCreateDeadline(row)) return giveUp(row);
     try {
       assertWithinRange(await client.range(pairOf(row)), row.from_amount);
     } catch (error) {
@@ -204,12 +219,21 @@ export function createSwapWorker(options: SwapWorkerOptions): SwapWorker {
   }
 
   async function stepCreating(row: SwapCommandRow): Promise<void> {
-    const existing = await existingExchange(row);
+    let existing;
+    try {
+      existing = await existingExchange(row);
+    } catch (error) {
+      // ChangeNow cannot even be asked. Past the deadline the command fails: whatever exchange an
+      // earlier attempt may have created is never paid into, so it expires harmlessly.
+      if (pastCreateDeadline(row)) return giveUp(row);
+      throw error;
+    }
     if (existing !== null) {
       log.info({ commandId: row.command_id, exchangeId: existing.id, correlationId: row.correlation_id }, 'found the exchange an earlier attempt created; adopting it instead of creating another');
       await adopt(row, existing);
       return;
     }
+    if (pastCreateDeadline(row)) return giveUp(row);
     const settledAt = (row.create_started_at?.getTime() ?? 0) + options.createSettleMs;
     if (now().getTime() < settledAt) {
       await postpone(pool, row.command_id, 'creating', new Date(settledAt), row.last_error);
