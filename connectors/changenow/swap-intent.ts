@@ -37,10 +37,10 @@ export function payInAssetOf(currency: string, network: string): TransferAsset |
 }
 
 /** The pay-in amount in base units (wei, 10^-6 USDT). */
-export function payInBaseUnits(intent: SwapIntent): bigint {
-  const asset = payInAssetOf(intent.fromCurrency, intent.fromNetwork);
-  if (asset === undefined) throw new RangeError(`no pay-in asset for ${intent.fromCurrency}/${intent.fromNetwork}`);
-  return toBaseUnits(intent.fromAmount, assetDecimals[asset]);
+export function payInBaseUnits(currency: string, network: string, amount: Decimal): bigint {
+  const asset = payInAssetOf(currency, network);
+  if (asset === undefined) throw new RangeError(`no pay-in asset for ${currency}/${network}`);
+  return toBaseUnits(amount, assetDecimals[asset]);
 }
 
 export function conversionIntent(command: ConversionRequested, hostWalletAddress: string): SwapIntent | IntentRejection {

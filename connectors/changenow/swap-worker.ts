@@ -19,10 +19,10 @@ import type { DatabasePool } from 'slonik';
 import { sql } from 'slonik';
 import { z } from 'zod';
 import type { Logger } from '../../core/logger.ts';
-import { assetDecimals, toBaseUnits, type Decimal } from '../../core/money.ts';
+import type { Decimal } from '../../core/money.ts';
 import { failpoint } from '../../core/failpoints.ts';
 import { insertOutboxRecords, type OutboxRecord } from '../../core/processing/outbox.ts';
-import { payInAssetOf } from './swap-intent.ts';
+import { payInBaseUnits } from './swap-intent.ts';
 import { nextPollDelayMs, progressOf, type ObservedExchange } from './swap-progress.ts';
 import { payInTransferId, swapEventRecord, transferRequestRecord } from './swap-records.ts';
 import { dueCommands, postpone, transition, type SwapCommandRow, type Transition } from './swap-store.ts';
@@ -82,9 +82,7 @@ export function createSwapWorker(options: SwapWorkerOptions): SwapWorker {
   }
 
   function payInUnits(row: SwapCommandRow): bigint {
-    const asset = payInAssetOf(row.from_currency, row.from_network);
-    if (asset === undefined) throw new RangeError(`no pay-in asset for ${row.from_currency}/${row.from_network}`);
-    return toBaseUnits(row.from_amount, assetDecimals[asset]);
+    return payInBaseUnits(row.from_currency, row.from_network, row.from_amount);
   }
 
   async function fail(row: SwapCommandRow, reason: string, status: string | null = null): Promise<void> {
