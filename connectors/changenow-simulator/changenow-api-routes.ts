@@ -18,7 +18,7 @@ import { Decimal, plainDecimalPattern } from '../../core/money.ts';
 import type { CurrencyPair } from './exchange-quote.ts';
 import { exchangeView, type SimulatedExchange } from './simulated-exchange.ts';
 import type { HttpFault, SimulatorControls } from './simulator-controls.ts';
-import { numberText, parseBody, sendError, sendJson, SimulatorApiError } from './simulator-json.ts';
+import { jsonHandler, numberText, parseBody, sendError, sendJson, SimulatorApiError } from './simulator-json.ts';
 import type { SimulatorService } from './simulator-service.ts';
 
 export const apiKeyHeader = 'x-changenow-api-key';
@@ -122,20 +122,9 @@ export function createChangeNowApiRoutes(options: ChangeNowApiRoutesOptions): Ro
     if (!(await applyFault(fault, response))) next();
   });
 
-  const handle =
-    (action: (request: Request) => unknown) =>
-    (request: Request, response: Response): void => {
-      try {
-        sendJson(response, 200, action(request));
-      } catch (error) {
-        if (error instanceof SimulatorApiError) sendError(response, error);
-        else throw error;
-      }
-    };
-
   router.get(
     '/exchange/min-amount',
-    handle((request) => {
+    jsonHandler((request) => {
       const query = parseWith(pairQuerySchema, request.query);
       return { ...pairOf(query), flow: query.flow, minAmount: service.range(pairOf(query)).minAmount };
     }),
@@ -143,7 +132,7 @@ export function createChangeNowApiRoutes(options: ChangeNowApiRoutesOptions): Ro
 
   router.get(
     '/exchange/range',
-    handle((request) => {
+    jsonHandler((request) => {
       const query = parseWith(pairQuerySchema, request.query);
       const range = service.range(pairOf(query));
       return { ...pairOf(query), flow: query.flow, minAmount: range.minAmount, maxAmount: range.maxAmount };
@@ -152,7 +141,7 @@ export function createChangeNowApiRoutes(options: ChangeNowApiRoutesOptions): Ro
 
   router.get(
     '/exchange/estimated-amount',
-    handle((request) => {
+    jsonHandler((request) => {
       const query = parseWith(estimateQuerySchema, request.query);
       const quoted = service.estimate(pairOf(query), query.fromAmount);
       return {
@@ -214,7 +203,7 @@ export function createChangeNowApiRoutes(options: ChangeNowApiRoutesOptions): Ro
 
   router.get(
     '/exchange/by-id',
-    handle((request) => {
+    jsonHandler((request) => {
       const { id } = parseWith(z.object({ id: z.string().min(1).max(64) }), request.query);
       return exchangeView(service.findExchange(id));
     }),
@@ -222,7 +211,7 @@ export function createChangeNowApiRoutes(options: ChangeNowApiRoutesOptions): Ro
 
   router.get(
     '/exchanges',
-    handle((request) => {
+    jsonHandler((request) => {
       const query = parseWith(listQuerySchema, request.query);
       const matching = service.listExchanges(query.userId === undefined ? {} : { userId: query.userId });
       const ordered = query.sortDirection === 'ASC' ? matching : [...matching].reverse();

@@ -13,14 +13,14 @@
 //   DELETE /simulator/faults    clears every fault, outcome and range override
 //   GET    /simulator/faults    what is set
 //   GET    /simulator/exchanges?userId=   the simulator's records (API view plus plannedOutcome, endReason, payinSender)
-import express, { type Request, type Response, type Router } from 'express';
+import express, { type Router } from 'express';
 import { z } from 'zod';
 import { Decimal, plainDecimalPattern } from '../../core/money.ts';
 import { resolvePair } from './exchange-quote.ts';
 import type { ExchangeStore } from './exchange-store.ts';
 import { exchangeRecordView } from './simulated-exchange.ts';
 import { faultStatuses, type FaultStatus, type SimulatorControls } from './simulator-controls.ts';
-import { numberText, parseBody, sendError, sendJson, SimulatorApiError } from './simulator-json.ts';
+import { jsonHandler, numberText, parseBody, SimulatorApiError } from './simulator-json.ts';
 
 export interface ControlRoutesOptions {
   controls: SimulatorControls;
@@ -79,20 +79,9 @@ export function createControlRoutes(options: ControlRoutesOptions): Router {
   const router = express.Router();
   router.use(express.raw({ type: () => true, limit: 65_536 }));
 
-  const handle =
-    (action: (request: Request) => unknown) =>
-    (request: Request, response: Response): void => {
-      try {
-        sendJson(response, 200, action(request));
-      } catch (error) {
-        if (error instanceof SimulatorApiError) sendError(response, error);
-        else throw error;
-      }
-    };
-
   router.post(
     '/faults',
-    handle((request) => {
+    jsonHandler((request) => {
       const body = parseWith(faultSchema, parseBody(request.body));
       if ('status' in body) controls.addFault({ kind: 'status', status: body.status, path: body.path ?? null }, body.count);
       else if ('delayMs' in body) controls.addFault({ kind: 'delay', delayMs: body.delayMs, path: body.path ?? null }, body.count);
@@ -103,12 +92,12 @@ export function createControlRoutes(options: ControlRoutesOptions): Router {
 
   router.get(
     '/faults',
-    handle(() => controls.describe()),
+    jsonHandler(() => controls.describe()),
   );
 
   router.delete(
     '/faults',
-    handle(() => {
+    jsonHandler(() => {
       controls.clear();
       return controls.describe();
     }),
@@ -116,7 +105,7 @@ export function createControlRoutes(options: ControlRoutesOptions): Router {
 
   router.post(
     '/outcomes',
-    handle((request) => {
+    jsonHandler((request) => {
       const body = parseWith(outcomeSchema, parseBody(request.body));
       controls.addOutcome({
         match: body.match,
@@ -130,7 +119,7 @@ export function createControlRoutes(options: ControlRoutesOptions): Router {
 
   router.post(
     '/pairs',
-    handle((request) => {
+    jsonHandler((request) => {
       const body = parseWith(pairRangeSchema, parseBody(request.body));
       const resolved = resolvePair(body);
       if ('inactive' in resolved) throw new SimulatorApiError(400, 'pair_is_inactive', resolved.inactive);
@@ -144,7 +133,7 @@ export function createControlRoutes(options: ControlRoutesOptions): Router {
 
   router.get(
     '/exchanges',
-    handle((request) => {
+    jsonHandler((request) => {
       const { userId } = parseWith(z.object({ userId: z.string().min(1).optional() }), request.query);
       const exchanges = store.list(userId === undefined ? {} : { userId });
       return { count: exchanges.length, exchanges: exchanges.map(exchangeRecordView) };

@@ -1,7 +1,7 @@
 // JSON in and out of the simulator without a JS number ever holding an amount: request bodies are
 // parsed with lossless-json (numbers stay their exact text) and Decimals are written as JSON
 // numbers from their own digits, as ChangeNow writes amounts.
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
 import { isLosslessNumber, parse, stringify } from 'lossless-json';
 import { isDecimal } from '../../core/money.ts';
 
@@ -40,4 +40,16 @@ export function sendJson(response: Response, status: number, body: unknown): voi
 /** ChangeNow's error shape: `{"error": code, "message": text}`. */
 export function sendError(response: Response, error: SimulatorApiError): void {
   sendJson(response, error.status, { error: error.code, message: error.message });
+}
+
+/** A route whose action returns the 200 body, or throws a SimulatorApiError for the error answer. */
+export function jsonHandler(action: (request: Request) => unknown): (request: Request, response: Response) => void {
+  return (request, response) => {
+    try {
+      sendJson(response, 200, action(request));
+    } catch (error) {
+      if (error instanceof SimulatorApiError) sendError(response, error);
+      else throw error;
+    }
+  };
 }
