@@ -4,6 +4,7 @@
 // its next punctuation otherwise), so every payout batch is still formed in one place, under its lock.
 import { sql, type CommonQueryMethods, type DatabasePool } from 'slonik';
 import { z } from 'zod';
+import { payoutBatchesTableRow } from '../../db/payout-batches-table.ts';
 import type { Decimal } from '../../core/money.ts';
 import { decimalColumn } from '../../db/column-types.ts';
 import { settlementRequestsChannel } from '../../db/settlement-notifications.ts';
@@ -44,23 +45,14 @@ const holdRow = z.object({
   evaluated_at: z.date(),
 });
 
-const openBatchRow = z.object({
-  batch_id: z.string(),
-  wallet_address: z.string(),
-  payout_currency: z.string(),
-  payout_network: z.string(),
+const openBatchRow = payoutBatchesTableRow.pick({
+  batch_id: true, wallet_address: true, payout_currency: true, payout_network: true, reason: true,
+  source_currency: true, source_amount: true, exchange_id: true, exchange_status: true,
+  failure_reason: true, attempts: true, next_retry_at: true, retries_exhausted_at: true, created_at:
+  true,
+}).extend({
   state: z.enum(['requested', 'swapping', 'failed']),
-  reason: z.string(),
-  source_currency: z.string(),
-  source_amount: decimal,
   credits: z.number().int(),
-  exchange_id: z.string().nullable(),
-  exchange_status: z.string().nullable(),
-  failure_reason: z.string().nullable(),
-  attempts: z.number().int(),
-  next_retry_at: z.date().nullable(),
-  retries_exhausted_at: z.date().nullable(),
-  created_at: z.date(),
 });
 
 const unconvertedRow = z.object({
@@ -188,33 +180,13 @@ export async function loadClientBalance(pool: DatabasePool, clientId: string, no
 
 // ---- lineage ----------------------------------------------------------------------------------
 
-const payoutBatchRow = z.object({
-  batch_id: z.string(),
-  client_id: z.string(),
-  reason: z.string(),
-  state: z.string(),
-  wallet_address: z.string(),
-  payout_currency: z.string(),
-  payout_network: z.string(),
-  source_currency: z.string(),
-  source_amount: decimal,
-  usd_value: decimal,
-  exchange_id: z.string().nullable(),
-  exchange_status: z.string().nullable(),
-  payin_hash: z.string().nullable(),
-  payout_hash: z.string().nullable(),
-  payout_amount: decimal.nullable(),
-  failure_reason: z.string().nullable(),
-  attempts: z.number().int(),
-  retry_of: z.string().nullable(),
-  origin_batch_id: z.string().nullable(),
-  next_retry_at: z.date().nullable(),
-  retry_requested_by: z.string().nullable(),
-  retries_exhausted_at: z.date().nullable(),
-  requested_by: z.string().nullable(),
-  created_at: z.date(),
-  completed_at: z.date().nullable(),
-  failed_at: z.date().nullable(),
+const payoutBatchRow = payoutBatchesTableRow.pick({
+  batch_id: true, client_id: true, reason: true, state: true, wallet_address: true, payout_currency:
+  true, payout_network: true, source_currency: true, source_amount: true, usd_value: true,
+  exchange_id: true, exchange_status: true, payin_hash: true, payout_hash: true, payout_amount: true,
+  failure_reason: true, attempts: true, retry_of: true, origin_batch_id: true, next_retry_at: true,
+  retry_requested_by: true, retries_exhausted_at: true, requested_by: true, created_at: true,
+  completed_at: true, failed_at: true,
 });
 export type PayoutBatchRow = z.infer<typeof payoutBatchRow>;
 

@@ -3,29 +3,17 @@
 // paid_out_at in the transaction that records the batch finished with its payout hash.
 import { sql, type DatabaseTransactionConnection } from 'slonik';
 import { z } from 'zod';
+import { payoutBatchesTableRow } from '../../db/payout-batches-table.ts';
 import { assertInvariant } from '../../core/errors.ts';
 import type { Decimal } from '../../core/money.ts';
-import { decimalColumn } from '../../db/column-types.ts';
 import { decimalValue } from '../../db/decimal-value.ts';
 import type { PayoutBatchFacts } from './swap-event-decision.ts';
 import type { RetrySchedule } from './payout-retry.ts';
 
-const payoutBatchRow = z.object({
-  batch_id: z.string(),
-  client_id: z.string(),
-  reason: z.string(),
-  state: z.enum(['requested', 'swapping', 'finished', 'failed']),
-  wallet_address: z.string(),
-  payout_currency: z.string(),
-  payout_network: z.string(),
-  source_currency: z.string(),
-  source_amount: decimalColumn,
-  usd_value: decimalColumn,
-  exchange_id: z.string().nullable(),
-  payin_hash: z.string().nullable(),
-  payout_hash: z.string().nullable(),
-  attempts: z.number().int(),
-  origin_batch_id: z.string().nullable(),
+const payoutBatchRow = payoutBatchesTableRow.pick({
+  batch_id: true, client_id: true, reason: true, state: true, wallet_address: true, payout_currency:
+  true, payout_network: true, source_currency: true, source_amount: true, usd_value: true,
+  exchange_id: true, payin_hash: true, payout_hash: true, attempts: true, origin_batch_id: true,
 });
 
 export interface LockedPayoutBatch extends PayoutBatchFacts {

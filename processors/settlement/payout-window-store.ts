@@ -3,6 +3,7 @@
 // retries that are due, keep the holds table and the operator requests up to date.
 import { sql, type CommonQueryMethods, type DatabaseTransactionConnection } from 'slonik';
 import { z } from 'zod';
+import { payoutBatchesTableRow } from '../../db/payout-batches-table.ts';
 import { assertInvariant } from '../../core/errors.ts';
 import { Decimal } from '../../core/money.ts';
 import { insertOutboxRecords, type OutboxRecord } from '../../core/processing/outbox.ts';
@@ -128,18 +129,10 @@ export async function insertPayoutBatch(transaction: DatabaseTransactionConnecti
   await insertOutboxRecords(transaction, [payoutRequestedOf(batch, now)]);
 }
 
-const dueRetryRow = z.object({
-  batch_id: z.string(),
-  client_id: z.string(),
-  wallet_address: z.string(),
-  payout_currency: z.string(),
-  payout_network: z.string(),
-  source_currency: z.string(),
-  source_amount: decimalColumn,
-  usd_value: decimalColumn,
-  attempts: z.number().int(),
-  origin_batch_id: z.string().nullable(),
-  retry_requested_by: z.string().nullable(),
+const dueRetryRow = payoutBatchesTableRow.pick({
+  batch_id: true, client_id: true, wallet_address: true, payout_currency: true, payout_network: true,
+  source_currency: true, source_amount: true, usd_value: true, attempts: true, origin_batch_id: true,
+  retry_requested_by: true,
 });
 
 const retryCreditRow = z.object({ credit_id: z.string(), usdt_amount: decimalColumn });
