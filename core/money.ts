@@ -38,7 +38,3 @@ export function toBaseUnits(amount: Decimal, decimals: number): bigint {
   }
   return BigInt(amount.times(new Decimal(10).pow(decimals)).toFixed(0));
 }
-
-export function fromBaseUnits(units: bigint, decimals: number): Decimal {
-  return new Decimal(units.toString()).dividedBy(new Decimal(10).pow(decimals));
-}

@@ -1,10 +1,10 @@
 // Carries an exchange from its deposit to its end, step by step (lifecycleAfterDeposit), paying out
 // or refunding for real from the hot wallet. Amounts are recomputed from what actually arrived, as
 // ChangeNow's floating-rate flow does.
-import { formatUnits, parseUnits } from 'ethers';
+import { formatUnits } from 'ethers';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../../core/logger.ts';
-import { Decimal } from '../../core/money.ts';
+import { Decimal, toBaseUnits } from '../../core/money.ts';
 import { checkRange, quote, type PairRange, type PricingRules } from './exchange-quote.ts';
 import type { HotWallet } from './hot-wallet.ts';
 import type { Deposit } from './payin-watcher.ts';
@@ -61,7 +61,7 @@ export function createExchangeRunner(options: ExchangeRunnerOptions): ExchangeRu
       setStatus(exchange, 'finished');
       return;
     }
-    const sent = await hotWallet.send({ asset: to.payoutKind, to: exchange.payoutAddress, amountBaseUnits: parseUnits(amountTo.toFixed(), to.decimals) });
+    const sent = await hotWallet.send({ asset: to.payoutKind, to: exchange.payoutAddress, amountBaseUnits: toBaseUnits(amountTo, to.decimals) });
     exchange.payoutHash = sent.hash;
     if (!sent.succeeded) {
       end(exchange, 'failed', `the payout transaction ${sent.hash} reverted`);

@@ -10,7 +10,7 @@ import type { SwapIntent } from './swap-intent.ts';
 const swapStates = ['intent', 'creating', 'paying_in', 'following', 'finished', 'failed'] as const;
 export type SwapState = (typeof swapStates)[number];
 
-export const swapCommandRow = z.object({
+const swapCommandRow = z.object({
   command_id: z.string(),
   command_kind: z.enum(['conversion', 'payout']),
   route: z.enum(['exchange', 'direct']),
@@ -72,10 +72,6 @@ export async function insertIntent(
   return inserted !== null;
 }
 
-export async function findCommand(connection: CommonQueryMethods, commandId: string): Promise<SwapCommandRow | null> {
-  return connection.maybeOne(sql.type(swapCommandRow)`SELECT * FROM swap_commands WHERE command_id = ${commandId}`);
-}
-
 export async function findCommandByTransfer(connection: CommonQueryMethods, transferId: string): Promise<SwapCommandRow | null> {
   return connection.maybeOne(sql.type(swapCommandRow)`
     SELECT * FROM swap_commands WHERE transfer_id = ${transferId} FOR UPDATE
@@ -89,13 +85,6 @@ export async function dueCommands(connection: CommonQueryMethods, now: Date, lim
     ORDER BY next_attempt_at, command_id
     LIMIT ${limit}
   `);
-}
-
-export async function nextDueAt(connection: CommonQueryMethods): Promise<Date | null> {
-  const row = await connection.maybeOne(sql.type(z.object({ at: z.date().nullable() }))`
-    SELECT min(next_attempt_at) AS at FROM swap_commands WHERE state NOT IN ('finished', 'failed')
-  `);
-  return row?.at ?? null;
 }
 
 export interface Transition {
