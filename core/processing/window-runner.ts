@@ -4,7 +4,10 @@
 // latest the punctuation) tries again. A broken invariant will not fix itself: logged as fatal.
 import type { Histogram } from 'prom-client';
 import { InvariantViolation } from '../errors.ts';
+import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
+import type { Shutdown } from '../shutdown.ts';
+import type { StackEndpoints } from '../../stack/endpoints.ts';
 import { createCoalescingRunner, type CoalescingRunner } from './coalescing-runner.ts';
 
 export interface WindowRunnerOptions<E> {
@@ -30,4 +33,24 @@ export function createWindowRunner<E>(options: WindowRunnerOptions<E>): Coalesci
       stopTimer();
     }
   });
+}
+
+/** How a window process (the accumulator, settlement) is started, in production and in tests. */
+export interface StartWindowProcessOptions {
+  config: Config;
+  endpoints: StackEndpoints;
+  log?: Logger;
+  /** 0 picks a free port (tests). */
+  port?: number;
+  /** The clock of the window's time triggers and of every timestamp the process writes. */
+  now?: () => Date;
+  newBatchId?: () => string;
+}
+
+export interface RunningWindowProcess {
+  readonly url: string;
+  readonly shutdown: Shutdown;
+  /** Requests an evaluation and resolves once one that started after the request has finished. */
+  evaluateNow(): Promise<void>;
+  stop(): Promise<void>;
 }

@@ -18,13 +18,11 @@ import { InvariantViolation, PipelineError } from '../../core/errors.ts';
 import { createLogger, type Logger } from '../../core/logger.ts';
 import { Decimal } from '../../core/money.ts';
 import type { MetricsRegistry } from '../../core/metrics.ts';
-import type { Shutdown } from '../../core/shutdown.ts';
 import { startConsumerProcess } from '../../core/processing/consumer-process.ts';
 import type { BatchHandler, ConsumedRecord, Subscription } from '../../core/processing/batch-consumer.ts';
 import type { PipelineConfig, ValueRecordOf } from '../../schemas/generated/records.ts';
-import type { StackEndpoints } from '../../stack/endpoints.ts';
 import { topicNames, type ValueSchemaName } from '../../topics/topics.ts';
-import { createWindowRunner } from '../../core/processing/window-runner.ts';
+import { createWindowRunner, type RunningWindowProcess, type StartWindowProcessOptions } from '../../core/processing/window-runner.ts';
 import { evaluateOnNotification } from '../../db/notification-listener.ts';
 import { createMicroBatchEvaluator, type WindowEvaluation, type WindowRules } from './micro-batch-evaluation.ts';
 import { isNewerChange, thresholdProblemOf } from './micro-batch-threshold.ts';
@@ -33,24 +31,9 @@ import { applyThresholdChange } from './pipeline-settings.ts';
 
 export const accumulatorConsumerGroup = 'accumulator';
 
-export interface StartAccumulatorOptions {
-  config: Config;
-  endpoints: StackEndpoints;
-  log?: Logger;
-  /** 0 picks a free port (tests). */
-  port?: number;
-  /** The clock of the max-wait decision and of every timestamp the accumulator writes. */
-  now?: () => Date;
-  newBatchId?: () => string;
-}
+export type StartAccumulatorOptions = StartWindowProcessOptions;
 
-export interface RunningAccumulator {
-  readonly url: string;
-  readonly shutdown: Shutdown;
-  /** Requests an evaluation and resolves once one that started after the request has finished. */
-  evaluateNow(): Promise<void>;
-  stop(): Promise<void>;
-}
+export type RunningAccumulator = RunningWindowProcess;
 
 /** The window's rules from the configuration, checked once at start-up. */
 export function windowRulesOf(config: Config): WindowRules {

@@ -11,16 +11,14 @@ import { randomUUID } from 'node:crypto';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import type { Config } from '../../core/config.ts';
 import { InvariantViolation, PipelineError } from '../../core/errors.ts';
-import { createLogger, type Logger } from '../../core/logger.ts';
+import { createLogger } from '../../core/logger.ts';
 import { Decimal } from '../../core/money.ts';
 import type { MetricsRegistry } from '../../core/metrics.ts';
-import type { Shutdown } from '../../core/shutdown.ts';
-import { createWindowRunner } from '../../core/processing/window-runner.ts';
+import { createWindowRunner, type RunningWindowProcess, type StartWindowProcessOptions } from '../../core/processing/window-runner.ts';
 import { startConsumerProcess } from '../../core/processing/consumer-process.ts';
 import type { Subscription } from '../../core/processing/batch-consumer.ts';
 import { createChangeNowClient } from '../../connectors/changenow/changenow-client.ts';
 import { settlementRequestsChannel } from '../../db/settlement-notifications.ts';
-import type { StackEndpoints } from '../../stack/endpoints.ts';
 import { topicNames } from '../../topics/topics.ts';
 import { evaluateOnNotification } from '../../db/notification-listener.ts';
 import { createSettlementHandler, swapEventOf } from './settlement-handler.ts';
@@ -34,24 +32,9 @@ export const settlementConsumerGroup = 'settlement';
 /** A quote call must not hold the window up for ChangeNow's whole retry budget: the next evaluation asks again. */
 const quoteRetryBudgetMsMax = 15_000;
 
-export interface StartSettlementOptions {
-  config: Config;
-  endpoints: StackEndpoints;
-  log?: Logger;
-  /** 0 picks a free port (tests). */
-  port?: number;
-  /** The clock of the max-age and retry decisions and of every timestamp settlement writes. */
-  now?: () => Date;
-  newBatchId?: () => string;
-}
+export type StartSettlementOptions = StartWindowProcessOptions;
 
-export interface RunningSettlement {
-  readonly url: string;
-  readonly shutdown: Shutdown;
-  /** Requests a window evaluation and resolves once one that started after the request has finished. */
-  evaluateNow(): Promise<void>;
-  stop(): Promise<void>;
-}
+export type RunningSettlement = RunningWindowProcess;
 
 export function payoutWindowRulesOf(config: Config): PayoutWindowRules {
   const rules = { maxAgeMs: config.PAYOUT_MAX_AGE, maxSwapUsdt: new Decimal(config.PAYOUT_MAX_SWAP_USD), feeFloorPercent: new Decimal(config.PAYOUT_FEE_FLOOR_PERCENT) };
