@@ -71,6 +71,8 @@ const configSchema = z.object({
   MICRO_BATCH_THRESHOLD_MAX_USD: decimalText.default('100000'),
   MICRO_BATCH_MAX_WAIT: duration.default('15m'),
   MICRO_BATCH_MEMBERS_MAX: positiveInt.max(100_000).default(5_000),
+  /** How long the accumulator trusts ChangeNow's ETH → USDT range before asking again. */
+  CONVERSION_RANGE_TTL: duration.default('1m'),
   /** How often the window's wall-clock punctuation runs (the time trigger and idle flushes). */
   WINDOW_PUNCTUATION_INTERVAL: duration.default('1s'),
 

@@ -10,7 +10,8 @@
 // its totals are then checked against all its members as stored). The threshold is global, so it
 // is set explicitly at the start of every test, and the default (20) is published back and
 // applied before the accumulators stop. Each accumulator instance has its own injected clock,
-// reset after a test advances it.
+// reset after a test advances it. The exchange-range tests narrow the real ChangeNow simulator's
+// ETH → USDT range and reset it afterwards.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { sql, type DatabasePool } from 'slonik';
@@ -29,6 +30,7 @@ import { testStackEnvironment } from '../../test/support/test-stack-environment.
 import { describeWindow } from './micro-batch-evaluation.ts';
 import { accumulatorConsumerGroup, startAccumulator, windowRulesOf, type RunningAccumulator } from './start-accumulator.ts';
 import { decimalColumn } from '../../db/column-types.ts';
+import { resetSimulator, setPairRange } from '../../test/support/changenow-simulator.ts';
 
 const endpoints = inject('endpoints');
 const log = createLogger({ name: 'accumulator-test', level: process.env['TEST_PROCESS_LOG_LEVEL'] ?? 'silent' });
@@ -409,6 +411,98 @@ describe('the time trigger', () => {
       expect(batch.threshold_usd.equals(highThreshold)).toBe(true);
     } finally {
       clock.reset();
+      await stopInstance(accumulator);
+    }
+  });
+});
+
+describe("the exchange's range for ETH → USDT", () => {
+  const holdRow = z.object({ state: z.string(), reason: z.string(), payment_count: z.number().int(), since: z.date() });
+  const narrowRange = (minAmount: string, maxAmount: string | null) =>
+    setPairRange({ fromCurrency: 'eth', fromNetwork: 'eth', toCurrency: 'usdt', toNetwork: 'eth', minAmount: new Decimal(minAmount), maxAmount: maxAmount === null ? null : new Decimal(maxAmount) });
+  const holdsNow = () => database.any(sql.type(holdRow)`SELECT state, reason, payment_count, since FROM conversion_window_holds ORDER BY state`);
+  const conversionRow = z.object({ batch_id: z.string(), total_eth: decimal });
+  const allConversions = () => database.any(sql.type(conversionRow)`SELECT batch_id, total_eth FROM conversion_batches`);
+  /**
+   * Every conversion formed since the snapshot, by id rather than by time: instances with an
+   * advanced test clock stamp their batches in the future.
+   */
+  async function conversionsSince(before: ReadonlyArray<{ batch_id: string }>) {
+    const known = new Set(before.map((batch) => batch.batch_id));
+    return (await allConversions()).filter((batch) => !known.has(batch.batch_id));
+  }
+
+  afterAll(async () => {
+    await resetSimulator();
+  });
+
+  it('waits below the minimum with a recorded reason, whatever the trigger, and closes once the range allows it', async () => {
+    // No pending sum in this test stack comes near 1,000 ETH, so nothing may close.
+    await narrowRange('1000', null);
+    const clock = createTestClock();
+    const accumulator = await startInstance(punctuatedConfig, clock);
+    const before = await allConversions();
+    try {
+      await thresholdInForce(await publishThreshold('1'));
+      const due = [newPayment('40'), newPayment('40')];
+      await addPending(due);
+      clock.advance(rules.maxWaitMs + 1_000);
+      await accumulator.evaluateNow();
+      await accumulator.evaluateNow();
+      await expectStillPending(due);
+      expect(await conversionsSince(before)).toEqual([]);
+      const [hold] = await holdsNow();
+      expect(hold).toMatchObject({ state: 'below_exchange_minimum' });
+      expect(hold?.reason).toContain('minimum');
+      expect(await metricsOf(accumulator)).toMatch(/accumulator_held_payments\{[^}]*state="below_exchange_minimum"[^}]*\} [1-9]/);
+      const since = hold?.since;
+      await accumulator.evaluateNow();
+      // The hold keeps its start while it stands: its age is the wait's.
+      expect((await holdsNow())[0]?.since.getTime()).toBe(since?.getTime());
+    } finally {
+      clock.reset();
+      await stopInstance(accumulator);
+    }
+    // The exchange takes it now: a fresh instance asks for the range again and forms the batch.
+    await resetSimulator();
+    const after = await startInstance(eventDrivenConfig, createTestClock());
+    try {
+      await after.evaluateNow();
+      expect(await holdsNow()).toEqual([]);
+      expect((await conversionsSince(before)).length).toBeGreaterThan(0);
+    } finally {
+      await stopInstance(after);
+    }
+  });
+
+  it('splits a pending sum above the maximum into several conversions, each within the range, and sets a payment above it aside', async () => {
+    // ETH at 4,000 USD, 3% fee: $100 is 0.02425 ETH net, $400 is 0.097 ETH.
+    const [minEth, maxEth] = [new Decimal('0.02'), new Decimal('0.05')];
+    await narrowRange(minEth.toFixed(), maxEth.toFixed());
+    const accumulator = await startInstance(eventDrivenConfig, createTestClock());
+    const before = await allConversions();
+    try {
+      // Everything pending is due, whatever other files left behind; any batch that holds one of
+      // these payments (0.02425 ETH each) is within the range, so none of them can be held.
+      await thresholdInForce(await publishThreshold('1'));
+      const tooLarge = newPayment('400');
+      const payments = [newPayment('100'), newPayment('100'), newPayment('100'), newPayment('100')];
+      await addPending([tooLarge, ...payments]);
+      await accumulator.evaluateNow();
+      const placements = await placementsOf(payments);
+      const batchIds = new Set(placements.map((placement) => placement.conversion_batch_id));
+      // At most two $100 payments fit under 0.05 ETH, so four need at least two conversions.
+      expect(placements.map((placement) => placement.state)).toEqual(payments.map(() => 'swapping'));
+      expect(batchIds.size).toBeGreaterThanOrEqual(2);
+      for (const batchId of batchIds) if (batchId !== null) await expectConsistentBatch(batchId);
+      for (const batch of await conversionsSince(before)) {
+        expect(batch.total_eth.greaterThanOrEqualTo(minEth) && batch.total_eth.lessThanOrEqualTo(maxEth)).toBe(true);
+      }
+      await expectStillPending([tooLarge]);
+      const holds = await holdsNow();
+      expect(holds.map((hold) => hold.state)).toContain('above_exchange_maximum');
+    } finally {
+      await resetSimulator();
       await stopInstance(accumulator);
     }
   });

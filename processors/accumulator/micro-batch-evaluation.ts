@@ -16,6 +16,8 @@
 // every pending row is echoed to; the ledger already is the window's input, so the lock guards it
 // where it lives. Every instance is a hot standby: no rebalance is needed when one dies.
 // The rows are also locked FOR UPDATE, so any other writer of pending rows waits for the decision.
+// The exchange's range is asked for before the transaction (network calls never run under the
+// lock) and the holds it causes are written in the same transaction as the decision.
 import { createHash } from 'node:crypto';
 import { sql, type CommonQueryMethods, type DatabasePool, type DatabaseTransactionConnection } from 'slonik';
 import { z } from 'zod';
@@ -25,7 +27,7 @@ import { insertOutboxRecords, type OutboxRecord } from '../../core/processing/ou
 import { decimalValue } from '../../db/decimal-value.ts';
 import type { ConversionRequested } from '../../schemas/generated/records.ts';
 import { topicNames } from '../../topics/topics.ts';
-import { closeMicroBatches, comparePending, type MicroBatch, type PendingPayment } from './micro-batch-window.ts';
+import { closeMicroBatches, comparePending, totalsOf, type ConversionRange, type MicroBatch, type PendingPayment, type WindowHold, type WindowHoldState } from './micro-batch-window.ts';
 import { readThresholdInForce, type ThresholdInForce, type ThresholdLimits } from './pipeline-settings.ts';
 import { decimalColumn } from '../../db/column-types.ts';
 
@@ -41,6 +43,7 @@ export interface WindowEvaluation {
   readonly batches: readonly MicroBatch[];
   readonly threshold: ThresholdInForce;
   readonly remaining: readonly PendingPayment[];
+  readonly holds: readonly WindowHold[];
   readonly now: Date;
 }
 
@@ -125,19 +128,45 @@ async function recordBatches(transaction: DatabaseTransactionConnection, batches
   );
 }
 
+/**
+ * Replaces the window's holds with what this decision holds; a hold that still stands keeps its
+ * `since`, so an operator (and reconciliation) sees how long the money has waited for that reason.
+ */
+async function recordHolds(transaction: DatabaseTransactionConnection, holds: readonly WindowHold[], now: Date): Promise<void> {
+  await transaction.query(sql.unsafe`
+    DELETE FROM conversion_window_holds WHERE NOT (state = ANY(${sql.array(
+      holds.map((hold) => hold.state),
+      'text',
+    )}::text[]))`);
+  for (const hold of holds) {
+    const totals = totalsOf(hold.payments);
+    const oldest = hold.payments[0];
+    assertInvariant(oldest !== undefined, 'a hold holds at least one payment', { state: hold.state });
+    await transaction.query(sql.unsafe`
+      INSERT INTO conversion_window_holds (state, reason, payment_count, held_usd, held_eth, oldest_received_at, since, updated_at)
+      VALUES (${hold.state}, ${hold.reason}, ${hold.payments.length}, ${decimalValue(totals.usd)}, ${decimalValue(totals.eth)},
+              ${sql.timestamp(oldest.receivedAt)}, ${sql.timestamp(now)}, ${sql.timestamp(now)})
+      ON CONFLICT (state) DO UPDATE SET reason = EXCLUDED.reason, payment_count = EXCLUDED.payment_count, held_usd = EXCLUDED.held_usd,
+        held_eth = EXCLUDED.held_eth, oldest_received_at = EXCLUDED.oldest_received_at, updated_at = EXCLUDED.updated_at`);
+  }
+}
+
 export interface MicroBatchEvaluatorOptions {
   pool: DatabasePool;
   rules: WindowRules;
   now: () => Date;
   newBatchId: () => string;
+  /** The exchange's range for ETH → USDT as known now (asked before the transaction); undefined: unknown. */
+  conversionRange?: () => Promise<ConversionRange | undefined>;
 }
 
 export type MicroBatchEvaluator = () => Promise<WindowEvaluation>;
 
 export function createMicroBatchEvaluator(options: MicroBatchEvaluatorOptions): MicroBatchEvaluator {
   const { pool, rules } = options;
-  return () =>
-    pool.transaction(async (transaction) => {
+  return async () => {
+    const range = await options.conversionRange?.();
+    return pool.transaction(async (transaction) => {
       await lockWindow(transaction);
       const threshold = await readThresholdInForce(transaction, rules);
       const pending = await lockPendingPayments(transaction);
@@ -150,10 +179,13 @@ export function createMicroBatchEvaluator(options: MicroBatchEvaluatorOptions): 
         membersMax: rules.membersMax,
         now,
         newBatchId: options.newBatchId,
+        range,
       });
       if (decision.batches.length > 0) await recordBatches(transaction, decision.batches, now);
-      return { batches: decision.batches, threshold, remaining: decision.remaining, now };
+      await recordHolds(transaction, decision.holds, now);
+      return { batches: decision.batches, threshold, remaining: decision.remaining, holds: decision.holds, now };
     });
+  };
 }
 
 export interface WindowDescription {
@@ -167,7 +199,29 @@ export interface WindowDescription {
   readonly thresholdSource: ThresholdInForce['source'];
   /** How much more pending USD closes a batch by the threshold. */
   readonly remainingToThresholdUsd: Decimal;
+  /** Why due payments wait (the exchange's range), as the last evaluation recorded it. */
+  readonly holds: readonly WindowHoldDescription[];
 }
+
+export interface WindowHoldDescription {
+  readonly state: WindowHoldState;
+  readonly reason: string;
+  readonly paymentCount: number;
+  readonly heldUsd: Decimal;
+  readonly heldEth: Decimal;
+  readonly oldestReceivedAt: Date;
+  readonly since: Date;
+}
+
+const holdRow = z.object({
+  state: z.enum(['below_exchange_minimum', 'above_exchange_maximum']),
+  reason: z.string(),
+  payment_count: z.number().int(),
+  held_usd: decimal,
+  held_eth: decimal,
+  oldest_received_at: z.date(),
+  since: z.date(),
+});
 
 const windowSummaryRow = z.object({
   pending_payments: z.number().int(),
@@ -187,6 +241,8 @@ export async function describeWindow(connection: CommonQueryMethods, rules: Wind
     FROM payment_ledger WHERE state = 'pending_conversion'
   `);
   const remaining = threshold.thresholdUsd.minus(summary.pending_usd);
+  const holds = await connection.any(sql.type(holdRow)`
+    SELECT state, reason, payment_count, held_usd, held_eth, oldest_received_at, since FROM conversion_window_holds ORDER BY state`);
   return {
     pendingPayments: summary.pending_payments,
     pendingUsd: summary.pending_usd,
@@ -196,5 +252,14 @@ export async function describeWindow(connection: CommonQueryMethods, rules: Wind
     thresholdUsd: threshold.thresholdUsd,
     thresholdSource: threshold.source,
     remainingToThresholdUsd: remaining.greaterThan(0) ? remaining : new Decimal(0),
+    holds: holds.map((row) => ({
+      state: row.state,
+      reason: row.reason,
+      paymentCount: row.payment_count,
+      heldUsd: row.held_usd,
+      heldEth: row.held_eth,
+      oldestReceivedAt: row.oldest_received_at,
+      since: row.since,
+    })),
   };
 }

@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { expect, it } from 'vitest';
 import { Decimal } from '../../core/money.ts';
-import { closeMicroBatches, comparePending, totalsOf, waitedMs, type MicroBatch, type PendingPayment } from './micro-batch-window.ts';
+import { closeMicroBatches, comparePending, totalsOf, waitedMs, type ConversionRange, type MicroBatch, type PendingPayment } from './micro-batch-window.ts';
 
 type Step =
   | { kind: 'arrival'; usdUnits: bigint; ethUnits: bigint; lateMs: number }
@@ -116,6 +116,62 @@ it('keeps every invariant of the window over random streams, thresholds and tick
         expect(batch.totalUsd.greaterThanOrEqualTo(batch.thresholdUsd) || waitedEnough || fullOnCrossing).toBe(true);
         if (batch.trigger === 'MAX_WAIT') expect(waitedEnough).toBe(true);
       }
+    }),
+    { numRuns: 300 },
+  );
+});
+
+// With the exchange's range: over random streams and ranges (min up to half of max, as exchanges'
+// ranges are), every batch fits the range, nothing is lost, what waits past a trigger is held with
+// a reason, and a payment the exchange could take is never held above the maximum.
+it('keeps every batch within the exchange range, and holds only what the range forbids', () => {
+  const rangeScenario = fc.record({
+    maxEthUnits: fc.bigInt({ min: 10n ** 15n, max: 10n ** 20n }),
+    minShare: fc.integer({ min: 0, max: 50 }),
+    maxWaitMs: fc.integer({ min: 1, max: 900_000 }),
+    membersMax: fc.integer({ min: 1, max: 8 }),
+    thresholdUnits: fc.bigInt({ min: 1n, max: 2_000_000_000_000n }),
+    steps: fc.array(step, { minLength: 1, maxLength: 120 }),
+  });
+  fc.assert(
+    fc.property(rangeScenario, ({ maxEthUnits, minShare, maxWaitMs, membersMax, thresholdUnits, steps }) => {
+      const maxEth = new Decimal(maxEthUnits.toString()).dividedBy(ethScale);
+      const range: ConversionRange = { minEth: maxEth.times(minShare).dividedBy(100), maxEth };
+      const threshold = new Decimal(thresholdUnits.toString()).dividedBy(usdScale);
+      let nowMs = Date.parse('2026-11-21T00:00:00.000Z');
+      let pending: PendingPayment[] = [];
+      let arrivedCount = 0;
+      let closedCount = 0;
+      let batchCount = 0;
+      for (const current of steps) {
+        if (current.kind === 'arrival') {
+          arrivedCount += 1;
+          const payment: PendingPayment = {
+            paymentId: `p${String(arrivedCount).padStart(5, '0')}`,
+            usdNet: new Decimal(current.usdUnits.toString()).dividedBy(usdScale),
+            ethNet: new Decimal(current.ethUnits.toString()).dividedBy(ethScale),
+            receivedAt: new Date(nowMs - current.lateMs),
+          };
+          pending = [...pending, payment].sort(comparePending);
+        } else if (current.kind === 'tick') {
+          nowMs += current.advanceMs;
+        }
+        const now = new Date(nowMs);
+        const decision = closeMicroBatches({ pending, thresholdUsd: threshold, maxWaitMs, membersMax, now, newBatchId: () => `b${++batchCount}`, range });
+        for (const batch of decision.batches) {
+          expect(batch.totalEth.greaterThanOrEqualTo(range.minEth) && batch.totalEth.lessThanOrEqualTo(maxEth)).toBe(true);
+          closedCount += batch.members.length;
+        }
+        const held = new Map(decision.holds.flatMap((hold) => hold.payments.map((payment) => [payment, hold.state] as const)));
+        for (const payment of decision.remaining) {
+          if (held.get(payment) === 'above_exchange_maximum') expect(payment.ethNet.greaterThan(maxEth)).toBe(true);
+          else expect(payment.ethNet.lessThanOrEqualTo(maxEth)).toBe(true);
+        }
+        const free = decision.remaining.filter((payment) => !held.has(payment));
+        expect(totalsOf(free).usd.lessThan(threshold) || free.length === 0).toBe(true);
+        pending = [...decision.remaining];
+      }
+      expect(closedCount + pending.length).toBe(arrivedCount);
     }),
     { numRuns: 300 },
   );

@@ -122,9 +122,63 @@ describe('the member cap', () => {
   });
 });
 
+describe("the exchange's range", () => {
+  // ETH at $2,000: $10 is 0.005 ETH.
+  const range = { minEth: new Decimal('0.004'), maxEth: new Decimal('0.012') };
+  const tenDollars = (paymentId: string, second: number) => payment(paymentId, '10', second, '0.005');
+
+  it('splits a pending sum above the maximum into several conversions, each within the range', () => {
+    const pending = [tenDollars('p1', 0), tenDollars('p2', 1), tenDollars('p3', 2), tenDollars('p4', 3), tenDollars('p5', 4)];
+    const decision = windowAt(pending, { range });
+    expect(decision.batches.map((batch) => [idsOf(batch.members), batch.totalEth.toFixed()])).toEqual([
+      [['p1', 'p2'], '0.01'],
+      [['p3', 'p4'], '0.01'],
+    ]);
+    // $10 left: below the threshold and young, so it waits as any pending payment does, with no hold.
+    expect(idsOf(decision.remaining)).toEqual(['p5']);
+    expect(decision.holds).toEqual([]);
+  });
+
+  it('fills a batch first fit: a payment that does not fit waits for the next batch', () => {
+    const pending = [payment('p1', '10', 0, '0.005'), payment('p2', '20', 1, '0.01'), payment('p3', '10', 2, '0.005')];
+    const decision = windowAt(pending, { range });
+    expect(decision.batches.map((batch) => idsOf(batch.members))).toEqual([['p1', 'p3'], ['p2']]);
+  });
+
+  it('does not form a batch below the minimum, whatever the trigger, and says why', () => {
+    const pending = [payment('p1', '4', 0, '0.002'), payment('p2', '4', 1, '0.001')];
+    const late = windowAt(pending, { range, now: new Date(start.getTime() + maxWaitMs + 10_000) });
+    expect(late.batches).toHaveLength(0);
+    expect(idsOf(late.remaining)).toEqual(['p1', 'p2']);
+    expect(late.holds.map((hold) => [hold.state, idsOf(hold.payments)])).toEqual([['below_exchange_minimum', ['p1', 'p2']]]);
+    expect(late.holds[0]?.reason).toContain('0.003 ETH');
+    // One more payment lifts the batch over the minimum: it closes.
+    const more = windowAt([...pending, payment('p3', '4', 2, '0.002')], { range, now: new Date(start.getTime() + maxWaitMs + 10_000) });
+    expect(more.batches.map((batch) => idsOf(batch.members))).toEqual([['p1', 'p2', 'p3']]);
+    expect(more.holds).toEqual([]);
+  });
+
+  it('sets a payment above the maximum aside for an operator; it neither blocks nor counts toward the threshold', () => {
+    const pending = [payment('p1', '100', 0, '0.05'), tenDollars('p2', 1), tenDollars('p3', 2)];
+    const decision = windowAt(pending, { range });
+    expect(decision.batches.map((batch) => idsOf(batch.members))).toEqual([['p2', 'p3']]);
+    expect(idsOf(decision.remaining)).toEqual(['p1']);
+    expect(decision.holds.map((hold) => [hold.state, idsOf(hold.payments)])).toEqual([['above_exchange_maximum', ['p1']]]);
+    // Alone, it triggers nothing: $100 pending is not a crossing when no exchange can take it.
+    expect(windowAt([payment('p1', '100', 0, '0.05')], { range }).batches).toHaveLength(0);
+  });
+
+  it('cuts by the member cap alone when the range is not known', () => {
+    const pending = [payment('p1', '100', 0, '0.05'), tenDollars('p2', 1)];
+    const decision = windowAt(pending);
+    expect(decision.batches.map((batch) => idsOf(batch.members))).toEqual([['p1', 'p2']]);
+    expect(decision.holds).toEqual([]);
+  });
+});
+
 describe('input the window refuses', () => {
   it('decides nothing for nothing pending', () => {
-    expect(windowAt([], { now: new Date(start.getTime() + 10 * maxWaitMs) })).toEqual({ batches: [], remaining: [] });
+    expect(windowAt([], { now: new Date(start.getTime() + 10 * maxWaitMs) })).toEqual({ batches: [], remaining: [], holds: [] });
   });
 
   it.each([

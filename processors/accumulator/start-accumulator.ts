@@ -9,6 +9,9 @@
 //   commit (latency), the wall-clock punctuation (the max-wait trigger on an idle pipeline, and
 //   the safety net for a missed notification), and each committed pipeline-config chunk (a new
 //   threshold applies at once).
+// - Before each evaluation it knows ChangeNow's range for ETH → USDT (cached; asked outside the
+//   window's transaction), so it never forms a conversion the exchange would refuse: it splits
+//   above the maximum and waits below the minimum (micro-batch-window.ts).
 // - Any number of instances may run: evaluations serialise on an advisory lock (see
 //   micro-batch-evaluation.ts), and the pipeline-config partition belongs to one of them at a time.
 import { randomUUID } from 'node:crypto';
@@ -28,8 +31,28 @@ import { createMicroBatchEvaluator, type WindowEvaluation, type WindowRules } fr
 import { isNewerChange, thresholdProblemOf } from './micro-batch-threshold.ts';
 import { totalsOf, waitedMs } from './micro-batch-window.ts';
 import { applyThresholdChange } from './pipeline-settings.ts';
+import { createChangeNowClient, type CurrencyPair } from '../../connectors/changenow/changenow-client.ts';
+import { createQuoteCache, type QuoteCache } from '../settlement/payout-quotes.ts';
+import type { ConversionRange, WindowHoldState } from './micro-batch-window.ts';
 
 export const accumulatorConsumerGroup = 'accumulator';
+
+/** What every conversion swaps: the batch's ETH into USDT, both on Ethereum. */
+export const conversionPair: CurrencyPair = { fromCurrency: 'eth', fromNetwork: 'eth', toCurrency: 'usdt', toNetwork: 'eth' };
+
+/** A range call must not hold the window up for ChangeNow's whole retry budget: the next evaluation asks again. */
+const rangeRetryBudgetMsMax = 5_000;
+
+/** The range as known now: fetched when the cache has none; undefined while ChangeNow does not answer. */
+async function conversionRangeOf(quotes: QuoteCache, log: Logger): Promise<ConversionRange | undefined> {
+  await quotes.fetch([{ kind: 'range', pair: conversionPair }]);
+  const quote = quotes.range(conversionPair);
+  if (quote === undefined || quote.kind === 'unavailable') {
+    log.debug({ error: quote?.kind === 'unavailable' ? quote.error : 'not fetched' }, 'no conversion range: batches are cut by the member cap alone');
+    return undefined;
+  }
+  return { minEth: quote.value.minAmount, maxEth: quote.value.maxAmount };
+}
 
 export type StartAccumulatorOptions = StartWindowProcessOptions;
 
@@ -114,6 +137,7 @@ function createAccumulatorMetrics(registry: MetricsRegistry, rules: WindowRules)
   const pendingUsd = new Gauge({ name: 'accumulator_pending_usd', help: 'USD pending conversion after the last evaluation', registers: [registry] });
   const pendingPayments = new Gauge({ name: 'accumulator_pending_payments', help: 'Payments pending conversion after the last evaluation', registers: [registry] });
   const oldestSeconds = new Gauge({ name: 'accumulator_oldest_pending_seconds', help: 'How long the oldest pending payment has waited', registers: [registry] });
+  const heldPayments = new Gauge({ name: 'accumulator_held_payments', help: "Payments pending past a trigger because of the exchange's range, by hold", labelNames: ['state'] as const, registers: [registry] });
   const thresholdUsd = new Gauge({ name: 'accumulator_threshold_usd', help: 'Micro-batch threshold in force at the last evaluation', registers: [registry] });
   const listenerConnected = new Gauge({ name: 'accumulator_ledger_listener_connected', help: '1 while LISTEN ledger_pending is connected', registers: [registry] });
   new Gauge({ name: 'accumulator_max_wait_seconds', help: 'MICRO_BATCH_MAX_WAIT', registers: [registry] }).set(rules.maxWaitMs / 1_000);
@@ -130,6 +154,9 @@ function createAccumulatorMetrics(registry: MetricsRegistry, rules: WindowRules)
       const oldest = evaluation.remaining[0];
       oldestSeconds.set(oldest === undefined ? 0 : waitedMs(oldest, evaluation.now) / 1_000);
       thresholdUsd.set(Number(evaluation.threshold.thresholdUsd.toFixed(2)));
+      for (const state of ['below_exchange_minimum', 'above_exchange_maximum'] as const) {
+        heldPayments.set({ state }, evaluation.holds.find((hold) => hold.state === state)?.payments.length ?? 0);
+      }
     },
     failed: () => failures.inc(),
   };
@@ -141,9 +168,12 @@ export async function startAccumulator(options: StartAccumulatorOptions): Promis
   const log = options.log ?? createLogger({ name, level: config.LOG_LEVEL });
   const now = options.now ?? (() => new Date());
   const rules = windowRulesOf(config);
+  if (config.CHANGENOW_API_KEY === undefined) throw new PipelineError('CHANGENOW_API_KEY is required to run the accumulator (it asks ChangeNow for the conversion range).');
+  const apiKey = config.CHANGENOW_API_KEY;
   let requestEvaluation: (() => Promise<void>) | undefined;
   let evaluationsIdle: (() => Promise<void>) | undefined;
   let metrics: AccumulatorMetrics | undefined;
+  let standingHolds = new Set<WindowHoldState>();
 
   const running = await startConsumerProcess({
     name,
@@ -158,7 +188,27 @@ export async function startAccumulator(options: StartAccumulatorOptions): Promis
     evaluate: (resources) => {
       const accumulatorMetrics = createAccumulatorMetrics(resources.metrics, rules);
       metrics = accumulatorMetrics;
-      const evaluate = createMicroBatchEvaluator({ pool: resources.pool, rules, now, newBatchId: options.newBatchId ?? randomUUID });
+      const quotes = createQuoteCache({
+        source: createChangeNowClient({
+          baseUrl: endpoints.changeNowApiUrl,
+          apiKey,
+          rateLimitPerSecond: config.CHANGENOW_RATE_LIMIT_PER_SECOND,
+          requestTimeoutMs: config.CHANGENOW_REQUEST_TIMEOUT,
+          retryBudgetMs: Math.min(config.CHANGENOW_RETRY_BUDGET, rangeRetryBudgetMsMax),
+          log,
+          metrics: resources.metrics,
+        }),
+        log,
+        now,
+        ttlMs: config.CONVERSION_RANGE_TTL,
+      });
+      const evaluate = createMicroBatchEvaluator({
+        pool: resources.pool,
+        rules,
+        now,
+        newBatchId: options.newBatchId ?? randomUUID,
+        conversionRange: () => conversionRangeOf(quotes, log),
+      });
       const runner = createWindowRunner({
         evaluate,
         onEvaluated: (evaluation) => {
@@ -178,6 +228,25 @@ export async function startAccumulator(options: StartAccumulatorOptions): Promis
               'micro-batch closed: members swapping, ConversionRequested in the outbox',
             );
           }
+          // Told once when a hold starts and once when it clears, not on every evaluation.
+          const current = new Set(evaluation.holds.map((hold) => hold.state));
+          for (const hold of evaluation.holds) {
+            if (standingHolds.has(hold.state)) continue;
+            const oldest = hold.payments[0];
+            log.warn(
+              {
+                state: hold.state,
+                payments: hold.payments.length,
+                heldUsd: totalsOf(hold.payments).usd.toFixed(),
+                oldestWaitedMs: oldest === undefined ? null : waitedMs(oldest, evaluation.now),
+                // Above the maximum no later payment can help: only an operator can.
+                alert: hold.state === 'above_exchange_maximum',
+              },
+              hold.reason,
+            );
+          }
+          for (const state of standingHolds) if (!current.has(state)) log.info({ state }, 'conversion window hold cleared');
+          standingHolds = current;
         },
         evaluationSeconds: accumulatorMetrics.evaluationSeconds,
         onFailed: () => accumulatorMetrics.failed(),
