@@ -35,7 +35,8 @@ const answerWith = (status: number, body: unknown): void => {
 };
 
 describe('createEvmRpc', () => {
-  const rpc = (): ReturnType<typeof createEvmRpc> => createEvmRpc({ url, timeoutMs: 300 });
+  // Answered calls get a timeout no loaded machine reaches; only the hanging call waits for a short one.
+  const rpc = (timeoutMs = 30_000): ReturnType<typeof createEvmRpc> => createEvmRpc({ url, timeoutMs });
 
   it('parses hex quantities into bigint and null receipts as null', async () => {
     answerWith(200, { jsonrpc: '2.0', id: 1, result: '0x1d6329f1c35ca4bfabb9f5610000000000' });
@@ -56,7 +57,7 @@ describe('createEvmRpc', () => {
 
   it('turns no answer, an HTTP error page and a malformed result into EvmUnavailableError', async () => {
     answer = 'hang';
-    await expect(rpc().chainId()).rejects.toThrow(new EvmUnavailableError('eth_chainId', 'no answer within 300 ms'));
+    await expect(rpc(300).chainId()).rejects.toThrow(new EvmUnavailableError('eth_chainId', 'no answer within 300 ms'));
     answerWith(502, '<html>Bad Gateway</html>');
     await expect(rpc().chainId()).rejects.toBeInstanceOf(EvmUnavailableError);
     answerWith(200, { jsonrpc: '2.0', id: 1, result: 'not hex' });
