@@ -112,7 +112,8 @@ const combinations: readonly Combination[] = (['instant', 'threshold'] as const)
 let database: DatabasePool;
 
 async function start(name: ProcessorName): Promise<void> {
-  processes[name] = await startProcessorProcess(name, processorPorts[name], { environment, readyTimeoutMs: 120_000 });
+  // Generous: seven processes compile and start at once, on a machine other test runs share.
+  processes[name] = await startProcessorProcess(name, processorPorts[name], { environment, readyTimeoutMs: 300_000 });
 }
 
 function url(name: ProcessorName): string {
@@ -192,7 +193,7 @@ beforeAll(async () => {
   await skipGroupToLatest(endpoints, 'settlement', [topicNames.swapEvents]);
   await Promise.all((Object.keys(processorPorts) as ProcessorName[]).map((name) => start(name)));
   expect((await admin('PUT', '/api/config/micro-batch-threshold', { value: '20' })).status).toBe(200);
-}, 240_000);
+}, 420_000);
 
 afterAll(async () => {
   await Promise.all(Object.values(processes).map((running) => running.terminate()));
