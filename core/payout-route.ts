@@ -9,6 +9,14 @@
 // the ChangeNow connector (exchange or transfer) both call it, so they can never disagree about a
 // command — a window that skipped the exchange's range for a payout the connector then sends to
 // ChangeNow (or the reverse) would leave money waiting with no one to move it.
+//
+// Exactly once on the direct route comes from the mechanisms the exchange route's pay-in already
+// uses, nothing new: settlement forms the batch once (one transaction under the settlement lock; a
+// partial unique index allows one live payout membership per credit); the ChangeNow connector turns
+// its command into one transfer request with the id `<command id>:payin` in the same transaction
+// as the state change (outbox); the chain connector signs and stores that transfer once and only
+// rebroadcasts the stored bytes; the FINISHED swap event carrying the transaction hash has a
+// deterministic event id that settlement's inbox claims once before marking the credits paid.
 
 export type PayoutRoute = 'direct' | 'exchange';
 
