@@ -55,6 +55,15 @@ describe('swap intents', () => {
     expect(intent.route).toBe('direct');
   });
 
+  it('sends the pool’s USDT straight to a threshold client paid in usdt/eth, and exchanges it for USDT on another network', () => {
+    const direct = payoutIntent(payout({ to_currency: 'usdt', to_network: 'eth', payout_address: host }), host);
+    if (isRejection(direct)) throw new Error(direct.reason);
+    expect(direct).toMatchObject({ route: 'direct', fromCurrency: 'usdt', toCurrency: 'usdt', payoutAddress: host });
+    const tron = payoutIntent(payout({ to_currency: 'usdt', to_network: 'trx' }), host);
+    if (isRejection(tron)) throw new Error(tron.reason);
+    expect(tron.route).toBe('exchange');
+  });
+
   it('refuses what the host wallet cannot pay in, naming the field and the rule', () => {
     expect(payoutIntent(payout({ from_currency: 'btc', from_network: 'btc' }), host)).toMatchObject({ field: 'from_currency', rule: 'pay-in asset' });
     expect(payoutIntent(payout({ amount: new Decimal('1.0000001') }), host)).toMatchObject({ field: 'amount', rule: 'base units' });

@@ -2,12 +2,14 @@
 // exchange pair, how much, where the output goes, and how the pay-in is sent. A conversion swaps
 // the batch's ETH into USDT paid to the host wallet; a payout swaps USDT (threshold) or ETH
 // (instant) into the client's currency paid to the client's wallet. When the source asset already
-// is the client's asset, an exchange would only cost a fee: the pay-in goes straight to the client.
+// is the client's asset (core/payout-route.ts, the same rule settlement's window applies), there is
+// nothing to exchange: the pay-in goes straight to the client.
 import { assetDecimals, toBaseUnits, type Decimal } from '../../core/money.ts';
+import { payoutRouteOf, type PayoutRoute } from '../../core/payout-route.ts';
 import type { ConversionRequested, PayoutRequested, TransferAsset } from '../../schemas/generated/records.ts';
 
 export type SwapKind = 'conversion' | 'payout';
-export type SwapRoute = 'exchange' | 'direct';
+export type SwapRoute = PayoutRoute;
 
 export interface SwapIntent {
   readonly commandId: string;
@@ -64,11 +66,10 @@ export function payoutIntent(command: PayoutRequested, hostWalletAddress: string
   const fromNetwork = command.from_network.toLowerCase();
   const toCurrency = command.to_currency.toLowerCase();
   const toNetwork = command.to_network.toLowerCase();
-  const sameAsset = fromCurrency === toCurrency && fromNetwork === toNetwork;
   return checked({
     commandId: command.command_id,
     kind: 'payout',
-    route: sameAsset ? 'direct' : 'exchange',
+    route: payoutRouteOf({ fromCurrency, fromNetwork, toCurrency, toNetwork }),
     fromCurrency,
     fromNetwork,
     toCurrency,

@@ -8,15 +8,20 @@
 // currency) valued at the quote's own rate. ChangeNow's margin is inside that rate and cannot be
 // told apart from the market price; it is a fixed share of any amount, so waiting cannot reduce
 // it — the floor is about the fixed network fees that make small payouts wasteful.
+//
+// A direct payout (core/payout-route.ts) asks ChangeNow nothing: its fee is the transfer's gas,
+// valued in USDT by the transfer-fee source (transfer-fee.ts), cached per pair like the others.
 import type { Decimal } from '../../core/money.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { ChangeNowClient, CurrencyPair, ExchangeEstimate, ExchangeRange } from '../../connectors/changenow/changenow-client.ts';
 import type { Quote, QuoteBook, QuoteNeed } from './payout-window.ts';
+import type { TransferFeeSource } from './transfer-fee-source.ts';
 
 export type PayoutQuoteSource = Pick<ChangeNowClient, 'range' | 'estimate'>;
 
 export interface QuoteCacheOptions {
   source: PayoutQuoteSource;
+  transferFees: TransferFeeSource;
   log: Logger;
   now: () => Date;
   ttlMs?: number;
@@ -57,6 +62,7 @@ export function createQuoteCache(options: QuoteCacheOptions): QuoteCache {
   const entriesMax = options.entriesMax ?? 10_000;
   const ranges = new Map<string, Entry<ExchangeRange>>();
   const fees = new Map<string, Entry<Decimal>>();
+  const transferFees = new Map<string, Entry<Decimal>>();
 
   function read<T>(entries: Map<string, Entry<T>>, key: string): Quote<T> | undefined {
     const entry = entries.get(key);
@@ -93,6 +99,17 @@ export function createQuoteCache(options: QuoteCacheOptions): QuoteCache {
       }
       return;
     }
+    if (need.kind === 'transfer_fee') {
+      const key = pairText(need.pair);
+      if (read(transferFees, key) !== undefined) return;
+      try {
+        write(transferFees, key, { kind: 'known', value: await options.transferFees(need.pair) });
+      } catch (error) {
+        log.warn({ err: error, pair: key }, 'no gas cost estimate for a direct payout');
+        write(transferFees, key, { kind: 'unavailable', error: errorText(error) });
+      }
+      return;
+    }
     const key = feeKey(need.pair, need.amountUsdt);
     if (read(fees, key) !== undefined) return;
     try {
@@ -107,6 +124,7 @@ export function createQuoteCache(options: QuoteCacheOptions): QuoteCache {
   return {
     range: (pair) => read(ranges, pairText(pair)),
     fee: (pair, amount) => read(fees, feeKey(pair, amount)),
+    transferFee: (pair) => read(transferFees, pairText(pair)),
     async fetch(needs) {
       // Sequential: the client's rate limiter spaces the calls anyway, and a burst of groups due at
       // once must not use up ChangeNow's limit that the connector needs for exchanges.

@@ -1,7 +1,8 @@
 // Proves the per-client window's decision without I/O: the three triggers and their order, the
 // split above the cap (properties: every credit once, whole, in order, each batch within the cap
 // unless it is one credit), waiting below the pair's minimum, the fee floor held unless max age or
-// an operator forces the payout, and missing quotes asked for instead of guessed.
+// an operator forces the payout, and missing quotes asked for instead of guessed; and for a direct
+// group (the pool's own usdt/eth), no exchange quote at all — only the split and the gas fee floor.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Decimal } from '../../core/money.ts';
@@ -18,17 +19,29 @@ function credit(id: string, usdt: string, ageDays = 1): WindowCredit {
   return { creditId: id, usdtAmount: new Decimal(usdt), creditedAt: new Date(now.getTime() - ageDays * dayMs) };
 }
 
-function group(credits: WindowCredit[], options: { threshold?: string | null; manual?: boolean } = {}): WindowGroup {
+function group(credits: WindowCredit[], options: { threshold?: string | null; manual?: boolean; currency?: string; network?: string } = {}): WindowGroup {
   return {
-    key: { clientId: '-1001', walletAddress: 'wallet', payoutCurrency: 'xmr', payoutNetwork: 'xmr' },
+    key: { clientId: '-1001', walletAddress: 'wallet', payoutCurrency: options.currency ?? 'xmr', payoutNetwork: options.network ?? 'xmr' },
     credits,
     thresholdUsd: options.threshold === null ? null : new Decimal(options.threshold ?? '500'),
     manual: options.manual ?? false,
   };
 }
 
-function quotes(range: Quote<ExchangeRange> | undefined, feeOf: (amount: Decimal) => Quote<Decimal> | undefined = () => ({ kind: 'known', value: new Decimal('1') })): QuoteBook {
-  return { range: (_pair: CurrencyPair) => range, fee: (_pair, amount) => feeOf(amount) };
+function quotes(
+  range: Quote<ExchangeRange> | undefined,
+  feeOf: (amount: Decimal) => Quote<Decimal> | undefined = () => ({ kind: 'known', value: new Decimal('1') }),
+  transferFee: Quote<Decimal> | undefined = { kind: 'known', value: new Decimal('0.4') },
+): QuoteBook {
+  return { range: (_pair: CurrencyPair) => range, fee: (_pair, amount) => feeOf(amount), transferFee: () => transferFee };
+}
+
+/** A quote book that fails the test if the window asks an exchange anything. */
+function directOnly(transferFee: Quote<Decimal> | undefined): QuoteBook {
+  const asked = (what: string) => (): never => {
+    throw new Error(`a direct payout asked the exchange for a ${what}`);
+  };
+  return { range: asked('range'), fee: asked('fee estimate'), transferFee: () => transferFee };
 }
 
 const wideRange: Quote<ExchangeRange> = { kind: 'known', value: { minAmount: new Decimal('10'), maxAmount: null } };
@@ -110,6 +123,77 @@ describe('exchange limits and fees', () => {
     const decision = decideGroup(group([credit('a', '500')]), rules, quotes({ kind: 'unavailable', error: 'pair_is_inactive' }), now);
     expect(decision.hold).toMatchObject({ state: 'quote_unavailable' });
     expect(decision.hold?.reason).toContain('pair_is_inactive');
+  });
+});
+
+describe('direct payouts: the pool’s USDT to a usdt/eth wallet', () => {
+  const usdt = { currency: 'usdt', network: 'eth' };
+  const gas = (usdtFee: string): Quote<Decimal> => ({ kind: 'known', value: new Decimal(usdtFee) });
+
+  it('pays at the threshold without asking an exchange for a range or a fee', () => {
+    const decision = decideGroup(group([credit('a', '250'), credit('b', '260')], usdt), rules, directOnly(gas('0.4')), now);
+    expect(decision).toMatchObject({ trigger: 'threshold', hold: null, needs: [] });
+    expect(decision.payouts.map((payout) => payout.usdtAmount.toFixed())).toEqual(['510']);
+  });
+
+  it('asks for the transfer’s gas cost first, and pays nothing until it is known', () => {
+    const decision = decideGroup(group([credit('a', '600')], usdt), rules, directOnly(undefined), now);
+    expect(decision).toMatchObject({ payouts: [], hold: null, needs: [{ kind: 'transfer_fee', pair: { fromCurrency: 'usdt', toCurrency: 'usdt', toNetwork: 'eth' } }] });
+  });
+
+  it('has no exchange minimum: a small forced payout pays', () => {
+    const decision = decideGroup(group([credit('a', '0.5')], { ...usdt, manual: true }), rules, directOnly(undefined), now);
+    expect(decision.payouts.map((payout) => payout.usdtAmount.toFixed())).toEqual(['0.5']);
+    expect(decision.hold).toBeNull();
+  });
+
+  it('still splits at PAYOUT_MAX_SWAP_USD, and pays a lone credit above it whole (no exchange maximum)', () => {
+    const credits = Array.from({ length: 12 }, (_, index) => credit(`c${String(index).padStart(2, '0')}`, '1000'));
+    const split = decideGroup(group(credits, usdt), rules, directOnly(gas('0.4')), now);
+    expect(split.payouts.map((payout) => payout.usdtAmount.toFixed())).toEqual(['4000', '4000', '4000']);
+    const huge = decideGroup(group([credit('huge', '7500')], usdt), rules, directOnly(gas('0.4')), now);
+    expect(huge.payouts.map((payout) => payout.usdtAmount.toFixed())).toEqual(['7500']);
+    expect(huge.hold).toBeNull();
+  });
+
+  it('holds a threshold payout whose gas exceeds the fee floor, and pays it when forced', () => {
+    const held = decideGroup(group([credit('a', '500')], usdt), rules, directOnly(gas('10.5')), now);
+    expect(held.payouts).toEqual([]);
+    expect(held.hold).toMatchObject({ state: 'fee_floor_not_met' });
+    expect(held.hold?.estimatedFeeUsdt?.eq('10.5')).toBe(true);
+    expect(decideGroup(group([credit('a', '500')], usdt), rules, directOnly(gas('10')), now).payouts).toHaveLength(1);
+    expect(decideGroup(group([credit('a', '500')], { ...usdt, manual: true }), rules, directOnly(gas('10.5')), now).payouts).toHaveLength(1);
+    expect(decideGroup(group([credit('a', '500', 91)], usdt), rules, directOnly(gas('10.5')), now).payouts).toHaveLength(1);
+  });
+
+  it('shows an unknown gas cost as quote_unavailable on a threshold payout, and never holds a forced one for it', () => {
+    const unknown: Quote<Decimal> = { kind: 'unavailable', error: 'eth_getBlockByNumber: unreachable' };
+    const held = decideGroup(group([credit('a', '500')], usdt), rules, directOnly(unknown), now);
+    expect(held.payouts).toEqual([]);
+    expect(held.hold).toMatchObject({ state: 'quote_unavailable' });
+    expect(held.hold?.reason).toContain('gas');
+    expect(decideGroup(group([credit('a', '500')], { ...usdt, manual: true }), rules, directOnly(unknown), now).payouts).toHaveLength(1);
+    expect(decideGroup(group([credit('a', '20', 90)], usdt), rules, directOnly(unknown), now).payouts).toHaveLength(1);
+  });
+
+  it('keeps USDT on another network on the exchange route, with its range', () => {
+    const decision = decideGroup(group([credit('a', '600')], { currency: 'usdt', network: 'trx' }), rules, quotes(undefined), now);
+    expect(decision).toMatchObject({ payouts: [], needs: [{ kind: 'range', pair: { toCurrency: 'usdt', toNetwork: 'trx' } }] });
+  });
+
+  it('pays every due direct group whole or in batches within the cap, whatever the credits and trigger', () => {
+    const amounts = fc.array(fc.bigInt({ min: 1n, max: 9_000_000_000n }), { minLength: 1, maxLength: 30 });
+    fc.assert(
+      fc.property(amounts, fc.boolean(), (units, manual) => {
+        const credits = units.map((unit, index) => ({ creditId: `c${String(index).padStart(3, '0')}`, usdtAmount: new Decimal(unit.toString()).div(1_000_000), creditedAt: now }));
+        const decision = decideGroup(group(credits, { ...usdt, manual, threshold: '50' }), rules, directOnly(gas('0')), now);
+        if (decision.trigger === null) return;
+        expect(decision.hold).toBeNull();
+        expect(decision.payouts.flatMap((payout) => payout.credits)).toEqual(credits);
+        for (const payout of decision.payouts) expect(payout.usdtAmount.lte(rules.maxSwapUsdt) || payout.credits.length === 1).toBe(true);
+      }),
+      { numRuns: 200 },
+    );
   });
 });
 

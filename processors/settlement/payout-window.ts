@@ -6,18 +6,24 @@
 // (max_age), or the group reaches the client's threshold (threshold; a client now on the instant
 // strategy has no threshold, so what it still holds is due at once). In that order, because the
 // first two force a payout past the fee floor.
-// Then, against ChangeNow's range for USDT → the client's currency:
+// Then, for a pair that goes through an exchange, against ChangeNow's range for USDT → the
+// client's currency:
 // - split into batches of at most min(PAYOUT_MAX_SWAP_USD, the pair's maximum) (payout-split.ts);
 // - a batch below the pair's minimum waits (below_exchange_minimum);
 // - a lone credit above the pair's maximum cannot be paid by any exchange and waits for an
 //   operator (above_exchange_maximum);
 // - unless forced, a batch whose estimated fees exceed PAYOUT_FEE_FLOOR_PERCENT of it waits
 //   (fee_floor_not_met).
+// A pair whose currency already is the pool's USDT on eth pays by direct transfer
+// (core/payout-route.ts, the same rule the ChangeNow connector follows): no exchange is asked for a
+// range or a fee — it has no such pair — so no exchange minimum or maximum applies, only the split
+// at PAYOUT_MAX_SWAP_USD; the fee floor weighs the transfer's gas, valued in USDT (transferFee).
 // Quotes come from a QuoteBook the caller filled beforehand: a missing quote is returned as a need
 // and the group is decided again once it is known, so no network call happens while the window's
 // transaction holds its locks. USDT is valued at par with USD for thresholds and caps.
 import { assertInvariant } from '../../core/errors.ts';
 import { Decimal } from '../../core/money.ts';
+import { payoutRouteOf } from '../../core/payout-route.ts';
 import type { CurrencyPair, ExchangeRange } from '../../connectors/changenow/changenow-client.ts';
 import { splitCredits, type CreditBatch } from './payout-split.ts';
 
@@ -75,9 +81,14 @@ export interface QuoteBook {
   range(pair: CurrencyPair): Quote<ExchangeRange> | undefined;
   /** Estimated exchange and network fees of swapping `amountUsdt`, in USDT. */
   fee(pair: CurrencyPair, amountUsdt: Decimal): Quote<Decimal> | undefined;
+  /** Estimated network fee (gas) of one direct transfer of the pair's source asset, in USDT, whatever the amount. */
+  transferFee(pair: CurrencyPair): Quote<Decimal> | undefined;
 }
 
-export type QuoteNeed = { readonly kind: 'range'; readonly pair: CurrencyPair } | { readonly kind: 'fee'; readonly pair: CurrencyPair; readonly amountUsdt: Decimal };
+export type QuoteNeed =
+  | { readonly kind: 'range'; readonly pair: CurrencyPair }
+  | { readonly kind: 'fee'; readonly pair: CurrencyPair; readonly amountUsdt: Decimal }
+  | { readonly kind: 'transfer_fee'; readonly pair: CurrencyPair };
 
 export interface GroupDecision {
   readonly group: WindowGroup;
@@ -127,9 +138,16 @@ function hold(state: HoldState, reason: string, unpaidUsdt: Decimal, details: Pa
 
 type BatchVerdict = { readonly kind: 'pay' } | { readonly kind: 'hold'; readonly hold: Hold } | { readonly kind: 'need'; readonly need: QuoteNeed };
 
-function judgeBatch(batch: CreditBatch<WindowCredit>, range: ExchangeRange, forced: boolean, pair: CurrencyPair, rules: PayoutWindowRules, quotes: QuoteBook): BatchVerdict {
+/** The estimated fee of paying `amount` on the pair's route: the exchange's estimate, or a direct transfer's gas (`range` null). */
+function feeOf(pair: CurrencyPair, direct: boolean, amount: Decimal, quotes: QuoteBook): { readonly quote: Quote<Decimal> | undefined; readonly need: QuoteNeed; readonly source: string } {
+  if (direct) return { quote: quotes.transferFee(pair), need: { kind: 'transfer_fee', pair }, source: 'no gas cost estimate for the direct transfer' };
+  return { quote: quotes.fee(pair, amount), need: { kind: 'fee', pair, amountUsdt: amount }, source: 'no fee estimate from the exchange' };
+}
+
+/** `range` null: a direct transfer, which no exchange limits. */
+function judgeBatch(batch: CreditBatch<WindowCredit>, range: ExchangeRange | null, forced: boolean, pair: CurrencyPair, rules: PayoutWindowRules, quotes: QuoteBook): BatchVerdict {
   const amount = batch.usdtAmount;
-  if (amount.lt(range.minAmount)) {
+  if (range !== null && amount.lt(range.minAmount)) {
     return {
       kind: 'hold',
       hold: hold('below_exchange_minimum', `${amount.toFixed()} USDT is below the exchange minimum of ${range.minAmount.toFixed()} USDT for ${pair.toCurrency}/${pair.toNetwork}`, amount, {
@@ -137,7 +155,7 @@ function judgeBatch(batch: CreditBatch<WindowCredit>, range: ExchangeRange, forc
       }),
     };
   }
-  if (range.maxAmount !== null && amount.gt(range.maxAmount)) {
+  if (range !== null && range.maxAmount !== null && amount.gt(range.maxAmount)) {
     // Only a lone credit can exceed the cap after the split: no exchange can take it whole.
     return {
       kind: 'hold',
@@ -146,10 +164,11 @@ function judgeBatch(batch: CreditBatch<WindowCredit>, range: ExchangeRange, forc
       }),
     };
   }
+  // Forced payouts skip the fee floor, so an unknown fee (exchange estimate or gas) never holds them.
   if (forced) return { kind: 'pay' };
-  const fee = quotes.fee(pair, amount);
-  if (fee === undefined) return { kind: 'need', need: { kind: 'fee', pair, amountUsdt: amount } };
-  if (fee.kind === 'unavailable') return { kind: 'hold', hold: hold('quote_unavailable', `no fee estimate from the exchange: ${fee.error}`, amount) };
+  const { quote: fee, need, source } = feeOf(pair, range === null, amount, quotes);
+  if (fee === undefined) return { kind: 'need', need };
+  if (fee.kind === 'unavailable') return { kind: 'hold', hold: hold('quote_unavailable', `${source}: ${fee.error}`, amount) };
   // fee / amount > floor% ⇔ fee × 100 > floor × amount, without a division.
   if (fee.value.times(100).gt(rules.feeFloorPercent.times(amount))) {
     const percent = fee.value.times(100).div(amount).toDecimalPlaces(4);
@@ -176,18 +195,32 @@ export function decideGroup(group: WindowGroup, rules: PayoutWindowRules, quotes
     return { ...base, payouts: [], hold: null, needs: [], amountMissingUsdt: missing };
   }
   const pair = payoutPairOf(group.key);
+  const forced = trigger !== 'threshold';
+  if (payoutRouteOf(pair) === 'direct') return decideBatches(base, group, null, rules.maxSwapUsdt, forced, pair, rules, quotes);
   const range = quotes.range(pair);
   if (range === undefined) return { ...base, payouts: [], hold: null, needs: [{ kind: 'range', pair }], amountMissingUsdt: null };
   if (range.kind === 'unavailable') {
     return { ...base, payouts: [], hold: hold('quote_unavailable', `no exchange range for ${pair.toCurrency}/${pair.toNetwork}: ${range.error}`, unpaid), needs: [], amountMissingUsdt: null };
   }
   const cap = range.value.maxAmount !== null && range.value.maxAmount.lt(rules.maxSwapUsdt) ? range.value.maxAmount : rules.maxSwapUsdt;
-  const forced = trigger !== 'threshold';
+  return decideBatches(base, group, range.value, cap, forced, pair, rules, quotes);
+}
+
+function decideBatches(
+  base: Pick<GroupDecision, 'group' | 'unpaidUsdt' | 'trigger'>,
+  group: WindowGroup,
+  range: ExchangeRange | null,
+  cap: Decimal,
+  forced: boolean,
+  pair: CurrencyPair,
+  rules: PayoutWindowRules,
+  quotes: QuoteBook,
+): GroupDecision {
   const payouts: PlannedPayout[] = [];
   const holds: Hold[] = [];
   const needs: QuoteNeed[] = [];
   for (const batch of splitCredits(group.credits, cap)) {
-    const verdict = judgeBatch(batch, range.value, forced, pair, rules, quotes);
+    const verdict = judgeBatch(batch, range, forced, pair, rules, quotes);
     if (verdict.kind === 'pay') payouts.push({ credits: batch.credits, usdtAmount: batch.usdtAmount });
     else if (verdict.kind === 'need') needs.push(verdict.need);
     else holds.push(verdict.hold);

@@ -18,12 +18,15 @@ import { createWindowRunner, type RunningWindowProcess, type StartWindowProcessO
 import { startConsumerProcess } from '../../core/processing/consumer-process.ts';
 import type { Subscription } from '../../core/processing/batch-consumer.ts';
 import { createChangeNowClient } from '../../connectors/changenow/changenow-client.ts';
+import { createEvmRpc } from '../../connectors/chain/evm-rpc.ts';
+import { gweiToWei } from '../../connectors/chain/chain-settings.ts';
 import { settlementRequestsChannel } from '../../db/settlement-notifications.ts';
 import { topicNames } from '../../topics/topics.ts';
 import { evaluateOnNotification } from '../../db/notification-listener.ts';
 import { createSettlementHandler, swapEventOf } from './settlement-handler.ts';
 import { createPayoutWindowEvaluator, type PayoutWindowEvaluation } from './payout-window-evaluation.ts';
 import { createQuoteCache, type PayoutQuoteSource } from './payout-quotes.ts';
+import { createTransferFeeSource } from './transfer-fee-source.ts';
 import type { PayoutWindowRules } from './payout-window.ts';
 import type { RetryRules } from './payout-retry.ts';
 
@@ -102,6 +105,7 @@ export async function startSettlement(options: StartSettlementOptions): Promise<
   const retryRules = retryRulesOf(config);
   if (config.CHANGENOW_API_KEY === undefined) throw new PipelineError('CHANGENOW_API_KEY is required to run settlement (it asks ChangeNow for payout ranges and fees).');
   const apiKey = config.CHANGENOW_API_KEY;
+  const maxPriorityFeePerGasWei = gweiToWei(config.CHAIN_MAX_PRIORITY_FEE_GWEI, 'CHAIN_MAX_PRIORITY_FEE_GWEI');
   let requestEvaluation: (() => Promise<void>) | undefined;
   let evaluationsIdle: (() => Promise<void>) | undefined;
   let listenerConnected: Gauge | undefined;
@@ -131,7 +135,17 @@ export async function startSettlement(options: StartSettlementOptions): Promise<
       const evaluate = createPayoutWindowEvaluator({
         pool: resources.pool,
         rules,
-        quotes: createQuoteCache({ source, log, now }),
+        quotes: createQuoteCache({
+          source,
+          // Direct payouts' fee floor: the node's gas price (EVM_RPC_URL) and the last conversion's rate.
+          transferFees: createTransferFeeSource({
+            rpc: createEvmRpc({ url: endpoints.evmRpcUrl, timeoutMs: config.CHAIN_RPC_TIMEOUT }),
+            database: resources.pool,
+            maxPriorityFeePerGasWei,
+          }),
+          log,
+          now,
+        }),
         now,
         newBatchId: options.newBatchId ?? randomUUID,
         log,
