@@ -31,28 +31,14 @@ import { createMicroBatchEvaluator, type WindowEvaluation, type WindowRules } fr
 import { isNewerChange, thresholdProblemOf } from './micro-batch-threshold.ts';
 import { totalsOf, waitedMs } from './micro-batch-window.ts';
 import { applyThresholdChange } from './pipeline-settings.ts';
-import { createChangeNowClient, type CurrencyPair } from '../../connectors/changenow/changenow-client.ts';
-import { createQuoteCache, type QuoteCache } from '../settlement/payout-quotes.ts';
-import type { ConversionRange, WindowHoldState } from './micro-batch-window.ts';
+import { createChangeNowClient } from '../../connectors/changenow/changenow-client.ts';
+import { createConversionRange } from './conversion-range.ts';
+import type { WindowHoldState } from './micro-batch-window.ts';
 
 export const accumulatorConsumerGroup = 'accumulator';
 
-/** What every conversion swaps: the batch's ETH into USDT, both on Ethereum. */
-export const conversionPair: CurrencyPair = { fromCurrency: 'eth', fromNetwork: 'eth', toCurrency: 'usdt', toNetwork: 'eth' };
-
 /** A range call must not hold the window up for ChangeNow's whole retry budget: the next evaluation asks again. */
 const rangeRetryBudgetMsMax = 5_000;
-
-/** The range as known now: fetched when the cache has none; undefined while ChangeNow does not answer. */
-async function conversionRangeOf(quotes: QuoteCache, log: Logger): Promise<ConversionRange | undefined> {
-  await quotes.fetch([{ kind: 'range', pair: conversionPair }]);
-  const quote = quotes.range(conversionPair);
-  if (quote === undefined || quote.kind === 'unavailable') {
-    log.debug({ error: quote?.kind === 'unavailable' ? quote.error : 'not fetched' }, 'no conversion range: batches are cut by the member cap alone');
-    return undefined;
-  }
-  return { minEth: quote.value.minAmount, maxEth: quote.value.maxAmount };
-}
 
 export type StartAccumulatorOptions = StartWindowProcessOptions;
 
@@ -188,7 +174,7 @@ export async function startAccumulator(options: StartAccumulatorOptions): Promis
     evaluate: (resources) => {
       const accumulatorMetrics = createAccumulatorMetrics(resources.metrics, rules);
       metrics = accumulatorMetrics;
-      const quotes = createQuoteCache({
+      const conversionRange = createConversionRange({
         source: createChangeNowClient({
           baseUrl: endpoints.changeNowApiUrl,
           apiKey,
@@ -207,7 +193,7 @@ export async function startAccumulator(options: StartAccumulatorOptions): Promis
         rules,
         now,
         newBatchId: options.newBatchId ?? randomUUID,
-        conversionRange: () => conversionRangeOf(quotes, log),
+        conversionRange,
       });
       const runner = createWindowRunner({
         evaluate,
