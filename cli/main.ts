@@ -20,6 +20,8 @@ import { replayDeadLetters } from './replay-dead-letters.ts';
 import { createDatabasePool } from '../db/pool.ts';
 import { findUnroutedPayments, findViolations, formatViolations } from '../db/reconciliation.ts';
 import { localIpnSecret, up } from './up.ts';
+import { dismissQuarantine, listQuarantine, reinjectQuarantine, showQuarantine } from '../processors/admin/quarantine-cli.ts';
+import { quarantineStates } from '../processors/webhook/ipn-quarantine.ts';
 
 const config = loadConfig();
 const log = createLogger({ name: 'cli', level: config.LOG_LEVEL });
@@ -161,13 +163,67 @@ program
     process.stdout.write(`replayed ${replayed} record(s) from ${topic}.dlq to ${topic}\n`);
   });
 
+/** A file's text, or standard input's for `-` or no file. */
+async function readInput(file: string | undefined): Promise<string> {
+  if (file !== undefined && file !== '-') return readFile(file, 'utf8');
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(Buffer.from(chunk as Buffer));
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 const ipn = program.command('ipn').description('NOWPayments IPN helpers');
 ipn
-  .command('sign <file>')
-  .description('print the x-nowpayments-sig of an IPN body (HMAC-SHA512 of the key-sorted JSON)')
-  .action(async (file: string) => {
-    const body: unknown = parseLosslessJson(await readFile(file, 'utf8'));
+  .command('sign [file]')
+  .description('print the x-nowpayments-sig of an IPN body read from a file or stdin (the webhook\'s own canonical JSON and HMAC-SHA512)')
+  .action(async (file: string | undefined) => {
+    const body: unknown = parseLosslessJson(await readInput(file));
     process.stdout.write(`${signIpn(body, config.NOWPAYMENTS_IPN_SECRET ?? localIpnSecret)}\n`);
+  });
+
+const quarantine = program.command('quarantine').description('signed IPNs that failed validation, kept for an operator');
+const quarantineContext = { config, endpoints, log };
+const print = (value: unknown): void => void process.stdout.write(`${toDisplayJson(value)}\n`);
+quarantine
+  .command('list')
+  .description('quarantined IPNs, oldest first')
+  .option('--state <state>', `${quarantineStates.join(', ')} or all`, 'held')
+  .option('--limit <count>', 'at most this many', positiveInteger, 100)
+  .action(async (options: { state: string; limit: number }) => {
+    if (options.state !== 'all' && !(quarantineStates as readonly string[]).includes(options.state)) {
+      throw new InvalidArgumentError(`--state must be one of ${quarantineStates.join(', ')}, all`);
+    }
+    const state = options.state === 'all' ? {} : { state: options.state as (typeof quarantineStates)[number] };
+    for (const row of await listQuarantine(quarantineContext, { ...state, limit: options.limit })) print(row);
+  });
+quarantine
+  .command('show <id>')
+  .description('one quarantined IPN with its body exactly as received')
+  .action(async (id: string) => print(await showQuarantine(quarantineContext, id)));
+quarantine
+  .command('reinject <id>')
+  .description('accept a corrected IPN through the webhook\'s validation and intake (the payment-id dedupe applies)')
+  .option('--body <file>', 'the whole corrected IPN from a file (- for stdin)')
+  .option('--set <field=value...>', 'replace fields of the quarantined body (value as JSON, else as text)', [])
+  .option('--note <text>', 'why, for the record')
+  .option('--actor <name>', 'recorded as who reinjected it (default cli:<os user>)')
+  .action(async (id: string, options: { body?: string; set: string[]; note?: string; actor?: string }) => {
+    const bodyText = options.body === undefined ? undefined : await readInput(options.body);
+    print(
+      await reinjectQuarantine(quarantineContext, id, {
+        assignments: options.set,
+        ...(bodyText === undefined ? {} : { bodyText }),
+        ...(options.note === undefined ? {} : { note: options.note }),
+        ...(options.actor === undefined ? {} : { actor: options.actor }),
+      }),
+    );
+  });
+quarantine
+  .command('dismiss <id>')
+  .description('close a quarantined IPN without moving money')
+  .requiredOption('--reason <text>', 'why, for the record')
+  .option('--actor <name>', 'recorded as who dismissed it (default cli:<os user>)')
+  .action(async (id: string, options: { reason: string; actor?: string }) => {
+    print(await dismissQuarantine(quarantineContext, id, { reason: options.reason, ...(options.actor === undefined ? {} : { actor: options.actor }) }));
   });
 
 program.parseAsync().catch((error: unknown) => {

@@ -53,6 +53,14 @@ const configSchema = z.object({
     .regex(/^\d+(\.\d+)?$/, 'a positive decimal')
     .default('100000'),
   RETRY_AFTER_SECONDS: positiveInt.max(3_600).default(30),
+  /** IPN timestamps (created_at, updated_at) before this instant are refused (quarantined when signed). */
+  IPN_TIMESTAMP_EARLIEST: z
+    .string()
+    .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/, 'an ISO-8601 UTC instant such as 2009-01-01T00:00:00Z')
+    .refine((text) => !Number.isNaN(Date.parse(text)) && Date.parse(text) >= Date.UTC(1970, 0, 1), 'a real instant from 1970 on')
+    .default('2009-01-01T00:00:00Z'),
+  /** … and so are timestamps further than this past the webhook's clock (clock skew allowance). */
+  IPN_TIMESTAMP_FUTURE_TOLERANCE: duration.default('1d'),
 
   // Admin API (client payout configs, runtime settings).
   ADMIN_PORT: port.default(8090),

@@ -17,6 +17,8 @@ import { loadClientHistory } from './client-store.ts';
 import { parseMicroBatchThresholdRequest, type MicroBatchThresholdLimits } from './micro-batch-threshold.ts';
 import { listConfigAudit, readMicroBatchThreshold, setMicroBatchThreshold } from './threshold-store.ts';
 import { mountSettlementRoutes } from './settlement-routes.ts';
+import { mountQuarantineRoutes } from './quarantine-routes.ts';
+import type { QuarantineService } from './quarantine-service.ts';
 
 export const correlationIdRequestHeader = 'x-correlation-id';
 
@@ -36,6 +38,8 @@ export interface AdminAppOptions {
   isAcceptingWork: () => boolean;
   /** PAYOUT_MAX_AGE, shown in the client balance. */
   payoutMaxAgeMs: number;
+  /** Quarantined IPNs (/api/quarantine); absent, the routes are not mounted. */
+  quarantine?: QuarantineService;
 }
 
 const correlationIdPattern = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -200,6 +204,7 @@ export function createAdminApp(options: AdminAppOptions): Express {
   });
 
   mountSettlementRoutes(app, { pool: options.pool, log, now: options.now, newRequestId: options.newCorrelationId, payoutMaxAgeMs: options.payoutMaxAgeMs });
+  if (options.quarantine !== undefined) mountQuarantineRoutes(app, { quarantine: options.quarantine, bodyLimitBytes: options.bodyLimitBytes });
 
   mountErrorHandlers(app, {
     retryAfterSeconds: options.retryAfterSeconds,

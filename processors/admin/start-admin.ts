@@ -16,6 +16,7 @@ import type { StackEndpoints } from '../../stack/endpoints.ts';
 import { createAdminApp } from './admin-app.ts';
 import { createClientService, type ClientService } from './client-service.ts';
 import { microBatchThresholdLimitsOf } from './micro-batch-threshold.ts';
+import { createQuarantineServiceOf } from './quarantine-service.ts';
 
 export interface RunningAdmin {
   readonly url: string;
@@ -89,6 +90,7 @@ export async function startAdmin(options: StartAdminOptions): Promise<RunningAdm
     newCorrelationId: randomUUID,
     isAcceptingWork: () => !shutdown.draining,
     payoutMaxAgeMs: config.PAYOUT_MAX_AGE,
+    quarantine: createQuarantineServiceOf({ config, pool, producer, serde, log, now }),
   });
   const server = await listen(app, options.port ?? config.ADMIN_PORT);
   // Registered last so it runs first: no new requests while the relay drains and the pool closes.

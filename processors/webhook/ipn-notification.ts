@@ -1,10 +1,16 @@
-// Validation of a NOWPayments IPN body into a typed notification. Pure: no I/O, no clock.
-// Amounts arrive as JSON numbers or strings; both are read from their exact text (the body was
-// parsed with lossless-json), never through a JS number. Every rejection names the field and rule.
+// Validation of a NOWPayments IPN body into a typed notification. Pure: no I/O; the clock is an
+// argument. Amounts arrive as JSON numbers or strings; both are read from their exact text (the
+// body was parsed with lossless-json), never through a JS number. Every rejection names the field
+// and rule. Each accepted field fits the narrowest place it is stored downstream — the Avro
+// PaymentReceived record, whose decimal bounds are read from its schema, and PostgreSQL's
+// timestamptz and text — so an accepted IPN can never fail later in the producer or the router.
 import { z } from 'zod';
 import { isLosslessNumber } from 'lossless-json';
+import type avro from 'avsc';
 import { Decimal, plainDecimalPattern } from '../../core/money.ts';
-import { ValidationError } from '../../core/errors.ts';
+import { assertInvariant, ValidationError } from '../../core/errors.ts';
+import { DecimalType, parseAvroSchema } from '../../schemas/logical-types.ts';
+import { paymentReceivedSchema } from '../../schemas/generated/records.ts';
 import { parseOrderId, orderIdFormat, type OrderReference } from './order-id.ts';
 
 export const paymentStatuses = [
@@ -42,24 +48,44 @@ export interface IpnNotification {
 export interface IpnLimits {
   /** Largest price_amount accepted; anything above is treated as a mistake, not a payment. */
   usdAmountMax: Decimal;
+  /** Earliest created_at / updated_at accepted (NOWPayments and ETH payments did not exist before). */
+  timestampEarliest: Date;
+  /** How far past the receiver's clock a timestamp may be (clock skew), in milliseconds. */
+  timestampFutureToleranceMs: number;
 }
 
-/** Decimal places the Avro records and NUMERIC columns hold; more would have to be rounded. */
-export const usdScale = 8;
-export const cryptoScale = 18;
+/** The defaults of IPN_TIMESTAMP_EARLIEST and IPN_TIMESTAMP_FUTURE_TOLERANCE. */
+export const defaultTimestampEarliest = '2009-01-01T00:00:00Z';
+
+// The amount bounds come from the one definition of the record the IPN becomes: the decimal types
+// of schemas/avro/payment-received.avsc (its NUMERIC columns in PostgreSQL mirror them).
+const paymentReceivedType = parseAvroSchema(paymentReceivedSchema) as avro.types.RecordType;
+
+function decimalTypeOf(field: string): DecimalType {
+  const type = paymentReceivedType.field(field)?.type;
+  assertInvariant(type instanceof DecimalType, `PaymentReceived.${field} is an Avro decimal`, { field });
+  return type;
+}
+
+const usdAmountType = decimalTypeOf('usd_amount');
+const ethAmountType = decimalTypeOf('eth_amount');
+const actuallyPaidType = decimalTypeOf('actually_paid');
 
 function textOfNumber(value: unknown): unknown {
   return isLosslessNumber(value) ? value.value : value;
 }
 
-function decimalField(scale: number) {
+/** A plain non-negative decimal that the given Avro decimal holds exactly, without rounding. */
+function decimalField(type: DecimalType) {
+  const integerDigitsMax = type.precision - type.scale;
   return z.preprocess(
     textOfNumber,
     z
       .string({ invalid_type_error: 'must be a decimal number or string' })
       .regex(plainDecimalPattern, 'must be a plain non-negative decimal (digits, optional point)')
       .transform((text) => new Decimal(text))
-      .refine((value) => value.decimalPlaces() <= scale, `at most ${scale} decimal places`),
+      .refine((value) => value.decimalPlaces() <= type.scale, `at most ${type.scale} decimal places`)
+      .refine((value) => value.isZero() || value.e + 1 <= integerDigitsMax, `at most ${integerDigitsMax} digits before the decimal point`),
   );
 }
 
@@ -73,41 +99,95 @@ const tickerField = z
   .transform((text) => text.toLowerCase())
   .pipe(z.string().regex(/^[a-z0-9]{2,15}$/, 'must be a currency ticker (2–15 letters or digits)'));
 
-const timestampField = z.preprocess(
-  textOfNumber,
+const timestampRule = 'must be an ISO-8601 date-time with a zone (2026-11-20T14:23:06.244Z) or epoch milliseconds';
+const isoTimestampPattern = /^([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,9}))?(Z|[+-][0-9]{2}:[0-9]{2})$/;
+
+/**
+ * Strict ISO-8601 (RFC 3339: a date, a time and a zone) or epoch milliseconds of up to 13 digits.
+ * Every component is range-checked and the date must exist: `Date` itself would take "-1" as a
+ * year 2001 and roll 30 February over into March.
+ */
+export function parseIpnTimestamp(text: string): Date | null {
+  if (/^[0-9]{1,13}$/.test(text)) return new Date(Number(text));
+  const match = isoTimestampPattern.exec(text);
+  if (match === null) return null;
+  const [, year, month, day, hour, minute, second, fraction = '', zone = 'Z'] = match.map((part: string | undefined) => part ?? '');
+  const [y, mo, d, h, mi, s] = [year, month, day, hour, minute, second].map(Number) as [number, number, number, number, number, number];
+  if (mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || s > 59) return null;
+  if (d > new Date(Date.UTC(y, mo, 0)).getUTCDate()) return null;
+  let offsetMinutes = 0;
+  if (zone !== 'Z') {
+    const [zoneHours, zoneMinutes] = zone.slice(1).split(':').map(Number) as [number, number];
+    if (zoneHours > 23 || zoneMinutes > 59) return null;
+    offsetMinutes = (zone.startsWith('-') ? -1 : 1) * (zoneHours * 60 + zoneMinutes);
+  }
+  const utc = new Date(Date.UTC(y, mo - 1, d, h, mi, s, Number(fraction.padEnd(3, '0').slice(0, 3))));
+  // Date.UTC maps years 0–99 onto 1900–1999; the window below refuses those years anyway, but the
+  // date built must be the one written.
+  utc.setUTCFullYear(y, mo - 1, d);
+  return new Date(utc.getTime() - offsetMinutes * 60_000);
+}
+
+function timestampField(window: { earliest: Date; latest: Date }) {
+  const windowRule = `must be between ${window.earliest.toISOString()} and ${window.latest.toISOString()}`;
+  return z.preprocess(
+    textOfNumber,
+    z
+      .string({ invalid_type_error: timestampRule })
+      .max(40, timestampRule)
+      .transform((text, context) => {
+        const date = parseIpnTimestamp(text);
+        if (date === null) {
+          context.addIssue({ code: z.ZodIssueCode.custom, message: timestampRule });
+          return z.NEVER;
+        }
+        return date;
+      })
+      .refine((date) => date >= window.earliest && date <= window.latest, windowRule),
+  );
+}
+
+// PostgreSQL text cannot hold U+0000, and a lone UTF-16 surrogate has no UTF-8 form: either would
+// be silently changed or refused further down, so neither is accepted in a text we keep.
+const unpairedSurrogate = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const storableRule = 'must not contain U+0000 or unpaired surrogates';
+const storableText = (maxLength: number) =>
   z
-    .string({ invalid_type_error: 'must be an ISO-8601 timestamp or epoch milliseconds' })
-    .transform((text) => (/^[0-9]{1,15}$/.test(text) ? new Date(Number(text)) : new Date(text)))
-    .refine((date) => !Number.isNaN(date.getTime()), 'must be an ISO-8601 timestamp or epoch milliseconds'),
-);
+    .string()
+    .max(maxLength, `at most ${maxLength} characters`)
+    .refine((text) => !text.includes('\u0000') && !unpairedSurrogate.test(text), storableRule);
 
-const optionalText = (maxLength: number) => z.string().max(maxLength, `at most ${maxLength} characters`).nullish();
+const optionalText = (maxLength: number) => storableText(maxLength).nullish();
 
-const ipnBodySchema = z
-  .object({
-    payment_id: idField,
-    payment_status: z.enum(paymentStatuses, {
-      errorMap: () => ({ message: `must be one of ${paymentStatuses.join(', ')}` }),
-    }),
-    pay_address: z.string().min(1, 'must not be empty').max(200, 'at most 200 characters'),
-    price_amount: decimalField(usdScale),
-    price_currency: z
-      .string()
-      .transform((text) => text.toLowerCase())
-      .pipe(z.literal('usd', { errorMap: () => ({ message: 'must be usd (prices are set in USD)' }) })),
-    pay_amount: decimalField(cryptoScale).nullish(),
-    actually_paid: decimalField(cryptoScale).nullish(),
-    pay_currency: tickerField,
-    order_id: z.string().max(100, 'at most 100 characters'),
-    order_description: optionalText(500),
-    purchase_id: z.preprocess(textOfNumber, optionalText(64)),
-    outcome_amount: decimalField(cryptoScale).nullish(),
-    outcome_currency: tickerField.nullish(),
-    created_at: timestampField,
-    updated_at: timestampField,
-  })
-  // NOWPayments adds fields over time (fee, invoice_id, …): unknown fields are allowed and ignored.
-  .passthrough();
+const ipnBodySchemaOf = (limits: IpnLimits, now: Date) => {
+  const window = { earliest: limits.timestampEarliest, latest: new Date(now.getTime() + limits.timestampFutureToleranceMs) };
+  return z
+    .object({
+      payment_id: idField,
+      payment_status: z.enum(paymentStatuses, {
+        errorMap: () => ({ message: `must be one of ${paymentStatuses.join(', ')}` }),
+      }),
+      pay_address: storableText(200).pipe(z.string().min(1, 'must not be empty')),
+      price_amount: decimalField(usdAmountType),
+      price_currency: z
+        .string()
+        .transform((text) => text.toLowerCase())
+        .pipe(z.literal('usd', { errorMap: () => ({ message: 'must be usd (prices are set in USD)' }) })),
+      // pay_amount is in no record; it is held to the same bounds as the amount paid it describes.
+      pay_amount: decimalField(actuallyPaidType).nullish(),
+      actually_paid: decimalField(actuallyPaidType).nullish(),
+      pay_currency: tickerField,
+      order_id: z.string().max(100, 'at most 100 characters'),
+      order_description: optionalText(500),
+      purchase_id: z.preprocess(textOfNumber, optionalText(64)),
+      outcome_amount: decimalField(ethAmountType).nullish(),
+      outcome_currency: tickerField.nullish(),
+      created_at: timestampField(window),
+      updated_at: timestampField(window),
+    })
+    // NOWPayments adds fields over time (fee, invoice_id, …): unknown fields are allowed and ignored.
+    .passthrough();
+};
 
 export interface ValidationProblem {
   field: string;
@@ -128,11 +208,12 @@ function problem(field: string, rule: string): IpnValidationError {
   return new IpnValidationError([{ field, rule }]);
 }
 
-export function validateIpn(body: unknown, limits: IpnLimits): IpnNotification {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+/** `now` is the receiver's clock: timestamps may be at most limits.timestampFutureToleranceMs past it. */
+export function validateIpn(body: unknown, limits: IpnLimits, now: Date): IpnNotification {
+  if (body === null || typeof body !== 'object' || Array.isArray(body) || isLosslessNumber(body)) {
     throw problem('body', 'must be a JSON object');
   }
-  const parsed = ipnBodySchema.safeParse(body);
+  const parsed = ipnBodySchemaOf(limits, now).safeParse(body);
   if (!parsed.success) {
     throw new IpnValidationError(
       parsed.error.issues.map((issue) => ({

@@ -1,9 +1,28 @@
 // Proves the IPN signature check against vectors computed independently (Python's hmac over
-// json.dumps(sort_keys=True, separators=(',', ':'))), and that any change of body or secret fails.
+// json.dumps(sort_keys=True, separators=(',', ':'))), that any change of body or secret fails, and
+// that the iterative canonical form equals the recursive reference for any JSON and never
+// overflows the stack.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { parse } from 'lossless-json';
-import { canonicalIpnJson, isValidIpnSignature, signIpn } from './ipn-signature.ts';
+import { isLosslessNumber, parse, stringify } from 'lossless-json';
+import { canonicalIpnJson, canonicalKeyOrder, isValidIpnSignature, signIpn } from './ipn-signature.ts';
+
+/** The previous, recursive implementation (NOWPayments' reference algorithm), kept as the oracle. */
+function referenceCanonicalJson(body: unknown): string | undefined {
+  const sortKeysDeep = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(sortKeysDeep);
+    if (value !== null && typeof value === 'object' && !isLosslessNumber(value)) {
+      const source = value as Record<string, unknown>;
+      return Object.fromEntries(
+        Object.keys(source)
+          .sort()
+          .map((key) => [key, sortKeysDeep(source[key])]),
+      );
+    }
+    return value;
+  };
+  return stringify(sortKeysDeep(body));
+}
 
 const secret = 'test-vector-secret-0123456789';
 const unsortedBody =
@@ -45,5 +64,42 @@ describe('IPN signature', () => {
         return signIpn(object, secret) === signIpn(reversed, secret);
       }),
     );
+  });
+
+  it('orders integer-like keys as JS objects do ("9" before "10"), as the reference implementation', () => {
+    expect(canonicalIpnJson(parse('{"10":1,"9":2,"a":3,"01":4}'))).toBe('{"9":2,"10":1,"01":4,"a":3}');
+    expect(canonicalKeyOrder(['4294967295', '4294967294', 'b', '2', 'a'])).toEqual(['2', '4294967294', '4294967295', 'a', 'b']);
+  });
+
+  it('equals the recursive reference for any JSON text, including integer-like and unicode keys', () => {
+    const key = fc.oneof(fc.string({ maxLength: 6 }), fc.nat({ max: 5_000_000_000 }).map(String), fc.constantFrom('__proto__', '0', '00', '-1'));
+    const json = fc.letrec((tie) => ({
+      value: fc.oneof({ depthSize: 'small' }, fc.constant(null), fc.boolean(), fc.string(), fc.integer().map(String).map((text) => ({ number: text })), tie('array'), tie('object')),
+      array: fc.array(tie('value'), { maxLength: 4 }),
+      object: fc.uniqueArray(fc.tuple(key, tie('value')), { maxLength: 5, selector: ([name]) => name }),
+    }));
+    const toText = (value: unknown): string => {
+      if (Array.isArray(value)) {
+        const entries = value as unknown[];
+        const isObject = entries.length > 0 && entries.every((entry) => Array.isArray(entry) && entry.length === 2 && typeof entry[0] === 'string');
+        return isObject ? `{${(entries as [string, unknown][]).map(([name, item]) => `${JSON.stringify(name)}:${toText(item)}`).join(',')}}` : `[${entries.map(toText).join(',')}]`;
+      }
+      if (value !== null && typeof value === 'object') return (value as { number: string }).number;
+      return JSON.stringify(value);
+    };
+    fc.assert(
+      fc.property(json.value, (value) => {
+        const body = parse(toText(value));
+        expect(canonicalIpnJson(body)).toBe(referenceCanonicalJson(body));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('serialises a body nested 100,000 deep without recursion', () => {
+    const depth = 100_000;
+    let body: unknown = 1;
+    for (let level = 0; level < depth; level += 1) body = level % 2 === 0 ? { a: body } : [body];
+    expect(canonicalIpnJson(body)).toHaveLength(depth / 2 * ('{"a":'.length + '}'.length + 2) + 1);
   });
 });

@@ -3,26 +3,87 @@
 // text the sender wrote (lossless-json), so a re-serialisation can never change a digit of an
 // amount and break — or forge — a signature.
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { isLosslessNumber, stringify } from 'lossless-json';
+import { isLosslessNumber } from 'lossless-json';
 
-function sortKeysDeep(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortKeysDeep);
-  if (value !== null && typeof value === 'object' && !isLosslessNumber(value)) {
-    const source = value as Record<string, unknown>;
-    return Object.fromEntries(
-      Object.keys(source)
-        .sort()
-        .map((key) => [key, sortKeysDeep(source[key])]),
-    );
-  }
-  return value;
+// Property order of a JS object, which NOWPayments' reference implementation (keys sorted, then
+// copied into a new object and JSON.stringify'd) inherits: array-index keys ("0" … "4294967294")
+// come first in numeric order, then every other key in sort() order (UTF-16 code units). So "9"
+// precedes "10", unlike a plain code-point sort such as `jq -S`.
+const arrayIndexMax = 4_294_967_294;
+
+function isArrayIndex(key: string): boolean {
+  return (key === '0' || /^[1-9][0-9]{0,9}$/.test(key)) && Number(key) <= arrayIndexMax;
 }
 
-/** The exact text NOWPayments signs: compact JSON, keys sorted at every depth. */
+/** The keys of an object in the order the signed text lists them. */
+export function canonicalKeyOrder(keys: readonly string[]): string[] {
+  const indexes = keys.filter(isArrayIndex).sort((left, right) => Number(left) - Number(right));
+  const names = keys.filter((key) => !isArrayIndex(key)).sort();
+  return [...indexes, ...names];
+}
+
+function scalarText(value: unknown): string | undefined {
+  if (value === null || typeof value === 'boolean' || typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number') return JSON.stringify(value);
+  if (typeof value === 'bigint') return value.toString();
+  if (isLosslessNumber(value)) return value.toString();
+  return undefined;
+}
+
+type Frame =
+  | { kind: 'array'; items: readonly unknown[]; next: number }
+  | { kind: 'object'; source: Record<string, unknown>; keys: string[]; next: number };
+
+/**
+ * The exact text NOWPayments signs: compact JSON, keys sorted at every depth, numbers as sent.
+ * Iterative, with an explicit stack: no body, however deep, can overflow the call stack here.
+ */
 export function canonicalIpnJson(body: unknown): string {
-  const text = stringify(sortKeysDeep(body));
-  if (text === undefined) throw new TypeError('IPN body cannot be serialised');
-  return text;
+  const parts: string[] = [];
+  const stack: Frame[] = [];
+  const open = (value: unknown): void => {
+    const scalar = scalarText(value);
+    if (scalar !== undefined) {
+      parts.push(scalar);
+    } else if (Array.isArray(value)) {
+      parts.push('[');
+      stack.push({ kind: 'array', items: value, next: 0 });
+    } else if (typeof value === 'object' && value !== null) {
+      const source = value as Record<string, unknown>;
+      // Like JSON.stringify, members without a JSON value (undefined) are left out.
+      const keys = canonicalKeyOrder(Object.keys(source)).filter((key) => source[key] !== undefined);
+      parts.push('{');
+      stack.push({ kind: 'object', source, keys, next: 0 });
+    } else {
+      throw new TypeError('IPN body cannot be serialised');
+    }
+  };
+
+  open(body);
+  for (let frame = stack.at(-1); frame !== undefined; frame = stack.at(-1)) {
+    if (frame.kind === 'array') {
+      if (frame.next === frame.items.length) {
+        parts.push(']');
+        stack.pop();
+        continue;
+      }
+      if (frame.next > 0) parts.push(',');
+      const item = frame.items[frame.next];
+      frame.next += 1;
+      open(item === undefined ? null : item);
+    } else {
+      const key = frame.keys[frame.next];
+      if (key === undefined) {
+        parts.push('}');
+        stack.pop();
+        continue;
+      }
+      parts.push(`${frame.next > 0 ? ',' : ''}${JSON.stringify(key)}:`);
+      frame.next += 1;
+      open(frame.source[key]);
+    }
+  }
+  return parts.join('');
 }
 
 export function signIpn(body: unknown, secret: string): string {

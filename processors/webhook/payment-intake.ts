@@ -44,8 +44,19 @@ export interface PaymentIntakeOptions {
   now: () => Date;
 }
 
+/**
+ * Work a caller adds to the intake's own transaction: `before` runs first (it may lock a row and
+ * throw to refuse), `after` sees the outcome; both commit or roll back with the intake. The admin
+ * API's quarantine reinjection uses them, so the quarantined row is resolved exactly when the
+ * payment is accepted.
+ */
+export interface IntakeHooks {
+  before?: (transaction: DatabaseTransactionConnection) => Promise<void>;
+  after?: (transaction: DatabaseTransactionConnection, outcome: IntakeOutcome) => Promise<void>;
+}
+
 export interface PaymentIntake {
-  accept(notification: IpnNotification, rawBody: string, correlationId: string): Promise<IntakeOutcome>;
+  accept(notification: IpnNotification, rawBody: string, correlationId: string, hooks?: IntakeHooks): Promise<IntakeOutcome>;
 }
 
 const acceptedPaymentRow = z.object({
@@ -111,48 +122,61 @@ export function createPaymentIntake(options: PaymentIntakeOptions): PaymentIntak
     }
   }
 
+  async function acceptWithin(
+    transaction: DatabaseTransactionConnection,
+    notification: IpnNotification,
+    rawBody: string,
+    correlationId: string,
+    receivedAt: Date,
+  ): Promise<IntakeOutcome> {
+    await recordReceipt(transaction, notification, rawBody, receivedAt);
+    if (notification.paymentStatus !== 'finished') {
+      return { kind: 'recorded', paymentId: notification.paymentId, paymentStatus: notification.paymentStatus };
+    }
+
+    await transaction.query(
+      sql.unsafe`SELECT pg_advisory_xact_lock(hashtextextended(${`payment:${notification.paymentId}`}, 0))`,
+    );
+    const existing = await transaction.maybeOne(sql.type(acceptedPaymentRow)`
+      SELECT client_id, usd_amount::text AS usd_amount, eth_amount::text AS eth_amount
+      FROM webhook_payments WHERE payment_id = ${notification.paymentId}
+    `);
+    if (existing !== null) {
+      const same =
+        existing.client_id === notification.order.clientId &&
+        notification.priceAmount.equals(existing.usd_amount) &&
+        notification.outcomeAmount !== null &&
+        notification.outcomeAmount.equals(existing.eth_amount);
+      if (!same) throw new ConflictingPaymentError(notification.paymentId);
+      return { kind: 'duplicate', paymentId: notification.paymentId };
+    }
+
+    const routable = await transaction.exists(
+      sql.unsafe`SELECT 1 FROM clients WHERE client_id = ${notification.order.clientId}`,
+    );
+    const { partition, offset } = await produce(notification, receivedAt, correlationId);
+    await transaction.query(sql.unsafe`
+      INSERT INTO webhook_payments
+        (payment_id, client_id, order_id, usd_amount, eth_amount, correlation_id, kafka_partition, kafka_offset, produced_at)
+      VALUES (${notification.paymentId}, ${notification.order.clientId}, ${notification.orderId},
+              ${notification.priceAmount.toString()}, ${notification.outcomeAmount!.toString()},
+              ${correlationId}, ${partition}, ${offset}, ${sql.timestamp(receivedAt)})
+    `);
+    log.info(
+      { correlationId, paymentId: notification.paymentId, clientId: notification.order.clientId, partition, offset, routable },
+      routable ? 'payment produced' : 'payment produced for an unregistered client: kept as unroutable',
+    );
+    return { kind: 'produced', paymentId: notification.paymentId, routable, partition, offset };
+  }
+
   return {
-    async accept(notification, rawBody, correlationId) {
+    async accept(notification, rawBody, correlationId, hooks = {}) {
       const receivedAt = options.now();
       return pool.transaction(async (transaction) => {
-        await recordReceipt(transaction, notification, rawBody, receivedAt);
-        if (notification.paymentStatus !== 'finished') {
-          return { kind: 'recorded', paymentId: notification.paymentId, paymentStatus: notification.paymentStatus };
-        }
-
-        await transaction.query(
-          sql.unsafe`SELECT pg_advisory_xact_lock(hashtextextended(${`payment:${notification.paymentId}`}, 0))`,
-        );
-        const existing = await transaction.maybeOne(sql.type(acceptedPaymentRow)`
-          SELECT client_id, usd_amount::text AS usd_amount, eth_amount::text AS eth_amount
-          FROM webhook_payments WHERE payment_id = ${notification.paymentId}
-        `);
-        if (existing !== null) {
-          const same =
-            existing.client_id === notification.order.clientId &&
-            notification.priceAmount.equals(existing.usd_amount) &&
-            notification.outcomeAmount !== null &&
-            notification.outcomeAmount.equals(existing.eth_amount);
-          if (!same) throw new ConflictingPaymentError(notification.paymentId);
-          return { kind: 'duplicate', paymentId: notification.paymentId };
-        }
-
-        const routable = await transaction.exists(
-          sql.unsafe`SELECT 1 FROM clients WHERE client_id = ${notification.order.clientId}`,
-        );
-        const { partition, offset } = await produce(notification, receivedAt, correlationId);
-        await transaction.query(sql.unsafe`
-          INSERT INTO webhook_payments
-            (payment_id, client_id, order_id, usd_amount, eth_amount, correlation_id, kafka_partition, kafka_offset, produced_at)
-          VALUES (${notification.paymentId}, ${notification.order.clientId}, ${notification.orderId},
-                  ${notification.priceAmount.toString()}, ${notification.outcomeAmount!.toString()},
-                  ${correlationId}, ${partition}, ${offset}, ${sql.timestamp(receivedAt)})
-        `);
-        log.info(
-          { correlationId, paymentId: notification.paymentId, clientId: notification.order.clientId, partition, offset, routable },
-          routable ? 'payment produced' : 'payment produced for an unregistered client: kept as unroutable',
-        );
-        return { kind: 'produced', paymentId: notification.paymentId, routable, partition, offset };
+        await hooks.before?.(transaction);
+        const outcome = await acceptWithin(transaction, notification, rawBody, correlationId, receivedAt);
+        await hooks.after?.(transaction, outcome);
+        return outcome;
       });
     },
   };

@@ -11,6 +11,17 @@ import { Decimal } from '../../core/money.ts';
 import type { StackEndpoints } from '../../stack/endpoints.ts';
 import { createPaymentIntake } from './payment-intake.ts';
 import { createWebhookApp } from './webhook-app.ts';
+import type { IpnLimits } from './ipn-notification.ts';
+import { countHeldIpns, quarantineIpn } from './ipn-quarantine.ts';
+
+/** The IPN rules from the configuration; the admin API's quarantine reinjection applies the same. */
+export function ipnLimitsOf(config: Config): IpnLimits {
+  return {
+    usdAmountMax: new Decimal(config.PAYMENT_USD_MAX),
+    timestampEarliest: new Date(config.IPN_TIMESTAMP_EARLIEST),
+    timestampFutureToleranceMs: config.IPN_TIMESTAMP_FUTURE_TOLERANCE,
+  };
+}
 
 export interface RunningWebhook {
   readonly url: string;
@@ -33,20 +44,23 @@ export async function startWebhook(options: StartWebhookOptions): Promise<Runnin
   const shutdown = createShutdown({ log });
   const { pool, producer, serde, metrics, probes } = await openProcessResources({ name: 'webhook', config, endpoints, log, shutdown });
 
+  const now = options.now ?? (() => new Date());
   const intake = createPaymentIntake({
     pool,
     producer,
     serde,
     log,
     produceTimeoutMs: config.KAFKA_PRODUCE_TIMEOUT_MS,
-    now: options.now ?? (() => new Date()),
+    now,
   });
 
   const app = createWebhookApp({
     ipnSecret: requireIpnSecret(config),
     bodyLimitBytes: config.WEBHOOK_BODY_LIMIT_BYTES,
-    limits: { usdAmountMax: new Decimal(config.PAYMENT_USD_MAX) },
+    limits: ipnLimitsOf(config),
     intake,
+    quarantine: { hold: (entry) => quarantineIpn(pool, entry), countHeld: () => countHeldIpns(pool) },
+    now,
     metrics,
     probes,
     retryAfterSeconds: config.RETRY_AFTER_SECONDS,

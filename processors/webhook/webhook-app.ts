@@ -1,22 +1,27 @@
-// The HTTP shell of the webhook: reads the raw body, checks the signature, validates, and hands
-// the notification to the intake. Every rejection is a 4xx JSON body naming the field and rule;
-// a dependency that is down is a 503 with Retry-After; only a bug is a 500.
+// The HTTP shell of the webhook: reads the raw body, bounds its shape, checks the signature,
+// validates, and hands the notification to the intake. Every rejection is a 4xx JSON body naming
+// the field and rule; a dependency that is down is a 503 with Retry-After; only a bug is a 500.
+// A correctly signed IPN that fails validation is not rejected but quarantined (202): NOWPayments
+// says money arrived, so it is kept for an operator, and answering 2xx stops its retries of a body
+// that can never pass.
 import express, { type Express, type Request, type Response } from 'express';
-import { Counter, Histogram } from 'prom-client';
+import { Counter, Gauge, Histogram } from 'prom-client';
 import type { Logger } from '../../core/logger.ts';
 import type { MetricsRegistry } from '../../core/metrics.ts';
 import { mountOperationsRoutes, type ReadinessProbe } from '../../core/http/operations-routes.ts';
 import {
   mountErrorHandlers,
-  parseJsonBody,
   rejection,
   requireJsonContentType,
   toHttpError,
   type HttpError,
 } from '../../core/http/http-errors.ts';
-import { isValidIpnSignature } from './ipn-signature.ts';
-import { IpnValidationError, validateIpn, type IpnLimits } from './ipn-notification.ts';
+import { ValidationError } from '../../core/errors.ts';
+import { canonicalIpnJson, isValidIpnSignature } from './ipn-signature.ts';
+import { IpnValidationError, validateIpn, type IpnLimits, type ValidationProblem } from './ipn-notification.ts';
 import { ConflictingPaymentError, type PaymentIntake } from './payment-intake.ts';
+import { ipnJsonShapeLimits, parseBoundedJsonBody } from './json-limits.ts';
+import { paymentIdHintOf, type QuarantineEntry, type QuarantineReceipt } from './ipn-quarantine.ts';
 
 export const ipnPath = '/webhooks/nowpayments';
 export const signatureHeader = 'x-nowpayments-sig';
@@ -27,6 +32,11 @@ export interface WebhookAppOptions {
   bodyLimitBytes: number;
   limits: IpnLimits;
   intake: PaymentIntake;
+  quarantine: {
+    hold(entry: QuarantineEntry): Promise<QuarantineReceipt>;
+    countHeld(): Promise<number>;
+  };
+  now: () => Date;
   metrics: MetricsRegistry;
   probes: Readonly<Record<string, ReadinessProbe>>;
   retryAfterSeconds: number;
@@ -56,6 +66,53 @@ export function createWebhookApp(options: WebhookAppOptions): Express {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [options.metrics],
   });
+  const quarantinedTotal = new Counter({
+    name: 'webhook_quarantined_ipns_total',
+    help: 'Correctly signed IPNs that failed validation and were quarantined for an operator, by the field that failed',
+    labelNames: ['field'] as const,
+    registers: [options.metrics],
+  });
+  new Gauge({
+    name: 'webhook_quarantine_held_ipns',
+    help: 'Quarantined IPNs still held (neither reinjected nor dismissed), read from the database at each scrape',
+    registers: [options.metrics],
+    async collect() {
+      // A database outage must not break /metrics: the last value stays and /ready reports the outage.
+      try {
+        this.set(await options.quarantine.countHeld());
+      } catch (error) {
+        log.warn({ err: error }, 'could not count held quarantined IPNs');
+      }
+    },
+  });
+
+  /** Keeps a signed IPN that cannot be accepted, raises the alert the first time, answers 202. */
+  async function quarantine(rawBody: string, body: unknown, problems: readonly ValidationProblem[], correlationId: string) {
+    const entry: QuarantineEntry = {
+      body: rawBody,
+      canonicalText: canonicalIpnJson(body),
+      paymentId: paymentIdHintOf(body),
+      problems,
+      correlationId,
+      receivedAt: options.now(),
+    };
+    const receipt = await options.quarantine.hold(entry);
+    const reason = problems[0] ?? { field: 'body', rule: 'must be a valid IPN' };
+    quarantinedTotal.inc({ field: reason.field });
+    const details = { quarantineId: receipt.quarantineId, paymentId: entry.paymentId, reason, timesReceived: receipt.timesReceived, state: receipt.state, correlationId };
+    if (receipt.isNew) log.error({ ...details, alert: true }, 'signed IPN failed validation: quarantined for an operator (GET /api/quarantine)');
+    else log.warn(details, 'quarantined IPN received again');
+    return {
+      status: 'quarantined',
+      quarantineId: receipt.quarantineId,
+      paymentId: entry.paymentId,
+      state: receipt.state,
+      timesReceived: receipt.timesReceived,
+      reason,
+      problems,
+      correlationId,
+    };
+  }
 
   mountOperationsRoutes(app, {
     metrics: options.metrics,
@@ -87,7 +144,7 @@ export function createWebhookApp(options: WebhookAppOptions): Express {
           throw rejection(401, 'missing_signature', signatureHeader, 'is required', `The ${signatureHeader} header is missing.`);
         }
         const rawBody = Buffer.isBuffer(request.body) ? request.body.toString('utf8') : '';
-        const body = parseJsonBody(request.body);
+        const body = parseBoundedJsonBody(request.body, ipnJsonShapeLimits);
         if (!isValidIpnSignature(body, signature, options.ipnSecret)) {
           throw rejection(
             401,
@@ -98,8 +155,25 @@ export function createWebhookApp(options: WebhookAppOptions): Express {
           );
         }
 
-        const notification = validateIpn(body, options.limits);
-        const outcome = await options.intake.accept(notification, rawBody, correlationId);
+        let notification;
+        try {
+          notification = validateIpn(body, options.limits, options.now());
+        } catch (error) {
+          if (!(error instanceof IpnValidationError)) throw error;
+          finish('quarantined', 202, await quarantine(rawBody, body, error.problems, correlationId));
+          return;
+        }
+        let outcome;
+        try {
+          outcome = await options.intake.accept(notification, rawBody, correlationId);
+        } catch (error) {
+          // Validation guarantees every accepted field encodes; should the record still be refused,
+          // the signed payment is kept rather than lost, and the encoder's text is logged, not sent.
+          if (!(error instanceof ValidationError)) throw error;
+          log.error({ err: error, correlationId }, 'a validated IPN could not be encoded: validation and schema disagree');
+          finish('quarantined', 202, await quarantine(rawBody, body, [{ field: 'body', rule: 'must encode as a PaymentReceived record' }], correlationId));
+          return;
+        }
         switch (outcome.kind) {
           case 'produced':
             finish('produced', 202, { status: 'accepted', paymentId: outcome.paymentId, routable: outcome.routable, correlationId });

@@ -1,6 +1,7 @@
 // Proves the webhook's contract through HTTP against the real stack: a signed finished IPN becomes
 // exactly one Avro record on payments-received (decoded through the registry), repeats produce
-// nothing, every bad request gets a specific 4xx and leaves no trace in Kafka or PostgreSQL.
+// nothing, every bad request gets a specific 4xx and leaves no trace in Kafka or PostgreSQL, and a
+// signed IPN that breaks a rule is quarantined (202) — one row, nothing produced.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { sql, type DatabasePool } from 'slonik';
 import { z } from 'zod';
@@ -148,19 +149,6 @@ describe('rejections leave no trace', () => {
       code: 'body_too_large',
       field: 'body',
     },
-    { name: 'negative amount', send: (ipn) => postIpn(webhook.url, { ...ipn, price_amount: jsonNumber('-50') }), status: 422, code: 'validation_failed', field: 'price_amount' },
-    { name: 'zero amount', send: (ipn) => postIpn(webhook.url, { ...ipn, price_amount: jsonNumber('0') }), status: 422, code: 'validation_failed', field: 'price_amount' },
-    { name: 'absurd amount', send: (ipn) => postIpn(webhook.url, { ...ipn, price_amount: jsonNumber('100000000') }), status: 422, code: 'validation_failed', field: 'price_amount' },
-    { name: 'amount in exponent notation', send: (ipn) => postIpn(webhook.url, { ...ipn, price_amount: jsonNumber('5e1') }), status: 422, code: 'validation_failed', field: 'price_amount' },
-    { name: 'too many decimals', send: (ipn) => postIpn(webhook.url, { ...ipn, outcome_amount: jsonNumber('0.0000000000000000001') }), status: 422, code: 'validation_failed', field: 'outcome_amount' },
-    { name: 'price currency not usd', send: (ipn) => postIpn(webhook.url, { ...ipn, price_currency: 'eur' }), status: 422, code: 'validation_failed', field: 'price_currency' },
-    { name: 'unknown status', send: (ipn) => postIpn(webhook.url, { ...ipn, payment_status: 'done' }), status: 422, code: 'validation_failed', field: 'payment_status' },
-    { name: 'bad order_id', send: (ipn) => postIpn(webhook.url, { ...ipn, order_id: 'PGP-123|456' }), status: 422, code: 'validation_failed', field: 'order_id' },
-    { name: 'bad payment_id', send: (ipn) => postIpn(webhook.url, { ...ipn, payment_id: 'abc' }), status: 422, code: 'validation_failed', field: 'payment_id' },
-    { name: 'missing updated_at', send: (ipn) => postIpn(webhook.url, { ...ipn, updated_at: undefined }), status: 422, code: 'validation_failed', field: 'updated_at' },
-    { name: 'finished without outcome', send: (ipn) => postIpn(webhook.url, { ...ipn, outcome_amount: undefined }), status: 422, code: 'validation_failed', field: 'outcome_amount' },
-    { name: 'finished in another outcome currency', send: (ipn) => postIpn(webhook.url, { ...ipn, outcome_currency: 'btc' }), status: 422, code: 'validation_failed', field: 'outcome_currency' },
-    { name: 'a JSON array', send: () => postIpnText(webhook.url, '[1,2]'), status: 422, code: 'validation_failed', field: 'body' },
   ];
 
   it.each(cases)('$name → $status $code naming $field', async ({ send, status, code, field }) => {
@@ -174,6 +162,39 @@ describe('rejections leave no trace', () => {
     expect(body.error.rule.length).toBeGreaterThan(0);
     expect(await tracesOf(paymentIdOf(ipn))).toEqual({ receipts: 0, payments: 0 });
     expect(await recordsFor(paymentIdOf(ipn))).toHaveLength(0);
+    expect(await database.exists(sql.unsafe`SELECT 1 FROM ipn_quarantine WHERE payment_id = ${paymentIdOf(ipn)}`)).toBe(false);
+  });
+});
+
+describe('a signed IPN that breaks a rule is quarantined, not produced', () => {
+  const cases: { name: string; send: (ipn: ReturnType<typeof finishedIpn>) => Promise<Response>; field: string }[] = [
+    { name: 'negative amount', send: (ipn) => postIpn(webhook.url, { ...ipn, price_amount: jsonNumber('-50') }), field: 'price_amount' },
+    { name: 'zero amount', send: (ipn) => postIpn(webhook.url, { ...ipn, price_amount: jsonNumber('0') }), field: 'price_amount' },
+    { name: 'absurd amount', send: (ipn) => postIpn(webhook.url, { ...ipn, price_amount: jsonNumber('100000000') }), field: 'price_amount' },
+    { name: 'amount in exponent notation', send: (ipn) => postIpn(webhook.url, { ...ipn, price_amount: jsonNumber('5e1') }), field: 'price_amount' },
+    { name: 'too many decimals', send: (ipn) => postIpn(webhook.url, { ...ipn, outcome_amount: jsonNumber('0.0000000000000000001') }), field: 'outcome_amount' },
+    { name: 'price currency not usd', send: (ipn) => postIpn(webhook.url, { ...ipn, price_currency: 'eur' }), field: 'price_currency' },
+    { name: 'unknown status', send: (ipn) => postIpn(webhook.url, { ...ipn, payment_status: 'done' }), field: 'payment_status' },
+    { name: 'bad order_id', send: (ipn) => postIpn(webhook.url, { ...ipn, order_id: 'PGP-123|456' }), field: 'order_id' },
+    { name: 'bad payment_id', send: (ipn) => postIpn(webhook.url, { ...ipn, payment_id: 'abc' }), field: 'payment_id' },
+    { name: 'missing updated_at', send: (ipn) => postIpn(webhook.url, { ...ipn, updated_at: undefined }), field: 'updated_at' },
+    { name: 'finished without outcome', send: (ipn) => postIpn(webhook.url, { ...ipn, outcome_amount: undefined }), field: 'outcome_amount' },
+    { name: 'finished in another outcome currency', send: (ipn) => postIpn(webhook.url, { ...ipn, outcome_currency: 'btc' }), field: 'outcome_currency' },
+    { name: 'a JSON array', send: (ipn) => postIpnText(webhook.url, `[1,"${paymentIdOf(ipn)}"]`), field: 'body' },
+  ];
+
+  it.each(cases)('$name → 202 quarantined naming $field', async ({ send, field }) => {
+    const ipn = finishedIpn();
+    const response = await send(ipn);
+    expect(response.status).toBe(202);
+    const body = (await response.json()) as { status: string; quarantineId: string; reason: { field: string; rule: string } };
+    expect(body).toMatchObject({ status: 'quarantined', state: 'held', timesReceived: 1, reason: { field } });
+    expect(body.reason.rule.length).toBeGreaterThan(0);
+    expect(await tracesOf(paymentIdOf(ipn))).toEqual({ receipts: 0, payments: 0 });
+    expect(await recordsFor(paymentIdOf(ipn))).toHaveLength(0);
+    const held = await database.oneFirst(sql.type(z.object({ state: z.string() }))`
+      SELECT state FROM ipn_quarantine WHERE quarantine_id = ${body.quarantineId}::bigint`);
+    expect(held).toBe('held');
   });
 });
 
