@@ -63,6 +63,15 @@ export function toHttpError(error: unknown, options: HttpErrorOptions, response:
   if (error instanceof HttpRejection) return { status: error.status, body: error.body };
   const mapped = options.mapError?.(error);
   if (mapped !== undefined) return mapped;
+  // The router decodes path parameters before any handler runs; `%ff` or a truncated `%E0%A4`
+  // makes decodeURIComponent throw. That is the client's mistake on every route, never a 500, and
+  // the router's own message (which quotes the raw text) is not echoed.
+  if (error instanceof URIError) {
+    return {
+      status: 400,
+      body: { code: 'malformed_uri', message: 'The request path contains malformed percent-encoding.', field: 'path', rule: 'percent-encoded UTF-8 (RFC 3986)' },
+    };
+  }
   if (isBodyParserError(error)) {
     if (error.type === 'entity.too.large') {
       return { status: 413, body: { code: 'body_too_large', message: error.message, field: 'body', rule: 'size limit' } };
