@@ -44,7 +44,7 @@ beforeAll(async () => {
   admin = await startProcessorProcess('admin', 'ADMIN_PORT', {
     environment: {
       ADMIN_TOKENS: `fuzz:${sha256Of(namedToken).toString('hex')}`,
-      // The fuzz test is about answers, not throttling (admin-exposure.int.test.ts proves the limit).
+      // The fuzz test is about answers, not throttling (core/http/http-exposure.int.test.ts proves the limit).
       ADMIN_RATE_LIMIT_PER_MINUTE: '1000000',
       LOG_LEVEL: 'fatal',
     },
