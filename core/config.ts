@@ -7,6 +7,8 @@ import { PipelineError } from './errors.ts';
 const port = z.coerce.number().int().min(1).max(65_535);
 const positiveInt = z.coerce.number().int().positive();
 const optionalUrl = z.string().url().optional();
+/** An interface to bind to: an IPv4 or IPv6 address or a host name. */
+const listenHost = z.string().regex(/^[A-Za-z0-9.:-]{1,253}$/, 'an IP address or host name, e.g. 127.0.0.1 or 0.0.0.0');
 const decimalText = z.string().regex(/^(0|[1-9]\d*)(\.\d+)?$/, 'a plain non-negative decimal, e.g. 20 or 2.5');
 
 const durationUnitsMs = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
@@ -45,7 +47,21 @@ const configSchema = z.object({
   /** How long a rebalance waits for members to rejoin (a SIGKILLed member is waited for up to this). */
   KAFKA_REBALANCE_TIMEOUT: duration.default('30s'),
 
+  /**
+   * The interface every process's HTTP server binds to. Loopback by default, so a development
+   * machine does not offer the admin API to its network; a container needs 0.0.0.0.
+   */
+  LISTEN_HOST: listenHost.default('127.0.0.1'),
+
   WEBHOOK_PORT: port.default(8080),
+  /** The public webhook's interface; LISTEN_HOST when unset. */
+  WEBHOOK_HOST: listenHost.optional(),
+  /** When set, the webhook serves /metrics (and /health, /ready) here instead of on its public port. */
+  WEBHOOK_METRICS_PORT: port.optional(),
+  /** The interface of that separate metrics port; LISTEN_HOST when unset. */
+  METRICS_HOST: listenHost.optional(),
+  /** Per source; generous, so a load test of 1,000 IPNs/s from one host is never throttled. */
+  WEBHOOK_RATE_LIMIT_PER_MINUTE: positiveInt.max(10_000_000).default(120_000),
   WEBHOOK_BODY_LIMIT_BYTES: positiveInt.max(1_048_576).default(65_536),
   NOWPAYMENTS_IPN_SECRET: z.string().min(16, 'at least 16 characters').optional(),
   PAYMENT_USD_MAX: z
@@ -64,7 +80,16 @@ const configSchema = z.object({
 
   // Admin API (client payout configs, runtime settings).
   ADMIN_PORT: port.default(8090),
+  /** The admin API's interface; LISTEN_HOST when unset (an internal interface, apart from the webhook's). */
+  ADMIN_HOST: listenHost.optional(),
+  /** A single plain token, named `admin` in the history. */
   ADMIN_TOKEN: z.string().min(24, 'at least 24 characters').optional(),
+  /** Named tokens, `name:sha256hex,…`; the name is the actor recorded for what the token changes. */
+  ADMIN_TOKENS: z
+    .string()
+    .regex(/^[A-Za-z0-9._@+-]{1,64}:[0-9a-fA-F]{64}(\s*,\s*[A-Za-z0-9._@+-]{1,64}:[0-9a-fA-F]{64})*$/, 'comma-separated name:sha256hex pairs')
+    .optional(),
+  ADMIN_RATE_LIMIT_PER_MINUTE: positiveInt.max(1_000_000).default(600),
   CLIENT_THRESHOLD_MIN_USD: decimalText.default('50'),
   CLIENT_THRESHOLD_MAX_USD: decimalText.default('100000'),
   WALLET_CHANGE_COOLDOWN: duration.default('24h'),
@@ -152,14 +177,6 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     throw new PipelineError(`Invalid configuration:\n  ${problems.join('\n  ')}`, { context: { problems } });
   }
   return Object.freeze(parsed.data);
-}
-
-/** The admin token is mandatory for the admin API. */
-export function requireAdminToken(config: Config): string {
-  if (config.ADMIN_TOKEN === undefined) {
-    throw new PipelineError('ADMIN_TOKEN is required to run the admin API (at least 24 characters).');
-  }
-  return config.ADMIN_TOKEN;
 }
 
 /** The IPN secret is mandatory for the webhook; other processes never need it. */

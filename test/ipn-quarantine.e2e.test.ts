@@ -48,10 +48,10 @@ afterAll(async () => {
   await database?.end();
 });
 
-async function callAdmin(method: 'GET' | 'POST', path: string, body?: unknown, actor = 'ops@example.com') {
+async function callAdmin(method: 'GET' | 'POST', path: string, body?: unknown, note = 'ops@example.com') {
   const response = await fetch(`${admin.url}${path}`, {
     method,
-    headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json', 'x-actor': actor },
+    headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json', 'x-actor-note': note },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
@@ -124,7 +124,7 @@ describe('a signed IPN with an impossible date', () => {
       note: 'NOWPayments confirmed the payment on 2026-11-20',
     });
     expect(fixed.status).toBe(200);
-    expect(fixed.body).toMatchObject({ outcome: 'produced', payment_id: paymentId, quarantined: { state: 'reinjected', resolved_by: 'ops@example.com', reinject_outcome: 'produced' } });
+    expect(fixed.body).toMatchObject({ outcome: 'produced', payment_id: paymentId, quarantined: { state: 'reinjected', resolved_by: 'admin', reinject_outcome: 'produced' } });
 
     const twice = await callAdmin('POST', `/api/quarantine/${quarantineId}/reinject`, { overrides: { updated_at: '2026-11-20T14:23:06.244Z' } });
     expect(twice.status).toBe(409);

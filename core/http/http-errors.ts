@@ -58,11 +58,27 @@ function isBodyParserError(error: unknown): error is BodyParserError {
   return typeof error === 'object' && error !== null && 'status' in error && 'type' in error;
 }
 
+/** An error that carries a 4xx status (http-errors, as express and body-parser raise them). */
+function isClientStatusError(error: unknown): error is { status: number; code?: unknown } {
+  if (typeof error !== 'object' || error === null || !('status' in error)) return false;
+  const { status } = error;
+  return typeof status === 'number' && status >= 400 && status < 500;
+}
+
 /** The answer to any error; sets Retry-After on the response for a 503. */
 export function toHttpError(error: unknown, options: HttpErrorOptions, response: Response): HttpError {
   if (error instanceof HttpRejection) return { status: error.status, body: error.body };
   const mapped = options.mapError?.(error);
   if (mapped !== undefined) return mapped;
+  // The router decodes path parameters before any handler runs; `%ff` or a truncated `%E0%A4`
+  // makes decodeURIComponent throw. That is the client's mistake on every route, never a 500, and
+  // the router's own message (which quotes the raw text) is not echoed.
+  if (error instanceof URIError) {
+    return {
+      status: 400,
+      body: { code: 'malformed_uri', message: 'The request path contains malformed percent-encoding.', field: 'path', rule: 'percent-encoded UTF-8 (RFC 3986)' },
+    };
+  }
   if (isBodyParserError(error)) {
     if (error.type === 'entity.too.large') {
       return { status: 413, body: { code: 'body_too_large', message: error.message, field: 'body', rule: 'size limit' } };
@@ -70,6 +86,17 @@ export function toHttpError(error: unknown, options: HttpErrorOptions, response:
     if (error.status >= 400 && error.status < 500) {
       return { status: error.status, body: { code: error.type.replace(/\W+/g, '_'), message: error.message, field: 'body', rule: error.type } };
     }
+  }
+  // body-parser wraps a failed decompression (Content-Encoding: gzip over bytes that are not gzip)
+  // as a 400 without a type; zlib's message is not for the caller.
+  if (isClientStatusError(error)) {
+    const decompression = typeof error.code === 'string' && error.code.startsWith('Z_');
+    return {
+      status: error.status,
+      body: decompression
+        ? { code: 'malformed_content_encoding', message: 'The body is not encoded as its Content-Encoding says.', field: 'content-encoding', rule: 'matches the body' }
+        : { code: 'bad_request', message: 'The request could not be read.', field: 'body', rule: 'a readable request' },
+    };
   }
   if (isRetriable(error) || classifyDatabaseError(error).retriable) {
     response.set('Retry-After', String(options.retryAfterSeconds));

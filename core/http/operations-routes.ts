@@ -1,7 +1,8 @@
 // /health, /ready and /metrics, mounted on every processor's HTTP server. /health says the process
 // is alive (restart it if not); /ready says its dependencies answer (send it traffic if so).
-import type { Express, Request, Response } from 'express';
+import express, { type Express, type Request, type Response } from 'express';
 import type { MetricsRegistry } from '../metrics.ts';
+import { mountErrorHandlers } from './http-errors.ts';
 
 export type ReadinessProbe = () => Promise<void>;
 
@@ -12,6 +13,8 @@ export interface OperationsRoutesOptions {
   probeTimeoutMs?: number;
   /** False while draining on SIGTERM, so the load balancer stops sending work first. */
   isAcceptingWork?: () => boolean;
+  /** False when /metrics is served on a separate, internal port instead (createOperationsApp). */
+  serveMetrics?: boolean;
 }
 
 async function runProbe(probe: ReadinessProbe, timeoutMs: number): Promise<string> {
@@ -45,7 +48,20 @@ export function mountOperationsRoutes(app: Express, options: OperationsRoutesOpt
     response.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', draining: !accepting, checks });
   });
 
+  if (options.serveMetrics === false) return;
   app.get('/metrics', async (_request: Request, response: Response) => {
     response.type(options.metrics.contentType).send(await options.metrics.metrics());
   });
+}
+
+/**
+ * An app with only /health, /ready and /metrics, for a process whose public port must not show its
+ * metrics (the webhook with WEBHOOK_METRICS_PORT): it listens on an internal interface of its own.
+ */
+export function createOperationsApp(options: OperationsRoutesOptions & { retryAfterSeconds: number }): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  mountOperationsRoutes(app, { ...options, serveMetrics: true });
+  mountErrorHandlers(app, { retryAfterSeconds: options.retryAfterSeconds });
+  return app;
 }

@@ -8,6 +8,7 @@ import { createLogger, type Logger } from '../logger.ts';
 import { createShutdown, type Shutdown } from '../shutdown.ts';
 import { listen } from '../http/listen.ts';
 import { mountOperationsRoutes } from '../http/operations-routes.ts';
+import { mountErrorHandlers } from '../http/http-errors.ts';
 import type { StackEndpoints } from '../../stack/endpoints.ts';
 import { openProcessResources, type ProcessResources } from './process-resources.ts';
 import { createOutboxRelay, type OutboxRelay } from './outbox-relay.ts';
@@ -98,17 +99,20 @@ export async function startConsumerProcess(options: ConsumerProcessOptions): Pro
   }
 
   const app = express();
+  app.disable('x-powered-by');
   mountOperationsRoutes(app, {
     metrics: resources.metrics,
     probes: { ...resources.probes, consumer: () => consumer.probe() },
     isAcceptingWork: () => !shutdown.draining,
   });
-  const server = await listen(app, options.port);
+  // The same JSON answers as the webhook and the admin API for any other path or a malformed one.
+  mountErrorHandlers(app, { retryAfterSeconds: config.RETRY_AFTER_SECONDS });
+  const server = await listen(app, options.port, config.LISTEN_HOST);
   shutdown.add('http server', () => server.close());
   // Registered last, so it runs first: no new run, and the one in flight ends its step before the
   // consumer, the relay (which then publishes what the run wrote) and the pool close.
   if (stopWorker !== undefined) shutdown.add('worker', stopWorker);
-  const url = `http://localhost:${server.port}`;
+  const { url } = server;
   log.info({ url, consumerGroup: name }, `${name} running`);
   return { url, shutdown, resources, relay, stop: () => shutdown.run('stop') };
 }

@@ -114,12 +114,18 @@ describe('registering clients', () => {
 
     const [record, ...others] = await configRecordsFor(clientId);
     expect(others).toHaveLength(0);
-    expect(record).toMatchObject({ client_id: clientId, revision: 1, strategy: 'THRESHOLD', wallet_address: xmrA, payout_currency: 'xmr', changed_by: 'ops@example.com' });
+    // The actor is the token's name (ADMIN_TOKEN is "admin"); what X-Actor said is kept as a note.
+    expect(record).toMatchObject({ client_id: clientId, revision: 1, strategy: 'THRESHOLD', wallet_address: xmrA, payout_currency: 'xmr', changed_by: 'admin' });
     expect(record?.threshold_usd?.equals(new Decimal('250.5'))).toBe(true);
 
     const history = await call('GET', `/api/clients/${clientId}/history`);
     expect(history.body['history']).toEqual([
-      expect.objectContaining({ revision: 1, changed_by: 'ops@example.com', config: expect.objectContaining({ events: ['registered'], threshold_usd: '250.5' }) as unknown }),
+      expect.objectContaining({
+        revision: 1,
+        changed_by: 'admin',
+        actor_note: 'ops@example.com',
+        config: expect.objectContaining({ events: ['registered'], threshold_usd: '250.5' }) as unknown,
+      }),
     ]);
   });
 
@@ -214,6 +220,13 @@ describe('bad client configs change nothing', () => {
     },
     { name: 'an unknown strategy', body: () => thresholdClient({ strategy: 'monthly' }), field: 'strategy' },
     { name: 'an unknown field', body: () => thresholdClient({ treshold_usd: '100' }), field: 'treshold_usd', rule: 'unknown field' },
+    // F5: an address nobody holds the key to burns the payout; the format alone does not show it.
+    {
+      name: 'the Solana system program as a SOL wallet',
+      body: () => thresholdClient({ wallet_address: '11111111111111111111111111111111', payout_currency: 'sol', payout_network: 'sol' }),
+      field: 'wallet_address',
+      code: 'unspendable_wallet_address',
+    },
   ];
 
   it.each(cases)('$name → 422 naming $field', async ({ body, field, rule, code }) => {
@@ -247,10 +260,26 @@ describe('bad client configs change nothing', () => {
     ['a body over the limit', 413, 'body_too_large', 'PUT', '/api/clients/-1001', { body: thresholdClient({ wallet_address: 'x'.repeat(4_000) }) }],
     ['an unknown route', 404, 'not_found', 'GET', '/api/nothing-here', {}],
     ['a bad actor header', 422, 'validation_failed', 'PUT', '/api/clients/-1001', { body: thresholdClient(), actor: 'drop table;' }],
+    // F4: malformed percent-encoding in a path parameter is the client's mistake, on every route.
+    ['malformed percent-encoding in a client id', 400, 'malformed_uri', 'GET', '/api/clients/%ff', {}],
+    ['malformed percent-encoding in a client id of a PUT', 400, 'malformed_uri', 'PUT', '/api/clients/-1001%E0%A4%A', { body: thresholdClient() }],
+    ['malformed percent-encoding in a batch id', 400, 'malformed_uri', 'POST', '/api/payout-batches/%C0%AF/retry', {}],
   ] as const)('answers %s with %i', async (_name, status, code, method, path, options) => {
     const response = await call(method, path, options);
     expect(response.status).toBe(status);
     expect(response.body).toMatchObject({ error: { code } });
+  });
+});
+
+describe('who is recorded as the actor', () => {
+  // F6: the system: namespace belongs to the pipeline's own changes (the cooldown sweep); a request
+  // that could write it would forge history.
+  it('never records a system: actor for a request, and writes nothing when one is claimed', async () => {
+    const clientId = uniqueClientId();
+    const claimed = await putClient(clientId, thresholdClient(), { actor: 'system:wallet-cooldown' });
+    expect(claimed.status).toBe(422);
+    expect(claimed.body).toMatchObject({ error: { field: 'x-actor' } });
+    expect(await tracesOf(clientId)).toEqual({ clients: 0, history: 0, outbox: 0 });
   });
 });
 
@@ -266,14 +295,14 @@ describe('the wallet change cooldown', () => {
     expect(effectiveAt.getTime() - requestedAt.getTime()).toBeLessThanOrEqual(dayMs + 5_000);
 
     const fetched = await call('GET', `/api/clients/${clientId}`);
-    expect(fetched.body).toMatchObject({ client: { wallet_address: xmrA, pending_wallet_address: xmrB, pending_change: { requested_by: 'ops', wallet_address: xmrB } } });
+    expect(fetched.body).toMatchObject({ client: { wallet_address: xmrA, pending_wallet_address: xmrB, pending_change: { requested_by: 'admin', wallet_address: xmrB } } });
     const records = await configRecordsFor(clientId);
     expect(records[1]).toMatchObject({ revision: 2, wallet_address: xmrA, pending_wallet_address: xmrB, pending_wallet_effective_at: effectiveAt });
 
     const cancelled = await call('DELETE', `/api/clients/${clientId}/pending-wallet`, { actor: 'security' });
     expect(cancelled).toMatchObject({ status: 200, body: { outcome: 'cancelled', cancelled: { wallet_address: xmrB }, client: { revision: 3, pending_wallet_address: null } } });
     expect((await call('GET', `/api/clients/${clientId}`)).body).toMatchObject({ client: { wallet_address: xmrA, pending_wallet_address: null } });
-    expect((await configRecordsFor(clientId)).at(-1)).toMatchObject({ revision: 3, wallet_address: xmrA, pending_wallet_address: null, changed_by: 'security' });
+    expect((await configRecordsFor(clientId)).at(-1)).toMatchObject({ revision: 3, wallet_address: xmrA, pending_wallet_address: null, changed_by: 'admin' });
     expect(await call('DELETE', `/api/clients/${clientId}/pending-wallet`)).toMatchObject({ status: 404, body: { error: { code: 'no_pending_wallet_change' } } });
   });
 
@@ -321,7 +350,7 @@ describe('clients that reached the table from the topic alone', () => {
 });
 
 describe('the runtime micro-batch threshold', () => {
-  const auditRow = z.object({ old_value: z.string().nullable(), new_value: z.string(), changed_by: z.string(), changed_at: z.date() });
+  const auditRow = z.object({ old_value: z.string().nullable(), new_value: z.string(), changed_by: z.string(), actor_note: z.string().nullable(), changed_at: z.date() });
 
   async function pipelineRecord(changeId: string): Promise<PipelineConfig | undefined> {
     await published(topicNames.pipelineConfig);
@@ -345,16 +374,21 @@ describe('the runtime micro-batch threshold', () => {
 
     const changed = await call('PUT', '/api/config/micro-batch-threshold', { body: { value: newValue }, actor: 'treasury' });
     expect(changed.status).toBe(200);
-    expect(changed.body).toMatchObject({ outcome: 'changed', value: newValue, source: 'runtime', change: { old_value: oldValue, new_value: newValue, changed_by: 'treasury' } });
+    expect(changed.body).toMatchObject({
+      outcome: 'changed',
+      value: newValue,
+      source: 'runtime',
+      change: { old_value: oldValue, new_value: newValue, changed_by: 'admin', actor_note: 'treasury' },
+    });
     const changeId = String((changed.body['change'] as Record<string, unknown>)['change_id']);
 
-    const audit = await database.one(sql.type(auditRow)`SELECT old_value, new_value, changed_by, changed_at FROM config_audit WHERE change_id = ${changeId}`);
-    expect(audit).toMatchObject({ old_value: oldValue, new_value: newValue, changed_by: 'treasury' });
+    const audit = await database.one(sql.type(auditRow)`SELECT old_value, new_value, changed_by, actor_note, changed_at FROM config_audit WHERE change_id = ${changeId}`);
+    expect(audit).toMatchObject({ old_value: oldValue, new_value: newValue, changed_by: 'admin', actor_note: 'treasury' });
     expect(Math.abs(audit.changed_at.getTime() - Date.now())).toBeLessThan(60_000);
 
     const record = await pipelineRecord(changeId);
     expect(record?.micro_batch_threshold_usd.equals(new Decimal(newValue))).toBe(true);
-    expect(record?.changed_by).toBe('treasury');
+    expect(record?.changed_by).toBe('admin');
 
     expect((await call('GET', '/api/config/micro-batch-threshold')).body).toMatchObject({ value: newValue, source: 'runtime', last_change: { change_id: changeId } });
     const listed = await call('GET', '/api/config/audit?setting=micro_batch_threshold_usd&limit=5');

@@ -8,10 +8,12 @@ import type { Logger } from '../../core/logger.ts';
 import type { MetricsRegistry } from '../../core/metrics.ts';
 import { mountOperationsRoutes, type ReadinessProbe } from '../../core/http/operations-routes.ts';
 import { mountErrorHandlers, parseJsonBody, rejection, requireJsonContentType, type HttpError } from '../../core/http/http-errors.ts';
-import { requireAdminBearer } from './admin-auth.ts';
+import { createRequestRateLimit } from '../../core/http/rate-limit.ts';
+import { requireAdminBearer, tokenNameOf } from './admin-auth.ts';
+import type { AdminTokenDigest } from './admin-tokens.ts';
 import { parseClientConfigRequest, parseClientId, type ClientThresholdBounds } from './client-config.ts';
 import type { ClientService } from './client-service.ts';
-import { actorHeader, parseActor, problem, RequestValidationError } from './request-validation.ts';
+import { actorHeader, actorNoteHeader, parseRequestActor, problem, RequestValidationError, type RequestActor } from './request-validation.ts';
 import { auditView, clientView, historyView, pendingView, thresholdView } from './admin-views.ts';
 import { loadClientHistory } from './client-store.ts';
 import { parseMicroBatchThresholdRequest, type MicroBatchThresholdLimits } from './micro-batch-threshold.ts';
@@ -23,7 +25,10 @@ import type { QuarantineService } from './quarantine-service.ts';
 export const correlationIdRequestHeader = 'x-correlation-id';
 
 export interface AdminAppOptions {
-  adminToken: string;
+  /** Every accepted token, by name (admin-tokens.ts). */
+  adminTokens: readonly AdminTokenDigest[];
+  /** Per source, on /api/* (checked before the token, so guessing tokens is limited too). */
+  rateLimitPerMinute: number;
   pool: DatabasePool;
   clients: ClientService;
   thresholdBounds: ClientThresholdBounds;
@@ -111,14 +116,20 @@ export function createAdminApp(options: AdminAppOptions): Express {
     });
     next();
   });
-  app.use('/api', requireAdminBearer(options.adminToken, (reason) => authFailures.inc({ reason })));
+  app.use('/api', createRequestRateLimit({ requestsPerMinute: options.rateLimitPerMinute }));
+  app.use('/api', requireAdminBearer(options.adminTokens, (reason) => authFailures.inc({ reason })));
 
   const jsonBody: RequestHandler[] = [
     requireJsonContentType('Send the body as application/json.'),
     express.raw({ type: () => true, limit: options.bodyLimitBytes }),
   ];
   const correlationIdOf = (response: Response): string => String(response.locals['correlationId']);
-  const contextOf = (request: Request, response: Response) => ({ actor: parseActor(request.get(actorHeader)), correlationId: correlationIdOf(response) });
+  const actorOf = (request: Request, response: Response): RequestActor =>
+    parseRequestActor(tokenNameOf(response), { actor: request.get(actorHeader), note: request.get(actorNoteHeader) });
+  const contextOf = (request: Request, response: Response) => {
+    const { actor, note } = actorOf(request, response);
+    return { actor, actorNote: note, correlationId: correlationIdOf(response) };
+  };
 
   app.put('/api/clients/:clientId', ...jsonBody, async (request: Request, response: Response) => {
     const clientId = parseClientId(String(request.params['clientId']));
@@ -181,6 +192,7 @@ export function createAdminApp(options: AdminAppOptions): Express {
       limits: options.microBatchLimits,
       value,
       changedBy: context.actor,
+      actorNote: context.actorNote,
       now: options.now(),
       correlationId: context.correlationId,
     });
@@ -203,8 +215,8 @@ export function createAdminApp(options: AdminAppOptions): Express {
     response.json({ entries: entries.map(auditView) });
   });
 
-  mountSettlementRoutes(app, { pool: options.pool, log, now: options.now, newRequestId: options.newCorrelationId, payoutMaxAgeMs: options.payoutMaxAgeMs });
-  if (options.quarantine !== undefined) mountQuarantineRoutes(app, { quarantine: options.quarantine, bodyLimitBytes: options.bodyLimitBytes });
+  mountSettlementRoutes(app, { pool: options.pool, log, now: options.now, newRequestId: options.newCorrelationId, payoutMaxAgeMs: options.payoutMaxAgeMs, actorOf });
+  if (options.quarantine !== undefined) mountQuarantineRoutes(app, { quarantine: options.quarantine, bodyLimitBytes: options.bodyLimitBytes, actorOf });
 
   mountErrorHandlers(app, {
     retryAfterSeconds: options.retryAfterSeconds,

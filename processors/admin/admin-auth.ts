@@ -1,18 +1,13 @@
-// Bearer-token authentication of /api/*. The token is compared in constant time over fixed-length
-// digests, so neither the content nor the length of ADMIN_TOKEN leaks through response timing.
-import { createHash, timingSafeEqual } from 'node:crypto';
+// Bearer-token authentication of /api/*. Tokens are compared in constant time over fixed-length
+// digests (admin-tokens.ts), so neither the content nor the length of a token leaks through
+// response timing. The matching token's name is who acts for the rest of the request.
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { rejection } from '../../core/http/http-errors.ts';
+import { adminTokenNameOf, type AdminTokenDigest } from './admin-tokens.ts';
 
 export type AuthFailure = 'missing_token' | 'invalid_token';
 
-function digest(text: string): Buffer {
-  return createHash('sha256').update(text, 'utf8').digest();
-}
-
-export function isAdminToken(presented: string, expected: string): boolean {
-  return timingSafeEqual(digest(presented), digest(expected));
-}
+const tokenNameLocal = 'adminTokenName';
 
 /** The token of an `Authorization: Bearer <token>` header, or undefined. */
 export function bearerTokenOf(header: string | undefined): string | undefined {
@@ -20,22 +15,32 @@ export function bearerTokenOf(header: string | undefined): string | undefined {
   return match?.[1];
 }
 
-export function requireAdminBearer(expectedToken: string, onFailure: (failure: AuthFailure) => void): RequestHandler {
+/** The name of the token that authenticated this request (set by requireAdminBearer). */
+export function tokenNameOf(response: Response): string {
+  const name: unknown = response.locals[tokenNameLocal];
+  // A route mounted outside requireAdminBearer would have no actor: a programmer error.
+  if (typeof name !== 'string') throw new Error('tokenNameOf: the request was not authenticated');
+  return name;
+}
+
+export function requireAdminBearer(digests: readonly AdminTokenDigest[], onFailure: (failure: AuthFailure) => void): RequestHandler {
   return (request: Request, response: Response, next: NextFunction) => {
     const header = request.get('authorization');
     const token = bearerTokenOf(header);
     if (token === undefined) {
       onFailure('missing_token');
       response.set('WWW-Authenticate', 'Bearer realm="admin"');
-      next(rejection(401, 'missing_token', 'authorization', 'Bearer <ADMIN_TOKEN>', 'An Authorization: Bearer header is required.'));
+      next(rejection(401, 'missing_token', 'authorization', 'Bearer <admin token>', 'An Authorization: Bearer header is required.'));
       return;
     }
-    if (!isAdminToken(token, expectedToken)) {
+    const name = adminTokenNameOf(token, digests);
+    if (name === undefined) {
       onFailure('invalid_token');
       response.set('WWW-Authenticate', 'Bearer realm="admin", error="invalid_token"');
-      next(rejection(401, 'invalid_token', 'authorization', 'Bearer <ADMIN_TOKEN>', 'The bearer token is not valid.'));
+      next(rejection(401, 'invalid_token', 'authorization', 'Bearer <admin token>', 'The bearer token is not valid.'));
       return;
     }
+    response.locals[tokenNameLocal] = name;
     next();
   };
 }

@@ -60,7 +60,7 @@ export function clientView(client: StoredClient): ClientView {
 }
 
 export function historyView(row: ClientHistoryRow): Record<string, unknown> {
-  return { revision: row.revision, changed_by: row.changed_by, changed_at: row.changed_at.toISOString(), config: row.config };
+  return { revision: row.revision, changed_by: row.changed_by, actor_note: row.actor_note, changed_at: row.changed_at.toISOString(), config: row.config };
 }
 
 export interface AuditEntryView {
@@ -69,6 +69,7 @@ export interface AuditEntryView {
   old_value: string | null;
   new_value: string;
   changed_by: string;
+  actor_note: string | null;
   changed_at: string;
 }
 

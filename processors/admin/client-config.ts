@@ -4,6 +4,7 @@
 import type { Decimal } from '../../core/money.ts';
 import { describeSupportedPairs, findPayoutPair, isSupportedCurrency, isValidWalletFor, networksOf, walletRuleOf } from './payout-currencies.ts';
 import { walletAddressLengthMax } from './wallet-address.ts';
+import { findUnspendableAddress } from './unspendable-addresses.ts';
 import {
   isJsonObject,
   isProblem,
@@ -44,6 +45,8 @@ export function parseClientId(text: string): string {
   }
   return text;
 }
+
+export const unspendableWalletRule = 'not a burn, zero or system address';
 
 const fields = ['strategy', 'threshold_usd', 'wallet_address', 'payout_currency', 'payout_network'] as const;
 
@@ -111,13 +114,21 @@ export function parseClientConfigRequest(body: unknown, bounds: ClientThresholdB
             ),
       );
     } else if (wallet !== undefined && !isValidWalletFor(pair, wallet)) {
+      const unspendable = findUnspendableAddress(pair.addressFormat, wallet);
       problems.push(
-        problem(
-          'wallet_address',
-          walletRuleOf(pair),
-          `wallet_address is not a valid ${pair.description} address: expected ${walletRuleOf(pair)}.`,
-          'invalid_wallet_address',
-        ),
+        unspendable !== undefined
+          ? problem(
+              'wallet_address',
+              unspendableWalletRule,
+              `wallet_address is ${unspendable.reason}: nobody can spend from it on ${pair.description}, so a payout there would be lost.`,
+              'unspendable_wallet_address',
+            )
+          : problem(
+              'wallet_address',
+              walletRuleOf(pair),
+              `wallet_address is not a valid ${pair.description} address: expected ${walletRuleOf(pair)}.`,
+              'invalid_wallet_address',
+            ),
       );
     }
   }

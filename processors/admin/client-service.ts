@@ -13,7 +13,10 @@ export interface ClientServiceOptions {
 }
 
 export interface ChangeContext {
+  /** The name of the admin token that made the change. */
   actor: string;
+  /** What the caller said about it (X-Actor-Note), stored beside the actor in the history. */
+  actorNote?: string | null;
   correlationId: string;
 }
 
@@ -53,6 +56,7 @@ export function createClientService(options: ClientServiceOptions): ClientServic
           created: plan.kind === 'created',
           events: plan.events,
           changedBy: context.actor,
+          actorNote: context.actorNote ?? null,
           changedAt: now,
           correlationId: context.correlationId,
         });
@@ -79,6 +83,7 @@ export function createClientService(options: ClientServiceOptions): ClientServic
           created: false,
           events: ['pending_destination_cancelled'],
           changedBy: context.actor,
+          actorNote: context.actorNote ?? null,
           changedAt: now,
           correlationId: context.correlationId,
           cancelled: plan.cancelled,

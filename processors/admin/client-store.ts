@@ -137,6 +137,8 @@ export interface SaveClientInput {
   created: boolean;
   events: readonly ClientChangeEvent[];
   changedBy: string;
+  /** What the caller said about the change (X-Actor-Note); never the actor. */
+  actorNote?: string | null;
   changedAt: Date;
   correlationId: string;
   cancelled?: PendingDestination;
@@ -185,9 +187,9 @@ export async function saveClient(transaction: DatabaseTransactionConnection, inp
   }
 
   await transaction.query(sql.unsafe`
-    INSERT INTO client_config_history (client_id, revision, config, changed_by, changed_at)
+    INSERT INTO client_config_history (client_id, revision, config, changed_by, actor_note, changed_at)
     VALUES (${client.client_id}, ${client.revision}, ${sql.jsonb(historyConfigOf(client, input.events, input.cancelled ?? null))},
-            ${input.changedBy}, ${sql.timestamp(changedAt)})
+            ${input.changedBy}, ${input.actorNote ?? null}, ${sql.timestamp(changedAt)})
   `);
 
   await insertOutboxRecords(transaction, [
@@ -205,13 +207,14 @@ const historyRow = z.object({
   revision: z.number().int(),
   config: z.record(z.unknown()),
   changed_by: z.string(),
+  actor_note: z.string().nullable(),
   changed_at: z.date(),
 });
 export type ClientHistoryRow = z.infer<typeof historyRow>;
 
 export async function loadClientHistory(connection: Queryable, clientId: string): Promise<readonly ClientHistoryRow[]> {
   return connection.any(sql.type(historyRow)`
-    SELECT revision, config, changed_by, changed_at
+    SELECT revision, config, changed_by, actor_note, changed_at
     FROM client_config_history WHERE client_id = ${clientId}
     ORDER BY revision
   `);

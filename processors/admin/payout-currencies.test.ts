@@ -89,8 +89,9 @@ const table: Record<string, { valid: readonly string[]; invalid: readonly string
   'usdt/trx': tron,
   'trx/trx': tron,
   'sol/sol': {
-    valid: ['3KPzfMygzKcwVcmmKqxuTebd81JhXzbXhNmpgqyJjo7G', 'TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA', 'DtczmkaAYgT17DWvYVBVwE7cMKhRSpWqWwzkxfHBg7iT'],
+    valid: ['3KPzfMygzKcwVcmmKqxuTebd81JhXzbXhNmpgqyJjo7G', '34dUEYQwGLFCGwqpgBkKVqMYKTs9Ggk9RGpGMo2Zz3ao', 'DtczmkaAYgT17DWvYVBVwE7cMKhRSpWqWwzkxfHBg7iT'],
     invalid: [
+      'TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA', // the SPL Token program: well formed, but nobody can spend from it
       '4uC6vHKqmuGvASs1uqf8TSUApmFx75inHaNkY64Hqi9', // 31 bytes
       '2JoNyxNbsatCUXeq2mofrUN1ENGTTvHffP8WY6A5HYzCrf', // 33 bytes
       '3KPzfMygzKcwVcmmKqxuTebd81JhXzbXhNmpgqyJjo70', // '0' is not base58

@@ -12,12 +12,14 @@ import { rejection, requireJsonContentType } from '../../core/http/http-errors.t
 import { ipnJsonShapeLimits, parseBoundedJsonBody } from '../webhook/json-limits.ts';
 import { quarantineStates, type QuarantinedIpn, type QuarantineState } from '../webhook/ipn-quarantine.ts';
 import { ConflictingPaymentError } from '../webhook/payment-intake.ts';
-import { actorHeader, isJsonObject, parseActor, problem, RequestValidationError, unknownFieldProblems } from './request-validation.ts';
+import { isJsonObject, problem, RequestValidationError, unknownFieldProblems, type RequestActor } from './request-validation.ts';
 import { QuarantineNotFoundError, QuarantineResolvedError, type Correction, type QuarantineService } from './quarantine-service.ts';
 
 export interface QuarantineRoutesOptions {
   quarantine: QuarantineService;
   bodyLimitBytes: number;
+  /** Who acts: the authenticated token's name, never a header's claim. */
+  actorOf: (request: Request, response: Response) => RequestActor;
 }
 
 const listLimitMax = 1_000;
@@ -150,9 +152,9 @@ export function mountQuarantineRoutes(app: Express, options: QuarantineRoutesOpt
     ...jsonBody,
     handle(async (request, response) => {
       const quarantineId = parseQuarantineId(String(request.params['id']));
-      const actor = parseActor(request.get(actorHeader));
+      const { actor, note: headerNote } = options.actorOf(request, response);
       const { correction, note } = parseReinjectRequest(parseBoundedJsonBody(request.body, ipnJsonShapeLimits));
-      const { outcome, row } = await quarantine.reinject(quarantineId, { correction, actor, note, correlationId: correlationIdOf(response) });
+      const { outcome, row } = await quarantine.reinject(quarantineId, { correction, actor, note: note ?? headerNote, correlationId: correlationIdOf(response) });
       response.json({ outcome: outcome.kind, payment_id: outcome.paymentId, quarantined: quarantineView(row) });
     }),
   );
@@ -162,7 +164,7 @@ export function mountQuarantineRoutes(app: Express, options: QuarantineRoutesOpt
     ...jsonBody,
     handle(async (request, response) => {
       const quarantineId = parseQuarantineId(String(request.params['id']));
-      const actor = parseActor(request.get(actorHeader));
+      const { actor } = options.actorOf(request, response);
       const body = parseBoundedJsonBody(request.body, ipnJsonShapeLimits);
       if (!isJsonObject(body)) throw new RequestValidationError([problem('body', 'a JSON object', 'The request body must be a JSON object.')]);
       const unknown = unknownFieldProblems(body, ['reason']);

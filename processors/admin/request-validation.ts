@@ -85,10 +85,27 @@ export function unknownFieldProblems(body: Record<string, unknown>, known: reado
     .map((field) => problem(field, 'unknown field', `${field} is not a field of this request (known: ${known.join(', ')}).`));
 }
 
-// Who made a change, for the audit trail: a name, an e-mail or a service id, never free text.
+// Who made a change, for the audit trail: a name, an e-mail or a service id, never free text. Over
+// HTTP the actor is the admin token's name (admin-tokens.ts); this rule is for the CLI's --actor.
 const actorPattern = /^[A-Za-z0-9._@:+-]{1,64}$/;
 export const actorHeader = 'x-actor';
+export const actorNoteHeader = 'x-actor-note';
 export const defaultActor = 'admin';
+/** The pipeline's own changes (the wallet cooldown sweep) are recorded as system:…; nobody else's. */
+export const systemActorPrefix = 'system:';
+const systemPrefixRule = 'not starting with system: (reserved for the pipeline itself)';
+export const actorNoteLengthMax = 200;
+// Printable ASCII: a header carries bytes, not text, so anything else would be stored as mojibake;
+// and no control characters (PostgreSQL refuses NUL in text, a log line must not be forgeable).
+const actorNotePattern = new RegExp(`^[\\x20-\\x7e]{1,${actorNoteLengthMax}}$`);
+
+function isSystemActor(text: string): boolean {
+  return text.toLowerCase().startsWith(systemActorPrefix);
+}
+
+function systemPrefixProblem(field: string): RequestValidationError {
+  return new RequestValidationError([problem(field, systemPrefixRule, `The ${field} header must not start with ${systemActorPrefix}: that namespace records what the pipeline itself did.`)]);
+}
 
 export function parseActor(header: string | undefined): string {
   if (header === undefined || header === '') return defaultActor;
@@ -97,5 +114,43 @@ export function parseActor(header: string | undefined): string {
       problem(actorHeader, 'letters, digits and ._@:+- (1–64 characters)', `The ${actorHeader} header must be 1–64 characters of letters, digits and ._@:+-.`),
     ]);
   }
+  if (isSystemActor(header)) throw systemPrefixProblem(actorHeader);
   return header;
+}
+
+export interface RequestActor {
+  /** Recorded as changed_by / requested_by: the name of the token that authenticated the request. */
+  readonly actor: string;
+  readonly note: string | null;
+}
+
+/**
+ * Who acts for a request: always the token's name. `X-Actor-Note` is free text kept beside it.
+ * `X-Actor`, which used to name the actor, is now read as the note (so existing scripts keep their
+ * label in the history), and a claim to be the system is refused rather than quietly recorded.
+ */
+export function parseRequestActor(tokenName: string, headers: { actor: string | undefined; note: string | undefined }): RequestActor {
+  const legacy = headers.actor === undefined || headers.actor === '' ? undefined : parseActor(headers.actor);
+  const noteText = headers.note === undefined || headers.note === '' ? undefined : headers.note;
+  if (legacy !== undefined && noteText !== undefined) {
+    throw new RequestValidationError([
+      problem(actorHeader, `not together with ${actorNoteHeader}`, `Send the note in ${actorNoteHeader} only; ${actorHeader} is its older name.`),
+    ]);
+  }
+  if (noteText !== undefined) {
+    if (!actorNotePattern.test(noteText)) {
+      throw new RequestValidationError([
+        problem(
+          actorNoteHeader,
+          `printable ASCII, 1–${actorNoteLengthMax} characters`,
+          `The ${actorNoteHeader} header must be 1–${actorNoteLengthMax} printable ASCII characters.`,
+        ),
+      ]);
+    }
+    if (isSystemActor(noteText)) throw systemPrefixProblem(actorNoteHeader);
+  }
+  // Token names cannot hold a colon; checked again here because a system: actor must never be
+  // written on behalf of a request, whatever a future token table allows.
+  if (isSystemActor(tokenName)) throw new Error(`token name ${tokenName} is in the reserved system: namespace`);
+  return { actor: tokenName, note: noteText ?? legacy ?? null };
 }

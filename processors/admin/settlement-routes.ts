@@ -14,7 +14,7 @@ import { rejection } from '../../core/http/http-errors.ts';
 import { findUnroutedPayments, findViolations } from '../../db/reconciliation.ts';
 import { describeBalance } from '../settlement/client-balance.ts';
 import { parseClientId } from './client-config.ts';
-import { parseActor, actorHeader, problem, RequestValidationError } from './request-validation.ts';
+import { problem, RequestValidationError, type RequestActor } from './request-validation.ts';
 import { loadClientBalance, loadPayoutLineage, loadTriggerRequest, requestBatchRetry, requestClientPayout } from './settlement-store.ts';
 import { balanceView, lineageView, reconciliationView, triggerRequestView } from './settlement-views.ts';
 
@@ -25,6 +25,8 @@ export interface SettlementRoutesOptions {
   newRequestId: () => string;
   /** PAYOUT_MAX_AGE, for "paid anyway from" in the balance. */
   payoutMaxAgeMs: number;
+  /** Who acts for a request: the admin token's name (and the caller's note, logged here). */
+  actorOf: (request: Request, response: Response) => RequestActor;
 }
 
 const idPattern = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -51,7 +53,7 @@ export function mountSettlementRoutes(app: Express, options: SettlementRoutesOpt
 
   app.post('/api/clients/:clientId/payouts', async (request: Request, response: Response) => {
     const clientId = parseClientId(String(request.params['clientId']));
-    const actor = parseActor(request.get(actorHeader));
+    const { actor, note } = options.actorOf(request, response);
     const outcome = await requestClientPayout(pool, { clientId, requestId: options.newRequestId(), actor, now: options.now() });
     switch (outcome.kind) {
       case 'client_not_found':
@@ -60,7 +62,7 @@ export function mountSettlementRoutes(app: Express, options: SettlementRoutesOpt
         throw rejection(409, 'nothing_to_pay', 'clientId', 'free unpaid credits', `Client ${clientId} has no unpaid credits that are not already in a payout or waiting for a retry.`);
       case 'requested':
       case 'already_requested':
-        log.info({ clientId, requestId: outcome.request.request_id, actor, outcome: outcome.kind, correlationId: correlationIdOf(response) }, 'client payout requested');
+        log.info({ clientId, requestId: outcome.request.request_id, actor, actorNote: note, outcome: outcome.kind, correlationId: correlationIdOf(response) }, 'client payout requested');
         response.status(202).json({
           outcome: outcome.kind,
           request: triggerRequestView(outcome.request),
@@ -87,7 +89,7 @@ export function mountSettlementRoutes(app: Express, options: SettlementRoutesOpt
 
   app.post('/api/payout-batches/:batchId/retry', async (request: Request, response: Response) => {
     const batchId = parseId('batchId', String(request.params['batchId']));
-    const actor = parseActor(request.get(actorHeader));
+    const { actor, note } = options.actorOf(request, response);
     const outcome = await requestBatchRetry(pool, { batchId, actor, now: options.now() });
     switch (outcome.kind) {
       case 'batch_not_found':
@@ -97,7 +99,7 @@ export function mountSettlementRoutes(app: Express, options: SettlementRoutesOpt
       case 'already_retried':
         throw rejection(409, 'payout_batch_already_retried', 'batchId', 'a failed batch without a retry', `Payout batch ${batchId} was already retried as ${outcome.retryBatchId}.`);
       case 'requested':
-        log.info({ batchId, actor, correlationId: correlationIdOf(response) }, 'payout batch retry requested');
+        log.info({ batchId, actor, actorNote: note, correlationId: correlationIdOf(response) }, 'payout batch retry requested');
         response.status(202).json({ outcome: 'retry_requested', batch_id: batchId, retry_at: outcome.retryAt.toISOString(), requested_by: actor });
         return;
     }

@@ -3,7 +3,6 @@
 // a shutdown that stops taking requests first and publishes what is left in the outbox last.
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../../core/config.ts';
-import { requireAdminToken } from '../../core/config.ts';
 import { createLogger, type Logger } from '../../core/logger.ts';
 import { listen } from '../../core/http/listen.ts';
 import { createShutdown, type Shutdown } from '../../core/shutdown.ts';
@@ -14,6 +13,7 @@ import { Decimal } from '../../core/money.ts';
 import { PipelineError } from '../../core/errors.ts';
 import type { StackEndpoints } from '../../stack/endpoints.ts';
 import { createAdminApp } from './admin-app.ts';
+import { adminTokenDigestsOf } from './admin-tokens.ts';
 import { createClientService, type ClientService } from './client-service.ts';
 import { microBatchThresholdLimitsOf } from './micro-batch-threshold.ts';
 import { createQuarantineServiceOf } from './quarantine-service.ts';
@@ -44,8 +44,9 @@ const defaultBodyLimitBytes = 16_384;
 export async function startAdmin(options: StartAdminOptions): Promise<RunningAdmin> {
   const { config, endpoints } = options;
   const log = options.log ?? createLogger({ name: 'admin', level: config.LOG_LEVEL });
-  // Checked before anything opens: an admin API without a token must not start at all.
-  const adminToken = requireAdminToken(config);
+  // Checked before anything opens: an admin API without a token must not start at all. Only the
+  // digests are kept from here on.
+  const adminTokens = adminTokenDigestsOf({ plainToken: config.ADMIN_TOKEN, namedTokens: config.ADMIN_TOKENS });
   const thresholdBounds = { min: new Decimal(config.CLIENT_THRESHOLD_MIN_USD), max: new Decimal(config.CLIENT_THRESHOLD_MAX_USD) };
   if (thresholdBounds.min.gt(thresholdBounds.max)) {
     throw new PipelineError('CLIENT_THRESHOLD_MIN_USD is above CLIENT_THRESHOLD_MAX_USD: no threshold could be registered.');
@@ -76,7 +77,8 @@ export async function startAdmin(options: StartAdminOptions): Promise<RunningAdm
   }
 
   const app = createAdminApp({
-    adminToken,
+    adminTokens,
+    rateLimitPerMinute: config.ADMIN_RATE_LIMIT_PER_MINUTE,
     pool,
     clients,
     thresholdBounds,
@@ -92,10 +94,10 @@ export async function startAdmin(options: StartAdminOptions): Promise<RunningAdm
     payoutMaxAgeMs: config.PAYOUT_MAX_AGE,
     quarantine: createQuarantineServiceOf({ config, pool, producer, serde, log, now }),
   });
-  const server = await listen(app, options.port ?? config.ADMIN_PORT);
+  const server = await listen(app, options.port ?? config.ADMIN_PORT, config.ADMIN_HOST ?? config.LISTEN_HOST);
   // Registered last so it runs first: no new requests while the relay drains and the pool closes.
   shutdown.add('http server', () => server.close());
-  const url = `http://localhost:${server.port}`;
+  const { url } = server;
   log.info({ url }, 'admin API listening');
 
   return { url, shutdown, relay, clients, stop: () => shutdown.run('stop') };

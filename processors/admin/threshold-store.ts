@@ -20,6 +20,7 @@ const auditRow = z.object({
   old_value: z.string().nullable(),
   new_value: z.string(),
   changed_by: z.string(),
+  actor_note: z.string().nullable(),
   changed_at: z.date(),
 });
 export type ConfigAuditEntry = z.infer<typeof auditRow>;
@@ -41,7 +42,7 @@ export interface MicroBatchThresholdState {
 
 async function lastChangeOf(connection: Queryable): Promise<ConfigAuditEntry | null> {
   return connection.maybeOne(sql.type(auditRow)`
-    SELECT change_id, setting, old_value, new_value, changed_by, changed_at
+    SELECT change_id, setting, old_value, new_value, changed_by, actor_note, changed_at
     FROM config_audit WHERE setting = ${microBatchThresholdSetting}
     ORDER BY seq DESC LIMIT 1
   `);
@@ -71,6 +72,8 @@ export interface SetMicroBatchThresholdInput {
   /** Already validated (parseMicroBatchThreshold). */
   value: Decimal;
   changedBy: string;
+  /** What the caller said about the change (X-Actor-Note); never the actor. */
+  actorNote?: string | null;
   now: Date;
   correlationId?: string;
 }
@@ -109,12 +112,13 @@ export async function setMicroBatchThreshold(input: SetMicroBatchThresholdInput)
       old_value: before.value.toFixed(),
       new_value: input.value.toFixed(),
       changed_by: input.changedBy,
+      actor_note: input.actorNote ?? null,
       changed_at: monotonicChangeTime(input.now, before),
     };
     await transaction.query(sql.unsafe`
-      INSERT INTO config_audit (change_id, setting, old_value, new_value, changed_by, changed_at)
+      INSERT INTO config_audit (change_id, setting, old_value, new_value, changed_by, actor_note, changed_at)
       VALUES (${change.change_id}, ${change.setting}, ${change.old_value}, ${change.new_value}, ${change.changed_by},
-              ${sql.timestamp(change.changed_at)})
+              ${change.actor_note}, ${sql.timestamp(change.changed_at)})
     `);
     await insertOutboxRecords(transaction, [
       {
@@ -143,7 +147,7 @@ export interface ListAuditOptions {
 export async function listConfigAudit(connection: Queryable, options: ListAuditOptions): Promise<readonly ConfigAuditEntry[]> {
   const filter = options.setting === undefined ? sql.fragment`TRUE` : sql.fragment`setting = ${options.setting}`;
   return connection.any(sql.type(auditRow)`
-    SELECT change_id, setting, old_value, new_value, changed_by, changed_at
+    SELECT change_id, setting, old_value, new_value, changed_by, actor_note, changed_at
     FROM config_audit WHERE ${filter}
     ORDER BY seq DESC LIMIT ${options.limit}
   `);

@@ -2,10 +2,13 @@
 // so each format is checked down to its checksum wherever it has one: EVM by EIP-55 (ethers),
 // Bitcoin-family and Tron by base58check/bech32 and Monero by its Keccak checksum
 // (multicoin-address-validator), Bitcoin Cash CashAddr by its BCH code (cashaddr.ts). Solana has
-// no checksum; the best available is "exactly 32 bytes of base58".
-import { decodeBase58, getAddress, ZeroAddress } from 'ethers';
+// no checksum; the best available is "exactly 32 bytes of base58". A well-formed address nobody can
+// spend from (the zero address, a burn address, a system program) is refused by name
+// (unspendable-addresses.ts).
+import { decodeBase58, getAddress } from 'ethers';
 import addressValidator from 'multicoin-address-validator';
 import { isValidCashAddr } from './cashaddr.ts';
+import { findUnspendableAddress } from './unspendable-addresses.ts';
 
 export type AddressFormat = 'evm' | 'bitcoin' | 'litecoin' | 'dogecoin' | 'bitcoin-cash' | 'monero' | 'tron' | 'solana';
 
@@ -30,7 +33,7 @@ function isChecksummedEvmAddress(address: string): boolean {
   } catch {
     return false;
   }
-  return checksummed === address && checksummed !== ZeroAddress;
+  return checksummed === address;
 }
 
 /** Bytes a base58 text decodes to: each leading '1' is a zero byte, the rest a big-endian number. */
@@ -56,7 +59,7 @@ const isBitcoinAddress = multicoin('btc');
 
 export const addressFormats: Readonly<Record<AddressFormat, AddressFormatRule>> = {
   evm: {
-    rule: 'an EIP-55 checksummed EVM address (0x and 40 hex digits in mixed case, not the zero address)',
+    rule: 'an EIP-55 checksummed EVM address (0x and 40 hex digits in mixed case)',
     isValid: isChecksummedEvmAddress,
   },
   bitcoin: {
@@ -90,6 +93,7 @@ export const addressFormats: Readonly<Record<AddressFormat, AddressFormatRule>> 
   },
 };
 
+/** Well formed for `format` and not a known unspendable address. */
 export function isValidAddressOf(format: AddressFormat, address: string): boolean {
-  return address.length <= walletAddressLengthMax && addressFormats[format].isValid(address);
+  return address.length <= walletAddressLengthMax && addressFormats[format].isValid(address) && findUnspendableAddress(format, address) === undefined;
 }

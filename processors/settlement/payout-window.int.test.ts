@@ -256,7 +256,7 @@ describe('a wallet change mid-accumulation', () => {
 
     const requested = await api('POST', `/api/clients/${client.clientId}/payouts`);
     expect(requested.status).toBe(202);
-    expect(requested.body).toMatchObject({ outcome: 'requested', free_credits: 1, free_unpaid_usdt: '40', request: { status: 'open', requested_by: 'ops@example.com' } });
+    expect(requested.body).toMatchObject({ outcome: 'requested', free_credits: 1, free_unpaid_usdt: '40', request: { status: 'open', requested_by: 'admin' } });
     const requestId = (requested.body['request'] as { request_id: string }).request_id;
     const batches = await payoutBatchesFormed(client.clientId, 2);
     const toA = batches.find((batch) => batch.wallet_address === client.walletAddress);

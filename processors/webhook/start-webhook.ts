@@ -4,7 +4,8 @@ import { randomUUID } from 'node:crypto';
 import type { Config } from '../../core/config.ts';
 import { requireIpnSecret } from '../../core/config.ts';
 import { createLogger, type Logger } from '../../core/logger.ts';
-import { listen } from '../../core/http/listen.ts';
+import { listen, type ListeningServer } from '../../core/http/listen.ts';
+import { createOperationsApp } from '../../core/http/operations-routes.ts';
 import { createShutdown, type Shutdown } from '../../core/shutdown.ts';
 import { openProcessResources } from '../../core/processing/process-resources.ts';
 import { Decimal } from '../../core/money.ts';
@@ -67,12 +68,20 @@ export async function startWebhook(options: StartWebhookOptions): Promise<Runnin
     log,
     newCorrelationId: randomUUID,
     isAcceptingWork: () => !shutdown.draining,
+    rateLimitPerMinute: config.WEBHOOK_RATE_LIMIT_PER_MINUTE,
+    serveMetrics: config.WEBHOOK_METRICS_PORT === undefined,
   });
-  const server = await listen(app, options.port ?? config.WEBHOOK_PORT);
+  let operations: ListeningServer | undefined;
+  if (config.WEBHOOK_METRICS_PORT !== undefined) {
+    const operationsApp = createOperationsApp({ metrics, probes, isAcceptingWork: () => !shutdown.draining, retryAfterSeconds: config.RETRY_AFTER_SECONDS });
+    operations = await listen(operationsApp, config.WEBHOOK_METRICS_PORT, config.METRICS_HOST ?? config.LISTEN_HOST);
+    shutdown.add('operations http server', () => operations!.close());
+  }
+  const server = await listen(app, options.port ?? config.WEBHOOK_PORT, config.WEBHOOK_HOST ?? config.LISTEN_HOST);
   // Registered last so it runs first: no new requests while the producer and pool close.
   shutdown.add('http server', () => server.close());
-  const url = `http://localhost:${server.port}`;
-  log.info({ url }, 'webhook listening');
+  const { url } = server;
+  log.info({ url, ...(operations === undefined ? {} : { metricsUrl: `${operations.url}/metrics` }) }, 'webhook listening');
 
   return { url, shutdown, stop: () => shutdown.run('stop') };
 }

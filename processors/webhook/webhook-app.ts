@@ -17,6 +17,7 @@ import {
   type HttpError,
 } from '../../core/http/http-errors.ts';
 import { ValidationError } from '../../core/errors.ts';
+import { createRequestRateLimit } from '../../core/http/rate-limit.ts';
 import { canonicalIpnJson, isValidIpnSignature } from './ipn-signature.ts';
 import { IpnValidationError, validateIpn, type IpnLimits, type ValidationProblem } from './ipn-notification.ts';
 import { ConflictingPaymentError, type PaymentIntake } from './payment-intake.ts';
@@ -43,6 +44,10 @@ export interface WebhookAppOptions {
   log: Logger;
   newCorrelationId: () => string;
   isAcceptingWork: () => boolean;
+  /** Per source, on the IPN route (WEBHOOK_RATE_LIMIT_PER_MINUTE). */
+  rateLimitPerMinute: number;
+  /** False when /metrics is served on WEBHOOK_METRICS_PORT instead of the public port. */
+  serveMetrics?: boolean;
 }
 
 const correlationIdPattern = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -118,8 +123,10 @@ export function createWebhookApp(options: WebhookAppOptions): Express {
     metrics: options.metrics,
     probes: options.probes,
     isAcceptingWork: options.isAcceptingWork,
+    ...(options.serveMetrics === undefined ? {} : { serveMetrics: options.serveMetrics }),
   });
 
+  app.use(ipnPath, createRequestRateLimit({ requestsPerMinute: options.rateLimitPerMinute }));
   app.post(
     ipnPath,
     requireJsonContentType('Send the IPN as application/json.'),

@@ -59,7 +59,8 @@ export async function startProcessorProcess(
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const url = `http://localhost:${port}`;
+  // LISTEN_HOST defaults to loopback IPv4; "localhost" may resolve to ::1 first on some hosts.
+  const url = `http://127.0.0.1:${port}`;
   if (options.waitReady !== false) {
     try {
       await waitUntilReady(url, options.readyTimeoutMs);

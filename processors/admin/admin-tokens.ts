@@ -1,0 +1,88 @@
+// Named admin tokens. Each bearer token has a name, and the name is who acts: it is what the
+// history, the audit trail and the published records say changed something, so nobody holding a
+// token can write history in another name. The server keeps only SHA-256 digests
+// (`ADMIN_TOKENS=name:sha256hex,…`); `ADMIN_TOKEN`, the single plain token of `npm start` and the
+// tests, is digested at start-up and named `admin`.
+//
+// A plain SHA-256 (no salt, no slow hash) is enough because a token is a long random secret, not a
+// password a person chose: there is no dictionary to try against a leaked digest.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { PipelineError } from '../../core/errors.ts';
+
+export interface AdminTokenDigest {
+  readonly name: string;
+  readonly sha256: Buffer;
+}
+
+/** The name the single `ADMIN_TOKEN` acts under. */
+export const singleAdminTokenName = 'admin';
+
+/**
+ * What a token name may be. No colon: the `system:` namespace belongs to the pipeline's own changes
+ * (the wallet cooldown sweep), and a name without a colon can never start with it.
+ */
+export const adminTokenNamePattern = /^[A-Za-z0-9._@+-]{1,64}$/;
+const tokenPairPattern = /^([^:]*):([0-9a-fA-F]{64})$/;
+/** Tokens an admin API accepts at once; a bound so a typo cannot make start-up hash forever. */
+export const adminTokensMax = 64;
+
+export function sha256Of(text: string): Buffer {
+  return createHash('sha256').update(text, 'utf8').digest();
+}
+
+/** `name:sha256hex,…` into digests; throws a PipelineError naming ADMIN_TOKENS and the entry. */
+export function parseAdminTokens(text: string): AdminTokenDigest[] {
+  const entries = text.split(',').map((entry) => entry.trim());
+  if (entries.length > adminTokensMax) throw new PipelineError(`ADMIN_TOKENS: at most ${adminTokensMax} tokens.`);
+  return entries.map((entry, index) => {
+    const match = tokenPairPattern.exec(entry);
+    const name = match?.[1] ?? '';
+    if (match === null || !adminTokenNamePattern.test(name)) {
+      // The entry is not quoted: it may hold a plain token pasted by mistake.
+      throw new PipelineError(
+        `ADMIN_TOKENS: entry ${index + 1} must be name:sha256hex, the name 1–64 letters, digits or ._@+- (no colon), the digest 64 hex digits.`,
+      );
+    }
+    return { name, sha256: Buffer.from(match[2] ?? '', 'hex') };
+  });
+}
+
+export interface AdminTokenSources {
+  /** A single plain token (ADMIN_TOKEN), named `admin`. */
+  readonly plainToken?: string | undefined;
+  /** ADMIN_TOKENS. */
+  readonly namedTokens?: string | undefined;
+}
+
+/** Every token the admin API accepts; refuses none at all, a repeated name and a repeated digest. */
+export function adminTokenDigestsOf(sources: AdminTokenSources): AdminTokenDigest[] {
+  const digests = [
+    ...(sources.plainToken === undefined ? [] : [{ name: singleAdminTokenName, sha256: sha256Of(sources.plainToken) }]),
+    ...(sources.namedTokens === undefined ? [] : parseAdminTokens(sources.namedTokens)),
+  ];
+  if (digests.length === 0) {
+    throw new PipelineError('ADMIN_TOKEN (at least 24 characters) or ADMIN_TOKENS (name:sha256hex,…) is required to run the admin API.');
+  }
+  const names = new Set(digests.map((digest) => digest.name));
+  if (names.size !== digests.length) {
+    throw new PipelineError(`ADMIN_TOKENS: each token needs its own name (ADMIN_TOKEN is named "${singleAdminTokenName}").`);
+  }
+  // Two names for one token would make the recorded actor depend on the table's order.
+  const hexDigests = new Set(digests.map((digest) => digest.sha256.toString('hex')));
+  if (hexDigests.size !== digests.length) throw new PipelineError('ADMIN_TOKENS: two names share one token.');
+  return digests;
+}
+
+/**
+ * The name of the token presented, or undefined. Every digest is compared, in constant time, even
+ * after a match, so the answer's timing says neither which token matched nor how many there are
+ * before it.
+ */
+export function adminTokenNameOf(presented: string, digests: readonly AdminTokenDigest[]): string | undefined {
+  const presentedDigest = sha256Of(presented);
+  let name: string | undefined;
+  for (const digest of digests) {
+    if (timingSafeEqual(presentedDigest, digest.sha256) && name === undefined) name = digest.name;
+  }
+  return name;
+}
