@@ -156,6 +156,7 @@ export async function startBatchConsumer(options: BatchConsumerOptions): Promise
   const { name, pool, serde, log } = options;
   const now = options.now ?? (() => new Date());
   const chunkSizeMax = options.chunkSizeMax ?? 500;
+  const heartbeatIntervalMs = Math.max(1_000, Math.floor(options.sessionTimeoutMs / 5));
   const subscriptionByTopic = new Map(options.subscriptions.map((subscription) => [subscription.topic, subscription]));
   const processed = new Counter({ name: 'consumer_records_total', help: 'Consumed records by outcome', labelNames: ['consumer', 'topic', 'outcome'] as const, registers: [options.metrics] });
   const poisonRecords = new Counter({ name: 'consumer_poison_records_total', help: 'Records no transaction could apply, dead-lettered as poison', labelNames: ['consumer', 'topic'] as const, registers: [options.metrics] });
@@ -273,12 +274,23 @@ export async function startBatchConsumer(options: BatchConsumerOptions): Promise
    */
   async function applyChunk(decoded: readonly Decoded[], letters: readonly DeadLetter[], heartbeat: () => Promise<void>): Promise<void> {
     const stopTimer = chunkSeconds.startTimer({ consumer: name });
+    // A chunk can outlast the session timeout (one conversion of 50,000 payments takes tens of
+    // seconds, and bisecting a chunk takes several transactions): without heartbeats meanwhile the
+    // coordinator drops the member, the offset commit is refused and the consumer crashes.
+    const keeper = setInterval(() => {
+      heartbeat().catch((error: unknown) => log.warn({ err: error, consumer: name }, 'heartbeat during a long chunk failed'));
+    }, heartbeatIntervalMs);
+    try {
+      await applyChunkKeptAlive(decoded, letters);
+    } finally {
+      clearInterval(keeper);
+      stopTimer();
+    }
+  }
+
+  async function applyChunkKeptAlive(decoded: readonly Decoded[], letters: readonly DeadLetter[]): Promise<void> {
     let lettersPending = letters;
-    let applyCount = 0;
     const apply = async (records: readonly ConsumedRecord[]): Promise<ApplyOutcome<unknown>> => {
-      // Bisecting a chunk takes several transactions: stay in the group meanwhile.
-      if (applyCount > 0) await heartbeat();
-      applyCount += 1;
       try {
         await applyRecords(records, lettersPending);
         lettersPending = [];
@@ -313,7 +325,6 @@ export async function startBatchConsumer(options: BatchConsumerOptions): Promise
         `poison record dead-lettered: consumer ${name}, topic ${record.topic}, partition ${record.partition}, offset ${record.offset}: ${letter.headers['dlq-reason'] ?? ''}`,
       );
     }
-    stopTimer();
   }
 
   const consumer = options.kafka.consumer({
@@ -321,7 +332,7 @@ export async function startBatchConsumer(options: BatchConsumerOptions): Promise
     allowAutoTopicCreation: false,
     sessionTimeout: options.sessionTimeoutMs,
     rebalanceTimeout: options.rebalanceTimeoutMs,
-    heartbeatInterval: Math.max(1_000, Math.floor(options.sessionTimeoutMs / 5)),
+    heartbeatInterval: heartbeatIntervalMs,
     maxBytesPerPartition: 1_048_576,
     retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 10_000 },
   });
