@@ -222,7 +222,10 @@ export async function startBatchConsumer(options: BatchConsumerOptions): Promise
             RETURNING message_id
           `);
           const claimedIds = new Set(claimed.map((row) => row.message_id));
-          fresh = [...unique.values()].filter((record) => claimedIds.has(record.messageId));
+          // Handed over in consumed (offset) order, not the claims' sorted order: the events of one
+          // command share a key and must be applied in the order they were written (a FINISHED
+          // sorted before its STATUS_CHANGED would make the latter look late and be ignored).
+          fresh = decoded.filter((record) => claimedIds.delete(record.messageId));
         }
         const outgoing: OutboxRecord[] = [];
         const rejected: DeadLetter[] = [...letters];
