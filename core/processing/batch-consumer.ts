@@ -19,8 +19,8 @@
 //   transaction, so every good record commits in exactly one of them (its inbox claim with it), and
 //   each record that fails alone is dead-lettered as poison; its inbox claim was rolled back with
 //   the failed transaction, so `replay` applies it once the cause is fixed. Then the offsets move on.
-//   An outage (retriable) is waited out in place and never dead-lettered; an InvariantViolation (a
-//   bug of ours) stops the partition instead of being skipped over.
+//   An outage (retriable) is waited out in place and never dead-lettered; an InvariantViolation,
+//   TypeError or ReferenceError (a bug of ours) stops the partition instead of being skipped over.
 import { sql, type DatabasePool, type DatabaseTransactionConnection } from 'slonik';
 import { z } from 'zod';
 import { Counter, Histogram } from 'prom-client';
@@ -127,6 +127,10 @@ const claimedRow = z.object({ message_id: z.string() });
 
 function isOutage(error: unknown): boolean {
   return isRetriable(error) || classifyDatabaseError(error).retriable;
+}
+
+function isBugOfOurs(error: unknown): boolean {
+  return error instanceof InvariantViolation || error instanceof TypeError || error instanceof ReferenceError;
 }
 
 /** The dead letter of a record no transaction could apply, with what PostgreSQL (or the code) said. */
@@ -300,8 +304,10 @@ export async function startBatchConsumer(options: BatchConsumerOptions): Promise
         return { ok: true };
       } catch (error) {
         // An outage past the retry's budget, or a bug of ours: stop here and let the consumer
-        // restart on the same chunk. Nothing of this attempt committed.
-        if (isOutage(error) || error instanceof InvariantViolation) throw error;
+        // restart on the same chunk. Nothing of this attempt committed. A TypeError or a
+        // ReferenceError is code, not data: dead-lettering on it would empty a topic into its
+        // dead-letter topic after a bad deploy.
+        if (isOutage(error) || isBugOfOurs(error)) throw error;
         return { ok: false, error };
       }
     };
