@@ -53,6 +53,12 @@ type OutboxRow = z.infer<typeof outboxRow>;
 /** Advisory lock key of the outbox publisher (an arbitrary constant, unique in this database). */
 const outboxRelayLockKey = 7_305_118_001;
 
+/** The pause before the next pass: the idle delay, doubled per failed pass in a row, capped. */
+export function relayPauseMs(failuresInRow: number, idleDelayMs: number, failureDelayMaxMs: number): number {
+  if (failuresInRow <= 0) return idleDelayMs;
+  return Math.min(Math.max(idleDelayMs, failureDelayMaxMs), idleDelayMs * 2 ** Math.min(failuresInRow, 30));
+}
+
 export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const { pool, producer, serde, log } = options;
   const batchSizeMax = options.batchSizeMax ?? 500;
@@ -129,7 +135,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         failures += 1;
         log.warn({ err: error, failures }, 'outbox relay pass failed; retrying');
       }
-      const delayMs = failures === 0 ? idleDelayMs : Math.min(failureDelayMaxMs, idleDelayMs * 2 ** Math.min(failures, 20));
+      const delayMs = relayPauseMs(failures, idleDelayMs, failureDelayMaxMs);
       await new Promise<void>((resolve) => {
         wake = resolve;
         setTimeout(resolve, delayMs);
