@@ -164,6 +164,17 @@ const configSchema = z.object({
   PAYOUT_RETRY_ATTEMPTS_MAX: positiveInt.max(100).default(5),
   PAYOUT_RETRY_BACKOFF: duration.default('1m'),
 
+  // Retention of the inbox and the outbox (core/processing/retention.ts), run by every consumer process.
+  /**
+   * Inbox rows of topics Kafka deletes records from are forgotten after this; it must exceed the
+   * longest finite topic retention plus a segment's lifetime (checked at start). Inbox rows of
+   * topics kept forever are never pruned.
+   */
+  INBOX_RETENTION: duration.default('60d'),
+  /** Published outbox rows are deleted after this (unpublished rows never are). */
+  OUTBOX_RETENTION: duration.default('7d'),
+  RETENTION_INTERVAL: duration.default('1h'),
+
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

@@ -13,3 +13,11 @@ export function decimalValue(value: Decimal): FragmentSqlToken {
   }
   return sql.fragment`${value.toFixed()}::numeric`;
 }
+
+/** The exact text of a finite Decimal, for an array parameter (`sql.array(..., 'numeric')`). */
+export function decimalText(value: Decimal): string {
+  if (!isDecimal(value) || !value.isFinite()) {
+    throw new InvariantViolation('decimalText needs a finite Decimal', { value: String(value) });
+  }
+  return value.toFixed();
+}

@@ -35,6 +35,7 @@ export const sqlStates = {
   cannotConnectNow: '57P03',
   tooManyConnections: '53300',
   lockNotAvailable: '55P03',
+  protocolViolation: '08P01',
 } as const;
 
 /** What PostgreSQL said, kept on every classified error so logs and alerts can name it. */
@@ -84,6 +85,14 @@ export class DatabaseTimeoutError extends DatabaseError {
     super(message, details, { ...options, retriable: true });
   }
 }
+
+/**
+ * 08P01 answered with severity ERROR: PostgreSQL refused one of OUR messages (a statement with more
+ * than 65,535 parameters wraps the Bind message's 16-bit count) and kept the session. The same
+ * statement fails the same way every time, so it is not an outage: retrying it forever stalled
+ * settlement once. Not retriable, so the batch consumer isolates the record as poison.
+ */
+export class ProtocolViolationError extends DatabaseError {}
 
 /** PostgreSQL cannot be reached or dropped the connection: an outage, so retriable. */
 export class DatabaseUnavailableError extends UnavailableError {
@@ -149,6 +158,9 @@ export function classifyDatabaseError(error: unknown): PipelineError {
   if (error instanceof StatementTimeoutError || error instanceof IdleTransactionTimeoutError) {
     return new DatabaseTimeoutError(`Database timeout: ${described}`, details, options);
   }
+  if (sqlState === sqlStates.protocolViolation && severityOf(error) === 'ERROR') {
+    return new ProtocolViolationError(`PostgreSQL refused the statement: ${described}`, details, options);
+  }
   if (isConnectionProblem(error, sqlState)) {
     return new DatabaseUnavailableError(`PostgreSQL is unavailable: ${described}`, details, options);
   }
@@ -170,6 +182,14 @@ export function isUniqueViolation(error: unknown, constraint?: string): boolean 
     classified instanceof UniqueViolationError &&
     (constraint === undefined || classified.details.constraint === constraint)
   );
+}
+
+/** ERROR ends the statement; FATAL ends the session (then the connection is gone: an outage). */
+function severityOf(error: unknown): string | undefined {
+  for (const link of causeChain(error)) {
+    if (isPgDatabaseError(link)) return link.severity;
+  }
+  return undefined;
 }
 
 interface PgDatabaseErrorShape {

@@ -16,6 +16,7 @@ import {
   DeadlockError,
   ForeignKeyViolationError,
   isUniqueViolation,
+  ProtocolViolationError,
   SerializationFailureError,
   sqlStateOf,
   UniqueViolationError,
@@ -175,6 +176,17 @@ describe('error classification', () => {
     const deadlock = classifyDatabaseError(await raise('40P01'));
     expect(deadlock).toBeInstanceOf(DeadlockError);
     expect(isRetriable(deadlock)).toBe(true);
+  });
+
+  it('maps a statement with more than 65,535 parameters (08P01, the count wraps) to a non-retriable ProtocolViolationError', async () => {
+    const values = Array.from({ length: 70_000 }, (_, index) => sql.fragment`(${index})`);
+    const error = await errorOf(() => pool.query(sql.unsafe`select count(*) from (values ${sql.join(values, sql.fragment`, `)}) as v (n)`));
+    expect(sqlStateOf(error)).toBe('08P01');
+    const classified = classifyDatabaseError(error);
+    expect(classified).toBeInstanceOf(ProtocolViolationError);
+    expect(isRetriable(classified)).toBe(false);
+    // The session survived: only the statement was refused.
+    expect(await pool.oneFirst(sql.unsafe`select 1`)).toBe(1);
   });
 
   it('maps a statement timeout to a retriable DatabaseTimeoutError', async () => {

@@ -63,14 +63,20 @@ export interface RequestedTransfer {
 /** One multi-row insert; a transfer id already recorded is left as it is. Returns the ids inserted. */
 export async function insertRequestedTransfers(transaction: DatabaseTransactionConnection, transfers: readonly RequestedTransfer[], now: Date): Promise<Set<string>> {
   if (transfers.length === 0) return new Set();
-  const rows = transfers.map(
-    (transfer) => sql.fragment`(${transfer.transferId}, ${transfer.commandId}, ${transfer.asset}, ${transfer.toAddress},
-      ${transfer.amountBaseUnits.toString()}::numeric, 'requested', ${transfer.correlationId}, ${sql.timestamp(transfer.requestedAt)},
-      ${sql.timestamp(now)}, ${sql.timestamp(now)})`,
-  );
+  // One array parameter per column, so the parameter count does not grow with the batch.
   const inserted = await transaction.any(sql.type(z.object({ transfer_id: z.string() }))`
     INSERT INTO chain_transfers (transfer_id, command_id, asset, to_address, amount_base_units, state, correlation_id, requested_at, received_at, updated_at)
-    VALUES ${sql.join(rows, sql.fragment`, `)}
+    SELECT transfer.transfer_id, transfer.command_id, transfer.asset, transfer.to_address, transfer.amount_base_units, 'requested',
+           transfer.correlation_id, transfer.requested_at, ${sql.timestamp(now)}, ${sql.timestamp(now)}
+    FROM unnest(
+      ${sql.array(transfers.map((transfer) => transfer.transferId), 'text')},
+      ${sql.array(transfers.map((transfer) => transfer.commandId), 'text')},
+      ${sql.array(transfers.map((transfer) => transfer.asset), 'text')},
+      ${sql.array(transfers.map((transfer) => transfer.toAddress), 'text')},
+      ${sql.array(transfers.map((transfer) => transfer.amountBaseUnits.toString()), 'numeric')},
+      ${sql.array(transfers.map((transfer) => transfer.correlationId), 'text')},
+      ${sql.array(transfers.map((transfer) => transfer.requestedAt.toISOString()), 'timestamptz')}
+    ) AS transfer (transfer_id, command_id, asset, to_address, amount_base_units, correlation_id, requested_at)
     ON CONFLICT (transfer_id) DO NOTHING
     RETURNING transfer_id
   `);

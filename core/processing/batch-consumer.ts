@@ -14,6 +14,13 @@
 // - Outgoing records go to the outbox in that transaction, published later by the relay.
 // - A record that cannot be decoded, or that the handler rejects, becomes a dead letter (through
 //   the outbox, in the same transaction) with the reason in headers: never a stuck partition.
+// - A chunk whose transaction fails with a non-retriable error (PostgreSQL refuses a value, a
+//   statement it cannot take) is bisected (poison-isolation.ts): each part is applied in a fresh
+//   transaction, so every good record commits in exactly one of them (its inbox claim with it), and
+//   each record that fails alone is dead-lettered as poison; its inbox claim was rolled back with
+//   the failed transaction, so `replay` applies it once the cause is fixed. Then the offsets move on.
+//   An outage (retriable) is waited out in place and never dead-lettered; an InvariantViolation,
+//   TypeError or ReferenceError (a bug of ours) stops the partition instead of being skipped over.
 import { sql, type DatabasePool, type DatabaseTransactionConnection } from 'slonik';
 import { z } from 'zod';
 import { Counter, Histogram } from 'prom-client';
@@ -22,12 +29,13 @@ import { correlationIdHeader, headerText } from '../kafka/kafka-client.ts';
 import type { Logger } from '../logger.ts';
 import type { MetricsRegistry } from '../metrics.ts';
 import { createRetry } from '../retry.ts';
-import { isRetriable, ValidationError } from '../errors.ts';
-import { classifyDatabaseError } from '../../db/errors.ts';
+import { InvariantViolation, isRetriable, PipelineError, ValidationError } from '../errors.ts';
+import { classifyDatabaseError, DatabaseError } from '../../db/errors.ts';
 import type { AvroSerde } from '../../schemas/registry.ts';
 import type { ValueRecordOf } from '../../schemas/generated/records.ts';
 import { deadLetterTopicOf, type ValueSchemaName } from '../../topics/topics.ts';
 import { insertDeadLetters, insertOutboxRecords, type DeadLetter, type OutboxRecord } from './outbox.ts';
+import { applyIsolatingPoison, type ApplyOutcome } from './poison-isolation.ts';
 
 export interface Subscription<S extends ValueSchemaName = ValueSchemaName> {
   topic: string;
@@ -117,12 +125,45 @@ function deadLetterFrom(topic: string, partition: number, message: KafkaMessage,
 
 const claimedRow = z.object({ message_id: z.string() });
 
+function isOutage(error: unknown): boolean {
+  return isRetriable(error) || classifyDatabaseError(error).retriable;
+}
+
+function isBugOfOurs(error: unknown): boolean {
+  return error instanceof InvariantViolation || error instanceof TypeError || error instanceof ReferenceError;
+}
+
+/** The dead letter of a record no transaction could apply, with what PostgreSQL (or the code) said. */
+function poisonLetterOf(record: ConsumedRecord, error: unknown, consumer: string): DeadLetter {
+  const classified = error instanceof PipelineError ? error : classifyDatabaseError(error);
+  const sqlState = classified instanceof DatabaseError ? classified.details.sqlState : undefined;
+  return {
+    topic: deadLetterTopicOf(record.topic),
+    key: record.key,
+    payload: record.raw,
+    correlationId: record.correlationId,
+    headers: {
+      'dlq-reason': classified.message.slice(0, 2_000),
+      'dlq-rule': 'applicable',
+      'dlq-error-class': classified.name,
+      ...(sqlState === undefined ? {} : { 'dlq-sqlstate': sqlState }),
+      'dlq-consumer': consumer,
+      'dlq-original-topic': record.topic,
+      'dlq-original-partition': String(record.partition),
+      'dlq-original-offset': record.offset,
+      'dlq-message-id': record.messageId,
+    },
+  };
+}
+
 export async function startBatchConsumer(options: BatchConsumerOptions): Promise<RunningBatchConsumer> {
   const { name, pool, serde, log } = options;
   const now = options.now ?? (() => new Date());
   const chunkSizeMax = options.chunkSizeMax ?? 500;
+  const heartbeatIntervalMs = Math.max(1_000, Math.floor(options.sessionTimeoutMs / 5));
   const subscriptionByTopic = new Map(options.subscriptions.map((subscription) => [subscription.topic, subscription]));
   const processed = new Counter({ name: 'consumer_records_total', help: 'Consumed records by outcome', labelNames: ['consumer', 'topic', 'outcome'] as const, registers: [options.metrics] });
+  const poisonRecords = new Counter({ name: 'consumer_poison_records_total', help: 'Records no transaction could apply, dead-lettered as poison', labelNames: ['consumer', 'topic'] as const, registers: [options.metrics] });
   const chunkSeconds = new Histogram({ name: 'consumer_chunk_seconds', help: 'Time to apply one chunk in one transaction', labelNames: ['consumer'] as const, registers: [options.metrics] });
   // A dependency outage is waited out in place (heartbeating), so the partition is not handed to
   // another member that would fail the same way.
@@ -131,7 +172,7 @@ export async function startBatchConsumer(options: BatchConsumerOptions): Promise
     delayInitialMs: 200,
     delayMaxMs: 5_000,
     totalMs: 120_000,
-    shouldRetry: (error) => isRetriable(error) || classifyDatabaseError(error).retriable,
+    shouldRetry: isOutage,
     onRetry: (error, attempt) => log.warn({ err: error, attempt, consumer: name }, 'chunk failed on a dependency; retrying'),
   });
 
@@ -165,14 +206,14 @@ export async function startBatchConsumer(options: BatchConsumerOptions): Promise
     }
   }
 
-  async function applyChunk(decoded: readonly Decoded[], letters: readonly DeadLetter[]): Promise<void> {
-    const stopTimer = chunkSeconds.startTimer({ consumer: name });
+  /** One transaction: claims, the handler's effects, its outgoing records and the dead letters. Retried while it fails on an outage. */
+  async function applyRecords(decoded: readonly ConsumedRecord[], letters: readonly DeadLetter[]): Promise<void> {
     await retry(() =>
       pool.transaction(async (transaction) => {
         const unique = new Map<string, ConsumedRecord>();
         // Claimed in sorted order: two instances claiming overlapping ids never deadlock each other.
-        const sorted = [...decoded].sort((left, right) => (left.record.messageId < right.record.messageId ? -1 : left.record.messageId > right.record.messageId ? 1 : 0));
-        for (const { record } of sorted) if (!unique.has(record.messageId)) unique.set(record.messageId, record);
+        const sorted = [...decoded].sort((left, right) => (left.messageId < right.messageId ? -1 : left.messageId > right.messageId ? 1 : 0));
+        for (const record of sorted) if (!unique.has(record.messageId)) unique.set(record.messageId, record);
         let fresh: ConsumedRecord[] = [];
         if (unique.size > 0) {
           const claimed = await transaction.any(sql.type(claimedRow)`
@@ -185,7 +226,10 @@ export async function startBatchConsumer(options: BatchConsumerOptions): Promise
             RETURNING message_id
           `);
           const claimedIds = new Set(claimed.map((row) => row.message_id));
-          fresh = [...unique.values()].filter((record) => claimedIds.has(record.messageId));
+          // Handed over in consumed (offset) order, not the claims' sorted order: the events of one
+          // command share a key and must be applied in the order they were written (a FINISHED
+          // sorted before its STATUS_CHANGED would make the latter look late and be ignored).
+          fresh = decoded.filter((record) => claimedIds.delete(record.messageId));
         }
         const outgoing: OutboxRecord[] = [];
         const rejected: DeadLetter[] = [...letters];
@@ -229,7 +273,67 @@ export async function startBatchConsumer(options: BatchConsumerOptions): Promise
         processed.inc({ consumer: name, topic: 'any', outcome: 'dead-lettered' }, rejected.length);
       }),
     );
-    stopTimer();
+  }
+
+  /**
+   * The undecodable records' letters ride with the first transaction that commits, so they are
+   * written once. A chunk that fails for good is bisected; its poison records are dead-lettered.
+   */
+  async function applyChunk(decoded: readonly Decoded[], letters: readonly DeadLetter[], heartbeat: () => Promise<void>): Promise<void> {
+    const stopTimer = chunkSeconds.startTimer({ consumer: name });
+    // A chunk can outlast the session timeout (one conversion of 50,000 payments takes tens of
+    // seconds, and bisecting a chunk takes several transactions): without heartbeats meanwhile the
+    // coordinator drops the member, the offset commit is refused and the consumer crashes.
+    const keeper = setInterval(() => {
+      heartbeat().catch((error: unknown) => log.warn({ err: error, consumer: name }, 'heartbeat during a long chunk failed'));
+    }, heartbeatIntervalMs);
+    try {
+      await applyChunkKeptAlive(decoded, letters);
+    } finally {
+      clearInterval(keeper);
+      stopTimer();
+    }
+  }
+
+  async function applyChunkKeptAlive(decoded: readonly Decoded[], letters: readonly DeadLetter[]): Promise<void> {
+    let lettersPending = letters;
+    const apply = async (records: readonly ConsumedRecord[]): Promise<ApplyOutcome<unknown>> => {
+      try {
+        await applyRecords(records, lettersPending);
+        lettersPending = [];
+        return { ok: true };
+      } catch (error) {
+        // An outage past the retry's budget, or a bug of ours: stop here and let the consumer
+        // restart on the same chunk. Nothing of this attempt committed. A TypeError or a
+        // ReferenceError is code, not data: dead-lettering on it would empty a topic into its
+        // dead-letter topic after a bad deploy.
+        if (isOutage(error) || isBugOfOurs(error)) throw error;
+        return { ok: false, error };
+      }
+    };
+    const { poison } = await applyIsolatingPoison(decoded.map(({ record }) => record), apply);
+    if (poison.length > 0 || lettersPending.length > 0) {
+      await retry(() =>
+        pool.transaction(async (transaction) => {
+          // No claim to release, unlike the reject path: a poison record's claim was rolled back
+          // with the transaction that failed on it, so `replay` finds its id free. Deleting claims
+          // by id here would be wrong: a corrected copy with the same business id later in the
+          // chunk may have committed its claim in another part.
+          await insertDeadLetters(transaction, [...lettersPending, ...poison.map(({ record, error }) => poisonLetterOf(record, error, name))]);
+        }),
+      );
+      processed.inc({ consumer: name, topic: 'any', outcome: 'dead-lettered' }, lettersPending.length + poison.length);
+    }
+    for (const { record, error } of poison) {
+      const letter = poisonLetterOf(record, error, name);
+      poisonRecords.inc({ consumer: name, topic: record.topic });
+      processed.inc({ consumer: name, topic: record.topic, outcome: 'poison' });
+      // A poison record waits for a person (fix the cause, then `replay`): raised as an alert.
+      log.error(
+        { alert: true, consumer: name, topic: record.topic, partition: record.partition, offset: record.offset, messageId: record.messageId, reason: letter.headers['dlq-reason'], errorClass: letter.headers['dlq-error-class'], sqlState: letter.headers['dlq-sqlstate'] },
+        `poison record dead-lettered: consumer ${name}, topic ${record.topic}, partition ${record.partition}, offset ${record.offset}: ${letter.headers['dlq-reason'] ?? ''}`,
+      );
+    }
   }
 
   const consumer = options.kafka.consumer({
@@ -237,7 +341,7 @@ export async function startBatchConsumer(options: BatchConsumerOptions): Promise
     allowAutoTopicCreation: false,
     sessionTimeout: options.sessionTimeoutMs,
     rebalanceTimeout: options.rebalanceTimeoutMs,
-    heartbeatInterval: Math.max(1_000, Math.floor(options.sessionTimeoutMs / 5)),
+    heartbeatInterval: heartbeatIntervalMs,
     maxBytesPerPartition: 1_048_576,
     retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 10_000 },
   });
@@ -275,7 +379,7 @@ export async function startBatchConsumer(options: BatchConsumerOptions): Promise
           else letters.push(result.letter);
         }
         await payload.heartbeat();
-        await applyChunk(decoded, letters);
+        await applyChunk(decoded, letters, () => payload.heartbeat());
         // Only now, after the transaction committed, does the group's position move past the chunk.
         payload.resolveOffset(last.offset);
         await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() }]);

@@ -15,6 +15,7 @@ import { createOutboxRelay, type OutboxRelay } from './outbox-relay.ts';
 import { startBatchConsumer, type BatchHandler, type Subscription } from './batch-consumer.ts';
 import { startPunctuation, type Punctuation } from './punctuation.ts';
 import { createCoalescingRunner } from './coalescing-runner.ts';
+import { createRetention } from './retention.ts';
 
 export interface ConsumerProcessOptions {
   name: string;
@@ -91,6 +92,26 @@ export async function startConsumerProcess(options: ConsumerProcessOptions): Pro
     ...(evaluate === undefined ? {} : { afterCommit: evaluate }),
   });
   shutdown.add('kafka consumer', () => consumer.stop());
+
+  // This process owns its consumer group's inbox rows: it prunes them, and published outbox rows,
+  // on a timer. Created before the HTTP server, so a bad INBOX_RETENTION stops the start.
+  const retention = createRetention({
+    pool: resources.pool,
+    log,
+    metrics: resources.metrics,
+    consumer: name,
+    inboxRetentionMs: config.INBOX_RETENTION,
+    outboxRetentionMs: config.OUTBOX_RETENTION,
+    now,
+  });
+  const retentionTimer = startPunctuation({
+    intervalMs: config.RETENTION_INTERVAL,
+    run: async () => {
+      await retention.pruneOnce();
+    },
+    log,
+  });
+  shutdown.add('retention', () => retentionTimer.stop());
 
   let punctuation: Punctuation | undefined;
   if (evaluate !== undefined && options.punctuationIntervalMs !== undefined) {

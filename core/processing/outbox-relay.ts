@@ -28,6 +28,8 @@ export interface OutboxRelayOptions {
   batchSizeMax?: number;
   /** Pause when the outbox is empty; bounds the latency from commit to publish. */
   idleDelayMs?: number;
+  /** Longest pause after failed passes; the pause doubles from idleDelayMs up to this. */
+  failureDelayMaxMs?: number;
 }
 
 export interface OutboxRelay {
@@ -51,10 +53,17 @@ type OutboxRow = z.infer<typeof outboxRow>;
 /** Advisory lock key of the outbox publisher (an arbitrary constant, unique in this database). */
 const outboxRelayLockKey = 7_305_118_001;
 
+/** The pause before the next pass: the idle delay, doubled per failed pass in a row, capped. */
+export function relayPauseMs(failuresInRow: number, idleDelayMs: number, failureDelayMaxMs: number): number {
+  if (failuresInRow <= 0) return idleDelayMs;
+  return Math.min(Math.max(idleDelayMs, failureDelayMaxMs), idleDelayMs * 2 ** Math.min(failuresInRow, 30));
+}
+
 export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const { pool, producer, serde, log } = options;
   const batchSizeMax = options.batchSizeMax ?? 500;
   const idleDelayMs = options.idleDelayMs ?? 100;
+  const failureDelayMaxMs = options.failureDelayMaxMs ?? 10_000;
   const published = new Counter({ name: 'outbox_published_total', help: 'Outbox rows published', labelNames: ['topic'] as const, registers: [options.metrics] });
   const lag = new Gauge({ name: 'outbox_pending_rows', help: 'Outbox rows seen pending in the last pass', registers: [options.metrics] });
   let running = false;
@@ -114,16 +123,22 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   }
 
   async function run(): Promise<void> {
+    // Failed passes in a row: the pause doubles with each (capped), so a broker or database outage
+    // is not hammered ten times a second, and a log line per failure stays readable.
+    let failures = 0;
     while (running) {
       try {
         const count = await drain();
+        failures = 0;
         if (count > 0) continue;
       } catch (error) {
-        log.warn({ err: error }, 'outbox relay pass failed; retrying');
+        failures += 1;
+        log.warn({ err: error, failures }, 'outbox relay pass failed; retrying');
       }
+      const delayMs = relayPauseMs(failures, idleDelayMs, failureDelayMaxMs);
       await new Promise<void>((resolve) => {
         wake = resolve;
-        setTimeout(resolve, idleDelayMs);
+        setTimeout(resolve, delayMs);
       });
     }
   }

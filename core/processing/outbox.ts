@@ -24,27 +24,55 @@ export interface DeadLetter {
   headers: Readonly<Record<string, string>>;
 }
 
-/** Rows for one multi-row INSERT: one round trip however many records a batch emits. */
-export async function insertOutboxRecords(transaction: DatabaseTransactionConnection, records: readonly OutboxRecord[]): Promise<void> {
-  if (records.length === 0) return;
-  const rows = records.map((record) => {
-    const payload = encodeAvroValue(valueTypeOf(record.schemaName), record.value, record.schemaName);
-    return sql.fragment`(${record.topic}, ${record.key}, ${record.schemaName}, ${sql.binary(payload)}, ${sql.jsonb(record.headers ?? {})}, ${record.correlationId})`;
-  });
+/**
+ * One INSERT however many records a batch emits, with one array parameter per column: the
+ * statement's parameter count is 6 whatever the row count, so no chunk can reach PostgreSQL's
+ * 65,535-parameter limit (a 39,300-credit settlement once built one with 235,800 and stalled).
+ * Payloads travel as hex text because slonik's bytea arrays refuse a null member (a tombstone's
+ * dead letter has no payload).
+ */
+async function insertOutboxRows(transaction: DatabaseTransactionConnection, rows: readonly OutboxRow[]): Promise<void> {
+  if (rows.length === 0) return;
   await transaction.query(sql.unsafe`
     INSERT INTO outbox (topic, message_key, schema_name, payload, headers, correlation_id)
-    VALUES ${sql.join(rows, sql.fragment`, `)}
+    SELECT row.topic, row.message_key, row.schema_name, decode(row.payload_hex, 'hex'), row.headers::jsonb, row.correlation_id
+    FROM unnest(
+      ${sql.array(rows.map((row) => row.topic), 'text')},
+      ${sql.array(rows.map((row) => row.key), 'text')},
+      ${sql.array(rows.map((row) => row.schemaName), 'text')},
+      ${sql.array(rows.map((row) => (row.payload === null ? null : row.payload.toString('hex'))), 'text')},
+      ${sql.array(rows.map((row) => JSON.stringify(row.headers)), 'text')},
+      ${sql.array(rows.map((row) => row.correlationId), 'text')}
+    ) AS row (topic, message_key, schema_name, payload_hex, headers, correlation_id)
   `);
 }
 
-export async function insertDeadLetters(transaction: DatabaseTransactionConnection, letters: readonly DeadLetter[]): Promise<void> {
-  if (letters.length === 0) return;
-  const rows = letters.map(
-    (letter) =>
-      sql.fragment`(${letter.topic}, ${letter.key}, NULL, ${letter.payload === null ? null : sql.binary(letter.payload)}, ${sql.jsonb(letter.headers)}, ${letter.correlationId})`,
+interface OutboxRow {
+  topic: string;
+  key: string | null;
+  schemaName: string | null;
+  payload: Buffer | null;
+  headers: Readonly<Record<string, string>>;
+  correlationId: string;
+}
+
+export async function insertOutboxRecords(transaction: DatabaseTransactionConnection, records: readonly OutboxRecord[]): Promise<void> {
+  await insertOutboxRows(
+    transaction,
+    records.map((record) => ({
+      topic: record.topic,
+      key: record.key,
+      schemaName: record.schemaName,
+      payload: encodeAvroValue(valueTypeOf(record.schemaName), record.value, record.schemaName),
+      headers: record.headers ?? {},
+      correlationId: record.correlationId,
+    })),
   );
-  await transaction.query(sql.unsafe`
-    INSERT INTO outbox (topic, message_key, schema_name, payload, headers, correlation_id)
-    VALUES ${sql.join(rows, sql.fragment`, `)}
-  `);
+}
+
+export async function insertDeadLetters(transaction: DatabaseTransactionConnection, letters: readonly DeadLetter[]): Promise<void> {
+  await insertOutboxRows(
+    transaction,
+    letters.map((letter) => ({ topic: letter.topic, key: letter.key, schemaName: null, payload: letter.payload, headers: letter.headers, correlationId: letter.correlationId })),
+  );
 }

@@ -24,7 +24,7 @@ import { z } from 'zod';
 import { assertInvariant } from '../../core/errors.ts';
 import { Decimal } from '../../core/money.ts';
 import { insertOutboxRecords, type OutboxRecord } from '../../core/processing/outbox.ts';
-import { decimalValue } from '../../db/decimal-value.ts';
+import { decimalText } from '../../db/decimal-value.ts';
 import type { ConversionRequested } from '../../schemas/generated/records.ts';
 import { topicNames } from '../../topics/topics.ts';
 import { closeMicroBatches, comparePending, totalsOf, type ConversionRange, type MicroBatch, type PendingPayment, type WindowHold, type WindowHoldState } from './micro-batch-window.ts';
@@ -93,13 +93,18 @@ function conversionRequestOf(batch: MicroBatch, now: Date): OutboxRecord<'conver
 }
 
 async function recordBatches(transaction: DatabaseTransactionConnection, batches: readonly MicroBatch[], now: Date): Promise<void> {
-  const rows = batches.map(
-    (batch) => sql.fragment`(${batch.batchId}, 'requested', ${batch.trigger.toLowerCase()}, ${batch.members.length},
-      ${decimalValue(batch.totalUsd)}, ${decimalValue(batch.totalEth)}, ${decimalValue(batch.thresholdUsd)}, ${sql.timestamp(now)})`,
-  );
+  // One array parameter per column, so the parameter count does not grow with the number of batches.
   await transaction.query(sql.unsafe`
     INSERT INTO conversion_batches (batch_id, state, trigger, member_count, total_usd, total_eth, threshold_usd, created_at)
-    VALUES ${sql.join(rows, sql.fragment`, `)}
+    SELECT batch.batch_id, 'requested', batch.trigger, batch.member_count, batch.total_usd, batch.total_eth, batch.threshold_usd, ${sql.timestamp(now)}
+    FROM unnest(
+      ${sql.array(batches.map((batch) => batch.batchId), 'text')},
+      ${sql.array(batches.map((batch) => batch.trigger.toLowerCase()), 'text')},
+      ${sql.array(batches.map((batch) => batch.members.length), 'int4')},
+      ${sql.array(batches.map((batch) => decimalText(batch.totalUsd)), 'numeric')},
+      ${sql.array(batches.map((batch) => decimalText(batch.totalEth)), 'numeric')},
+      ${sql.array(batches.map((batch) => decimalText(batch.thresholdUsd)), 'numeric')}
+    ) AS batch (batch_id, trigger, member_count, total_usd, total_eth, threshold_usd)
   `);
 
   const paymentIds = batches.flatMap((batch) => batch.members.map((member) => member.paymentId));
