@@ -24,7 +24,7 @@ import { z } from 'zod';
 import { assertInvariant } from '../../core/errors.ts';
 import { Decimal } from '../../core/money.ts';
 import { insertOutboxRecords, type OutboxRecord } from '../../core/processing/outbox.ts';
-import { decimalText } from '../../db/decimal-value.ts';
+import { decimalText, decimalValue } from '../../db/decimal-value.ts';
 import type { ConversionRequested } from '../../schemas/generated/records.ts';
 import { topicNames } from '../../topics/topics.ts';
 import { closeMicroBatches, comparePending, totalsOf, type ConversionRange, type MicroBatch, type PendingPayment, type WindowHold, type WindowHoldState } from './micro-batch-window.ts';
