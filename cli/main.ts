@@ -18,7 +18,7 @@ import { describeWindow } from '../processors/accumulator/micro-batch-evaluation
 import { windowRulesOf } from '../processors/accumulator/start-accumulator.ts';
 import { replayDeadLetters } from './replay-dead-letters.ts';
 import { createDatabasePool } from '../db/pool.ts';
-import { findUnroutedPayments, findViolations, formatViolations } from '../db/reconciliation.ts';
+import { runReconcile } from './reconcile.ts';
 import { localIpnSecret, up } from './up.ts';
 
 const config = loadConfig();
@@ -137,20 +137,10 @@ program
 
 program
   .command('reconcile')
-  .description("check the ledger's invariants over the whole database; exit code 1 on any violation")
-  .action(async () => {
-    const pool = await createDatabasePool(endpoints.databaseUrl);
-    try {
-      const violations = await findViolations(pool);
-      const unrouted = await findUnroutedPayments(pool);
-      process.stdout.write(`${formatViolations(violations)}\n`);
-      if (unrouted.length > 0) {
-        process.stdout.write(`note: ${unrouted.length} accepted payment(s) not in the ledger yet (router behind or stopped), oldest ${unrouted[0]?.produced_at.toISOString()}\n`);
-      }
-      if (violations.length > 0) process.exitCode = 1;
-    } finally {
-      await pool.end();
-    }
+  .description("check the ledger's invariants and what waits over the whole database; exit code 1 on any violation, 3 on a liveness finding (none: 0)")
+  .option('--no-publish', 'leave the alerts in the outbox for a running relay instead of publishing them now')
+  .action(async (options: { publish: boolean }) => {
+    process.exitCode = await runReconcile({ config, endpoints, log, publish: options.publish, write: (text) => process.stdout.write(text) });
   });
 
 program
