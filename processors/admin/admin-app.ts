@@ -16,6 +16,8 @@ import { auditView, clientView, historyView, pendingView, thresholdView } from '
 import { loadClientHistory } from './client-store.ts';
 import { parseMicroBatchThresholdRequest, type MicroBatchThresholdLimits } from './micro-batch-threshold.ts';
 import { listConfigAudit, readMicroBatchThreshold, setMicroBatchThreshold } from './threshold-store.ts';
+import { mountRecoveryRoutes } from './recovery-routes.ts';
+import type { LivenessRules } from '../../db/liveness.ts';
 import { mountSettlementRoutes } from './settlement-routes.ts';
 
 export const correlationIdRequestHeader = 'x-correlation-id';
@@ -36,6 +38,8 @@ export interface AdminAppOptions {
   isAcceptingWork: () => boolean;
   /** PAYOUT_MAX_AGE, shown in the client balance. */
   payoutMaxAgeMs: number;
+  /** For the findings of GET /api/reconciliation. */
+  livenessRules: LivenessRules;
 }
 
 const correlationIdPattern = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -199,7 +203,8 @@ export function createAdminApp(options: AdminAppOptions): Express {
     response.json({ entries: entries.map(auditView) });
   });
 
-  mountSettlementRoutes(app, { pool: options.pool, log, now: options.now, newRequestId: options.newCorrelationId, payoutMaxAgeMs: options.payoutMaxAgeMs });
+  mountSettlementRoutes(app, { pool: options.pool, log, now: options.now, newRequestId: options.newCorrelationId, payoutMaxAgeMs: options.payoutMaxAgeMs, livenessRules: options.livenessRules });
+  mountRecoveryRoutes(app, { pool: options.pool, log, now: options.now, jsonBody });
 
   mountErrorHandlers(app, {
     retryAfterSeconds: options.retryAfterSeconds,

@@ -6,12 +6,16 @@
 //   POST /api/payout-batches/:id/retry       retry a failed batch now (202; 409 unless it failed and has no retry)
 //   GET  /api/reconciliation                 the invariants' violations; 200 with an empty list when the
 //                                            books balance — the check itself worked, so it is never an
-//                                            HTTP error: monitoring reads `ok` and `violations`
+//                                            HTTP error: monitoring reads `ok` and `violations`; and
+//                                            liveness: `findings` (waits that cannot clear by themselves,
+//                                            `liveness_ok`) and `waiting` (every unpaid amount, state,
+//                                            reason, age). Read only: alerts come from the periodic check.
 import type { Express, Request, Response } from 'express';
 import type { DatabasePool } from 'slonik';
 import type { Logger } from '../../core/logger.ts';
 import { rejection } from '../../core/http/http-errors.ts';
 import { findUnroutedPayments, findViolations } from '../../db/reconciliation.ts';
+import { findFindings, findWaiting, type LivenessRules } from '../../db/liveness.ts';
 import { describeBalance } from '../settlement/client-balance.ts';
 import { parseClientId } from './client-config.ts';
 import { parseActor, actorHeader, problem, RequestValidationError } from './request-validation.ts';
@@ -25,6 +29,7 @@ export interface SettlementRoutesOptions {
   newRequestId: () => string;
   /** PAYOUT_MAX_AGE, for "paid anyway from" in the balance. */
   payoutMaxAgeMs: number;
+  livenessRules: LivenessRules;
 }
 
 const idPattern = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -106,7 +111,10 @@ export function mountSettlementRoutes(app: Express, options: SettlementRoutesOpt
   app.get('/api/reconciliation', async (_request: Request, response: Response) => {
     const violations = await findViolations(pool);
     const unrouted = await findUnroutedPayments(pool);
+    const now = options.now();
+    const findings = await findFindings(pool, options.livenessRules, now);
+    const waiting = await findWaiting(pool);
     if (violations.length > 0) log.error({ alert: true, violations: violations.length }, 'reconciliation found violations');
-    response.json(reconciliationView(violations, unrouted.length, options.now()));
+    response.json(reconciliationView(violations, unrouted.length, now, findings, waiting));
   });
 }
