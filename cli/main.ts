@@ -19,6 +19,7 @@ import { windowRulesOf } from '../processors/accumulator/start-accumulator.ts';
 import { replayDeadLetters } from './replay-dead-letters.ts';
 import { createDatabasePool } from '../db/pool.ts';
 import { runReconcile } from './reconcile.ts';
+import { runRecoveryList, runRecoveryResolve } from './recovery.ts';
 import { localIpnSecret, up } from './up.ts';
 
 const config = loadConfig();
@@ -141,6 +142,24 @@ program
   .option('--no-publish', 'leave the alerts in the outbox for a running relay instead of publishing them now')
   .action(async (options: { publish: boolean }) => {
     process.exitCode = await runReconcile({ config, endpoints, log, publish: options.publish, write: (text) => process.stdout.write(text) });
+  });
+
+const recovery = program.command('recovery').description('conversions that failed after their pay-in (needs_recovery)');
+recovery
+  .command('list')
+  .description('every conversion that failed after its pay-in, open ones first, as JSON lines')
+  .action(() => runRecoveryList(endpoints, (text) => process.stdout.write(text)));
+recovery
+  .command('resolve <batchId> <resolution>')
+  .description('resolve one: refund_received (back to pending), recovered --usdt-amount X (credited), written_off --note WHY')
+  .option('--usdt-amount <usdt>', 'for recovered: the USDT recovered, a decimal with at most 6 decimals')
+  .option('--note <text>', 'why (required for written_off)')
+  .option('--actor <name>', 'recorded as who resolved it (default cli:<os user>)')
+  .action(async (batchId: string, resolution: string, options: { usdtAmount?: string; note?: string; actor?: string }) => {
+    const outcome = await runRecoveryResolve({ config, endpoints, log, batchId, resolution, ...options });
+    process.stdout.write(`${JSON.stringify(outcome)}\n`);
+    // Nothing was resolved: a distinct exit code, so a script does not take it for done.
+    if (outcome.kind !== 'resolved') process.exitCode = 2;
   });
 
 program
