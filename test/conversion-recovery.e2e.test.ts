@@ -5,7 +5,8 @@
 // payments are needs_recovery (never batched again), the finding is raised (API and `alerts`),
 // and each operator resolution works — refund received (admin API: back to pending, converted once
 // more), USDT recovered (the CLI: credited as a finished conversion would be), written off (admin
-// API: who and why) — with the books reconciling and the findings cleared.
+// API: who and why) — with the books reconciling and the findings cleared. The client's balance
+// names the held payments too.
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { sql, type DatabasePool } from 'slonik';
@@ -191,6 +192,8 @@ describe('a conversion that failed after its pay-in', () => {
     expect((await findingsOf()).map((finding) => finding.finding_id)).toContain(findingId);
     const waiting = (await admin('GET', '/api/reconciliation')).body['waiting'] as { state: string; subject: string }[];
     expect(waiting).toContainEqual(expect.objectContaining({ state: 'needs_recovery', subject: batchId }));
+    const balance = await admin('GET', `/api/clients/${client.clientId}/balance`);
+    expect(balance.body['groups']).toContainEqual(expect.objectContaining({ state: 'needs_recovery', amount: '29.1', currency: 'usd' }));
     await eventually(async () => expect(await alertsOf(findingId)).toEqual([expect.objectContaining({ status: 'RAISED', severity: 'CRITICAL', subject: batchId })]), wait);
 
     const resolved = await admin('POST', `/api/conversion-batches/${batchId}/recovery`, { resolution: 'refund_received', note: 'refund tx seen on the host wallet' });
