@@ -33,7 +33,9 @@ const wait = { timeoutMs: 90_000, intervalMs: 250 };
 
 const environment = {
   MICRO_BATCH_THRESHOLD_USD: '20',
-  MICRO_BATCH_MAX_WAIT: '1h',
+  // Every pending payment batches within 2 s whatever threshold earlier files left in force, so the
+  // payments other files left pending are flushed before these tests plant their own.
+  MICRO_BATCH_MAX_WAIT: '2s',
   WINDOW_PUNCTUATION_INTERVAL: '500ms',
   CHANGENOW_POLL_INTERVAL: '200ms',
   CHANGENOW_POLL_INTERVAL_MAX: '1s',
@@ -62,6 +64,12 @@ beforeAll(async () => {
     processes.push(started);
     if (name === 'admin') adminUrl = started.url;
   }
+  // The global window batches every pending payment: none may share a batch with this file's.
+  await eventually(async () => {
+    const pending = await database.oneFirst(sql.type(z.object({ count: z.number().int() }))`
+      SELECT count(*)::int AS count FROM payment_ledger WHERE state = 'pending_conversion'`);
+    expect(pending).toBe(0);
+  }, { timeoutMs: 180_000, intervalMs: 500 });
 }, 600_000);
 
 afterAll(async () => {
@@ -135,6 +143,9 @@ async function conversionFailedAfterPayIn(): Promise<{ batchId: string; paymentI
   }, wait);
   const batchId = held[0]?.conversion_batch_id ?? '';
   expect(held.every((row) => row.conversion_batch_id === batchId)).toBe(true);
+  const members = await database.anyFirst(sql.type(z.object({ payment_id: z.string() }))`
+    SELECT payment_id FROM payment_ledger WHERE conversion_batch_id = ${batchId} ORDER BY payment_id`);
+  expect(members).toEqual([...paymentIds].sort());
 
   // The simulator really took the deposit before it failed the exchange: one exchange, one pay-in.
   const exchanges = await simulatorExchanges(batchId);
