@@ -18,7 +18,8 @@ import { describeWindow } from '../processors/accumulator/micro-batch-evaluation
 import { windowRulesOf } from '../processors/accumulator/start-accumulator.ts';
 import { replayDeadLetters } from './replay-dead-letters.ts';
 import { createDatabasePool } from '../db/pool.ts';
-import { findUnroutedPayments, findViolations, formatViolations } from '../db/reconciliation.ts';
+import { runReconcile } from './reconcile.ts';
+import { runRecoveryList, runRecoveryResolve } from './recovery.ts';
 import { localIpnSecret, up } from './up.ts';
 import { dismissQuarantine, listQuarantine, reinjectQuarantine, showQuarantine } from '../processors/admin/quarantine-cli.ts';
 import { quarantineStates } from '../processors/webhook/ipn-quarantine.ts';
@@ -139,20 +140,28 @@ program
 
 program
   .command('reconcile')
-  .description("check the ledger's invariants over the whole database; exit code 1 on any violation")
-  .action(async () => {
-    const pool = await createDatabasePool(endpoints.databaseUrl);
-    try {
-      const violations = await findViolations(pool);
-      const unrouted = await findUnroutedPayments(pool);
-      process.stdout.write(`${formatViolations(violations)}\n`);
-      if (unrouted.length > 0) {
-        process.stdout.write(`note: ${unrouted.length} accepted payment(s) not in the ledger yet (router behind or stopped), oldest ${unrouted[0]?.produced_at.toISOString()}\n`);
-      }
-      if (violations.length > 0) process.exitCode = 1;
-    } finally {
-      await pool.end();
-    }
+  .description("check the ledger's invariants and what waits over the whole database; exit code 1 on any violation, 3 on a liveness finding (none: 0)")
+  .option('--no-publish', 'leave the alerts in the outbox for a running relay instead of publishing them now')
+  .action(async (options: { publish: boolean }) => {
+    process.exitCode = await runReconcile({ config, endpoints, log, publish: options.publish, write: (text) => process.stdout.write(text) });
+  });
+
+const recovery = program.command('recovery').description('conversions that failed after their pay-in (needs_recovery)');
+recovery
+  .command('list')
+  .description('every conversion that failed after its pay-in, open ones first, as JSON lines')
+  .action(() => runRecoveryList(endpoints, (text) => process.stdout.write(text)));
+recovery
+  .command('resolve <batchId> <resolution>')
+  .description('resolve one: refund_received (back to pending), recovered --usdt-amount X (credited), written_off --note WHY')
+  .option('--usdt-amount <usdt>', 'for recovered: the USDT recovered, a decimal with at most 6 decimals')
+  .option('--note <text>', 'why (required for written_off)')
+  .option('--actor <name>', 'recorded as who resolved it (default cli:<os user>)')
+  .action(async (batchId: string, resolution: string, options: { usdtAmount?: string; note?: string; actor?: string }) => {
+    const outcome = await runRecoveryResolve({ config, endpoints, log, batchId, resolution, ...options });
+    process.stdout.write(`${JSON.stringify(outcome)}\n`);
+    // Nothing was resolved: a distinct exit code, so a script does not take it for done.
+    if (outcome.kind !== 'resolved') process.exitCode = 2;
   });
 
 program

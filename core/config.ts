@@ -174,6 +174,19 @@ const configSchema = z.object({
   /** Published outbox rows are deleted after this (unpublished rows never are). */
   OUTBOX_RETENTION: duration.default('7d'),
   RETENTION_INTERVAL: duration.default('1h'),
+  // Liveness: what reconcile and the admin process raise as findings (alerts) about money that waits.
+  /** A payout group held by quote_unavailable this long is a finding (above_exchange_maximum is one at once). */
+  PAYOUT_HOLD_ALERT_AFTER: duration.default('1h'),
+  /** A client whose unpaid credits reached its threshold and whose oldest credit is this old is a finding. */
+  PAYOUT_OVERDUE_ALERT_AFTER: duration.default('7d'),
+  /** A conversion or payout batch still requested or swapping this long after it was formed is a finding. */
+  SWAP_STUCK_ALERT_AFTER: duration.default('1h'),
+  /** Dead letters written within this window are a finding. */
+  DEAD_LETTER_ALERT_WINDOW: duration.default('24h'),
+  /** A standing finding is alerted again at most this often. */
+  ALERT_REPEAT_INTERVAL: duration.default('6h'),
+  /** How often the admin process runs the liveness check; 0 turns it off. */
+  LIVENESS_CHECK_INTERVAL: z.union([z.literal('0').transform(() => 0), duration]).default('1m'),
 
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

@@ -83,7 +83,7 @@ async function reconcileCommand(): Promise<{ code: number | null; output: string
   return { code, output };
 }
 
-it('`cli reconcile` prints a committed violation and exits 1, then 0 once it is removed', async () => {
+it('`cli reconcile` prints a committed violation and exits 1, then no longer once it is removed', async () => {
   await database.query(sql.unsafe`
     INSERT INTO conversion_batches (batch_id, state, trigger, member_count, total_usd, total_eth, threshold_usd, created_at)
     VALUES ('planted-for-cli', 'requested', 'threshold', 1, 20, 0.01, 20, now())`);
@@ -96,5 +96,6 @@ it('`cli reconcile` prints a committed violation and exits 1, then 0 once it is 
   }
   const clean = await reconcileCommand();
   expect(clean.output).toMatch(/reconciliation: \d+ invariants hold/);
-  expect(clean.code).toBe(0);
+  // No violation: 0, or 3 when a liveness finding (db/liveness.ts) stands, left by other files.
+  expect(clean.code).toBe(clean.output.includes('\nFINDING ') ? 3 : 0);
 }, 60_000);

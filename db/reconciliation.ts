@@ -62,6 +62,28 @@ const checks: readonly InvariantCheck[] = [
           OR (b.state <> 'failed' AND count(*) FILTER (WHERE m.released_at IS NOT NULL) > 0)`,
   },
   {
+    // A conversion that failed after its pay-in holds its payments until an operator resolves it:
+    // the payments and the batch say the same (needs_recovery, or written_off once resolved so).
+    invariant: 'a payment held for recovery or written off is in a batch of the same state, and such a batch holds only those',
+    query: sql.type(violationRow)`
+      SELECT l.payment_id AS subject, format('%s payment in %s batch %s', l.state, b.state, b.batch_id) AS detail
+      FROM payment_ledger l JOIN conversion_batches b ON b.batch_id = l.conversion_batch_id
+      WHERE (l.state IN ('needs_recovery', 'written_off') OR b.state IN ('needs_recovery', 'written_off')) AND l.state <> b.state`,
+  },
+  {
+    invariant: 'a conversion needs recovery exactly while its recovery is open, and a resolved one is where its resolution put it',
+    query: sql.type(violationRow)`
+      SELECT coalesce(b.batch_id, r.batch_id) AS subject,
+             format('%s batch; recovery %s', coalesce(b.state, 'missing'), CASE WHEN r.batch_id IS NULL THEN 'none' ELSE coalesce(r.resolution, 'open') END) AS detail
+      FROM conversion_batches b FULL JOIN conversion_recoveries r ON r.batch_id = b.batch_id
+      WHERE (b.state = 'needs_recovery' AND (r.batch_id IS NULL OR r.resolution IS NOT NULL))
+         OR (r.batch_id IS NOT NULL AND r.resolution IS NULL AND b.state IS DISTINCT FROM 'needs_recovery')
+         OR (b.state = 'written_off' AND r.resolution IS DISTINCT FROM 'written_off')
+         OR (r.resolution = 'written_off' AND b.state IS DISTINCT FROM 'written_off')
+         OR (r.resolution = 'refund_received' AND b.state IS DISTINCT FROM 'failed')
+         OR (r.resolution = 'recovered' AND (b.state IS DISTINCT FROM 'finished' OR b.usdt_received IS DISTINCT FROM r.usdt_recovered))`,
+  },
+  {
     invariant: 'the shares of a finished conversion sum to the USDT it received, one per member',
     query: sql.type(violationRow)`
       SELECT b.batch_id AS subject,

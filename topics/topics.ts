@@ -16,7 +16,8 @@ export type ValueSchemaName =
   | 'transfer-requested'
   | 'chain-event'
   | 'credit-issued'
-  | 'payout-completed';
+  | 'payout-completed'
+  | 'alert';
 
 export interface TopicDefinition {
   readonly name: string;
@@ -49,6 +50,7 @@ export const topicNames = {
   chainEvents: 'chain-events',
   usdtCredits: 'usdt-credits',
   payoutsCompleted: 'payouts-completed',
+  alerts: 'alerts',
 } as const;
 
 export type TopicName = (typeof topicNames)[keyof typeof topicNames];
@@ -164,6 +166,18 @@ const pipelineTopics: readonly TopicDefinition[] = [
     valueSchema: 'payout-completed',
     consumed: false,
     description: 'Finished payouts, for the bot that notifies merchants (settlement → outside).',
+  },
+  {
+    name: topicNames.alerts,
+    partitions: 1,
+    cleanupPolicy: 'delete',
+    retentionMs: 90 * dayMs,
+    replicationFactor: 3,
+    minInSyncReplicas: 2,
+    valueSchema: 'alert',
+    consumed: false,
+    // One partition: alerts are few, and people read them in the order they were raised.
+    description: 'Liveness findings for people: money that waits and cannot clear by itself, keyed by finding id (reconcile, admin → outside).',
   },
 ];
 

@@ -85,11 +85,13 @@ export function createSwapWorker(options: SwapWorkerOptions): SwapWorker {
     return payInBaseUnits(row.from_currency, row.from_network, row.from_amount);
   }
 
-  async function fail(row: SwapCommandRow, reason: string, status: string | null = null): Promise<void> {
+  // The pay-in hash (when the pay-in was confirmed) goes on the FAILED event: settlement must never
+  // send the payments of a conversion whose ETH left back to be converted (and paid in) again.
+  async function fail(row: SwapCommandRow, reason: string, status: string | null = null, payinHash: string | null = null): Promise<void> {
     const at = now();
     const applied = await withinTransaction(
       { commandId: row.command_id, from: row.state, to: 'failed', now: at, set: { failureReason: reason, ...(status === null ? {} : { exchangeStatus: status }) } },
-      [swapEventRecord(row, 'FAILED', { status, failureReason: reason }, at)],
+      [swapEventRecord(row, 'FAILED', { status, failureReason: reason, payinHash }, at)],
     );
     if (applied) {
       metrics.ended(row.command_kind, 'failed');
@@ -300,7 +302,7 @@ export function createSwapWorker(options: SwapWorkerOptions): SwapWorker {
       }
       case 'failed': {
         const paidIn = row.payin_hash === null ? 'no pay-in was confirmed' : `pay-in ${row.payin_hash} was sent`;
-        await fail(row, `${progress.reason}; ${paidIn}`, progress.status);
+        await fail(row, `${progress.reason}; ${paidIn}`, progress.status, row.payin_hash);
         return;
       }
     }

@@ -18,6 +18,8 @@ import { auditView, clientView, historyView, pendingView, thresholdView } from '
 import { loadClientHistory } from './client-store.ts';
 import { parseMicroBatchThresholdRequest, type MicroBatchThresholdLimits } from './micro-batch-threshold.ts';
 import { listConfigAudit, readMicroBatchThreshold, setMicroBatchThreshold } from './threshold-store.ts';
+import { mountRecoveryRoutes } from './recovery-routes.ts';
+import type { LivenessRules } from '../../db/liveness.ts';
 import { mountSettlementRoutes } from './settlement-routes.ts';
 import { mountQuarantineRoutes } from './quarantine-routes.ts';
 import type { QuarantineService } from './quarantine-service.ts';
@@ -45,6 +47,8 @@ export interface AdminAppOptions {
   payoutMaxAgeMs: number;
   /** Quarantined IPNs (/api/quarantine); absent, the routes are not mounted. */
   quarantine?: QuarantineService;
+  /** For the findings of GET /api/reconciliation. */
+  livenessRules: LivenessRules;
 }
 
 const correlationIdPattern = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -215,8 +219,9 @@ export function createAdminApp(options: AdminAppOptions): Express {
     response.json({ entries: entries.map(auditView) });
   });
 
-  mountSettlementRoutes(app, { pool: options.pool, log, now: options.now, newRequestId: options.newCorrelationId, payoutMaxAgeMs: options.payoutMaxAgeMs, actorOf });
+  mountSettlementRoutes(app, { pool: options.pool, log, now: options.now, newRequestId: options.newCorrelationId, payoutMaxAgeMs: options.payoutMaxAgeMs, actorOf, livenessRules: options.livenessRules });
   if (options.quarantine !== undefined) mountQuarantineRoutes(app, { quarantine: options.quarantine, bodyLimitBytes: options.bodyLimitBytes, actorOf });
+  mountRecoveryRoutes(app, { pool: options.pool, log, now: options.now, jsonBody, actorOf });
 
   mountErrorHandlers(app, {
     retryAfterSeconds: options.retryAfterSeconds,

@@ -6,12 +6,16 @@
 //   POST /api/payout-batches/:id/retry       retry a failed batch now (202; 409 unless it failed and has no retry)
 //   GET  /api/reconciliation                 the invariants' violations; 200 with an empty list when the
 //                                            books balance — the check itself worked, so it is never an
-//                                            HTTP error: monitoring reads `ok` and `violations`
+//                                            HTTP error: monitoring reads `ok` and `violations`; and
+//                                            liveness: `findings` (waits that cannot clear by themselves,
+//                                            `liveness_ok`) and `waiting` (every unpaid amount, state,
+//                                            reason, age). Read only: alerts come from the periodic check.
 import type { Express, Request, Response } from 'express';
 import type { DatabasePool } from 'slonik';
 import type { Logger } from '../../core/logger.ts';
 import { rejection } from '../../core/http/http-errors.ts';
 import { findUnroutedPayments, findViolations } from '../../db/reconciliation.ts';
+import { findFindings, findWaiting, type LivenessRules } from '../../db/liveness.ts';
 import { describeBalance } from '../settlement/client-balance.ts';
 import { parseClientId } from './client-config.ts';
 import { problem, RequestValidationError, type RequestActor } from './request-validation.ts';
@@ -27,6 +31,7 @@ export interface SettlementRoutesOptions {
   payoutMaxAgeMs: number;
   /** Who acts for a request: the admin token's name (and the caller's note, logged here). */
   actorOf: (request: Request, response: Response) => RequestActor;
+  livenessRules: LivenessRules;
 }
 
 const idPattern = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -108,7 +113,10 @@ export function mountSettlementRoutes(app: Express, options: SettlementRoutesOpt
   app.get('/api/reconciliation', async (_request: Request, response: Response) => {
     const violations = await findViolations(pool);
     const unrouted = await findUnroutedPayments(pool);
+    const now = options.now();
+    const findings = await findFindings(pool, options.livenessRules, now);
+    const waiting = await findWaiting(pool);
     if (violations.length > 0) log.error({ alert: true, violations: violations.length }, 'reconciliation found violations');
-    response.json(reconciliationView(violations, unrouted.length, options.now()));
+    response.json(reconciliationView(violations, unrouted.length, now, findings, waiting));
   });
 }

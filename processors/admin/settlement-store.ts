@@ -63,6 +63,8 @@ const unconvertedRow = z.object({
   oldest_received_at: z.date().nullable(),
 });
 
+const needsRecoveryRow = z.object({ batch_id: z.string(), payments: z.number().int(), usd_net: decimal, reason: z.string() });
+
 const totalsRow = z.object({ credited_usdt: decimal, paid_out_usdt: decimal, unpaid_usdt: decimal });
 
 export interface BalanceTotals {
@@ -148,6 +150,11 @@ export async function loadClientBalance(pool: DatabasePool, clientId: string, no
                 AND EXISTS (SELECT 1 FROM conversion_batch_members m WHERE m.payment_id = l.payment_id AND m.released_at IS NOT NULL)))::int AS returned,
              min(l.received_at) AS oldest_received_at
       FROM payment_ledger l WHERE l.client_id = ${clientId} AND l.state IN ('pending_conversion', 'swapping')`);
+    const needsRecovery = await transaction.any(sql.type(needsRecoveryRow)`
+      SELECT l.conversion_batch_id AS batch_id, count(*)::int AS payments, sum(l.usd_net) AS usd_net, coalesce(min(b.failure_reason), 'no reason') AS reason
+      FROM payment_ledger l JOIN conversion_batches b ON b.batch_id = l.conversion_batch_id
+      WHERE l.client_id = ${clientId} AND l.state = 'needs_recovery'
+      GROUP BY l.conversion_batch_id ORDER BY min(b.failed_at), l.conversion_batch_id`);
     const totals = await transaction.one(sql.type(totalsRow)`
       SELECT coalesce(sum(usdt_amount), 0) AS credited_usdt,
              coalesce(sum(usdt_amount) FILTER (WHERE paid_out_at IS NOT NULL), 0) AS paid_out_usdt,
@@ -170,6 +177,7 @@ export async function loadClientBalance(pool: DatabasePool, clientId: string, no
         holds,
         openBatches,
         unconverted: unconvertedInput,
+        needsRecovery: needsRecovery.map((row) => ({ batchId: row.batch_id, payments: row.payments, usdNet: row.usd_net, reason: row.reason })),
         maxAgeMs,
         now,
       },

@@ -3,6 +3,7 @@
 // digits); the amounts they come from are exact and shown beside them.
 import type { Decimal } from '../../core/money.ts';
 import type { Violation } from '../../db/reconciliation.ts';
+import type { Finding, WaitingItem } from '../../db/liveness.ts';
 import type { BalanceGroup } from '../settlement/client-balance.ts';
 import type { BalanceTotals, CreditLineageRow, InstantPaymentRow, PayoutBatchRow, PayoutLineageRows, TriggerRequestRow } from './settlement-store.ts';
 
@@ -148,6 +149,32 @@ export function triggerRequestView(request: TriggerRequestRow) {
   };
 }
 
-export function reconciliationView(violations: readonly Violation[], unroutedPayments: number, checkedAt: Date) {
-  return { ok: violations.length === 0, checked_at: checkedAt.toISOString(), violations, unrouted_payments: unroutedPayments };
+export function reconciliationView(violations: readonly Violation[], unroutedPayments: number, checkedAt: Date, findings: readonly Finding[], waiting: readonly WaitingItem[]) {
+  const ageSeconds = (since: Date) => Math.max(0, Math.floor((checkedAt.getTime() - since.getTime()) / 1_000));
+  return {
+    // `ok` stays about safety only, as before; liveness has its own flag.
+    ok: violations.length === 0,
+    liveness_ok: findings.length === 0,
+    checked_at: checkedAt.toISOString(),
+    violations,
+    unrouted_payments: unroutedPayments,
+    findings: findings.map((finding) => ({
+      finding_id: finding.findingId,
+      kind: finding.kind,
+      subject: finding.subject,
+      severity: finding.severity,
+      detail: finding.detail,
+      since: finding.since.toISOString(),
+      age_seconds: ageSeconds(finding.since),
+    })),
+    waiting: waiting.map((item) => ({
+      state: item.state,
+      subject: item.subject,
+      reason: item.reason,
+      amount: item.amount.toFixed(),
+      currency: item.currency,
+      since: item.since.toISOString(),
+      age_seconds: ageSeconds(item.since),
+    })),
+  };
 }

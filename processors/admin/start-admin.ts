@@ -1,6 +1,15 @@
 // Wiring of the admin process: configuration in, connections opened, the outbox relay that
-// publishes its records, the cooldown sweep that applies due destination changes, HTTP served, and
-// a shutdown that stops taking requests first and publishes what is left in the outbox last.
+// publishes its records, the cooldown sweep that applies due destination changes, the periodic
+// liveness check, HTTP served, and a shutdown that stops taking requests first and publishes what
+// is left in the outbox last.
+//
+// The liveness check runs here, not in settlement: it looks at the whole database (conversions,
+// payouts, dead letters of every processor, and later IPN quarantine and chain nonces), which is
+// not settlement's business; it must keep running when settlement is the part that is stuck or
+// down; and the admin process is the operator's side already (it serves the same findings on
+// GET /api/reconciliation and the resolutions they call for). It is not in any money path, so a
+// slow check delays nobody's payout. Several admin instances are safe: the check serialises on an
+// advisory lock and alerts each transition once (liveness-alerts.ts).
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../../core/config.ts';
 import { createLogger, type Logger } from '../../core/logger.ts';
@@ -17,6 +26,7 @@ import { adminTokenDigestsOf } from './admin-tokens.ts';
 import { createClientService, type ClientService } from './client-service.ts';
 import { microBatchThresholdLimitsOf } from './micro-batch-threshold.ts';
 import { createQuarantineServiceOf } from './quarantine-service.ts';
+import { checkLiveness, createFindingsGauge, livenessRulesOf } from './liveness-alerts.ts';
 
 export interface RunningAdmin {
   readonly url: string;
@@ -35,6 +45,8 @@ export interface StartAdminOptions {
   now?: () => Date;
   /** How often due destination changes are applied; 0 turns the sweep off (tests call it). */
   cooldownSweepIntervalMs?: number;
+  /** How often the liveness check runs; default LIVENESS_CHECK_INTERVAL, 0 turns it off. */
+  livenessCheckIntervalMs?: number;
   bodyLimitBytes?: number;
 }
 
@@ -76,6 +88,22 @@ export async function startAdmin(options: StartAdminOptions): Promise<RunningAdm
     shutdown.add('cooldown sweep', () => sweep.stop());
   }
 
+  const livenessRules = livenessRulesOf(config);
+  const livenessIntervalMs = options.livenessCheckIntervalMs ?? config.LIVENESS_CHECK_INTERVAL;
+  if (livenessIntervalMs > 0) {
+    const observeFindings = createFindingsGauge(metrics);
+    const check = startPunctuation({
+      intervalMs: livenessIntervalMs,
+      log,
+      run: async () => {
+        const result = await checkLiveness({ pool, rules: livenessRules, now: now(), repeatIntervalMs: config.ALERT_REPEAT_INTERVAL, log });
+        // The alerts are in the outbox; the running relay publishes them within its idle delay.
+        observeFindings(result.findings);
+      },
+    });
+    shutdown.add('liveness check', () => check.stop());
+  }
+
   const app = createAdminApp({
     adminTokens,
     rateLimitPerMinute: config.ADMIN_RATE_LIMIT_PER_MINUTE,
@@ -93,6 +121,7 @@ export async function startAdmin(options: StartAdminOptions): Promise<RunningAdm
     isAcceptingWork: () => !shutdown.draining,
     payoutMaxAgeMs: config.PAYOUT_MAX_AGE,
     quarantine: createQuarantineServiceOf({ config, pool, producer, serde, log, now }),
+    livenessRules,
   });
   const server = await listen(app, options.port ?? config.ADMIN_PORT, config.ADMIN_HOST ?? config.LISTEN_HOST);
   // Registered last so it runs first: no new requests while the relay drains and the pool closes.

@@ -10,7 +10,8 @@
 //   held by settlement for the reason it recorded;
 // - payout_in_flight: in a payout batch whose exchange has not finished;
 // - failed_retrying: its payout failed; the error and the next attempt (none once the automatic
-//   retries are used up: an operator retries it).
+//   retries are used up: an operator retries it);
+// - needs_recovery: payments of a conversion that failed after its pay-in; an operator resolves it.
 import { Decimal } from '../../core/money.ts';
 import type { GroupKey, HoldState } from './payout-window.ts';
 
@@ -20,7 +21,8 @@ export type BalanceState =
   | 'payout_due'
   | HoldState
   | 'payout_in_flight'
-  | 'failed_retrying';
+  | 'failed_retrying'
+  | 'needs_recovery';
 
 export interface FreeGroupRow {
   readonly key: GroupKey;
@@ -65,6 +67,14 @@ export interface UnconvertedRow {
   readonly oldestReceivedAt: Date | null;
 }
 
+/** The client's payments in one conversion that failed after its pay-in and waits for an operator. */
+export interface NeedsRecoveryRow {
+  readonly batchId: string;
+  readonly payments: number;
+  readonly usdNet: Decimal;
+  readonly reason: string;
+}
+
 export interface BalanceInput {
   readonly thresholdUsd: Decimal | null;
   /** The destination the client's next credits go to. */
@@ -73,6 +83,8 @@ export interface BalanceInput {
   readonly holds: readonly HoldRow[];
   readonly openBatches: readonly OpenBatchRow[];
   readonly unconverted: UnconvertedRow;
+  /** Absent: none. */
+  readonly needsRecovery?: readonly NeedsRecoveryRow[];
   readonly maxAgeMs: number;
   readonly now: Date;
 }
@@ -181,7 +193,16 @@ function unconvertedEntry(input: BalanceInput): BalanceGroup[] {
   ];
 }
 
-/** Every unpaid group, oldest concern first: unconverted, free, held, in flight, failed. */
+function needsRecoveryEntry(row: NeedsRecoveryRow, input: BalanceInput): BalanceGroup {
+  return entry(input.destination, {
+    state: 'needs_recovery',
+    amount: row.usdNet,
+    currency: 'usd',
+    reason: `${row.payments} payment(s) worth ${row.usdNet.toFixed()} USD in conversion ${row.batchId}, which failed after its pay-in (${row.reason}); an operator resolves it, they are not converted again automatically`,
+  });
+}
+
+/** Every unpaid group, oldest concern first: unconverted, needing recovery, free, held, in flight, failed. */
 export function describeBalance(input: BalanceInput): BalanceGroup[] {
-  return [...unconvertedEntry(input), ...input.freeGroups.map((group) => freeGroupEntry(group, input)), ...input.openBatches.map(openBatchEntry)];
+  return [...unconvertedEntry(input), ...(input.needsRecovery ?? []).map((row) => needsRecoveryEntry(row, input)), ...input.freeGroups.map((group) => freeGroupEntry(group, input)), ...input.openBatches.map(openBatchEntry)];
 }

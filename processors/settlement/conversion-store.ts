@@ -15,9 +15,10 @@ import type { ConversionMember, CreditDestination, PlannedCredit } from './conve
 
 const conversionBatchRow = z.object({
   batch_id: z.string(),
-  state: z.enum(['requested', 'swapping', 'finished', 'failed']),
+  state: z.enum(['requested', 'swapping', 'finished', 'failed', 'needs_recovery', 'written_off']),
   member_count: z.number().int(),
   usdt_received: decimalColumn.nullable(),
+  exchange_id: z.string().nullable(),
 });
 
 export interface LockedConversionBatch extends ConversionBatchFacts {
@@ -27,8 +28,8 @@ export interface LockedConversionBatch extends ConversionBatchFacts {
 
 export async function lockConversionBatch(transaction: DatabaseTransactionConnection, batchId: string): Promise<LockedConversionBatch | null> {
   const row = await transaction.maybeOne(sql.type(conversionBatchRow)`
-    SELECT batch_id, state, member_count, usdt_received FROM conversion_batches WHERE batch_id = ${batchId} FOR UPDATE`);
-  return row === null ? null : { batchId: row.batch_id, state: row.state, memberCount: row.member_count, usdtReceived: row.usdt_received };
+    SELECT batch_id, state, member_count, usdt_received, exchange_id FROM conversion_batches WHERE batch_id = ${batchId} FOR UPDATE`);
+  return row === null ? null : { batchId: row.batch_id, state: row.state, memberCount: row.member_count, usdtReceived: row.usdt_received, exchangeId: row.exchange_id };
 }
 
 const memberRow = z.object({ payment_id: z.string(), client_id: z.string(), usd_net: decimalColumn, state: z.string() });
@@ -134,6 +135,34 @@ export async function recordConversionFailed(
     await transaction.query(sql.unsafe`SELECT pg_notify(${ledgerPendingChannel}, ${String(returned.rowCount)})`);
   }
   return returned.rowCount;
+}
+
+/**
+ * The batch failed after its pay-in may have left: it is held for recovery with what the exchange
+ * reported, and its payments stay members (live) in state needs_recovery — never back to pending,
+ * where the accumulator would convert (and pay in) them a second time. Returns how many are held.
+ */
+export async function recordConversionNeedsRecovery(
+  transaction: DatabaseTransactionConnection,
+  outcome: ConversionOutcome & { readonly reason: string },
+  now: Date,
+): Promise<number> {
+  const ethSent = outcome.ethSent === null ? null : decimalValue(outcome.ethSent);
+  await transaction.query(sql.unsafe`
+    UPDATE conversion_batches
+    SET state = 'needs_recovery', failure_reason = ${outcome.reason}, failed_at = ${sql.timestamp(now)},
+        exchange_id = coalesce(${outcome.exchangeId}, exchange_id), exchange_status = coalesce(${outcome.exchangeStatus}, exchange_status),
+        eth_sent = coalesce(${ethSent}, eth_sent), payin_hash = coalesce(${outcome.payinHash}, payin_hash)
+    WHERE batch_id = ${outcome.batchId}`);
+  await transaction.query(sql.unsafe`
+    INSERT INTO conversion_recoveries (batch_id, exchange_id, exchange_status, reported_reason, payin_hash, eth_sent, opened_at)
+    SELECT batch_id, exchange_id, exchange_status, ${outcome.reason}, payin_hash, eth_sent, ${sql.timestamp(now)}
+    FROM conversion_batches WHERE batch_id = ${outcome.batchId}
+    ON CONFLICT (batch_id) DO NOTHING`);
+  const held = await transaction.query(sql.unsafe`
+    UPDATE payment_ledger SET state = 'needs_recovery', updated_at = ${sql.timestamp(now)}
+    WHERE conversion_batch_id = ${outcome.batchId} AND state = 'swapping'`);
+  return held.rowCount;
 }
 
 export async function recordConversionProgress(transaction: DatabaseTransactionConnection, outcome: ConversionOutcome): Promise<void> {

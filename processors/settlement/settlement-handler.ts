@@ -5,7 +5,9 @@
 // - CONVERSION FINISHED: the USDT received is shared over the batch's payments (credits), the
 //   payments become converted, the batch finished; one CreditIssued per credit.
 // - CONVERSION FAILED, or FINISHED with zero received: the batch failed, its payments back to
-//   pending_conversion (visibly: released memberships), the accumulator notified.
+//   pending_conversion (visibly: released memberships), the accumulator notified — unless the
+//   pay-in may have left (swap-event-decision.ts): then the batch and its payments are
+//   needs_recovery, with an alert, until an operator resolves it (conversion-recovery.ts).
 // - PAYOUT FINISHED (with payout hash): the batch finished, its credits and payments paid out; one
 //   PayoutCompleted. PAYOUT FAILED: the batch failed, its credits released for a retry with backoff.
 // - CREATED / STATUS_CHANGED: the batch is swapping, with its exchange id and status.
@@ -26,6 +28,7 @@ import {
   lockConversionMembers,
   recordConversionFailed,
   recordConversionFinished,
+  recordConversionNeedsRecovery,
   recordConversionProgress,
   type ConversionOutcome,
 } from './conversion-store.ts';
@@ -34,6 +37,7 @@ import { retryAfterFailure, type RetryRules } from './payout-retry.ts';
 import { decideConversionEvent, decidePayoutEvent, type Rejection } from './swap-event-decision.ts';
 import { lockSettlement } from './settlement-lock.ts';
 import type { Decimal } from '../../core/money.ts';
+import type { PlannedCredit } from './conversion-credits.ts';
 
 export interface SettlementHandlerOptions {
   readonly log: Logger;
@@ -59,6 +63,27 @@ function createSettlementMetrics(registry: MetricsRegistry): SettlementMetrics {
     alerts: new Counter({ name: 'settlement_alerts_total', help: 'Events that contradict a recorded outcome (an operator must look)', labelNames: ['rule'] as const, registers: [registry] }),
     retriesExhausted: new Counter({ name: 'settlement_payout_retries_exhausted_total', help: 'Payout chains whose automatic retries are used up', registers: [registry] }),
   };
+}
+
+/** One CreditIssued per credit of a distributed conversion (a finished one, or one recovered by an operator). */
+export function creditIssuedRecords(batchId: string, credits: readonly PlannedCredit[], now: Date, correlationId: string): OutboxRecord<'credit-issued'>[] {
+  return credits.map((credit) => ({
+    topic: topicNames.usdtCredits,
+    schemaName: 'credit-issued',
+    key: credit.clientId,
+    value: {
+      credit_id: credit.creditId,
+      client_id: credit.clientId,
+      payment_id: credit.paymentId,
+      conversion_batch_id: batchId,
+      usdt_amount: credit.usdtAmount,
+      wallet_address: credit.destination.walletAddress,
+      payout_currency: credit.destination.payoutCurrency,
+      payout_network: credit.destination.payoutNetwork,
+      credited_at: now,
+    },
+    correlationId,
+  }));
 }
 
 export function createSettlementHandler(options: SettlementHandlerOptions): BatchHandler {
@@ -108,6 +133,16 @@ export function createSettlementHandler(options: SettlementHandlerOptions): Batc
         log.warn({ ...logFields, reason: decision.reason, returnedToPending: returned }, 'conversion failed; its payments are back to pending conversion');
         return;
       }
+      case 'hold_for_recovery': {
+        const held = await recordConversionNeedsRecovery(transaction, { ...outcome, reason: decision.reason }, now);
+        metrics.events.inc({ kind: event.command_kind, type: event.type, outcome: 'needs_recovery' });
+        metrics.alerts.inc({ rule: 'no second pay-in after a failed conversion' });
+        log.error(
+          { ...logFields, alert: true, reason: decision.reason, exchangeId: event.exchange_id, exchangeStatus: event.status, heldPayments: held },
+          'conversion failed after its pay-in may have left; its payments need recovery by an operator and are not converted again',
+        );
+        return;
+      }
       case 'finish': {
         if (batch === null) throw new InvariantViolation('a finish decision has a batch');
         const members = await lockConversionMembers(transaction, batch);
@@ -123,26 +158,7 @@ export function createSettlementHandler(options: SettlementHandlerOptions): Batc
         });
         const usdtReceived = usdtOfBaseUnits(decision.receivedBaseUnits);
         await recordConversionFinished(transaction, { ...outcome, usdtReceived }, credits, now);
-        for (const credit of credits) {
-          const issued: OutboxRecord<'credit-issued'> = {
-            topic: topicNames.usdtCredits,
-            schemaName: 'credit-issued',
-            key: credit.clientId,
-            value: {
-              credit_id: credit.creditId,
-              client_id: credit.clientId,
-              payment_id: credit.paymentId,
-              conversion_batch_id: batch.batchId,
-              usdt_amount: credit.usdtAmount,
-              wallet_address: credit.destination.walletAddress,
-              payout_currency: credit.destination.payoutCurrency,
-              payout_network: credit.destination.payoutNetwork,
-              credited_at: now,
-            },
-            correlationId: record.correlationId,
-          };
-          context.emit(issued);
-        }
+        for (const issued of creditIssuedRecords(batch.batchId, credits, now, record.correlationId)) context.emit(issued);
         metrics.events.inc({ kind: event.command_kind, type: event.type, outcome: 'finished' });
         log.info({ ...logFields, usdtReceived: usdtReceived.toFixed(), credits: credits.length }, 'conversion distributed: payments converted and credited');
       }

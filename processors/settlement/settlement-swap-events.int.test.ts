@@ -293,7 +293,7 @@ describe('a finished conversion', () => {
 });
 
 describe('a conversion that failed or received nothing', () => {
-  it('fails the batch with its reason and sends its payments back to pending, visibly, notifying the accumulator', async () => {
+  it('fails a batch that failed before any pay-in with its reason and sends its payments back to pending, visibly, notifying the accumulator', async () => {
     const client = await registerClient(database, { thresholdUsd: '100000' });
     const { batchId, payments } = await plantConversionBatch(database, [
       { clientId: client.clientId, usdGross: '12' },
@@ -301,11 +301,12 @@ describe('a conversion that failed or received nothing', () => {
     ]);
     const paymentIds = payments.map((payment) => payment.paymentId).sort();
     const notificationsBefore = ledgerNotifications.length;
-    await apply(swapEvent({ command_id: batchId, command_kind: 'CONVERSION', type: 'FINISHED', exchange_id: 'ex-zero', amount_to: new Decimal('0') }));
+    // No exchange was ever stored (ChangeNow refused the create), so no pay-in was requested.
+    const reason = 'ChangeNow rejected the exchange: out_of_range';
+    await apply(swapEvent({ command_id: batchId, command_kind: 'CONVERSION', type: 'FAILED', failure_reason: reason }));
 
     const batch = await conversionBatch(batchId);
-    expect(batch).toMatchObject({ state: 'failed', failure_reason: 'the exchange finished with zero USDT received', exchange_id: 'ex-zero' });
-    expect(batch.usdt_received?.eq(0)).toBe(true);
+    expect(batch).toMatchObject({ state: 'failed', failure_reason: reason, exchange_id: null, usdt_received: null });
     expect(batch.failed_at).not.toBeNull();
     expect(await ledgerOf(paymentIds)).toEqual(paymentIds.map((paymentId) => ({ payment_id: paymentId, state: 'pending_conversion', conversion_batch_id: null, paid_out_at: null })));
     expect(await membershipsOf(paymentIds)).toEqual(
@@ -313,11 +314,36 @@ describe('a conversion that failed or received nothing', () => {
         batch_id: batchId,
         payment_id: paymentId,
         released_at: expect.any(Date) as Date,
-        release_reason: 'conversion failed: the exchange finished with zero USDT received',
+        release_reason: `conversion failed: ${reason}`,
       })),
     );
     expect(await creditsOf(batchId)).toEqual([]);
     await eventually(() => expect(ledgerNotifications.length).toBeGreaterThan(notificationsBefore), wait);
+  }, 120_000);
+
+  it('holds a batch that finished with zero USDT (its pay-in arrived) for recovery: payments stay members, never back to pending', async () => {
+    const client = await registerClient(database, { thresholdUsd: '100000' });
+    const { batchId, payments } = await plantConversionBatch(database, [
+      { clientId: client.clientId, usdGross: '12' },
+      { clientId: client.clientId, usdGross: '13' },
+    ]);
+    const paymentIds = payments.map((payment) => payment.paymentId).sort();
+    await apply(swapEvent({ command_id: batchId, command_kind: 'CONVERSION', type: 'FINISHED', exchange_id: 'ex-zero', status: 'finished', amount_to: new Decimal('0'), payin_hash: '0xzero' }));
+
+    expect(await conversionBatch(batchId)).toMatchObject({ state: 'needs_recovery', failure_reason: 'the exchange finished with zero USDT received', exchange_id: 'ex-zero', payin_hash: '0xzero' });
+    expect(await ledgerOf(paymentIds)).toEqual(paymentIds.map((paymentId) => ({ payment_id: paymentId, state: 'needs_recovery', conversion_batch_id: batchId, paid_out_at: null })));
+    expect(await membershipsOf(paymentIds)).toEqual(paymentIds.map((paymentId) => ({ batch_id: batchId, payment_id: paymentId, released_at: null, release_reason: null })));
+    expect(await creditsOf(batchId)).toEqual([]);
+    // A later FAILED changes nothing; the books stay consistent while the operator decides.
+    await apply(swapEvent({ command_id: batchId, command_kind: 'CONVERSION', type: 'FAILED', exchange_id: 'ex-zero', status: 'failed' }));
+    expect(await conversionBatch(batchId)).toMatchObject({ state: 'needs_recovery' });
+    expect(await findViolations(database)).toEqual([]);
+    // Resolved here so the other files' books do not carry an open recovery.
+    await database.query(sql.unsafe`
+      UPDATE conversion_recoveries SET resolution = 'written_off', resolved_by = 'test', resolved_at = now(), note = 'test cleanup' WHERE batch_id = ${batchId}`);
+    await database.query(sql.unsafe`UPDATE conversion_batches SET state = 'written_off' WHERE batch_id = ${batchId}`);
+    await database.query(sql.unsafe`UPDATE payment_ledger SET state = 'written_off' WHERE conversion_batch_id = ${batchId}`);
+    expect(await findViolations(database)).toEqual([]);
   }, 120_000);
 
   it('after a FAILED, the accumulator batches the payments again and both memberships stay visible', async () => {
@@ -331,8 +357,10 @@ describe('a conversion that failed or received nothing', () => {
     // The default micro-batch threshold (20) is below these payments' 59.17 USD net.
     const accumulator = await startAccumulator({ config: loadConfig({ ...testStackEnvironment(process.env), WINDOW_PUNCTUATION_INTERVAL: '1h' }), endpoints, port: 0, log });
     try {
-      await apply(swapEvent({ command_id: batchId, command_kind: 'CONVERSION', type: 'FAILED', exchange_id: 'ex-failed', status: 'refunded', failure_reason: 'refunded: pay-in below minimum' }));
-      expect(await conversionBatch(batchId)).toMatchObject({ state: 'failed', failure_reason: 'refunded: pay-in below minimum', exchange_status: 'refunded' });
+      // The pay-in transfer itself failed on chain (the connector reports the exchange's last status).
+      const reason = 'pay-in transfer reverted: out of gas';
+      await apply(swapEvent({ command_id: batchId, command_kind: 'CONVERSION', type: 'FAILED', exchange_id: 'ex-failed', status: 'waiting', failure_reason: reason }));
+      expect(await conversionBatch(batchId)).toMatchObject({ state: 'failed', failure_reason: reason, exchange_status: 'waiting' });
       const rebatched = await eventually(async () => {
         const rows = await ledgerOf(paymentIds);
         expect(rows.every((row) => row.state === 'swapping' && row.conversion_batch_id !== null && row.conversion_batch_id !== batchId)).toBe(true);
@@ -340,7 +368,7 @@ describe('a conversion that failed or received nothing', () => {
       }, wait);
       const newBatchId = rebatched[0]?.conversion_batch_id;
       const history = await membershipsOf(paymentIds);
-      expect(history.filter((row) => row.batch_id === batchId).every((row) => row.released_at !== null && row.release_reason === 'conversion failed: refunded: pay-in below minimum')).toBe(true);
+      expect(history.filter((row) => row.batch_id === batchId).every((row) => row.released_at !== null && row.release_reason === `conversion failed: ${reason}`)).toBe(true);
       expect(history.filter((row) => row.batch_id === newBatchId)).toEqual(paymentIds.map((paymentId) => ({ batch_id: newBatchId, payment_id: paymentId, released_at: null, release_reason: null })));
     } finally {
       await accumulator.stop();

@@ -4,6 +4,9 @@
 //   contradicts the stored outcome is dead-lettered with an alert, never applied over it;
 // - a payout is finished only with a payout hash and the amount the client received;
 // - a conversion that received nothing is a failure, so its members go back to pending;
+// - but a conversion that failed after its pay-in may have left is never sent back to pending
+//   (converting its payments again would pay the ETH in twice): it is held for recovery, and an
+//   operator says what became of the money (payInMayHaveLeft below says when);
 // - an event for a batch we do not know is dead-lettered (an operator replays it once the cause
 //   is found), never dropped silently.
 import type { Decimal } from '../../core/money.ts';
@@ -11,6 +14,9 @@ import type { SwapEvent } from '../../schemas/generated/records.ts';
 import { usdtBaseUnitsOf } from './conversion-credits.ts';
 
 export type BatchState = 'requested' | 'swapping' | 'finished' | 'failed';
+
+/** A conversion can also wait for an operator after a failure past its pay-in, or be written off. */
+export type ConversionBatchState = BatchState | 'needs_recovery' | 'written_off';
 
 export interface Rejection {
   readonly kind: 'reject';
@@ -27,7 +33,8 @@ export type ConversionEventDecision =
   | ProgressDecision
   | Rejection
   | { readonly kind: 'finish'; readonly receivedBaseUnits: bigint }
-  | { readonly kind: 'fail'; readonly reason: string };
+  | { readonly kind: 'fail'; readonly reason: string }
+  | { readonly kind: 'hold_for_recovery'; readonly reason: string };
 
 export type PayoutEventDecision =
   | ProgressDecision
@@ -36,8 +43,10 @@ export type PayoutEventDecision =
   | { readonly kind: 'fail'; readonly reason: string };
 
 export interface ConversionBatchFacts {
-  readonly state: BatchState;
+  readonly state: ConversionBatchState;
   readonly usdtReceived: Decimal | null;
+  /** The exchange id recorded from earlier events (CREATED carries it). */
+  readonly exchangeId: string | null;
 }
 
 export interface PayoutBatchFacts {
@@ -49,7 +58,7 @@ function reject(field: string, rule: string, reason: string, alert = false): Rej
   return { kind: 'reject', field, rule, reason, alert };
 }
 
-function isLive(state: BatchState): boolean {
+function isLive(state: ConversionBatchState): boolean {
   return state === 'requested' || state === 'swapping';
 }
 
@@ -58,8 +67,39 @@ function failureReasonOf(event: SwapEvent): string {
   return reason === null || reason.trim() === '' ? 'the exchange failed without a reason' : reason;
 }
 
-function progressOf(state: BatchState): ProgressDecision {
+function progressOf(state: ConversionBatchState): ProgressDecision {
   return isLive(state) ? { kind: 'progress' } : { kind: 'ignore', why: `progress event after the batch ${state}` };
+}
+
+/** ChangeNow's own verdicts on an exchange; the connector reports its chain failures with the exchange's earlier status. */
+const exchangeFailureStatuses = new Set(['failed', 'refunded']);
+
+/**
+ * Whether the ETH of a failed conversion may have left the host wallet (then it must never be
+ * paid in again automatically). Conservative: only a failure that provably came before any pay-in
+ * sends the payments back to pending.
+ * - A FINISHED (with nothing received) finished an exchange: its deposit arrived.
+ * - A pay-in hash: the pay-in was confirmed on chain.
+ * - No exchange id, here or recorded: no exchange was stored, and the connector requests the pay-in
+ *   only in the transaction that stores the exchange — nothing was sent.
+ * - ChangeNow itself said failed or refunded: the pay-in was requested with the exchange, so it may
+ *   have been sent (or be sent still) even if it is not confirmed yet.
+ * - Otherwise the connector failed the swap because the pay-in transfer itself failed on chain
+ *   (refused before signing, reverted, replaced): nothing left.
+ */
+export function payInMayHaveLeft(batch: ConversionBatchFacts, event: SwapEvent): boolean {
+  if (event.type === 'FINISHED') return true;
+  if (event.payin_hash !== null) return true;
+  if ((event.exchange_id ?? batch.exchangeId) === null) return false;
+  return event.status !== null && exchangeFailureStatuses.has(event.status);
+}
+
+function failureOf(batch: ConversionBatchFacts, event: SwapEvent, reason: string): ConversionEventDecision {
+  return payInMayHaveLeft(batch, event) ? { kind: 'hold_for_recovery', reason } : { kind: 'fail', reason };
+}
+
+function isHeldForRecovery(state: ConversionBatchState): boolean {
+  return state === 'needs_recovery' || state === 'written_off';
 }
 
 export function decideConversionEvent(batch: ConversionBatchFacts | null, event: SwapEvent): ConversionEventDecision {
@@ -70,10 +110,11 @@ export function decideConversionEvent(batch: ConversionBatchFacts | null, event:
       return progressOf(batch.state);
     case 'FAILED':
       if (batch.state === 'failed') return { kind: 'ignore', why: 'the batch has already failed' };
+      if (isHeldForRecovery(batch.state)) return { kind: 'ignore', why: `the batch has already failed after its pay-in (${batch.state})` };
       if (batch.state === 'finished') {
         return reject('type', 'one outcome per conversion', `conversion batch ${event.command_id} already finished and was distributed; a FAILED cannot undo it`, true);
       }
-      return { kind: 'fail', reason: failureReasonOf(event) };
+      return failureOf(batch, event, failureReasonOf(event));
     case 'FINISHED': {
       const amount = event.amount_to;
       if (amount === null) return reject('amount_to', 'present on FINISHED', 'a finished conversion must say how much USDT was received');
@@ -95,7 +136,12 @@ export function decideConversionEvent(batch: ConversionBatchFacts | null, event:
         // could credit them twice. An operator decides what happened to this USDT.
         return reject('type', 'one outcome per conversion', `conversion batch ${event.command_id} already failed; its members went back to pending`, true);
       }
-      if (baseUnits === 0n) return { kind: 'fail', reason: 'the exchange finished with zero USDT received' };
+      if (isHeldForRecovery(batch.state)) {
+        // Its members wait for an operator, who may already be recovering this money by hand: the
+        // amount in this dead letter is what to enter as recovered.
+        return reject('type', 'one outcome per conversion', `conversion batch ${event.command_id} failed after its pay-in and is ${batch.state}; an operator resolves it`, true);
+      }
+      if (baseUnits === 0n) return failureOf(batch, event, 'the exchange finished with zero USDT received');
       return { kind: 'finish', receivedBaseUnits: baseUnits };
     }
   }

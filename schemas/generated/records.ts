@@ -5,6 +5,34 @@ import type { Decimal } from '../../core/money.ts';
 import type { ValueSchemaName } from '../../topics/topics.ts';
 
 /**
+ * A liveness finding raised for people: money that waits and cannot clear by itself. Keyed by finding_id, so one finding's alerts stay in order. Emitted when the finding appears, at most once per ALERT_REPEAT_INTERVAL while it stands, and once when it clears.
+ * Avro record `payout.pipeline.Alert` (schemas/avro/alert.avsc).
+ */
+export interface Alert {
+  /** <finding_id>:<n>, n counting the finding's alerts: a replayed alert has the same id. */
+  readonly alert_id: string;
+  /** Stable while the finding stands: <kind>:<subject>. */
+  readonly finding_id: string;
+  /** payout_hold_stuck, client_overdue, rounding_difference, conversion_stuck, payout_stuck, payout_retries_exhausted, conversion_needs_recovery, dead_letters, ... */
+  readonly kind: string;
+  /** What it is about: a payout group, a client, a batch, a topic. */
+  readonly subject: string;
+  readonly severity: AlertSeverity;
+  readonly status: AlertStatus;
+  readonly detail: string;
+  readonly first_seen: Date;
+  readonly emitted_at: Date;
+}
+
+/** Avro enum `payout.pipeline.AlertSeverity`. */
+export type AlertSeverity = 'WARNING' | 'CRITICAL';
+export const alertSeveritySymbols: readonly AlertSeverity[] = ['WARNING', 'CRITICAL'];
+
+/** Avro enum `payout.pipeline.AlertStatus`. */
+export type AlertStatus = 'RAISED' | 'REMINDER' | 'CLEARED';
+export const alertStatusSymbols: readonly AlertStatus[] = ['RAISED', 'REMINDER', 'CLEARED'];
+
+/**
  * What happened to an on-chain transfer. Keyed by transfer_id.
  * Avro record `payout.pipeline.ChainEvent` (schemas/avro/chain-event.avsc).
  */
@@ -231,6 +259,77 @@ export interface TransferRequested {
 /** Avro enum `payout.pipeline.TransferAsset`. */
 export type TransferAsset = 'ETH' | 'USDT';
 export const transferAssetSymbols: readonly TransferAsset[] = ['ETH', 'USDT'];
+
+/** The value schema of alert, as in schemas/avro/alert.avsc. */
+export const alertSchema = {
+  "type": "record",
+  "name": "Alert",
+  "namespace": "payout.pipeline",
+  "doc": "A liveness finding raised for people: money that waits and cannot clear by itself. Keyed by finding_id, so one finding's alerts stay in order. Emitted when the finding appears, at most once per ALERT_REPEAT_INTERVAL while it stands, and once when it clears.",
+  "fields": [
+    {
+      "name": "alert_id",
+      "type": "string",
+      "doc": "<finding_id>:<n>, n counting the finding's alerts: a replayed alert has the same id."
+    },
+    {
+      "name": "finding_id",
+      "type": "string",
+      "doc": "Stable while the finding stands: <kind>:<subject>."
+    },
+    {
+      "name": "kind",
+      "type": "string",
+      "doc": "payout_hold_stuck, client_overdue, rounding_difference, conversion_stuck, payout_stuck, payout_retries_exhausted, conversion_needs_recovery, dead_letters, ..."
+    },
+    {
+      "name": "subject",
+      "type": "string",
+      "doc": "What it is about: a payout group, a client, a batch, a topic."
+    },
+    {
+      "name": "severity",
+      "type": {
+        "type": "enum",
+        "name": "AlertSeverity",
+        "symbols": [
+          "WARNING",
+          "CRITICAL"
+        ]
+      }
+    },
+    {
+      "name": "status",
+      "type": {
+        "type": "enum",
+        "name": "AlertStatus",
+        "symbols": [
+          "RAISED",
+          "REMINDER",
+          "CLEARED"
+        ]
+      }
+    },
+    {
+      "name": "detail",
+      "type": "string"
+    },
+    {
+      "name": "first_seen",
+      "type": {
+        "type": "long",
+        "logicalType": "timestamp-millis"
+      }
+    },
+    {
+      "name": "emitted_at",
+      "type": {
+        "type": "long",
+        "logicalType": "timestamp-millis"
+      }
+    }
+  ]
+} as const;
 
 /** The value schema of chain-event, as in schemas/avro/chain-event.avsc. */
 export const chainEventSchema = {
@@ -1045,6 +1144,7 @@ export interface ValueSchemaEntry {
 
 /** Every value schema by its name in topics.ts; `satisfies` fails the build when the two disagree. */
 export const valueSchemas = {
+  'alert': { schema: alertSchema, name: 'Alert', fullName: 'payout.pipeline.Alert' },
   'chain-event': { schema: chainEventSchema, name: 'ChainEvent', fullName: 'payout.pipeline.ChainEvent' },
   'client-payout-config': { schema: clientPayoutConfigSchema, name: 'ClientPayoutConfig', fullName: 'payout.pipeline.ClientPayoutConfig' },
   'conversion-requested': { schema: conversionRequestedSchema, name: 'ConversionRequested', fullName: 'payout.pipeline.ConversionRequested' },
@@ -1059,6 +1159,7 @@ export const valueSchemas = {
 
 /** The record type of each value schema. */
 export interface ValueRecords {
+  'alert': Alert;
   'chain-event': ChainEvent;
   'client-payout-config': ClientPayoutConfig;
   'conversion-requested': ConversionRequested;
