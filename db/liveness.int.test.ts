@@ -3,10 +3,12 @@
 // PAYOUT_HOLD_ALERT_AFTER makes it exit 3, print the finding, log it with `alert: true` and put one
 // record on `alerts`; a second run emits no second alert for the same standing finding; a safety
 // violation planted beside it still exits 1; once the hold is gone the finding clears (one CLEARED
-// alert) and the exit code says exactly whether any other finding stands.
+// alert) and the exit code says exactly whether any other finding stands. A signed IPN held in
+// quarantine and a payment above the conversion maximum are findings until an operator acts.
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { sql, type DatabasePool } from 'slonik';
+import { z } from 'zod';
 import { openTestDatabase } from '../test/support/database.ts';
 import { processorEnvironment } from '../test/support/processor-process.ts';
 import { readTopic } from '../test/support/topic-records.ts';
@@ -105,4 +107,29 @@ it('exits 3 on a hold older than the alert age, alerts it once, exits 1 when a s
   // must say exactly whether any is printed.
   expect(cleared.output).toMatch(/reconciliation: \d+ invariants hold/);
   expect(cleared.code).toBe(cleared.output.includes('\nFINDING ') ? 3 : 0);
+}, 180_000);
+
+it('finds a signed IPN held in quarantine and a payment above the conversion maximum, and lets them go once resolved', async () => {
+  const quarantineId = await database.oneFirst(sql.type(z.object({ id: z.string() }))`
+    INSERT INTO ipn_quarantine (body_sha256, body, payment_id, reason_field, reason_rule, problems, correlation_id, first_received_at, last_received_at)
+    VALUES (encode(sha256(convert_to(gen_random_uuid()::text, 'UTF8')), 'hex'), '{"payment_id":5077}', '5077', 'paid_at', 'a date PostgreSQL can store', '[]'::jsonb,
+            'liveness-test', now() - interval '5 minutes', now())
+    RETURNING quarantine_id::text AS id`);
+  await database.query(sql.unsafe`
+    INSERT INTO conversion_window_holds (state, reason, payment_count, held_usd, held_eth, oldest_received_at, since, updated_at)
+    VALUES ('above_exchange_maximum', 'planted by the liveness test', 1, 400000, 120, now(), now(), now())
+    ON CONFLICT (state) DO NOTHING`);
+  try {
+    const found = await reconcileCommand();
+    expect(found.code).toBe(3);
+    expect(found.output).toContain(`FINDING ipn_quarantined ${quarantineId}`);
+    expect(found.output).toContain('FINDING conversion_above_exchange_maximum above_exchange_maximum');
+    expect(alertLogLines(found.output, findingIdOf('ipn_quarantined', quarantineId))).toEqual([expect.objectContaining({ status: 'RAISED', severity: 'critical' })]);
+  } finally {
+    await database.query(sql.unsafe`UPDATE ipn_quarantine SET state = 'dismissed', resolved_by = 'liveness-test', resolved_at = now(), resolution_note = 'planted' WHERE quarantine_id = ${quarantineId}::bigint`);
+    await database.query(sql.unsafe`DELETE FROM conversion_window_holds WHERE reason = 'planted by the liveness test'`);
+  }
+  const cleared = await reconcileCommand();
+  expect(cleared.output).not.toContain(`FINDING ipn_quarantined ${quarantineId}`);
+  expect(cleared.output).not.toContain('planted by the liveness test');
 }, 180_000);

@@ -7,8 +7,7 @@
 //
 // EXTENSION POINT: a new kind of finding is one more entry in `findingChecks` — a kind, a severity
 // and a query returning (subject, detail, since). Nothing else changes: the exit code, the gauge,
-// the alert records and the API pick it up. Still to add there: IPNs held in quarantine, chain
-// nonce gaps (their tables live on other branches).
+// the alert records and the API pick it up.
 import { sql, type CommonQueryMethods, type QuerySqlToken } from 'slonik';
 import { z } from 'zod';
 import { InvariantViolation } from '../core/errors.ts';
@@ -147,6 +146,36 @@ export const findingChecks: readonly FindingCheck[] = [
              min(o.created_at) AS since
       FROM outbox o WHERE o.topic LIKE '%.dlq' AND o.created_at > ${before(now, rules.deadLetterWindowMs)}
       GROUP BY o.topic`,
+  },
+  {
+    // A correctly signed IPN the webhook could not accept is money the provider says it received:
+    // only an operator can reinject or dismiss it.
+    kind: 'ipn_quarantined',
+    severity: 'critical',
+    query: () => sql.type(findingRow)`
+      SELECT q.quarantine_id::text AS subject,
+             format('signed IPN%s held: %s (%s), received %s time(s); "cli quarantine show %s"', coalesce(' for payment ' || q.payment_id, ''), q.reason_field, q.reason_rule,
+                    q.times_received, q.quarantine_id) AS detail,
+             q.first_received_at AS since
+      FROM ipn_quarantine q WHERE q.state = 'held'`,
+  },
+  {
+    // A payment above the exchange's ETH → USDT maximum is set aside by the accumulator: no later
+    // payment can help it.
+    kind: 'conversion_above_exchange_maximum',
+    severity: 'critical',
+    query: () => sql.type(findingRow)`
+      SELECT h.state AS subject, format('%s payment(s), %s USD held: %s', h.payment_count, h.held_usd, h.reason) AS detail, h.since
+      FROM conversion_window_holds h WHERE h.state = 'above_exchange_maximum'`,
+  },
+  {
+    // Below the exchange's minimum the window waits for more payments; if none come for this long,
+    // the exchange's minimum may have moved past what the platform receives.
+    kind: 'conversion_below_exchange_minimum',
+    severity: 'warning',
+    query: (rules, now) => sql.type(findingRow)`
+      SELECT h.state AS subject, format('%s payment(s), %s ETH held since %s: %s', h.payment_count, h.held_eth, h.since, h.reason) AS detail, h.since
+      FROM conversion_window_holds h WHERE h.state = 'below_exchange_minimum' AND h.since <= ${before(now, rules.holdAlertAfterMs)}`,
   },
 ];
 
