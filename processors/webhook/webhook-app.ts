@@ -176,6 +176,12 @@ export function createWebhookApp(options: WebhookAppOptions): Express {
         } catch (error) {
           // Validation guarantees every accepted field encodes; should the record still be refused,
           // the signed payment is kept rather than lost, and the encoder's text is logged, not sent.
+          // A signed IPN whose payment id we already hold with other amounts is still the provider's
+          // word about money: an operator decides which is right, so it is kept, not refused.
+          if (error instanceof ConflictingPaymentError) {
+            finish('quarantined', 202, await quarantine(rawBody, body, [{ field: 'payment_id', rule: 'same payment, same amounts' }], correlationId));
+            return;
+          }
           if (!(error instanceof ValidationError)) throw error;
           log.error({ err: error, correlationId }, 'a validated IPN could not be encoded: validation and schema disagree');
           finish('quarantined', 202, await quarantine(rawBody, body, [{ field: 'body', rule: 'must encode as a PaymentReceived record' }], correlationId));

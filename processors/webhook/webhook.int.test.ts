@@ -83,13 +83,16 @@ describe('a signed finished IPN', () => {
     expect(times).toBe(2);
   });
 
-  it('refuses a repeated payment id with different amounts (409) and keeps the first', async () => {
+  it('keeps the first of a repeated payment id with different amounts, and quarantines the signed second for an operator', async () => {
     const ipn = finishedIpn();
     expect((await postIpn(webhook.url, ipn)).status).toBe(202);
     const changed = await postIpn(webhook.url, { ...ipn, price_amount: jsonNumber('5000') });
-    expect(changed.status).toBe(409);
-    expect(await changed.json()).toMatchObject({ error: { code: 'conflicting_payment', field: 'payment_id' } });
+    expect(changed.status).toBe(202);
+    expect(await changed.json()).toMatchObject({ status: 'quarantined', reason: { field: 'payment_id', rule: 'same payment, same amounts' } });
     expect(await recordsFor(paymentIdOf(ipn))).toHaveLength(1);
+    const held = await database.exists(sql.unsafe`
+      SELECT 1 FROM ipn_quarantine WHERE payment_id = ${paymentIdOf(ipn)} AND state = 'held' AND reason_field = 'payment_id'`);
+    expect(held).toBe(true);
   });
 
   it('keeps a payment for an unknown client visible as unroutable; a known client is routable', async () => {
