@@ -68,6 +68,8 @@ export interface CallRequest {
 export interface EvmRpc {
   chainId(): Promise<bigint>;
   latestBlock(): Promise<LatestBlock>;
+  /** Block 0's hash: which chain the node serves, beyond its chain id (a restarted dev chain keeps the id). */
+  genesisBlockHash(): Promise<string>;
   maxPriorityFeePerGas(): Promise<bigint>;
   balance(address: string, block: BlockTag): Promise<bigint>;
   transactionCount(address: string, block: BlockTag): Promise<bigint>;
@@ -143,6 +145,9 @@ export function createEvmRpc(options: EvmRpcOptions): EvmRpc {
     async latestBlock() {
       const block = await request('eth_getBlockByNumber', ['latest', false], blockSchema);
       return { number: block.number, hash: block.hash, baseFeePerGasWei: block.baseFeePerGas ?? null };
+    },
+    async genesisBlockHash() {
+      return (await request('eth_getBlockByNumber', ['0x0', false], blockSchema)).hash;
     },
     maxPriorityFeePerGas: () => request('eth_maxPriorityFeePerGas', [], hexQuantity),
     balance: (address, block) => request('eth_getBalance', [address, blockTagOf(block)], hexQuantity),
