@@ -489,6 +489,14 @@ export function createChainWorker(options: ChainWorkerOptions): ChainWorker {
       return;
     }
 
+    // The funds for the least gas a transfer can take, before estimating: a node estimates a value
+    // the wallet cannot pay as an error ("not enough funds"), not as a number.
+    const lowerBound = checkFunding({ asset: row.asset, amountBaseUnits: row.amount_base_units, gasLimit: ethTransferGas, maxFeePerGasWei: fees.maxFeePerGasWei }, snapshot);
+    if (lowerBound.kind === 'refused') {
+      await fail(connection, row, lowerBound.reason, lowerBound.message);
+      return;
+    }
+
     // ETH too is estimated: a contract wallet's receive code may need more than a plain 21,000.
     let estimate: bigint;
     try {

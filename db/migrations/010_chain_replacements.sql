@@ -55,8 +55,8 @@ CREATE TABLE chain_identities (
 );
 
 -- The chain connector's last comparison of the host wallet's nonce in the ledger with the node's
--- (eth_getTransactionCount latest and pending), at start and on every worker pass; written only
--- when something changes. status:
+-- (eth_getTransactionCount latest and pending) and of the node's genesis block with
+-- chain_identities', on every worker pass; written only when something changes. status:
 --   in_step          the node's nonces are where the ledger expects them;
 --   node_behind      the node lacks nonces the ledger used (a chain restarted or replaced): the
 --                    connector signs and sends nothing until it is resolved;
@@ -74,7 +74,7 @@ CREATE TABLE chain_nonce_status (
   -- How many nonces apart the node and the ledger are (0 when in step).
   gap                 bigint NOT NULL CHECK (gap >= 0),
   reason              text,
-  -- When the current status began, and when it was last confirmed.
+  -- When the current status began, and when the row last changed (nonces move with every transfer).
   since               timestamptz NOT NULL,
   checked_at          timestamptz NOT NULL,
   CHECK ((status = 'in_step') = (reason IS NULL))
