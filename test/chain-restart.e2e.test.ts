@@ -7,7 +7,7 @@
 // deletes nothing without --yes or while the stack runs) and a new start bring a coherent stack.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -54,6 +54,8 @@ afterAll(async () => {
 async function temporaryDirectory(prefix: string): Promise<string> {
   const directory = await mkdtemp(path.join(tmpdir(), prefix));
   temporaryDirectories.push(directory);
+  // PostgreSQL runs as its own OS user when the tests run as root: it must be able to enter.
+  await chmod(directory, 0o755);
   return directory;
 }
 
@@ -117,7 +119,7 @@ describe('a chain restarted under a kept ledger', () => {
     expect(ready.checks['nonce']).toMatch(/stack reset --yes/);
     const [changed] = await nonceGaps();
     expect(changed).toMatchObject({ status: 'chain_changed', gap: ledgerNextNonce, ledger_next_nonce: ledgerNextNonce, node_mined_nonce: 0n });
-    expect(await (await fetch(`${url}/metrics`)).text()).toMatch(new RegExp(`chain_nonce_gap\\{status="chain_changed"\\} ${ledgerNextNonce}\\n`));
+    expect(await (await fetch(`${url}/metrics`)).text()).toMatch(new RegExp(`chain_nonce_gap\\{status="chain_changed"[^}]*\\} ${ledgerNextNonce}\\n`));
 
     const held = transferRequest('ETH', freshAddress(), 4n * 10n ** 15n);
     await requestTransfer(producer, held);
@@ -140,7 +142,7 @@ describe('a chain restarted under a kept ledger', () => {
       expect(behind).toMatchObject({ gap: ledgerNextNonce, node_mined_nonce: 0n });
       expect(behind.reason).toMatch(new RegExp(`mined nonce of the host wallet is 0 but the ledger used every nonce below ${ledgerNextNonce}`));
       expect((await readiness(url)).checks['nonce']).toMatch(/^node_behind: /);
-      expect(await (await fetch(`${url}/metrics`)).text()).toMatch(new RegExp(`chain_nonce_gap\\{status="node_behind"\\} ${ledgerNextNonce}\\n`));
+      expect(await (await fetch(`${url}/metrics`)).text()).toMatch(new RegExp(`chain_nonce_gap\\{status="node_behind"[^}]*\\} ${ledgerNextNonce}\\n`));
       // Nothing was ever sent to the fresh chain from the host wallet.
       const freshCount = await fetch(freshNode.rpcUrl, {
         method: 'POST',
