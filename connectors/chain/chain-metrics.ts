@@ -26,7 +26,7 @@ export function createChainMetrics(registry: MetricsRegistry): ChainMetrics {
   const finished = new Counter({ name: 'chain_transfers_total', help: 'Transfers that reached a terminal state, by outcome', labelNames: ['outcome'] as const, registers: [registry] });
   const refused = new Counter({
     name: 'chain_transfer_refused_total',
-    help: 'Transfers refused before signing, by reason (insufficient_eth, insufficient_usdt, would_revert)',
+    help: 'Transfers refused before signing, by reason (insufficient_eth, insufficient_usdt, would_revert, gas_above_cap)',
     labelNames: ['reason'] as const,
     registers: [registry],
   });

@@ -15,8 +15,20 @@
 // - An RPC error means "no answer" (retried with backoff, then the pass stops) or "the node said
 //   no" (a decision below); no state changes on a call that did not answer.
 //
-// Order within a pass: send what is signed (lowest nonce first), watch what is broadcast, then
-// sign new requests — so the balance check for a new transfer sees the outcome of the earlier ones.
+// - A replacement (a fee bump of the same payment, or a zero-value self-transfer that fills the
+//   nonce of a payment the node refuses) is signed at the transfer's OWN nonce and stored, as an
+//   attempt, before it is broadcast (replaceCurrent). The chain mines at most one transaction per
+//   nonce, and the watcher asks about every stored attempt, so whichever is mined settles the
+//   transfer, once.
+//
+// Why it never wedges: a refused or stuck transaction is replaced at its nonce instead of being
+// offered again forever, and every pass first compares the node's nonces with the ledger's
+// (nonce-check.ts): a node that lacks nonces the ledger used stops all sending, with an alert and a
+// row in chain_nonce_status, instead of waiting in silence for nonces that never come.
+//
+// Order within a pass: check the nonces, send what is signed (lowest nonce first), watch what is
+// broadcast, then sign new requests — so the balance check for a new transfer sees the outcome of
+// the earlier ones.
 import type { DatabasePool, DatabasePoolConnection, DatabaseTransactionConnection } from 'slonik';
 import { assertInvariant, InvariantViolation, isRetriable } from '../../core/errors.ts';
 import { failpoint } from '../../core/failpoints.ts';
