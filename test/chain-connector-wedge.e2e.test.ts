@@ -2,7 +2,8 @@
 // under the test's control: a transaction pending past CHAIN_STUCK_AFTER is replaced at its nonce
 // by the same payment at ≥ +10 % fees and whichever stored hash is mined confirms the transfer once;
 // one the node refuses (the wallet drained under it) has its nonce filled by a zero-value
-// self-transfer, ends REPLACED, and the next transfer goes through; SIGKILL after signing a bump and
+// self-transfer, ends REPLACED, and the next transfer goes through; one it refuses as below the base
+// fee is signed again at the current fee and paid once; SIGKILL after signing a bump and
 // after storing it still mines exactly one transaction; ETH gas is estimated (a contract wallet
 // paid beyond 21,000 gas) and a transfer needing more than CHAIN_GAS_LIMIT_MAX fails with the reason.
 import type { ChildProcess } from 'node:child_process';
@@ -188,6 +189,40 @@ describe('the chain connector never wedges', () => {
     await waitForTransferState(database, next.transfer_id, 'confirmed');
     expect(await ethBalanceOf(next.to_address)).toBe(amount);
     expect(await hostNonce()).toBe(nonceBefore + 2);
+  }, 180_000);
+
+  it('signs the same payment again at the current fee when the node refuses its max fee as below the base fee, and pays once', async () => {
+    await connector?.terminate();
+    const crashing = await startConnector({ PIPELINE_FAILPOINTS: 'chain.after-sign' });
+    connector = crashing;
+    const recipient = freshAddress();
+    const amount = 9n * 10n ** 15n;
+    const nonceBefore = await hostNonce();
+    const request = transferRequest('ETH', recipient, amount);
+    await requestTransfer(producer, request);
+    expect(await exitOf(crashing.child, 60_000)).toBe('SIGKILL');
+    expect((await storedTransferOf(database, request.transfer_id))?.state).toBe('signed');
+
+    // The base fee jumps to 50 gwei before the signed payment (max fee ~1 gwei) is sent: with
+    // automine on, Hardhat refuses it as too low for the next block.
+    const provider = localEvmProvider();
+    const gwei = 1_000_000_000n;
+    let attempts: z.infer<typeof attemptRow>[] = [];
+    await provider.send('evm_setIntervalMining', [0]);
+    try {
+      await provider.send('hardhat_setNextBlockBaseFeePerGas', [`0x${(50n * gwei).toString(16)}`]);
+      connector = await startConnector();
+      attempts = await waitForAttempts(request.transfer_id, 2, true, 60_000);
+    } finally {
+      await provider.send('evm_setIntervalMining', [inject('localEvm')?.blockIntervalMs ?? 1_000]);
+    }
+    const confirmed = await waitForTransferState(database, request.transfer_id, 'confirmed');
+    expect(attempts.map((attempt) => attempt.kind)).toEqual(['original', 'fee_bump']);
+    expect(attempts[1]?.reason).toMatch(/^the node refused the broadcast: .*too low for the next block.*; the same payment is signed again at the current fee$/);
+    expect(BigInt(attempts[1]?.max_fee_per_gas_wei ?? 0)).toBeGreaterThanOrEqual(50n * gwei);
+    expect(confirmed.tx_hash).toBe(attempts[1]?.tx_hash);
+    expect(await ethBalanceOf(recipient)).toBe(amount);
+    expect(await hostNonce()).toBe(nonceBefore + 1);
   }, 180_000);
 
   it.each([
