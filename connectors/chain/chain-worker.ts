@@ -274,10 +274,18 @@ export function createChainWorker(options: ChainWorkerOptions): ChainWorker {
     const kind = row.attempt_kind === 'cancel' ? 'cancel' : replacement;
     const block = await chain(() => rpc.latestBlock());
     if (block.baseFeePerGasWei === null) throw new InvariantViolation('the chain reports no base fee: EIP-1559 transactions are required');
+    // A replacement follows a refusal "below the base fee" or a stuck transaction: plan on the next
+    // block's base fee where the node tells it (its pending block), not only the last one's, or
+    // each replacement would again be too low and only climb by the 10 % steps.
+    const pendingBaseFee = await chain(() => rpc.pendingBaseFeePerGas()).catch((error: unknown) => {
+      if (error instanceof EvmRpcError) return null;
+      throw error;
+    });
+    const baseFeePerGasWei = pendingBaseFee !== null && pendingBaseFee > block.baseFeePerGasWei ? pendingBaseFee : block.baseFeePerGasWei;
     const suggestedPriorityFeePerGasWei = await chain(() => rpc.maxPriorityFeePerGas());
     const fees = planReplacementFees(
       { maxFeePerGasWei: maxFeeBefore, maxPriorityFeePerGasWei: tipBefore },
-      { baseFeePerGasWei: block.baseFeePerGasWei, suggestedPriorityFeePerGasWei },
+      { baseFeePerGasWei, suggestedPriorityFeePerGasWei },
       settings.feeCaps,
     );
     const now = options.now();
