@@ -23,6 +23,7 @@ import { runRecoveryList, runRecoveryResolve } from './recovery.ts';
 import { localIpnSecret, up } from './up.ts';
 import { dismissQuarantine, listQuarantine, reinjectQuarantine, showQuarantine } from '../processors/admin/quarantine-cli.ts';
 import { quarantineStates } from '../processors/webhook/ipn-quarantine.ts';
+import { describeStackReset, resetStackData } from './stack-reset.ts';
 
 const config = loadConfig();
 const log = createLogger({ name: 'cli', level: config.LOG_LEVEL });
@@ -43,7 +44,7 @@ program
   .description('run the whole pipeline on the local stack: stack, migrations, topics, schemas, processors')
   .action(() => up(config, log));
 
-program
+const stackCommand = program
   .command('stack')
   .description('start Kafka, the schema registry and PostgreSQL (env endpoints, else Docker, else native) until Ctrl-C')
   .action(async () => {
@@ -52,6 +53,15 @@ program
     const stopOnce = (): void => void stack.stop().then(() => process.exit(0));
     process.once('SIGINT', stopOnce);
     process.once('SIGTERM', stopOnce);
+  });
+stackCommand
+  .command('reset')
+  .description('delete the local stack\'s data (STACK_DATA_DIR) so the next start is clean; stops nothing, refuses while it runs')
+  .option('--yes', 'really delete (without it, only says what would be deleted)', false)
+  .action(async (options: { yes: boolean }) => {
+    const outcome = await resetStackData(config.STACK_DATA_DIR, options.yes);
+    process.stdout.write(`${describeStackReset(outcome)}\n`);
+    if (outcome.kind === 'running' || outcome.kind === 'needs-confirmation') process.exitCode = 1;
   });
 
 program

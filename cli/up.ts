@@ -7,6 +7,8 @@ import type { Logger } from '../core/logger.ts';
 import { describeStack, startStack } from '../stack/start-stack.ts';
 import { endpointsAsEnvironment } from '../stack/endpoints.ts';
 import { prepare } from './prepare.ts';
+import { createDatabasePool } from '../db/pool.ts';
+import { checkChainCoherence } from '../stack/evm/chain-coherence.ts';
 import { processorNames, processorUrls } from './processes.ts';
 import { localHostWallet } from '../stack/evm/local-wallets.ts';
 import { localChangeNowApiKey } from '../connectors/changenow-simulator/local-api-key.ts';
@@ -52,6 +54,22 @@ export async function up(config: Config, log: Logger): Promise<void> {
   } catch (error) {
     log.error({ err: error }, 'preparing the stack failed');
     await stopEverything(1);
+  }
+  // The local chain starts from nothing on every start while PostgreSQL keeps the ledger: never run
+  // the processors on a ledger that belongs to another chain (stack/evm/chain-coherence.ts).
+  if (config.EVM_RPC_URL === undefined) {
+    const pool = await createDatabasePool(stack.endpoints.databaseUrl);
+    try {
+      const coherence = await checkChainCoherence(pool, stack.endpoints.evmRpcUrl, new Date());
+      if (coherence.kind === 'incoherent') {
+        log.error({ alert: true }, coherence.message);
+        process.stderr.write(`\n${coherence.message}\n\n`);
+        await stopEverything(1);
+      }
+      if (coherence.kind === 'adopted') log.info({ genesisBlockHash: coherence.genesisBlockHash }, 'the database had no chain history: the new local chain is its chain now');
+    } finally {
+      await pool.end();
+    }
   }
 
   const ipnSecret = config.NOWPAYMENTS_IPN_SECRET ?? localIpnSecret;

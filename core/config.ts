@@ -128,6 +128,10 @@ const configSchema = z.object({
   /** A broadcast transaction the node no longer knows, and not mined, for this long is rebroadcast. */
   CHAIN_DROPPED_AFTER: duration.default('30s'),
   CHAIN_POLL_INTERVAL: duration.default('500ms'),
+  /** A broadcast transaction pending (known to the node, not mined) this long is replaced at a higher fee. */
+  CHAIN_STUCK_AFTER: duration.default('3m'),
+  /** Most gas one transfer may use (its estimate with headroom); a transfer needing more fails with the reason. */
+  CHAIN_GAS_LIMIT_MAX: positiveInt.min(21_000).max(30_000_000).default(300_000),
   /** Each JSON-RPC call to the node gives up after this (then it is retried with backoff; nothing changes state). */
   CHAIN_RPC_TIMEOUT: duration.default('5s'),
 

@@ -14,6 +14,8 @@ export interface ChainSettings {
   readonly confirmations: number;
   readonly feeCaps: FeeCaps;
   readonly droppedAfterMs: number;
+  readonly stuckAfterMs: number;
+  readonly gasLimitMax: bigint;
   readonly pollIntervalMs: number;
   readonly rpcTimeoutMs: number;
 }
@@ -37,6 +39,8 @@ export function chainSettingsOf(config: Config): ChainSettings {
       maxPriorityFeePerGasWei: gweiToWei(config.CHAIN_MAX_PRIORITY_FEE_GWEI, 'CHAIN_MAX_PRIORITY_FEE_GWEI'),
     },
     droppedAfterMs: config.CHAIN_DROPPED_AFTER,
+    stuckAfterMs: config.CHAIN_STUCK_AFTER,
+    gasLimitMax: BigInt(config.CHAIN_GAS_LIMIT_MAX),
     pollIntervalMs: config.CHAIN_POLL_INTERVAL,
     rpcTimeoutMs: config.CHAIN_RPC_TIMEOUT,
   };

@@ -15,8 +15,20 @@
 // - An RPC error means "no answer" (retried with backoff, then the pass stops) or "the node said
 //   no" (a decision below); no state changes on a call that did not answer.
 //
-// Order within a pass: send what is signed (lowest nonce first), watch what is broadcast, then
-// sign new requests — so the balance check for a new transfer sees the outcome of the earlier ones.
+// - A replacement (a fee bump of the same payment, or a zero-value self-transfer that fills the
+//   nonce of a payment the node refuses) is signed at the transfer's OWN nonce and stored, as an
+//   attempt, before it is broadcast (replaceCurrent). The chain mines at most one transaction per
+//   nonce, and the watcher asks about every stored attempt, so whichever is mined settles the
+//   transfer, once.
+//
+// Why it never wedges: a refused or stuck transaction is replaced at its nonce instead of being
+// offered again forever, and every pass first compares the node's nonces with the ledger's
+// (nonce-check.ts): a node that lacks nonces the ledger used stops all sending, with an alert and a
+// row in chain_nonce_status, instead of waiting in silence for nonces that never come.
+//
+// Order within a pass: check the nonces, send what is signed (lowest nonce first), watch what is
+// broadcast, then sign new requests — so the balance check for a new transfer sees the outcome of
+// the earlier ones.
 import type { DatabasePool, DatabasePoolConnection, DatabaseTransactionConnection } from 'slonik';
 import { assertInvariant, InvariantViolation, isRetriable } from '../../core/errors.ts';
 import { failpoint } from '../../core/failpoints.ts';
@@ -37,14 +49,18 @@ import {
 import type { ChainMetrics } from './chain-metrics.ts';
 import { EvmRpcError, EvmUnavailableError, rejectionOf } from './evm-errors.ts';
 import type { EvmRpc, TransactionReceipt } from './evm-rpc.ts';
-import { feeAboveCapPrefix, planFees } from './fee-plan.ts';
+import { feeAboveCapPrefix, planFees, planReplacementFees } from './fee-plan.ts';
 import { checkFunding, checkTokenFunding, type WalletSnapshot } from './funding-check.ts';
+import { decideNonceStatus, type NonceFacts, type NonceFinding } from './nonce-check.ts';
+import { ledgerNoncesOf, recordedGenesisOf, recordNonceStatus } from './nonce-status-store.ts';
 import {
   countOpenTransfers,
+  loadAttempts,
   loadOpenTransfers,
   lockNextNonce,
   pendingSpendOf,
   recordBroadcast,
+  recordAttemptBroadcast,
   recordBroadcastAttempt,
   recordDropped,
   recordFailed,
@@ -52,15 +68,18 @@ import {
   recordReplaced,
   recordSeen,
   recordWaiting,
+  storeReplacement,
   storeSigned,
   tryLockSender,
   unlockSender,
+  type AttemptRow,
   type TransferRow,
 } from './transfer-store.ts';
 import {
   decideAfterNonceTooLow,
   decideBroadcast,
   decideWatch,
+  isStuck,
   type BroadcastResult,
   type ChainView,
   type ReceiptView,
@@ -95,7 +114,12 @@ export interface PassSummary {
 
 export interface ChainWorker {
   runPass(): Promise<PassSummary>;
+  /** The last nonce comparison (null before the first pass): /ready reports one that stops sending. */
+  nonceFinding(): NonceFinding | null;
 }
+
+/** How every "no replacement possible" waiting reason starts (logged once while it lasts). */
+const replacementWaitPrefix = 'replacement waits:';
 
 /** At most this many transfers per state are handled in one pass; the rest wait for the next. */
 export const transfersPerPassMax = 100;
@@ -109,6 +133,12 @@ interface SignedTransferView extends SignedSubject {
   readonly row: TransferRow;
   readonly rawTransaction: string;
   readonly lastSeenAt: Date | null;
+}
+
+/** What the chain says about a transfer, and which of its transactions (if any) was mined. */
+interface Observation {
+  readonly chain: ChainView;
+  readonly mined: AttemptRow | null;
 }
 
 function subjectOf(row: TransferRow): EventSubject {
@@ -135,6 +165,7 @@ export function createChainWorker(options: ChainWorkerOptions): ChainWorker {
     });
   const chain = <T>(call: () => Promise<T>): Promise<T> => retry(call);
   let chainId: bigint | undefined;
+  let lastNonceFinding: NonceFinding | null = null;
 
   function logOf(view: EventSubject): Logger {
     return log.child({ correlationId: view.correlationId, transferId: view.transferId, commandId: view.commandId });
@@ -148,9 +179,9 @@ export function createChainWorker(options: ChainWorkerOptions): ChainWorker {
     });
   }
 
-  function receiptViewOf(receipt: TransactionReceipt, row: TransferRow): ReceiptView {
+  function receiptViewOf(receipt: TransactionReceipt, row: TransferRow, cancel: boolean): ReceiptView {
     const succeeded = receipt.status === 1n;
-    const delivered = row.asset === 'ETH' || (succeeded && hasTransferLog(receipt.logs, options.usdtContractAddress, sender, row.to_address, row.amount_base_units));
+    const delivered = cancel || row.asset === 'ETH' || (succeeded && hasTransferLog(receipt.logs, options.usdtContractAddress, sender, row.to_address, row.amount_base_units));
     return {
       blockNumber: receipt.blockNumber,
       blockHash: receipt.blockHash,
@@ -161,13 +192,32 @@ export function createChainWorker(options: ChainWorkerOptions): ChainWorker {
     };
   }
 
-  /** Mined nonce first, then the receipt, then the pool (see transfer-progress.ts for why). */
-  async function observe(view: SignedTransferView): Promise<ChainView> {
+  /**
+   * Mined nonce first, then the receipts, then the pool (see transfer-progress.ts for why) — over
+   * EVERY transaction signed for the transfer: they share one nonce, so at most one is mined, and
+   * any of them may be (a fee bump does not stop the node from mining the original).
+   */
+  async function observe(connection: DatabasePoolConnection, view: SignedTransferView): Promise<Observation> {
+    const attempts = await loadAttempts(connection, view.transferId);
+    assertInvariant(attempts.some((attempt) => attempt.tx_hash === view.txHash), 'the current transaction of a transfer is one of its attempts', { transferId: view.transferId });
     const minedNonce = await chain(() => rpc.transactionCount(sender, 'latest'));
-    const receipt = await chain(() => rpc.transactionReceipt(view.txHash));
-    const knownToNode = receipt !== null || (await chain(() => rpc.transaction(view.txHash))) !== null;
+    let receipt: TransactionReceipt | null = null;
+    let mined: AttemptRow | null = null;
+    for (const attempt of attempts) {
+      receipt = await chain(() => rpc.transactionReceipt(attempt.tx_hash));
+      if (receipt !== null) {
+        mined = attempt;
+        break;
+      }
+    }
+    let knownToNode = receipt !== null;
+    for (const attempt of attempts) {
+      if (knownToNode) break;
+      knownToNode = (await chain(() => rpc.transaction(attempt.tx_hash))) !== null;
+    }
     const headBlock = (await chain(() => rpc.latestBlock())).number;
-    return { minedNonce, receipt: receipt === null ? null : receiptViewOf(receipt, view.row), knownToNode, headBlock };
+    const receiptView = receipt === null || mined === null ? null : receiptViewOf(receipt, view.row, mined.kind === 'cancel');
+    return { chain: { minedNonce, receipt: receiptView, knownToNode, headBlock }, mined };
   }
 
   async function send(rawTransaction: string, txHash: string): Promise<BroadcastResult> {
@@ -197,11 +247,95 @@ export function createChainWorker(options: ChainWorkerOptions): ChainWorker {
     logOf(view).error({ alert: true, txHash: view.txHash, nonce: view.nonce.toString(), reason }, 'transfer REPLACED: its nonce was used by another transaction');
   }
 
+  /** Our own zero-value self-transfer was mined at the payment's nonce: the payment was never sent. */
+  async function markCancelled(connection: DatabasePoolConnection, view: SignedTransferView, cancel: AttemptRow, receipt: ReceiptView): Promise<void> {
+    const reason = `the payment was not sent: ${cancel.reason}; nonce ${view.nonce} was filled by the zero-value self-transfer ${cancel.tx_hash} (block ${receipt.blockNumber})`;
+    await markReplaced(connection, { ...view, txHash: cancel.tx_hash }, reason);
+  }
+
+  /**
+   * Signs a replacement of the transfer's current transaction at the SAME nonce and stores it as
+   * the current one; the next pass broadcasts it (state signed: broadcastSigned; state broadcast:
+   * watchBroadcast sends a current transaction never broadcast).
+   *
+   * Why this never sends a payment twice: every transaction of a transfer carries the transfer's one
+   * nonce, so the chain mines at most one of them, and a fee bump is the same payment (same
+   * recipient, value and data, checked on the signed bytes by the signer). A cancel moves nothing.
+   * Why nothing is lost across a SIGKILL: the replacement is committed (with its hash) BEFORE it is
+   * broadcast. Killed after signing and before storing, the bytes die with the process, never sent;
+   * killed after storing and before broadcasting, the next pass sends those stored bytes. Either
+   * way the watcher asks the chain about every stored hash, so whichever one is mined is found.
+   */
+  async function replaceCurrent(connection: DatabasePoolConnection, view: SignedTransferView, replacement: 'fee_bump' | 'cancel', reason: string): Promise<void> {
+    const { row } = view;
+    const { gas_limit: gasLimitBefore, max_fee_per_gas_wei: maxFeeBefore, max_priority_fee_per_gas_wei: tipBefore } = row;
+    assertInvariant(gasLimitBefore !== null && maxFeeBefore !== null && tipBefore !== null, 'a signed transfer has its gas and fees', { transferId: row.transfer_id });
+    // Once a payment was given up for a cancel, only cancels follow: it is never signed again.
+    const kind = row.attempt_kind === 'cancel' ? 'cancel' : replacement;
+    const block = await chain(() => rpc.latestBlock());
+    if (block.baseFeePerGasWei === null) throw new InvariantViolation('the chain reports no base fee: EIP-1559 transactions are required');
+    // A replacement follows a refusal "below the base fee" or a stuck transaction: plan on the next
+    // block's base fee where the node tells it (its pending block), not only the last one's, or
+    // each replacement would again be too low and only climb by the 10 % steps.
+    const pendingBaseFee = await chain(() => rpc.pendingBaseFeePerGas()).catch((error: unknown) => {
+      if (error instanceof EvmRpcError) return null;
+      throw error;
+    });
+    const baseFeePerGasWei = pendingBaseFee !== null && pendingBaseFee > block.baseFeePerGasWei ? pendingBaseFee : block.baseFeePerGasWei;
+    const suggestedPriorityFeePerGasWei = await chain(() => rpc.maxPriorityFeePerGas());
+    const fees = planReplacementFees(
+      { maxFeePerGasWei: maxFeeBefore, maxPriorityFeePerGasWei: tipBefore },
+      { baseFeePerGasWei, suggestedPriorityFeePerGasWei },
+      settings.feeCaps,
+    );
+    const now = options.now();
+    if (fees.kind === 'wait') {
+      const waiting = `${replacementWaitPrefix} ${reason}; ${fees.reason}`;
+      await recordWaiting(connection, view.transferId, waiting, now);
+      if (row.waiting_reason?.startsWith(replacementWaitPrefix) !== true) {
+        logOf(view).error({ alert: true, txHash: view.txHash, nonce: view.nonce.toString(), reason: waiting }, 'transfer cannot be replaced within the fee caps; its nonce holds later transfers back');
+      }
+      return;
+    }
+    const call = kind === 'cancel' ? { to: sender, value: 0n, data: '0x' } : transferCallOf(row.asset, row.to_address, row.amount_base_units, options.usdtContractAddress);
+    const gasLimit = kind === 'cancel' ? ethTransferGas : gasLimitBefore;
+    chainId ??= await chain(() => rpc.chainId());
+    const { maxFeePerGasWei, maxPriorityFeePerGasWei } = fees;
+    const signed = await signer.sign({ chainId, nonce: view.nonce, call, gasLimit, maxFeePerGasWei, maxPriorityFeePerGasWei });
+    failpoint('chain.after-sign-replacement');
+    let attempt = 0;
+    await connection.transaction(async (transaction) => {
+      attempt = await storeReplacement(
+        transaction,
+        view.transferId,
+        view.txHash,
+        kind,
+        { senderAddress: sender, nonce: view.nonce, gasLimit, maxFeePerGasWei, maxPriorityFeePerGasWei, rawTransaction: signed.rawTransaction, txHash: signed.hash },
+        reason,
+        now,
+      );
+    });
+    metrics.replaced(kind);
+    const fields = {
+      txHash: signed.hash,
+      replacedTxHash: view.txHash,
+      nonce: view.nonce.toString(),
+      attempt,
+      kind,
+      maxFeePerGasWei: maxFeePerGasWei.toString(),
+      maxPriorityFeePerGasWei: maxPriorityFeePerGasWei.toString(),
+      reason,
+    };
+    if (kind === 'cancel') logOf(view).error({ alert: true, ...fields }, 'transfer refused by the node: a zero-value self-transfer fills its nonce');
+    else logOf(view).warn(fields, 'transfer replaced by the same payment at a higher fee');
+    failpoint('chain.after-store-replacement');
+  }
+
   async function broadcastSigned(connection: DatabasePoolConnection, view: SignedTransferView): Promise<void> {
     const result = await send(view.rawTransaction, view.txHash);
     let decision = decideBroadcast(result);
     if (decision.kind === 'look-at-chain') {
-      const afterNonceTooLow = decideAfterNonceTooLow(view.nonce, await observe(view));
+      const afterNonceTooLow = decideAfterNonceTooLow(view.nonce, (await observe(connection, view)).chain);
       if (afterNonceTooLow.kind === 'replaced') {
         await markReplaced(connection, view, afterNonceTooLow.reason);
         return;
@@ -217,42 +351,107 @@ export function createChainWorker(options: ChainWorkerOptions): ChainWorker {
       return;
     }
     metrics.broadcast(result.kind === 'unclear' ? 'unclear' : 'refused');
-    await recordBroadcastAttempt(connection, view.transferId, decision.reason, options.now());
+    if (decision.kind === 'replace' && !(decision.replacement === 'cancel' && view.row.attempt_kind === 'cancel')) {
+      await recordBroadcastAttempt(connection, view.transferId, decision.reason, options.now());
+      await replaceCurrent(connection, view, decision.replacement, decision.reason);
+      return;
+    }
+    // A cancel the node refuses as well (the wallet cannot even pay its gas): nothing cheaper
+    // exists, so the same bytes are offered again, with an alert.
+    const retry = decision.kind === 'replace' ? { reason: `${decision.reason}; the self-transfer itself was refused`, alert: true } : decision;
+    await recordBroadcastAttempt(connection, view.transferId, retry.reason, options.now());
     // Said once per reason, not on every poll while it lasts.
-    if (view.row.waiting_reason === decision.reason) return;
-    if (decision.alert) logOf(view).error({ alert: true, txHash: view.txHash, nonce: view.nonce.toString(), reason: decision.reason }, 'signed transfer not accepted by the node; later nonces wait behind it');
-    else logOf(view).warn({ txHash: view.txHash, nonce: view.nonce.toString(), reason: decision.reason }, 'signed transfer not broadcast yet; the same bytes are sent again');
+    if (view.row.waiting_reason === retry.reason) return;
+    if (retry.alert) logOf(view).error({ alert: true, txHash: view.txHash, nonce: view.nonce.toString(), reason: retry.reason }, 'signed transfer not accepted by the node; later nonces wait behind it');
+    else logOf(view).warn({ txHash: view.txHash, nonce: view.nonce.toString(), reason: retry.reason }, 'signed transfer not broadcast yet; the same bytes are sent again');
+  }
+
+  /** A replacement stored but never broadcast (a crash in between, or the pass that stored it). */
+  async function broadcastStoredReplacement(connection: DatabasePoolConnection, view: SignedTransferView): Promise<void> {
+    const result = await send(view.rawTransaction, view.txHash);
+    const decision = decideBroadcast(result);
+    if (decision.kind === 'broadcast') {
+      await recordAttemptBroadcast(connection, view.txHash, options.now());
+      metrics.broadcast(result.kind === 'accepted' ? 'accepted' : 'already_known');
+      logOf(view).info({ txHash: view.txHash, nonce: view.nonce.toString(), kind: view.row.attempt_kind }, 'replacement broadcast');
+      return;
+    }
+    metrics.broadcast(result.kind === 'unclear' ? 'unclear' : 'refused');
+    if (decision.kind === 'look-at-chain') {
+      // The nonce is used: by one of our transactions (the watcher finds which) or another one.
+      await watchMined(connection, view, await observe(connection, view));
+      return;
+    }
+    const reason = `replacement not broadcast: ${decision.reason}`;
+    await recordBroadcastAttempt(connection, view.transferId, reason, options.now());
+    if (decision.kind === 'replace' && decision.replacement === 'fee_bump') {
+      await replaceCurrent(connection, view, 'fee_bump', decision.reason);
+      return;
+    }
+    if (view.row.waiting_reason !== reason) logOf(view).error({ alert: true, txHash: view.txHash, nonce: view.nonce.toString(), reason }, 'replacement not accepted by the node; the earlier transaction may still be mined');
   }
 
   async function watchBroadcast(connection: DatabasePoolConnection, view: SignedTransferView): Promise<void> {
+    if (view.row.attempt_broadcast_at === null) {
+      await broadcastStoredReplacement(connection, view);
+      return;
+    }
+    await watchMined(connection, view, await observe(connection, view));
+  }
+
+  async function watchMined(connection: DatabasePoolConnection, view: SignedTransferView, observation: Observation): Promise<void> {
     assertInvariant(view.lastSeenAt !== null, 'a broadcast transfer has been seen', { transferId: view.transferId });
     const now = options.now();
-    const decision = decideWatch({ nonce: view.nonce, lastSeenAt: view.lastSeenAt }, await observe(view), settings, now);
+    const decision = decideWatch({ nonce: view.nonce, lastSeenAt: view.lastSeenAt }, observation.chain, settings, now);
     const transferLog = logOf(view);
+    const { mined } = observation;
     switch (decision.kind) {
-      case 'confirmed': {
-        await emitIn(connection, [confirmedEvent(view, decision.receipt, now)], (transaction) => recordMinedOutcome(transaction, view.transferId, 'confirmed', decision.receipt, null, now));
-        metrics.finished('confirmed');
-        metrics.confirmedAfter((now.getTime() - view.row.received_at.getTime()) / 1_000);
-        transferLog.info(
-          { txHash: view.txHash, blockNumber: decision.receipt.blockNumber.toString(), gasUsed: decision.receipt.gasUsed.toString(), effectiveGasPriceWei: decision.receipt.effectiveGasPriceWei.toString() },
-          'transfer confirmed',
-        );
-        return;
-      }
+      case 'confirmed':
       case 'reverted': {
-        await emitIn(connection, [revertedEvent(view, decision.receipt, decision.reason, now)], (transaction) =>
-          recordMinedOutcome(transaction, view.transferId, 'reverted', decision.receipt, decision.reason, now),
+        assertInvariant(mined !== null, 'a mined transfer has the attempt that was mined', { transferId: view.transferId });
+        if (mined.kind === 'cancel') {
+          await markCancelled(connection, view, mined, decision.receipt);
+          return;
+        }
+        const minedView = { ...view, txHash: mined.tx_hash };
+        if (decision.kind === 'confirmed') {
+          await emitIn(connection, [confirmedEvent(minedView, decision.receipt, now)], (transaction) =>
+            recordMinedOutcome(transaction, view.transferId, 'confirmed', mined.tx_hash, decision.receipt, null, now),
+          );
+          metrics.finished('confirmed');
+          metrics.confirmedAfter((now.getTime() - view.row.received_at.getTime()) / 1_000);
+          transferLog.info(
+            {
+              txHash: mined.tx_hash,
+              attempt: mined.attempt,
+              blockNumber: decision.receipt.blockNumber.toString(),
+              gasUsed: decision.receipt.gasUsed.toString(),
+              effectiveGasPriceWei: decision.receipt.effectiveGasPriceWei.toString(),
+            },
+            'transfer confirmed',
+          );
+          return;
+        }
+        await emitIn(connection, [revertedEvent(minedView, decision.receipt, decision.reason, now)], (transaction) =>
+          recordMinedOutcome(transaction, view.transferId, 'reverted', mined.tx_hash, decision.receipt, decision.reason, now),
         );
         metrics.finished('reverted');
-        transferLog.error({ alert: true, txHash: view.txHash, reason: decision.reason }, 'transfer REVERTED on chain');
+        transferLog.error({ alert: true, txHash: mined.tx_hash, reason: decision.reason }, 'transfer REVERTED on chain');
         return;
       }
       case 'mined':
-      case 'pending':
         // Also clears a block recorded before a reorganisation moved the transaction back to the pool.
-        await recordSeen(connection, view.transferId, decision.kind === 'mined' ? decision.receipt : null, now);
+        await recordSeen(connection, view.transferId, decision.receipt, now);
         return;
+      case 'pending': {
+        await recordSeen(connection, view.transferId, null, now);
+        const broadcastAt = view.row.attempt_broadcast_at;
+        if (broadcastAt !== null && isStuck(broadcastAt, now, settings.stuckAfterMs)) {
+          const pendingSeconds = Math.round((now.getTime() - broadcastAt.getTime()) / 1_000);
+          await replaceCurrent(connection, view, 'fee_bump', `pending for ${pendingSeconds} s (CHAIN_STUCK_AFTER ${Math.round(settings.stuckAfterMs / 1_000)} s) at max fee ${view.row.max_fee_per_gas_wei} wei`);
+        }
+        return;
+      }
       case 'replaced':
         await markReplaced(connection, view, decision.reason);
         return;
@@ -310,17 +509,34 @@ export function createChainWorker(options: ChainWorkerOptions): ChainWorker {
       return;
     }
 
-    let gasLimit = ethTransferGas;
-    if (row.asset === 'USDT') {
-      try {
-        gasLimit = gasLimitWithHeadroom(await chain(() => rpc.estimateGas({ from: sender, to: call.to, data: call.data, value: call.value })));
-      } catch (error) {
-        if (error instanceof EvmRpcError && rejectionOf(error) === 'reverted') {
-          await fail(connection, row, 'would_revert', `would revert: ${error.rpcMessage}`);
-          return;
-        }
-        throw error;
+    // The funds for the least gas a transfer can take, before estimating: a node estimates a value
+    // the wallet cannot pay as an error ("not enough funds"), not as a number.
+    const lowerBound = checkFunding({ asset: row.asset, amountBaseUnits: row.amount_base_units, gasLimit: ethTransferGas, maxFeePerGasWei: fees.maxFeePerGasWei }, snapshot);
+    if (lowerBound.kind === 'refused') {
+      await fail(connection, row, lowerBound.reason, lowerBound.message);
+      return;
+    }
+
+    // ETH too is estimated: a contract wallet's receive code may need more than a plain 21,000.
+    let estimate: bigint;
+    try {
+      estimate = await chain(() => rpc.estimateGas({ from: sender, to: call.to, data: call.data, value: call.value }));
+    } catch (error) {
+      if (error instanceof EvmRpcError && rejectionOf(error) === 'reverted') {
+        await fail(connection, row, 'would_revert', `would revert: ${error.rpcMessage}`);
+        return;
       }
+      throw error;
+    }
+    const gasLimit = estimate === ethTransferGas && row.asset === 'ETH' ? ethTransferGas : gasLimitWithHeadroom(estimate);
+    if (gasLimit > settings.gasLimitMax) {
+      await fail(
+        connection,
+        row,
+        'gas_above_cap',
+        `gas above cap: the transfer needs a gas limit of ${gasLimit} (node estimate ${estimate} + 20 % headroom), above CHAIN_GAS_LIMIT_MAX ${settings.gasLimitMax}`,
+      );
+      return;
     }
 
     const funding = checkFunding({ asset: row.asset, amountBaseUnits: row.amount_base_units, gasLimit, maxFeePerGasWei: fees.maxFeePerGasWei }, snapshot);
@@ -393,7 +609,68 @@ export function createChainWorker(options: ChainWorkerOptions): ChainWorker {
     }
   }
 
+  /**
+   * Compares the ledger's nonces with the node's (nonce-check.ts), records the result for the
+   * reconciliation (chain_nonce_status) and the metrics, and alerts when it changes.
+   */
+  async function checkNonces(connection: DatabasePoolConnection): Promise<NonceFinding> {
+    chainId ??= await chain(() => rpc.chainId());
+    const nodeGenesisHash = await chain(() => rpc.genesisBlockHash());
+    const nodeMinedNonce = await chain(() => rpc.transactionCount(sender, 'latest'));
+    const nodePendingNonce = await chain(() => rpc.transactionCount(sender, 'pending'));
+    const now = options.now();
+    const recordedGenesisHash = await recordedGenesisOf(connection, chainId, nodeGenesisHash, now);
+    // Read under the sender lock: no other pass changes the ledger's nonces meanwhile.
+    const ledger = await ledgerNoncesOf(connection, sender);
+    const facts: NonceFacts = {
+      ledgerKnowsSender: ledger.knowsSender,
+      ledgerNextNonce: ledger.nextNonce,
+      ledgerOpenNonce: ledger.openNonce,
+      nodeMinedNonce,
+      nodePendingNonce,
+      recordedGenesisHash,
+      nodeGenesisHash,
+    };
+    const finding = decideNonceStatus(facts);
+    const previous = await recordNonceStatus(connection, sender, facts, finding, now);
+    metrics.nonceGap(finding.status, finding.gap);
+    if (previous !== finding.status) {
+      const fields = {
+        senderAddress: sender,
+        status: finding.status,
+        gap: finding.gap.toString(),
+        ledgerNextNonce: ledger.nextNonce.toString(),
+        ledgerOpenNonce: ledger.openNonce?.toString() ?? null,
+        nodeMinedNonce: nodeMinedNonce.toString(),
+        nodePendingNonce: nodePendingNonce.toString(),
+      };
+      if (finding.status === 'in_step') {
+        if (previous !== null) log.info(fields, 'host wallet nonce back in step with the node');
+      } else {
+        log.error({ alert: true, ...fields, reason: finding.reason }, `host wallet nonce gap: ${finding.status}`);
+      }
+    }
+    lastNonceFinding = finding;
+    return finding;
+  }
+
+  /** While the node and the ledger disagree on used nonces, every open transfer says why it waits. */
+  async function holdOpenTransfers(connection: DatabasePoolConnection, reason: string): Promise<void> {
+    for (const state of ['requested', 'signed', 'broadcast'] as const) {
+      for (const row of await loadOpenTransfers(connection, state, transfersPerPassMax)) {
+        await recordWaiting(connection, row.transfer_id, `nonce gap: ${reason}`, options.now());
+      }
+    }
+  }
+
   async function pass(connection: DatabasePoolConnection): Promise<void> {
+    const finding = await checkNonces(connection);
+    if (finding.blocksSending) {
+      // Nothing is signed, broadcast, re-broadcast or replaced: on a node that lacks the ledger's
+      // nonces every transaction would wait forever, or land on another chain.
+      await holdOpenTransfers(connection, finding.reason ?? finding.status);
+      return;
+    }
     for (const row of await loadOpenTransfers(connection, 'signed', transfersPerPassMax)) {
       await isolated(row, 'broadcast', () => broadcastSigned(connection, signedViewOf(row)));
     }
@@ -421,5 +698,6 @@ export function createChainWorker(options: ChainWorkerOptions): ChainWorker {
         }
         return { leader: true };
       }),
+    nonceFinding: () => lastNonceFinding,
   };
 }

@@ -50,6 +50,7 @@ export type ReceiptLog = z.infer<typeof receiptLog>;
 const transactionSchema = z.object({ hash: hash32, blockNumber: hexQuantity.nullable() }).nullable();
 
 const blockSchema = z.object({ number: hexQuantity, hash: hash32, baseFeePerGas: hexQuantity.optional() });
+const pendingBlockSchema = z.object({ baseFeePerGas: hexQuantity.optional() }).nullable();
 
 export interface LatestBlock {
   readonly number: bigint;
@@ -68,6 +69,10 @@ export interface CallRequest {
 export interface EvmRpc {
   chainId(): Promise<bigint>;
   latestBlock(): Promise<LatestBlock>;
+  /** The base fee of the block the node would mine next (its `pending` block), or null when it has none. */
+  pendingBaseFeePerGas(): Promise<bigint | null>;
+  /** Block 0's hash: which chain the node serves, beyond its chain id (a restarted dev chain keeps the id). */
+  genesisBlockHash(): Promise<string>;
   maxPriorityFeePerGas(): Promise<bigint>;
   balance(address: string, block: BlockTag): Promise<bigint>;
   transactionCount(address: string, block: BlockTag): Promise<bigint>;
@@ -143,6 +148,13 @@ export function createEvmRpc(options: EvmRpcOptions): EvmRpc {
     async latestBlock() {
       const block = await request('eth_getBlockByNumber', ['latest', false], blockSchema);
       return { number: block.number, hash: block.hash, baseFeePerGasWei: block.baseFeePerGas ?? null };
+    },
+    async pendingBaseFeePerGas() {
+      // Only the base fee: some nodes give their pending block no hash (or no number).
+      return (await request('eth_getBlockByNumber', ['pending', false], pendingBlockSchema))?.baseFeePerGas ?? null;
+    },
+    async genesisBlockHash() {
+      return (await request('eth_getBlockByNumber', ['0x0', false], blockSchema)).hash;
     },
     maxPriorityFeePerGas: () => request('eth_maxPriorityFeePerGas', [], hexQuantity),
     balance: (address, block) => request('eth_getBalance', [address, blockTagOf(block)], hexQuantity),

@@ -74,6 +74,11 @@ export async function startChainConnector(options: StartChainConnectorOptions): 
         metrics: chainMetrics,
         now,
       });
+      // A nonce gap that stops sending makes the connector not ready, with the finding's reason.
+      resources.probes['nonce'] = () => {
+        const finding = worker.nonceFinding();
+        return finding?.blocksSending === true ? Promise.reject(new Error(`${finding.status}: ${finding.reason ?? ''}`)) : Promise.resolve();
+      };
       return async () => {
         try {
           await worker.runPass();

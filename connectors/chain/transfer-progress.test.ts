@@ -72,10 +72,19 @@ describe('decideBroadcast', () => {
     expect(decideBroadcast({ kind: 'refused', rejection: 'nonce-too-low', message: 'Nonce too low' })).toEqual({ kind: 'look-at-chain' });
   });
 
-  it('given no answer, it stays signed without an alert; given a refusal, it stays signed with one', () => {
+  it('given no answer or a missing earlier nonce, it stays signed without an alert; given another transaction holding the nonce, with one', () => {
     expect(decideBroadcast({ kind: 'unclear', message: 'no answer within 5000 ms' })).toMatchObject({ kind: 'retry', alert: false });
     expect(decideBroadcast({ kind: 'refused', rejection: 'nonce-too-high', message: 'Nonce too high' })).toMatchObject({ kind: 'retry', alert: false });
-    expect(decideBroadcast({ kind: 'refused', rejection: 'insufficient-funds', message: 'insufficient funds' })).toMatchObject({ kind: 'retry', alert: true });
+    expect(decideBroadcast({ kind: 'refused', rejection: 'replacement-underpriced', message: 'replacement transaction underpriced' })).toMatchObject({ kind: 'retry', alert: true });
+  });
+
+  it('given a max fee below the base fee, the same payment is signed again at a higher fee', () => {
+    expect(decideBroadcast({ kind: 'refused', rejection: 'fee-too-low', message: 'too low for the next block' })).toMatchObject({ kind: 'replace', replacement: 'fee_bump' });
+  });
+
+  it('given a refusal of the payment itself, its nonce is filled by a zero-value self-transfer instead of blocking later ones', () => {
+    expect(decideBroadcast({ kind: 'refused', rejection: 'insufficient-funds', message: 'insufficient funds' })).toMatchObject({ kind: 'replace', replacement: 'cancel' });
+    expect(decideBroadcast({ kind: 'refused', rejection: 'other', message: 'intrinsic gas too low' })).toMatchObject({ kind: 'replace', replacement: 'cancel' });
   });
 });
 

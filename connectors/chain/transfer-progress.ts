@@ -99,7 +99,13 @@ export type BroadcastDecision =
   /** Ask the chain what happened to the nonce before deciding (see decideAfterNonceTooLow). */
   | { readonly kind: 'look-at-chain' }
   /** Stays signed; the same bytes are sent again on a later pass. */
-  | { readonly kind: 'retry'; readonly reason: string; readonly alert: boolean };
+  | { readonly kind: 'retry'; readonly reason: string; readonly alert: boolean }
+  /**
+   * The node will not take these bytes, and its nonce blocks every later transfer: sign a
+   * replacement at the same nonce — the same payment at a higher fee, or a zero-value self-transfer
+   * that only fills the nonce (the payment then ends REPLACED, and the requester sees a failure).
+   */
+  | { readonly kind: 'replace'; readonly replacement: 'fee_bump' | 'cancel'; readonly reason: string };
 
 export function decideBroadcast(result: BroadcastResult): BroadcastDecision {
   if (result.kind === 'accepted') return { kind: 'broadcast' };
@@ -110,14 +116,26 @@ export function decideBroadcast(result: BroadcastResult): BroadcastDecision {
     case 'nonce-too-low':
       return { kind: 'look-at-chain' };
     case 'nonce-too-high':
+      // The nonce check (nonce-check.ts) says whether the node will ever have the earlier nonces.
       return { kind: 'retry', reason: `the node is missing an earlier nonce of the wallet (${result.message}); waiting for it`, alert: false };
-    default:
-      // Insufficient funds (the balance fell since the check), a max fee below the base fee, a
-      // pending replacement... The nonce is allocated, so the transfer cannot be abandoned without
-      // a gap that blocks every later one: it stays signed, an operator is alerted, and the same
-      // bytes are offered again until the node takes them.
+    case 'fee-too-low':
+      return { kind: 'replace', replacement: 'fee_bump', reason: `the node refused the broadcast: ${result.message}; the same payment is signed again at the current fee` };
+    case 'replacement-underpriced':
+    case 'unsupported-method':
+      // Another transaction holds the nonce in the node's pool (it ends REPLACED once mined), or
+      // the node cannot take transactions at all: a replacement would fare no better.
       return { kind: 'retry', reason: `the node refused the broadcast: ${result.message}`, alert: true };
+    default:
+      // Insufficient funds (the balance fell since the check), a rule of the node the payment
+      // breaks: the payment will not go through as signed, and its nonce blocks every later
+      // transfer. A zero-value transfer to ourselves fills the nonce.
+      return { kind: 'replace', replacement: 'cancel', reason: `the node refused the broadcast: ${result.message}; its nonce is filled by a zero-value self-transfer` };
   }
+}
+
+/** Pending in the node's pool longer than the rule allows since the current transaction was broadcast. */
+export function isStuck(currentBroadcastAt: Date, now: Date, stuckAfterMs: number): boolean {
+  return now.getTime() - currentBroadcastAt.getTime() >= stuckAfterMs;
 }
 
 export type NonceTooLowDecision =

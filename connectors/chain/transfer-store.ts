@@ -35,6 +35,7 @@ const transferRow = z.object({
   nonce: z.bigint().nullable(),
   gas_limit: baseUnitsColumn.nullable(),
   max_fee_per_gas_wei: baseUnitsColumn.nullable(),
+  max_priority_fee_per_gas_wei: baseUnitsColumn.nullable(),
   raw_transaction: z.string().nullable(),
   tx_hash: z.string().nullable(),
   last_seen_at: z.date().nullable(),
@@ -42,13 +43,18 @@ const transferRow = z.object({
   block_number: z.bigint().nullable(),
   block_hash: z.string().nullable(),
   waiting_reason: z.string().nullable(),
+  /** The current attempt (chain_transfer_attempts row of tx_hash): what it is and when the node took it. */
+  attempt_kind: z.enum(['original', 'fee_bump', 'cancel']).nullable(),
+  attempt_broadcast_at: z.date().nullable(),
 });
 export type TransferRow = z.infer<typeof transferRow>;
 
 const transferColumns = sql.fragment`
   transfer_id, command_id, asset, to_address, amount_base_units, state, correlation_id, requested_at, received_at,
-  sender_address, nonce, gas_limit, max_fee_per_gas_wei, raw_transaction, tx_hash, last_seen_at, drop_count,
-  block_number, block_hash, waiting_reason`;
+  sender_address, nonce, gas_limit, max_fee_per_gas_wei, max_priority_fee_per_gas_wei, raw_transaction, tx_hash, last_seen_at, drop_count,
+  block_number, block_hash, waiting_reason,
+  (SELECT kind FROM chain_transfer_attempts WHERE chain_transfer_attempts.tx_hash = chain_transfers.tx_hash) AS attempt_kind,
+  (SELECT broadcast_at FROM chain_transfer_attempts WHERE chain_transfer_attempts.tx_hash = chain_transfers.tx_hash) AS attempt_broadcast_at`;
 
 export interface RequestedTransfer {
   readonly transferId: string;
@@ -186,9 +192,76 @@ export async function storeSigned(transaction: DatabaseTransactionConnection, tr
         waiting_reason = NULL, updated_at = ${sql.timestamp(now)}
     WHERE transfer_id = ${transferId} AND state = 'requested'`);
   assertOneRow(result.rowCount, 'requested → signed', transferId);
+  await insertAttempt(transaction, transferId, 1, 'original', signed, 'requested', now);
   await transaction.query(sql.unsafe`
     UPDATE chain_senders SET next_nonce = ${(signed.nonce + 1n).toString()}::int8, updated_at = ${sql.timestamp(now)}
     WHERE sender_address = ${signed.senderAddress}`);
+}
+
+export type AttemptKind = 'original' | 'fee_bump' | 'cancel';
+
+const attemptRow = z.object({
+  tx_hash: z.string(),
+  attempt: z.number().int(),
+  kind: z.enum(['original', 'fee_bump', 'cancel']),
+  raw_transaction: z.string(),
+  reason: z.string(),
+  broadcast_at: z.date().nullable(),
+});
+export type AttemptRow = z.infer<typeof attemptRow>;
+
+async function insertAttempt(transaction: DatabaseTransactionConnection, transferId: string, attempt: number, kind: AttemptKind, signed: SignedFields, reason: string, now: Date): Promise<void> {
+  await transaction.query(sql.unsafe`
+    INSERT INTO chain_transfer_attempts
+      (tx_hash, transfer_id, sender_address, nonce, attempt, kind, raw_transaction, gas_limit, max_fee_per_gas_wei, max_priority_fee_per_gas_wei, reason, signed_at)
+    VALUES (${signed.txHash}, ${transferId}, ${signed.senderAddress}, ${signed.nonce.toString()}::int8, ${attempt}, ${kind}, ${signed.rawTransaction},
+      ${signed.gasLimit.toString()}::numeric, ${signed.maxFeePerGasWei.toString()}::numeric, ${signed.maxPriorityFeePerGasWei.toString()}::numeric,
+      ${reason}, ${sql.timestamp(now)})`);
+}
+
+/** Every transaction signed for a transfer, in the order they were signed. */
+export async function loadAttempts(connection: CommonQueryMethods, transferId: string): Promise<AttemptRow[]> {
+  return [
+    ...(await connection.any(sql.type(attemptRow)`
+      SELECT tx_hash, attempt, kind, raw_transaction, reason, broadcast_at FROM chain_transfer_attempts
+      WHERE transfer_id = ${transferId} ORDER BY attempt`)),
+  ];
+}
+
+/**
+ * Stores a replacement at the transfer's own nonce (the foreign key to chain_transfers' (sender,
+ * nonce, transfer) makes any other nonce impossible) and makes it the transfer's current
+ * transaction, in one transaction that commits BEFORE it is broadcast. Guarded by the hash it
+ * replaces: a decision taken on a stale read changes nothing and fails.
+ */
+export async function storeReplacement(
+  transaction: DatabaseTransactionConnection,
+  transferId: string,
+  replacedHash: string,
+  kind: Exclude<AttemptKind, 'original'>,
+  signed: SignedFields,
+  reason: string,
+  now: Date,
+): Promise<number> {
+  const result = await transaction.query(sql.unsafe`
+    UPDATE chain_transfers
+    SET tx_hash = ${signed.txHash}, raw_transaction = ${signed.rawTransaction}, gas_limit = ${signed.gasLimit.toString()}::numeric,
+        max_fee_per_gas_wei = ${signed.maxFeePerGasWei.toString()}::numeric,
+        max_priority_fee_per_gas_wei = ${signed.maxPriorityFeePerGasWei.toString()}::numeric,
+        waiting_reason = NULL, updated_at = ${sql.timestamp(now)}
+    WHERE transfer_id = ${transferId} AND state IN ('signed', 'broadcast') AND tx_hash = ${replacedHash}
+      AND sender_address = ${signed.senderAddress} AND nonce = ${signed.nonce.toString()}::int8`);
+  assertOneRow(result.rowCount, 'replacement of the current transaction', transferId);
+  const attempt = await transaction.oneFirst(sql.type(z.object({ next: z.number().int() }))`
+    SELECT coalesce(max(attempt), 0)::int4 + 1 AS next FROM chain_transfer_attempts WHERE transfer_id = ${transferId}`);
+  await insertAttempt(transaction, transferId, attempt, kind, signed, reason, now);
+  return attempt;
+}
+
+/** The node took this attempt (first time only). */
+export async function recordAttemptBroadcast(connection: CommonQueryMethods, txHash: string, now: Date): Promise<void> {
+  await connection.query(sql.unsafe`
+    UPDATE chain_transfer_attempts SET broadcast_at = coalesce(broadcast_at, ${sql.timestamp(now)}) WHERE tx_hash = ${txHash}`);
 }
 
 export async function recordBroadcast(transaction: DatabaseTransactionConnection, transferId: string, now: Date): Promise<void> {
@@ -198,6 +271,9 @@ export async function recordBroadcast(transaction: DatabaseTransactionConnection
         broadcast_attempts = broadcast_attempts + 1, waiting_reason = NULL, updated_at = ${sql.timestamp(now)}
     WHERE transfer_id = ${transferId} AND state = 'signed'`);
   assertOneRow(result.rowCount, 'signed → broadcast', transferId);
+  await transaction.query(sql.unsafe`
+    UPDATE chain_transfer_attempts SET broadcast_at = coalesce(broadcast_at, ${sql.timestamp(now)})
+    WHERE tx_hash = (SELECT tx_hash FROM chain_transfers WHERE transfer_id = ${transferId})`);
 }
 
 /** A broadcast that did not get the transaction into the node; it stays signed, with the reason. */
@@ -229,17 +305,21 @@ export async function recordMinedOutcome(
   transaction: DatabaseTransactionConnection,
   transferId: string,
   outcome: 'confirmed' | 'reverted',
+  minedHash: string,
   receipt: ReceiptView,
   reason: string | null,
   now: Date,
 ): Promise<void> {
+  // The row ends describing the attempt that was mined, whichever of the transfer's it was.
   const result = await transaction.query(sql.unsafe`
     UPDATE chain_transfers
-    SET state = ${outcome}, block_number = ${receipt.blockNumber.toString()}::int8, block_hash = ${receipt.blockHash},
+    SET state = ${outcome}, tx_hash = attempt.tx_hash, raw_transaction = attempt.raw_transaction, block_number = ${receipt.blockNumber.toString()}::int8, block_hash = ${receipt.blockHash},
         gas_used = ${receipt.gasUsed.toString()}::numeric, effective_gas_price_wei = ${receipt.effectiveGasPriceWei.toString()}::numeric,
         failure_reason = ${reason}, waiting_reason = NULL, last_seen_at = ${sql.timestamp(now)},
         finished_at = ${sql.timestamp(now)}, updated_at = ${sql.timestamp(now)}
-    WHERE transfer_id = ${transferId} AND state = 'broadcast'`);
+    FROM chain_transfer_attempts attempt
+    WHERE chain_transfers.transfer_id = ${transferId} AND chain_transfers.state = 'broadcast'
+      AND attempt.tx_hash = ${minedHash} AND attempt.transfer_id = chain_transfers.transfer_id`);
   assertOneRow(result.rowCount, `broadcast → ${outcome}`, transferId);
 }
 
