@@ -4,7 +4,7 @@
 // record on `alerts`; a second run emits no second alert for the same standing finding; a safety
 // violation planted beside it still exits 1; once the hold is gone the finding clears (one CLEARED
 // alert) and the exit code says exactly whether any other finding stands. A signed IPN held in
-// quarantine and a payment above the conversion maximum are findings until an operator acts.
+// quarantine, a payment above the conversion maximum and a chain nonce gap are findings until they clear.
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { sql, type DatabasePool } from 'slonik';
@@ -109,7 +109,11 @@ it('exits 3 on a hold older than the alert age, alerts it once, exits 1 when a s
   expect(cleared.code).toBe(cleared.output.includes('\nFINDING ') ? 3 : 0);
 }, 180_000);
 
-it('finds a signed IPN held in quarantine and a payment above the conversion maximum, and lets them go once resolved', async () => {
+it('finds a signed IPN held in quarantine, a payment above the conversion maximum and a chain nonce gap, and lets them go once resolved', async () => {
+  const sender = '0x00000000000000000000000000000000000b0b00';
+  await database.query(sql.unsafe`
+    INSERT INTO chain_nonce_status (sender_address, status, ledger_next_nonce, ledger_open_nonce, node_mined_nonce, node_pending_nonce, gap, reason, since, checked_at)
+    VALUES (${sender}, 'node_behind', 950, 949, 0, 0, 950, 'planted: the node has none of the ledger nonces', now(), now())`);
   const quarantineId = await database.oneFirst(sql.type(z.object({ id: z.string() }))`
     INSERT INTO ipn_quarantine (body_sha256, body, payment_id, reason_field, reason_rule, problems, correlation_id, first_received_at, last_received_at)
     VALUES (encode(sha256(convert_to(gen_random_uuid()::text, 'UTF8')), 'hex'), '{"payment_id":5077}', '5077', 'paid_at', 'a date PostgreSQL can store', '[]'::jsonb,
@@ -124,12 +128,16 @@ it('finds a signed IPN held in quarantine and a payment above the conversion max
     expect(found.code).toBe(3);
     expect(found.output).toContain(`FINDING ipn_quarantined ${quarantineId}`);
     expect(found.output).toContain('FINDING conversion_above_exchange_maximum above_exchange_maximum');
+    expect(found.output).toContain(`FINDING chain_nonce_gap ${sender}`);
     expect(alertLogLines(found.output, findingIdOf('ipn_quarantined', quarantineId))).toEqual([expect.objectContaining({ status: 'RAISED', severity: 'critical' })]);
   } finally {
     await database.query(sql.unsafe`UPDATE ipn_quarantine SET state = 'dismissed', resolved_by = 'liveness-test', resolved_at = now(), resolution_note = 'planted' WHERE quarantine_id = ${quarantineId}::bigint`);
     await database.query(sql.unsafe`DELETE FROM conversion_window_holds WHERE reason = 'planted by the liveness test'`);
+    await database.query(sql.unsafe`DELETE FROM chain_nonce_status WHERE sender_address = ${sender}`);
   }
   const cleared = await reconcileCommand();
   expect(cleared.output).not.toContain(`FINDING ipn_quarantined ${quarantineId}`);
-  expect(cleared.output).not.toContain('planted by the liveness test');
+  expect(cleared.output).not.toContain('FINDING conversion_above_exchange_maximum');
+  expect(cleared.output).not.toContain(`FINDING chain_nonce_gap ${sender}`);
+  expect(alertLogLines(cleared.output, findingIdOf('ipn_quarantined', quarantineId))).toEqual([expect.objectContaining({ status: 'CLEARED' })]);
 }, 180_000);

@@ -177,6 +177,15 @@ export const findingChecks: readonly FindingCheck[] = [
       SELECT h.state AS subject, format('%s payment(s), %s ETH held since %s: %s', h.payment_count, h.held_eth, h.since, h.reason) AS detail, h.since
       FROM conversion_window_holds h WHERE h.state = 'below_exchange_minimum' AND h.since <= ${before(now, rules.holdAlertAfterMs)}`,
   },
+  {
+    // The chain connector found the node out of step with its ledger (a restarted chain, a node
+    // behind, someone else using the key): behind or changed, it sends nothing until it clears.
+    kind: 'chain_nonce_gap',
+    severity: 'critical',
+    query: () => sql.type(findingRow)`
+      SELECT g.sender_address AS subject, format('%s (gap %s): %s', g.status, g.gap, g.reason) AS detail, g.since
+      FROM chain_nonce_gaps g`,
+  },
 ];
 
 export function findingIdOf(kind: string, subject: string): string {
