@@ -15,44 +15,17 @@ import { findSimulatedCurrency } from '../connectors/changenow-simulator/simulat
 import type { PayoutCompleted } from '../schemas/generated/records.ts';
 import { topicNames } from '../topics/topics.ts';
 import { formatOrderId } from '../processors/webhook/order-id.ts';
-import { skipGroupToLatest } from './support/consumer-groups.ts';
 import { openTestDatabase } from './support/database.ts';
 import { eventually } from './support/eventually.ts';
 import { simulatorExchanges } from './support/changenow-simulator.ts';
 import { finishedIpn, jsonNumber, paymentIdOf, postIpn, uniqueClientId } from './support/ipn.ts';
 import { ethBalanceOf, freshAddress, usdtBalanceOf } from './support/local-evm.ts';
-import { startProcessorProcess, type ProcessorProcess } from './support/processor-process.ts';
+import { createWholePipeline, pipelineProcessorNames } from './support/whole-pipeline.ts';
 import { readTopic } from './support/topic-records.ts';
 
 const endpoints = inject('endpoints');
-const adminToken = 'test-admin-token-0123456789abcdef';
 /** The simulator's ETH price: IPNs carry ETH amounts at the same rate, as a real payment would. */
 const ethUsd = new Decimal('3000');
-
-const environment = {
-  MICRO_BATCH_THRESHOLD_USD: '20',
-  MICRO_BATCH_MAX_WAIT: '1h',
-  WINDOW_PUNCTUATION_INTERVAL: '500ms',
-  CHANGENOW_POLL_INTERVAL: '200ms',
-  CHANGENOW_POLL_INTERVAL_MAX: '1s',
-  CHAIN_POLL_INTERVAL: '200ms',
-  CHAIN_CONFIRMATIONS: '2',
-  PAYOUT_RETRY_BACKOFF: '1s',
-  KAFKA_SESSION_TIMEOUT: '6s',
-  KAFKA_REBALANCE_TIMEOUT: '10s',
-};
-
-const processorPorts = {
-  webhook: 'WEBHOOK_PORT',
-  admin: 'ADMIN_PORT',
-  router: 'ROUTER_PORT',
-  accumulator: 'ACCUMULATOR_PORT',
-  changenow: 'CHANGENOW_CONNECTOR_PORT',
-  chain: 'CHAIN_CONNECTOR_PORT',
-  settlement: 'SETTLEMENT_PORT',
-} as const;
-type ProcessorName = keyof typeof processorPorts;
-const processes: Partial<Record<ProcessorName, ProcessorProcess>> = {};
 
 /**
  * A valid address per format for currencies paid out by the simulator (the local chain has no such
@@ -110,26 +83,9 @@ function combinationOf(strategy: Strategy, pair: PayoutPair): Combination {
 const combinations: readonly Combination[] = (['instant', 'threshold'] as const).flatMap((strategy) => payoutPairs.map((pair) => combinationOf(strategy, pair)));
 
 let database: DatabasePool;
-
-async function start(name: ProcessorName): Promise<void> {
-  // Generous: seven processes compile and start at once, on a machine other test runs share.
-  processes[name] = await startProcessorProcess(name, processorPorts[name], { environment, readyTimeoutMs: 300_000 });
-}
-
-function url(name: ProcessorName): string {
-  const running = processes[name];
-  if (running === undefined) throw new Error(`${name} is not running`);
-  return running.url;
-}
-
-async function admin(method: 'GET' | 'PUT' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
-  const response = await fetch(`${url('admin')}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json', 'x-actor': 'e2e@example.com' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
-}
+// Generous: seven processes compile and start at once.
+const pipeline = createWholePipeline({ readyTimeoutMs: 300_000 });
+const { start, url, admin } = pipeline;
 
 async function register(combination: Combination): Promise<void> {
   const { strategy, pair, wallet } = combination;
@@ -188,15 +144,13 @@ const finishedBatches = new Map<string, PayoutRow>();
 beforeAll(async () => {
   database = await openTestDatabase();
   // Only this file's records: commands other files left on the topics are not this file's to run.
-  await skipGroupToLatest(endpoints, 'changenow', [topicNames.conversionRequests, topicNames.payoutRequests, topicNames.chainEvents]);
-  await skipGroupToLatest(endpoints, 'chain', [topicNames.transferRequests]);
-  await skipGroupToLatest(endpoints, 'settlement', [topicNames.swapEvents]);
-  await Promise.all((Object.keys(processorPorts) as ProcessorName[]).map((name) => start(name)));
+  await pipeline.skipEarlierCommands();
+  await Promise.all(pipelineProcessorNames.map((name) => start(name)));
   expect((await admin('PUT', '/api/config/micro-batch-threshold', { value: '20' })).status).toBe(200);
 }, 420_000);
 
 afterAll(async () => {
-  await Promise.all(Object.values(processes).map((running) => running.terminate()));
+  await pipeline.stop();
   await database?.end();
 });
 

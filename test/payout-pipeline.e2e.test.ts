@@ -17,68 +17,20 @@ import { findViolations, formatViolations } from '../db/reconciliation.ts';
 import type { PayoutCompleted } from '../schemas/generated/records.ts';
 import { topicNames } from '../topics/topics.ts';
 import { formatOrderId } from '../processors/webhook/order-id.ts';
-import { skipGroupToLatest } from './support/consumer-groups.ts';
 import { openTestDatabase } from './support/database.ts';
 import { eventually } from './support/eventually.ts';
 import { finishedIpn, jsonNumber, paymentIdOf, postIpn, uniqueClientId } from './support/ipn.ts';
 import { ethBalanceOf, freshAddress, usdtBalanceOf } from './support/local-evm.ts';
-import { startProcessorProcess, type ProcessorProcess } from './support/processor-process.ts';
+import { createWholePipeline } from './support/whole-pipeline.ts';
 import { readTopic } from './support/topic-records.ts';
 
 const endpoints = inject('endpoints');
-const adminToken = 'test-admin-token-0123456789abcdef';
 /** The simulator's ETH price: IPNs carry ETH amounts at the same rate, as a real payment would. */
 const ethUsd = new Decimal('3000');
 
-const environment = {
-  MICRO_BATCH_THRESHOLD_USD: '20',
-  // Only the threshold closes batches here; the max-wait trigger has its own tests.
-  MICRO_BATCH_MAX_WAIT: '1h',
-  WINDOW_PUNCTUATION_INTERVAL: '500ms',
-  CHANGENOW_POLL_INTERVAL: '200ms',
-  CHANGENOW_POLL_INTERVAL_MAX: '1s',
-  CHAIN_POLL_INTERVAL: '200ms',
-  CHAIN_CONFIRMATIONS: '2',
-  PAYOUT_RETRY_BACKOFF: '1s',
-  KAFKA_SESSION_TIMEOUT: '6s',
-  KAFKA_REBALANCE_TIMEOUT: '10s',
-  WALLET_CHANGE_COOLDOWN: '1s',
-};
-
-const processorPorts = {
-  webhook: 'WEBHOOK_PORT',
-  admin: 'ADMIN_PORT',
-  router: 'ROUTER_PORT',
-  accumulator: 'ACCUMULATOR_PORT',
-  changenow: 'CHANGENOW_CONNECTOR_PORT',
-  chain: 'CHAIN_CONNECTOR_PORT',
-  settlement: 'SETTLEMENT_PORT',
-} as const;
-type ProcessorName = keyof typeof processorPorts;
-const processes: Partial<Record<ProcessorName, ProcessorProcess>> = {};
-
 let database: DatabasePool;
-
-async function start(name: ProcessorName): Promise<ProcessorProcess> {
-  const started = await startProcessorProcess(name, processorPorts[name], { environment, readyTimeoutMs: 120_000 });
-  processes[name] = started;
-  return started;
-}
-
-function url(name: ProcessorName): string {
-  const running = processes[name];
-  if (running === undefined) throw new Error(`${name} is not running`);
-  return running.url;
-}
-
-async function admin(method: 'GET' | 'PUT' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
-  const response = await fetch(`${url('admin')}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json', 'x-actor': 'e2e@example.com' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
-}
+const pipeline = createWholePipeline({ readyTimeoutMs: 120_000 });
+const { start, url, admin } = pipeline;
 
 async function register(clientId: string, config: Record<string, string>): Promise<void> {
   const answer = await admin('PUT', `/api/clients/${clientId}`, config);
@@ -161,16 +113,14 @@ const thresholdPayments: string[] = [];
 beforeAll(async () => {
   database = await openTestDatabase();
   // Only this file's records: commands other files left on the topics are not this file's to run.
-  await skipGroupToLatest(endpoints, 'changenow', [topicNames.conversionRequests, topicNames.payoutRequests, topicNames.chainEvents]);
-  await skipGroupToLatest(endpoints, 'chain', [topicNames.transferRequests]);
-  await skipGroupToLatest(endpoints, 'settlement', [topicNames.swapEvents]);
+  await pipeline.skipEarlierCommands();
   await Promise.all((['webhook', 'admin', 'router', 'changenow', 'chain', 'settlement'] as const).map((name) => start(name)));
   // Tests before this file may have moved the global threshold; this scenario is the seeds' $20.
   expect((await admin('PUT', '/api/config/micro-batch-threshold', { value: '20' })).status).toBe(200);
 }, 240_000);
 
 afterAll(async () => {
-  await Promise.all(Object.values(processes).map((running) => running.terminate()));
+  await pipeline.stop();
   await database?.end();
 });
 

@@ -21,13 +21,16 @@ export async function waitUntilReady(url: string, timeoutMs = 60_000): Promise<v
   }
 }
 
+/** The admin token every test process is started with (its name is `admin`). */
+export const testAdminToken = 'test-admin-token-0123456789abcdef';
+
 /** The environment a processor process gets in tests: the test stack's endpoints and test secrets. */
 export function processorEnvironment(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return {
     ...process.env,
     ...endpointsAsEnvironment(inject('endpoints')),
     NOWPAYMENTS_IPN_SECRET: testIpnSecret,
-    ADMIN_TOKEN: 'test-admin-token-0123456789abcdef',
+    ADMIN_TOKEN: testAdminToken,
     HOST_WALLET_PRIVATE_KEY: localHostWallet.privateKey,
     CHANGENOW_API_KEY: localChangeNowApiKey,
     LOG_LEVEL: process.env['TEST_PROCESS_LOG_LEVEL'] ?? 'warn',
