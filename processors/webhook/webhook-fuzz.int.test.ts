@@ -54,7 +54,9 @@ const field = fc.constantFrom(...fields);
 const hugeNumber = fc.oneof(
   fc.integer({ min: 15, max: 3_000 }).map((digits) => '9'.repeat(digits)),
   fc.tuple(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 60 })).map(([whole, fraction]) => `${'1'.repeat(whole)}.${'7'.repeat(fraction)}`),
-  fc.constantFrom('1e999999', '-0', '0.0', '1E-7', '-1', '00012', '123456789012345678901', '0.0000000000000000001'),
+  // Every one a valid JSON number: a text that is not one (e.g. leading zeros) is malformed JSON, sent
+  // as raw text by `structure` below.
+  fc.constantFrom('1e999999', '-0', '0.0', '1E-7', '-1', '123456789012345678901', '0.0000000000000000001'),
 );
 const badDate = fc.oneof(
   fc.constantFrom('0000-01-01T00:00:00Z', '-271821-04-20T00:00:00.000Z', '+275760-09-13T00:00:00.000Z', '-1', '2026-02-30T00:00:00Z', '2026-11-20', '2026-13-01T00:00:00Z', 'yesterday', '', '2026-11-20T25:00:00Z'),
@@ -87,7 +89,7 @@ const structure: fc.Arbitrary<BodyPlan> = fc.oneof(
   fc.integer({ min: 1, max: 60_000 }).map((length): BodyPlan => ({ kind: 'text', text: `{"${'k'.repeat(length)}":1}` })),
   fc.string({ unit: 'binary', maxLength: 200 }).map((text): BodyPlan => ({ kind: 'text', text })),
   fc.jsonValue({ maxDepth: 4 }).map((value): BodyPlan => ({ kind: 'text', text: JSON.stringify(value) })),
-  fc.constantFrom<BodyPlan>({ kind: 'text', text: '' }, { kind: 'text', text: 'null' }, { kind: 'text', text: '{"a":1,"a":2}' }, { kind: 'text', text: '{"__proto__":{"x":1}}' }, { kind: 'text', text: '\ufeff{}' }),
+  fc.constantFrom<BodyPlan>({ kind: 'text', text: '' }, { kind: 'text', text: 'null' }, { kind: 'text', text: '{"a":1,"a":2}' }, { kind: 'text', text: '{"__proto__":{"x":1}}' }, { kind: 'text', text: '\ufeff{}' }, { kind: 'text', text: '{"price_amount":00012}' }),
 );
 
 // ---- headers ------------------------------------------------------------------------------------
