@@ -1,6 +1,6 @@
 // The whole money loop on the real stack, every processor its own process: IPNs into the webhook,
 // router, accumulator, the ChangeNow connector against the simulator, the chain connector on the
-// local EVM, settlement, the admin API. The seeds' scenario (../shared/seeds/002_*):
+// local EVM, settlement, the admin API. The platform's reference scenario:
 //   - several clients' small payments form one global micro-batch ($20 threshold) whose USDT is
 //     shared out exactly;
 //   - an instant client is paid alongside, ETH → their currency, on their wallet;
