@@ -14,7 +14,6 @@ import {
   rejection,
   requireJsonContentType,
   toHttpError,
-  type HttpError,
 } from '../../core/http/http-errors.ts';
 import { ValidationError } from '../../core/errors.ts';
 import { createRequestRateLimit } from '../../core/http/rate-limit.ts';
@@ -54,7 +53,8 @@ const correlationIdPattern = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export function createWebhookApp(options: WebhookAppOptions): Express {
   const { log } = options;
-  const errorOptions = { retryAfterSeconds: options.retryAfterSeconds, mapError: mapWebhookError };
+  // Both domain errors of an IPN (invalid, conflicting) are quarantined by the handler, not answered as errors.
+  const errorOptions = { retryAfterSeconds: options.retryAfterSeconds };
   const app = express();
   app.disable('x-powered-by');
 
@@ -216,17 +216,4 @@ export function createWebhookApp(options: WebhookAppOptions): Express {
   mountErrorHandlers(app, { ...errorOptions, onError: (body) => outcomes.inc({ outcome: body.code }) });
 
   return app;
-}
-
-function mapWebhookError(error: unknown): HttpError | undefined {
-  if (error instanceof IpnValidationError) {
-    return {
-      status: 422,
-      body: { code: 'validation_failed', message: error.message, field: error.field, rule: error.rule, problems: error.problems },
-    };
-  }
-  if (error instanceof ConflictingPaymentError) {
-    return { status: 409, body: { code: 'conflicting_payment', message: error.message, field: 'payment_id', rule: 'same payment, same amounts' } };
-  }
-  return undefined;
 }
