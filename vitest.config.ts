@@ -1,20 +1,58 @@
-// One vitest run for every tier: `*.test.ts` (pure), `*.int.test.ts` (real Kafka, registry,
-// PostgreSQL) and `*.e2e.test.ts` (whole pipeline). The global setup starts the real stack once.
+// Three tiers, one command (`npm test` runs them all, in this order):
+// - unit: `*.test.ts`, pure logic and the runtime through its test driver; no stack, no Java,
+//   seconds (`npm run test:unit`, the edit–run loop).
+// - integration: `*.int.test.ts`, one processor or module against the real Kafka broker, schema
+//   registry, PostgreSQL and EVM.
+// - e2e: `*.e2e.test.ts`, the whole pipeline as processes, kills included.
+// The stack is started by the global setup of the tiers that need it, once per run however many of
+// them run (test/global-setup.ts shares it), and never for the unit tier.
 import { defineConfig } from 'vitest/config';
+
+const stackTiers = ['**/*.int.test.ts', '**/*.e2e.test.ts'];
 
 export default defineConfig({
   test: {
-    include: ['**/*.test.ts'],
-    exclude: ['node_modules/**', '.cache/**'],
-    globalSetup: ['test/global-setup.ts'],
+    exclude: ['node_modules/**', '.cache/**', 'dist/**'],
     pool: 'forks',
-    // One file at a time: the files share one broker, one database and fixed consumer groups
-    // (router, accumulator), and the global micro-batch window batches every pending payment.
-    fileParallelism: false,
     testTimeout: 60_000,
-    hookTimeout: 240_000,
     teardownTimeout: 60_000,
     // A test that only passes on a retry is a defect: never retry.
     retry: 0,
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          include: ['**/*.test.ts'],
+          exclude: ['node_modules/**', '.cache/**', 'dist/**', ...stackTiers],
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          include: ['**/*.int.test.ts'],
+          globalSetup: ['test/global-setup.ts'],
+          // One file at a time: the files share one broker, one database and fixed consumer
+          // groups (router, accumulator), and the global micro-batch window batches every pending
+          // payment.
+          fileParallelism: false,
+          hookTimeout: 240_000,
+          sequence: { groupOrder: 1 },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'e2e',
+          include: ['**/*.e2e.test.ts'],
+          globalSetup: ['test/global-setup.ts'],
+          fileParallelism: false,
+          hookTimeout: 240_000,
+          sequence: { groupOrder: 2 },
+        },
+      },
+    ],
   },
 });

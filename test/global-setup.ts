@@ -27,7 +27,36 @@ declare module 'vitest' {
   }
 }
 
+interface SharedStack {
+  endpoints: StackEndpoints;
+  localEvm: { pidFile: string; blockIntervalMs: number } | null;
+  /** Tiers (vitest projects) using the stack; the last one to finish stops it. */
+  users: number;
+  teardown: () => Promise<void>;
+}
+
+// The integration and e2e tiers are two vitest projects, each with this global setup; vitest
+// calls it once per project, possibly through separate module instances, so the running stack is
+// kept on globalThis: one stack per run, stopped (and the books checked) after the last tier.
+const sharedStackKey = Symbol.for('payout-pipeline.test-stack');
+type StackHolder = { [sharedStackKey]?: Promise<SharedStack> };
+
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const holder = globalThis as StackHolder;
+  holder[sharedStackKey] ??= startSharedStack();
+  const shared = await holder[sharedStackKey];
+  shared.users += 1;
+  project.provide('endpoints', shared.endpoints);
+  project.provide('localEvm', shared.localEvm);
+  return async () => {
+    shared.users -= 1;
+    if (shared.users > 0) return;
+    delete holder[sharedStackKey];
+    await shared.teardown();
+  };
+}
+
+async function startSharedStack(): Promise<SharedStack> {
   const environment = testStackEnvironment({ ...(await freeStackEnvironment(`.cache/test-stack/run-${process.pid}`)), ...process.env });
   const config = loadConfig(environment);
   const log = createLogger({ name: 'test-stack', level: process.env['TEST_STACK_LOG_LEVEL'] ?? 'warn' });
@@ -62,16 +91,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
     };
   }
   await prepare(endpoints, log);
-  project.provide('endpoints', endpoints);
-  project.provide(
-    'localEvm',
+  const localEvm =
     config.EVM_RPC_URL === undefined
       ? { pidFile: localEvmPidFile(path.join(path.resolve(config.STACK_DATA_DIR), 'evm')), blockIntervalMs: config.EVM_BLOCK_INTERVAL }
-      : null,
-  );
+      : null;
   // The books must reconcile after the whole run, not only after the files that check them
   // themselves: a test that leaves a violation behind fails the run here, with the list.
-  return async () => {
+  const teardown = async (): Promise<void> => {
     let violations = '';
     try {
       const pool = await createDatabasePool(endpoints.databaseUrl);
@@ -90,4 +116,5 @@ export default async function setup(project: TestProject): Promise<() => Promise
       process.exitCode = 1;
     }
   };
+  return { endpoints, localEvm, users: 0, teardown };
 }
