@@ -202,7 +202,7 @@ export const configSchema = z.object({
     .min(8, 'at least 8 characters')
     .optional()
     .describe(
-      "Sent as x-changenow-api-key; never logged. Required by the ChangeNow connector and settlement; `npm start` and the tests use the simulator's development key.",
+      "Sent as x-changenow-api-key; never logged. Required by the ChangeNow connector, the accumulator and settlement; `npm start` and the tests use the simulator's development key.",
     ),
   CHANGENOW_CONNECTOR_PORT: port.default(8093).describe("The ChangeNow connector's /health, /ready and /metrics port."),
   CHANGENOW_RATE_LIMIT_PER_SECOND: positiveInt
