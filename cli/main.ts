@@ -24,6 +24,7 @@ import { localIpnSecret, up } from './up.ts';
 import { dismissQuarantine, listQuarantine, reinjectQuarantine, showQuarantine } from '../processors/admin/quarantine-cli.ts';
 import { quarantineStates } from '../processors/webhook/ipn-quarantine.ts';
 import { describeStackReset, resetStackData } from './stack-reset.ts';
+import { syncConfigReference } from './config-reference.ts';
 
 const config = loadConfig();
 const log = createLogger({ name: 'cli', level: config.LOG_LEVEL });
@@ -107,6 +108,13 @@ schemas
   .command('freeze')
   .description('record changed schemas as the next version in schemas/history, with golden fixtures')
   .action(() => runSchemasFreeze());
+
+const docs = program.command('docs').description('generated documentation');
+docs
+  .command('config')
+  .description('generate docs/configuration.md from the configuration schema in core/config.ts')
+  .option('--check', 'fail when the file is out of date, naming the variables that differ', false)
+  .action((options: { check: boolean }) => syncConfigReference({ check: options.check }));
 
 program
   .command('prepare')

@@ -1,6 +1,7 @@
 // Configuration is read once, at start-up, from the environment by one zod schema into a frozen
-// object. Every variable is documented in the README; a bad value stops the process with a message
-// naming the variable, instead of surfacing later as a strange runtime error.
+// object. Each variable carries its description here, and docs/configuration.md is generated from
+// this schema (`npm run docs:config`); a bad value stops the process with a message naming the
+// variable, instead of surfacing later as a strange runtime error.
 import { z } from 'zod';
 import { PipelineError } from './errors.ts';
 
@@ -21,178 +22,255 @@ const duration = z
     return Number(count) * durationUnitsMs[unit as keyof typeof durationUnitsMs];
   });
 
-const configSchema = z.object({
+export const configSchema = z.object({
   // Endpoints of an existing stack. When set they are used as they are and nothing is started.
   KAFKA_BROKERS: z
     .string()
     .regex(/^[^,\s]+:\d+(,[^,\s]+:\d+)*$/, 'comma-separated host:port list')
-    .optional(),
-  SCHEMA_REGISTRY_URL: optionalUrl,
-  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'postgres:// URL').optional(),
+    .optional()
+    .describe('Brokers of an existing Kafka; when set, no broker is started.'),
+  SCHEMA_REGISTRY_URL: optionalUrl.describe('URL of an existing Confluent-compatible schema registry; when set, none is started.'),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'postgres:// URL')
+    .optional()
+    .describe('An existing PostgreSQL; when set, none is started.'),
 
   // Ports of the stack the project starts itself (native or Docker).
-  KAFKA_PORT: port.default(9092),
-  KAFKA_CONTROLLER_PORT: port.default(9093),
-  SCHEMA_REGISTRY_PORT: port.default(8081),
-  POSTGRES_PORT: port.default(5432),
-  KAFKA_UI_PORT: port.default(8088),
-  STACK_DATA_DIR: z.string().min(1).default('.cache/stack'),
-  STACK_MODE: z.enum(['auto', 'external', 'docker', 'native']).default('auto'),
+  KAFKA_PORT: port.default(9092).describe('Kafka client port of the local stack.'),
+  KAFKA_CONTROLLER_PORT: port.default(9093).describe('KRaft controller port of the native broker.'),
+  SCHEMA_REGISTRY_PORT: port.default(8081).describe('Schema registry port of the local stack.'),
+  POSTGRES_PORT: port.default(5432).describe('PostgreSQL port of the local stack.'),
+  KAFKA_UI_PORT: port.default(8088).describe('Kafka UI port (Docker mode only; there is no native Kafka UI).'),
+  STACK_DATA_DIR: z.string().min(1).default('.cache/stack').describe('Where the local stack keeps its data across restarts; `stack reset --yes` deletes it.'),
+  STACK_MODE: z
+    .enum(['auto', 'external', 'docker', 'native'])
+    .default('auto')
+    .describe('How the stack is found: `auto` tries the endpoints from the environment, then Docker, then native; the others force one.'),
 
-  KAFKA_CLIENT_ID: z.string().min(1).default('payout-pipeline'),
-  KAFKA_REQUEST_TIMEOUT_MS: positiveInt.default(10_000),
-  KAFKA_PRODUCE_TIMEOUT_MS: positiveInt.default(8_000),
-  /** A consumer that sent no heartbeat for this long is dropped from its group. */
-  KAFKA_SESSION_TIMEOUT: duration.default('15s'),
-  /** How long a rebalance waits for members to rejoin (a SIGKILLed member is waited for up to this). */
-  KAFKA_REBALANCE_TIMEOUT: duration.default('30s'),
+  KAFKA_CLIENT_ID: z.string().min(1).default('payout-pipeline').describe('Kafka client id prefix; each processor appends its name.'),
+  KAFKA_REQUEST_TIMEOUT_MS: positiveInt.default(10_000).describe('kafkajs request timeout, in milliseconds.'),
+  KAFKA_PRODUCE_TIMEOUT_MS: positiveInt
+    .default(8_000)
+    .describe('The webhook answers 503 when the broker has not acknowledged its record within this many milliseconds.'),
+  KAFKA_SESSION_TIMEOUT: duration
+    .default('15s')
+    .describe('A consumer that sent no heartbeat for this long is dropped from its group (it heartbeats every fifth of it).'),
+  KAFKA_REBALANCE_TIMEOUT: duration
+    .default('30s')
+    .describe('How long a rebalance waits for members to rejoin; bounds recovery after a SIGKILLed member.'),
 
-  /**
-   * The interface every process's HTTP server binds to. Loopback by default, so a development
-   * machine does not offer the admin API to its network; a container needs 0.0.0.0.
-   */
-  LISTEN_HOST: listenHost.default('127.0.0.1'),
+  LISTEN_HOST: listenHost
+    .default('127.0.0.1')
+    .describe(
+      "The interface every process's HTTP server binds to. Loopback, so a development machine does not offer its admin API to the network; set 0.0.0.0 in a container (the compose profile does).",
+    ),
 
-  WEBHOOK_PORT: port.default(8080),
-  /** The public webhook's interface; LISTEN_HOST when unset. */
-  WEBHOOK_HOST: listenHost.optional(),
-  /** When set, the webhook serves /metrics (and /health, /ready) here instead of on its public port. */
-  WEBHOOK_METRICS_PORT: port.optional(),
-  /** The interface of that separate metrics port; LISTEN_HOST when unset. */
-  METRICS_HOST: listenHost.optional(),
-  /** Per source; generous, so a load test of 1,000 IPNs/s from one host is never throttled. */
-  WEBHOOK_RATE_LIMIT_PER_MINUTE: positiveInt.max(10_000_000).default(120_000),
-  WEBHOOK_BODY_LIMIT_BYTES: positiveInt.max(1_048_576).default(65_536),
-  NOWPAYMENTS_IPN_SECRET: z.string().min(16, 'at least 16 characters').optional(),
+  WEBHOOK_PORT: port.default(8080).describe('The webhook\'s HTTP port.'),
+  WEBHOOK_HOST: listenHost.optional().describe("The public webhook's interface; LISTEN_HOST when unset."),
+  WEBHOOK_METRICS_PORT: port
+    .optional()
+    .describe('When set, the webhook serves /metrics (and /health, /ready) on this port instead of its public one.'),
+  METRICS_HOST: listenHost.optional().describe('The interface of WEBHOOK_METRICS_PORT, e.g. an internal one; LISTEN_HOST when unset.'),
+  WEBHOOK_RATE_LIMIT_PER_MINUTE: positiveInt
+    .max(10_000_000)
+    .default(120_000)
+    .describe(
+      'IPN requests per source per minute (429 past it); generous, so a load test of 1,000 IPNs/s from one host is never throttled. Counted per process and TCP peer: behind a proxy all callers share it.',
+    ),
+  WEBHOOK_BODY_LIMIT_BYTES: positiveInt.max(1_048_576).default(65_536).describe('Larger IPN bodies are answered 413.'),
+  NOWPAYMENTS_IPN_SECRET: z
+    .string()
+    .min(16, 'at least 16 characters')
+    .optional()
+    .describe('HMAC key of the IPN signatures. Required by the webhook; `npm start` uses a development secret when unset.'),
   PAYMENT_USD_MAX: z
     .string()
     .regex(/^\d+(\.\d+)?$/, 'a positive decimal')
-    .default('100000'),
-  RETRY_AFTER_SECONDS: positiveInt.max(3_600).default(30),
-  /** IPN timestamps (created_at, updated_at) before this instant are refused (quarantined when signed). */
+    .default('100000')
+    .describe('An IPN whose price_amount is larger is refused as absurd (quarantined when signed).'),
+  RETRY_AFTER_SECONDS: positiveInt.max(3_600).default(30).describe('The Retry-After of the webhook\'s 503 answers.'),
   IPN_TIMESTAMP_EARLIEST: z
     .string()
     .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/, 'an ISO-8601 UTC instant such as 2009-01-01T00:00:00Z')
     .refine((text) => !Number.isNaN(Date.parse(text)) && Date.parse(text) >= Date.UTC(1970, 0, 1), 'a real instant from 1970 on')
-    .default('2009-01-01T00:00:00Z'),
-  /** … and so are timestamps further than this past the webhook's clock (clock skew allowance). */
-  IPN_TIMESTAMP_FUTURE_TOLERANCE: duration.default('1d'),
+    .default('2009-01-01T00:00:00Z')
+    .describe('IPN timestamps (created_at, updated_at) before this instant are refused (quarantined when signed).'),
+  IPN_TIMESTAMP_FUTURE_TOLERANCE: duration
+    .default('1d')
+    .describe("… and so are timestamps further than this past the webhook's clock (the clock skew allowed)."),
 
   // Admin API (client payout configs, runtime settings).
-  ADMIN_PORT: port.default(8090),
-  /** The admin API's interface; LISTEN_HOST when unset (an internal interface, apart from the webhook's). */
-  ADMIN_HOST: listenHost.optional(),
-  /** A single plain token, named `admin` in the history. */
-  ADMIN_TOKEN: z.string().min(24, 'at least 24 characters').optional(),
-  /** Named tokens, `name:sha256hex,…`; the name is the actor recorded for what the token changes. */
+  ADMIN_PORT: port.default(8090).describe('The admin API\'s port.'),
+  ADMIN_HOST: listenHost
+    .optional()
+    .describe("The admin API's interface (an internal one, apart from the webhook's); LISTEN_HOST when unset."),
+  ADMIN_TOKEN: z
+    .string()
+    .min(24, 'at least 24 characters')
+    .optional()
+    .describe(
+      'One plain bearer token of /api/*, acting as `admin`. The admin API needs ADMIN_TOKEN or ADMIN_TOKENS; `npm start` uses a development token when both are unset.',
+    ),
   ADMIN_TOKENS: z
     .string()
     .regex(/^[A-Za-z0-9._@+-]{1,64}:[0-9a-fA-F]{64}(\s*,\s*[A-Za-z0-9._@+-]{1,64}:[0-9a-fA-F]{64})*$/, 'comma-separated name:sha256hex pairs')
-    .optional(),
-  ADMIN_RATE_LIMIT_PER_MINUTE: positiveInt.max(1_000_000).default(600),
-  CLIENT_THRESHOLD_MIN_USD: decimalText.default('50'),
-  CLIENT_THRESHOLD_MAX_USD: decimalText.default('100000'),
-  WALLET_CHANGE_COOLDOWN: duration.default('24h'),
+    .optional()
+    .describe('Named tokens, `name:sha256hex,…`, of which only the digests are kept; the name is the actor recorded for what the token changes.'),
+  ADMIN_RATE_LIMIT_PER_MINUTE: positiveInt
+    .max(1_000_000)
+    .default(600)
+    .describe('/api/* requests per source per minute (429 past it), counted before the token is checked.'),
+  CLIENT_THRESHOLD_MIN_USD: decimalText.default('50').describe('The smallest payout threshold a threshold client may set.'),
+  CLIENT_THRESHOLD_MAX_USD: decimalText.default('100000').describe('The largest payout threshold a threshold client may set.'),
+  WALLET_CHANGE_COOLDOWN: duration
+    .default('24h')
+    .describe("Delay before a change of an existing client's payout destination takes effect (cancellable meanwhile)."),
 
   // Router.
-  ROUTER_PORT: port.default(8091),
-  PLATFORM_FEE_PERCENT: decimalText.default('3'),
+  ROUTER_PORT: port.default(8091).describe("The router's /health, /ready and /metrics port."),
+  PLATFORM_FEE_PERCENT: decimalText.default('3').describe('The platform fee taken from every payment, an exact decimal percentage (at most 6 decimals).'),
 
   // Accumulator: the global ETH → USDT micro-batch window.
-  ACCUMULATOR_PORT: port.default(8092),
-  MICRO_BATCH_THRESHOLD_USD: decimalText.default('20'),
-  MICRO_BATCH_THRESHOLD_MAX_USD: decimalText.default('100000'),
-  MICRO_BATCH_MAX_WAIT: duration.default('15m'),
-  MICRO_BATCH_MEMBERS_MAX: positiveInt.max(100_000).default(5_000),
-  /** How long the accumulator trusts ChangeNow's ETH → USDT range before asking again. */
-  CONVERSION_RANGE_TTL: duration.default('1m'),
-  /** How often the window's wall-clock punctuation runs (the time trigger and idle flushes). */
-  WINDOW_PUNCTUATION_INTERVAL: duration.default('1s'),
+  ACCUMULATOR_PORT: port.default(8092).describe("The accumulator's /health, /ready and /metrics port."),
+  MICRO_BATCH_THRESHOLD_USD: decimalText
+    .default('20')
+    .describe('The micro-batch threshold (pending net USD of all clients) until it is changed at runtime.'),
+  MICRO_BATCH_THRESHOLD_MAX_USD: decimalText.default('100000').describe('The ceiling of the runtime micro-batch threshold.'),
+  MICRO_BATCH_MAX_WAIT: duration.default('15m').describe('The oldest pending payment closes a batch after waiting this long, whatever the sum.'),
+  MICRO_BATCH_MEMBERS_MAX: positiveInt.max(100_000).default(5_000).describe('The most payments in one conversion batch.'),
+  CONVERSION_RANGE_TTL: duration
+    .default('1m')
+    .describe("How long the accumulator trusts ChangeNow's ETH → USDT range before asking again."),
+  WINDOW_PUNCTUATION_INTERVAL: duration
+    .default('1s')
+    .describe("How often the windows' wall-clock punctuation runs (the time triggers and idle flushes of the accumulator and settlement)."),
 
   // Local EVM (Hardhat node) and the chain connector.
-  /** JSON-RPC endpoint of an existing node. When set, no local EVM is started. */
-  EVM_RPC_URL: optionalUrl,
-  EVM_PORT: port.default(8545),
-  /** The local node mines every transaction at once and an empty block this often, so confirmations accrue. */
-  EVM_BLOCK_INTERVAL: duration.default('1s'),
-  /** The USDT (ERC-20, 6 decimals) contract; the local stack deploys its own when unset. */
-  USDT_CONTRACT_ADDRESS: z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'a 0x-prefixed 20-byte address').optional(),
-  /** The host wallet's key (0x + 64 hex). Never logged. HOST_WALLET_KEY_FILE reads it from a file instead. */
-  HOST_WALLET_PRIVATE_KEY: z.string().regex(/^0x[0-9a-fA-F]{64}$/, '0x followed by 64 hex digits').optional(),
-  HOST_WALLET_KEY_FILE: z.string().min(1).optional(),
-  CHAIN_CONNECTOR_PORT: port.default(8094),
-  CHAIN_CONFIRMATIONS: z.coerce.number().int().min(1).max(100).default(2),
-  /** Caps on EIP-1559 fees taken from the node; a transfer waits rather than pay more. */
-  CHAIN_MAX_FEE_PER_GAS_GWEI: decimalText.default('300'),
-  CHAIN_MAX_PRIORITY_FEE_GWEI: decimalText.default('3'),
-  /** A broadcast transaction the node no longer knows, and not mined, for this long is rebroadcast. */
-  CHAIN_DROPPED_AFTER: duration.default('30s'),
-  CHAIN_POLL_INTERVAL: duration.default('500ms'),
-  /** A broadcast transaction pending (known to the node, not mined) this long is replaced at a higher fee. */
-  CHAIN_STUCK_AFTER: duration.default('3m'),
-  /** Most gas one transfer may use (its estimate with headroom); a transfer needing more fails with the reason. */
-  CHAIN_GAS_LIMIT_MAX: positiveInt.min(21_000).max(30_000_000).default(300_000),
-  /** Each JSON-RPC call to the node gives up after this (then it is retried with backoff; nothing changes state). */
-  CHAIN_RPC_TIMEOUT: duration.default('5s'),
+  EVM_RPC_URL: optionalUrl.describe('JSON-RPC endpoint of an existing EVM node; when set, no local EVM is started.'),
+  EVM_PORT: port.default(8545).describe('The local EVM\'s port.'),
+  EVM_BLOCK_INTERVAL: duration
+    .default('1s')
+    .describe('The local node mines every transaction at once and an empty block this often, so confirmations accrue.'),
+  USDT_CONTRACT_ADDRESS: z
+    .string()
+    .regex(/^0x[0-9a-fA-F]{40}$/, 'a 0x-prefixed 20-byte address')
+    .optional()
+    .describe('The USDT (ERC-20, 6 decimals) contract; unset, the one the local stack deploys.'),
+  HOST_WALLET_PRIVATE_KEY: z
+    .string()
+    .regex(/^0x[0-9a-fA-F]{64}$/, '0x followed by 64 hex digits')
+    .optional()
+    .describe(
+      "The host wallet's key; never logged. Required by the connectors (or HOST_WALLET_KEY_FILE); `npm start` and the tests use the local chain's development account.",
+    ),
+  HOST_WALLET_KEY_FILE: z.string().min(1).optional().describe('A file holding the host wallet\'s key instead (a mounted secret; its content is trimmed).'),
+  CHAIN_CONNECTOR_PORT: port.default(8094).describe("The chain connector's /health, /ready and /metrics port."),
+  CHAIN_CONFIRMATIONS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(100)
+    .default(2)
+    .describe('Blocks (inclusive) before a transfer is CONFIRMED or REVERTED.'),
+  CHAIN_MAX_FEE_PER_GAS_GWEI: decimalText
+    .default('300')
+    .describe('Cap on the EIP-1559 max fee per gas; above it a transfer waits with the reason rather than pay more.'),
+  CHAIN_MAX_PRIORITY_FEE_GWEI: decimalText.default('3').describe("Cap on the tip (the node's suggestion is taken up to this)."),
+  CHAIN_DROPPED_AFTER: duration
+    .default('30s')
+    .describe('A broadcast transaction unknown to the node, and not mined, for this long is DROPPED and its same bytes sent again.'),
+  CHAIN_POLL_INTERVAL: duration.default('500ms').describe('How often the chain worker runs when no request arrives.'),
+  CHAIN_STUCK_AFTER: duration
+    .default('3m')
+    .describe(
+      'A broadcast transaction pending (known to the node, not mined) this long since its last broadcast is replaced by the same payment at ≥ +10 % fees, within the caps.',
+    ),
+  CHAIN_GAS_LIMIT_MAX: positiveInt
+    .min(21_000)
+    .max(30_000_000)
+    .default(300_000)
+    .describe('Most gas one transfer may use (its estimate with headroom); a transfer needing more FAILS with the reason.'),
+  CHAIN_RPC_TIMEOUT: duration
+    .default('5s')
+    .describe('Time limit of one JSON-RPC call to the node (then it is retried with backoff; nothing changes state).'),
 
   // ChangeNow (API v2) and its local simulator.
-  /** ChangeNow's API root, e.g. https://api.changenow.io. Unset: the local simulator. */
-  CHANGENOW_API_URL: optionalUrl,
-  CHANGENOW_API_KEY: z.string().min(8, 'at least 8 characters').optional(),
-  CHANGENOW_CONNECTOR_PORT: port.default(8093),
-  CHANGENOW_RATE_LIMIT_PER_SECOND: positiveInt.max(1_000).default(10),
-  CHANGENOW_REQUEST_TIMEOUT: duration.default('10s'),
-  /** How long one API call is retried (429, 5xx, timeouts) before it gives up into a failed state. */
-  CHANGENOW_RETRY_BUDGET: duration.default('2m'),
-  /**
-   * A command for which no exchange could be created within this long (ChangeNow down, refusing
-   * with 5xx) ends FAILED with the last error. Safe: nothing was paid in before an exchange exists.
-   */
-  CHANGENOW_CREATE_DEADLINE: duration.default('10m'),
-  /** Status polling starts at the first interval and backs off to the second. */
-  CHANGENOW_POLL_INTERVAL: duration.default('2s'),
-  CHANGENOW_POLL_INTERVAL_MAX: duration.default('1m'),
-  CHANGENOW_SIMULATOR_PORT: port.default(8095),
-  /** The simulator's prices in USD and its fee, applied to every exchange it runs. */
-  SIMULATOR_ETH_USD: decimalText.default('3000'),
-  SIMULATOR_FEE_PERCENT: decimalText.default('0.5'),
-  /** The simulator's delay between two status steps once the pay-in arrived. */
-  SIMULATOR_STEP_DELAY: duration.default('300ms'),
+  CHANGENOW_API_URL: optionalUrl.describe("ChangeNow's API root, e.g. https://api.changenow.io; when set, no simulator is started."),
+  CHANGENOW_API_KEY: z
+    .string()
+    .min(8, 'at least 8 characters')
+    .optional()
+    .describe(
+      "Sent as x-changenow-api-key; never logged. Required by the ChangeNow connector, the accumulator and settlement; `npm start` and the tests use the simulator's development key.",
+    ),
+  CHANGENOW_CONNECTOR_PORT: port.default(8093).describe("The ChangeNow connector's /health, /ready and /metrics port."),
+  CHANGENOW_RATE_LIMIT_PER_SECOND: positiveInt
+    .max(1_000)
+    .default(10)
+    .describe('Requests per second to one ChangeNow API root, shared by every client in the process (requests wait their turn).'),
+  CHANGENOW_REQUEST_TIMEOUT: duration.default('10s').describe('Time limit of one attempt of a ChangeNow call.'),
+  CHANGENOW_RETRY_BUDGET: duration
+    .default('2m')
+    .describe('How long one ChangeNow call keeps retrying (429, 5xx, timeouts) before it fails with its last reason.'),
+  CHANGENOW_CREATE_DEADLINE: duration
+    .default('10m')
+    .describe(
+      'A command for which no exchange could be created within this long (ChangeNow down or answering 5xx) ends FAILED with the last error; safe, because nothing is paid in before an exchange exists.',
+    ),
+  CHANGENOW_POLL_INTERVAL: duration
+    .default('2s')
+    .describe('First interval of the exchange status polls (and the pause after a failed step).'),
+  CHANGENOW_POLL_INTERVAL_MAX: duration.default('1m').describe('The status polls back off to this while the status does not move.'),
+  CHANGENOW_SIMULATOR_PORT: port.default(8095).describe('The ChangeNow simulator\'s port.'),
+  SIMULATOR_ETH_USD: decimalText.default('3000').describe("The simulator's ETH price in USD (USDT is at 1)."),
+  SIMULATOR_FEE_PERCENT: decimalText.default('0.5').describe("The simulator's exchange fee, on top of a fixed network fee per currency."),
+  SIMULATOR_STEP_DELAY: duration.default('300ms').describe("The simulator's delay between two exchange statuses once the pay-in arrived."),
 
   // Settlement: distribution, the per-client window and payouts.
-  SETTLEMENT_PORT: port.default(8096),
-  PAYOUT_MAX_AGE: duration.default('90d'),
-  PAYOUT_MAX_SWAP_USD: decimalText.default('5000'),
-  /** A payout is held while estimated exchange and network fees exceed this share of it. */
-  PAYOUT_FEE_FLOOR_PERCENT: decimalText.default('2'),
-  PAYOUT_RETRY_ATTEMPTS_MAX: positiveInt.max(100).default(5),
-  PAYOUT_RETRY_BACKOFF: duration.default('1m'),
+  SETTLEMENT_PORT: port.default(8096).describe("Settlement's /health, /ready and /metrics port."),
+  PAYOUT_MAX_AGE: duration.default('90d').describe('A payout group whose oldest credit is this old pays out whatever its amount.'),
+  PAYOUT_MAX_SWAP_USD: decimalText.default('5000').describe('The largest payout batch; bigger groups are split into batches of whole credits.'),
+  PAYOUT_FEE_FLOOR_PERCENT: decimalText
+    .default('2')
+    .describe('A payout waits while its estimated exchange and network fees exceed this share of it (not when forced).'),
+  PAYOUT_RETRY_ATTEMPTS_MAX: positiveInt
+    .max(100)
+    .default(5)
+    .describe('Automatic retries of a failed payout before an operator is needed.'),
+  PAYOUT_RETRY_BACKOFF: duration.default('1m').describe('Delay before the first automatic retry of a failed payout, doubled each time.'),
 
   // Retention of the inbox and the outbox (core/processing/retention.ts), run by every consumer process.
-  /**
-   * Inbox rows of topics Kafka deletes records from are forgotten after this; it must exceed the
-   * longest finite topic retention plus a segment's lifetime (checked at start). Inbox rows of
-   * topics kept forever are never pruned.
-   */
-  INBOX_RETENTION: duration.default('60d'),
-  /** Published outbox rows are deleted after this (unpublished rows never are). */
-  OUTBOX_RETENTION: duration.default('7d'),
-  RETENTION_INTERVAL: duration.default('1h'),
+  INBOX_RETENTION: duration
+    .default('60d')
+    .describe(
+      'Inbox rows of topics Kafka deletes records from are deleted after this; it must exceed the longest finite topic retention plus a segment lifetime (7 days), checked at start. Inbox rows of topics kept forever are never pruned.',
+    ),
+  OUTBOX_RETENTION: duration.default('7d').describe('Published outbox rows are deleted after this (unpublished rows never are).'),
+  RETENTION_INTERVAL: duration.default('1h').describe('How often each consumer process runs the retention pass.'),
   // Liveness: what reconcile and the admin process raise as findings (alerts) about money that waits.
-  /** A payout group held by quote_unavailable this long is a finding (above_exchange_maximum is one at once). */
-  PAYOUT_HOLD_ALERT_AFTER: duration.default('1h'),
-  /** A client whose unpaid credits reached its threshold and whose oldest credit is this old is a finding. */
-  PAYOUT_OVERDUE_ALERT_AFTER: duration.default('7d'),
-  /** A conversion or payout batch still requested or swapping this long after it was formed is a finding. */
-  SWAP_STUCK_ALERT_AFTER: duration.default('1h'),
-  /** Dead letters written within this window are a finding. */
-  DEAD_LETTER_ALERT_WINDOW: duration.default('24h'),
-  /** A standing finding is alerted again at most this often. */
-  ALERT_REPEAT_INTERVAL: duration.default('6h'),
-  /** How often the admin process runs the liveness check; 0 turns it off. */
-  LIVENESS_CHECK_INTERVAL: z.union([z.literal('0').transform(() => 0), duration]).default('1m'),
+  PAYOUT_HOLD_ALERT_AFTER: duration
+    .default('1h')
+    .describe(
+      'A payout group held quote_unavailable, or the due micro-batch held below the exchange minimum, this long is a liveness finding.',
+    ),
+  PAYOUT_OVERDUE_ALERT_AFTER: duration
+    .default('7d')
+    .describe('A client whose unpaid credits reached its threshold and whose oldest credit is this old is a finding.'),
+  SWAP_STUCK_ALERT_AFTER: duration
+    .default('1h')
+    .describe('A conversion or payout batch still requested or swapping this long after it was formed is a finding.'),
+  DEAD_LETTER_ALERT_WINDOW: duration.default('24h').describe('Dead letters written within this window are a finding (one per topic).'),
+  ALERT_REPEAT_INTERVAL: duration.default('6h').describe('A standing finding is alerted again at most this often.'),
+  LIVENESS_CHECK_INTERVAL: z
+    .union([z.literal('0').transform(() => 0), duration])
+    .default('1m')
+    .describe('How often the admin process runs the liveness check; 0 turns it off.'),
 
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default('info')
+    .describe('The pino log level of every process.'),
 });
 
 export type Config = Readonly<z.infer<typeof configSchema>>;
