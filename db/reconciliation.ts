@@ -1,4 +1,4 @@
-// The ledger's invariants (nothing lost, nothing doubled; README, *Reconciliation and liveness*), checked over the whole database by SQL. Each
+// The ledger's invariants (nothing lost, nothing doubled; docs/overview.md and docs/operations.md), checked over the whole database by SQL. Each
 // query returns the rows that break one invariant; an empty result everywhere means the books
 // balance. Used by `cli reconcile` (exit code non-zero on any violation), GET /api/reconciliation
 // and the tests. Several invariants are also constraints (one live membership per payment and per

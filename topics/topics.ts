@@ -76,7 +76,7 @@ const pipelineTopics: readonly TopicDefinition[] = [
     minInSyncReplicas: 2,
     valueSchema: 'client-payout-config',
     consumed: true,
-    description: 'Latest payout configuration per client, keyed by client id (admin API → router, accumulator).',
+    description: 'Latest payout configuration per client, keyed by client id (admin API → router).',
   },
   {
     name: topicNames.pipelineConfig,
@@ -109,7 +109,7 @@ const pipelineTopics: readonly TopicDefinition[] = [
     minInSyncReplicas: 2,
     valueSchema: 'payout-requested',
     consumed: true,
-    description: 'Swap-and-pay commands to a client wallet (router, accumulator → ChangeNow connector).',
+    description: 'Swap-and-pay commands to a client wallet (router for instant payouts, settlement for threshold payouts → ChangeNow connector).',
   },
   {
     name: topicNames.swapEvents,
@@ -154,7 +154,7 @@ const pipelineTopics: readonly TopicDefinition[] = [
     minInSyncReplicas: 2,
     valueSchema: 'credit-issued',
     consumed: true,
-    description: "Clients' shares of finished conversions, keyed by client id (settlement → per-client window).",
+    description: "Clients' shares of finished conversions, keyed by client id (settlement → readers outside the pipeline: statements, analytics; settlement's own window reads its table).",
   },
   {
     name: topicNames.payoutsCompleted,
