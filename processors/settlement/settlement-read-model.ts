@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { payoutBatchesTableRow } from '../../db/payout-batches-table.ts';
 import type { Decimal } from '../../core/money.ts';
 import { decimalColumn } from '../../db/column-types.ts';
-import { effectiveWalletOf } from '../../core/client-payout-config.ts';
+import { destinationInForce } from '../../core/client-payout-config.ts';
 import type { BalanceInput, FreeGroupRow, HoldRow, OpenBatchRow, UnconvertedRow } from './client-balance.ts';
 
 const decimal = decimalColumn;
@@ -87,6 +87,7 @@ export async function loadClientBalance(pool: DatabasePool, clientId: string, no
       SELECT client_id, strategy, threshold_usd, wallet_address, payout_currency, payout_network, pending_wallet_address, pending_wallet_effective_at
       FROM clients WHERE client_id = ${clientId}`);
     if (client === null) return null;
+    const destination = destinationInForce(client, now);
     const keyOf = (row: { wallet_address: string; payout_currency: string; payout_network: string }) => ({
       clientId,
       walletAddress: row.wallet_address,
@@ -170,7 +171,7 @@ export async function loadClientBalance(pool: DatabasePool, clientId: string, no
       strategy: client.strategy,
       input: {
         thresholdUsd: client.strategy === 'instant' ? null : client.threshold_usd,
-        destination: { walletAddress: effectiveWalletOf(client, now), payoutCurrency: client.payout_currency, payoutNetwork: client.payout_network },
+        destination: { walletAddress: destination.wallet_address, payoutCurrency: destination.payout_currency, payoutNetwork: destination.payout_network },
         freeGroups,
         holds,
         openBatches,
