@@ -11,8 +11,8 @@ import { openProcessResources } from '../core/processing/process-resources.ts';
 import { createOutboxRelay } from '../core/processing/outbox-relay.ts';
 import { createDatabasePool } from '../db/pool.ts';
 import { defaultCliActor } from '../processors/admin/set-threshold.ts';
-import { parseRecoveryRequest } from '../processors/admin/recovery-request.ts';
-import { parseActor } from '../processors/admin/request-validation.ts';
+import { parseRecoveryRequest } from '../processors/settlement/recovery-request.ts';
+import { parseActor } from '../core/http/request-validation.ts';
 import { listConversionRecoveries, recoveryView, resolveConversionRecovery, type RecoveryOutcome } from '../processors/settlement/conversion-recovery.ts';
 import type { StackEndpoints } from '../stack/endpoints.ts';
 

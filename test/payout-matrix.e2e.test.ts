@@ -10,7 +10,7 @@ import { Decimal, toBaseUnits } from '../core/money.ts';
 import { decimalColumn } from '../db/column-types.ts';
 import { findViolations, formatViolations } from '../db/reconciliation.ts';
 import { payoutPairs, type PayoutPair } from '../processors/admin/payout-currencies.ts';
-import type { AddressFormat } from '../processors/admin/wallet-address.ts';
+import type { AddressFormat } from '../processors/admin/address-format.ts';
 import { findSimulatedCurrency } from '../connectors/changenow-simulator/simulated-currencies.ts';
 import type { PayoutCompleted } from '../schemas/generated/records.ts';
 import { topicNames } from '../topics/topics.ts';

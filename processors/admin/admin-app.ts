@@ -11,16 +11,16 @@ import { mountErrorHandlers, parseJsonBody, rejection, requireJsonContentType, t
 import { createRequestRateLimit } from '../../core/http/rate-limit.ts';
 import { requireAdminBearer, tokenNameOf } from './admin-auth.ts';
 import type { AdminTokenDigest } from './admin-tokens.ts';
-import { parseClientConfigRequest, parseClientId, type ClientThresholdBounds } from './client-config.ts';
+import { parseClientConfigRequest, type ClientThresholdBounds } from './client-config.ts';
 import type { ClientService } from './client-service.ts';
-import { actorHeader, actorNoteHeader, parseRequestActor, problem, RequestValidationError, type RequestActor } from './request-validation.ts';
-import { auditView, clientView, historyView, pendingView, thresholdView } from './admin-views.ts';
+import { actorHeader, actorNoteHeader, parseClientId, parseRequestActor, problem, RequestValidationError, type RequestActor } from '../../core/http/request-validation.ts';
+import { auditView, clientView, historyView, thresholdView } from './admin-views.ts';
+import { pendingView } from './pending-change-view.ts';
 import { loadClientHistory } from './client-store.ts';
 import { parseMicroBatchThresholdRequest, type MicroBatchThresholdLimits } from './micro-batch-threshold.ts';
 import { listConfigAudit, readMicroBatchThreshold, setMicroBatchThreshold } from './threshold-store.ts';
-import { mountRecoveryRoutes } from './recovery-routes.ts';
 import type { LivenessRules } from '../../db/liveness.ts';
-import { mountSettlementRoutes } from './settlement-routes.ts';
+import { mountSettlementRoutes } from '../settlement/settlement-routes.ts';
 import { mountQuarantineRoutes } from './quarantine-routes.ts';
 import type { QuarantineService } from './quarantine-service.ts';
 
@@ -219,9 +219,10 @@ export function createAdminApp(options: AdminAppOptions): Express {
     response.json({ entries: entries.map(auditView) });
   });
 
-  mountSettlementRoutes(app, { pool: options.pool, log, now: options.now, newRequestId: options.newCorrelationId, payoutMaxAgeMs: options.payoutMaxAgeMs, actorOf, livenessRules: options.livenessRules });
+  // Settlement's routes (balance, lineage, operator requests, reconciliation, conversion recovery):
+  // settlement's module owns them and its tables; this process only serves them.
+  mountSettlementRoutes(app, { pool: options.pool, log, now: options.now, newRequestId: options.newCorrelationId, payoutMaxAgeMs: options.payoutMaxAgeMs, actorOf, livenessRules: options.livenessRules, jsonBody });
   if (options.quarantine !== undefined) mountQuarantineRoutes(app, { quarantine: options.quarantine, bodyLimitBytes: options.bodyLimitBytes, actorOf });
-  mountRecoveryRoutes(app, { pool: options.pool, log, now: options.now, jsonBody, actorOf });
 
   mountErrorHandlers(app, {
     retryAfterSeconds: options.retryAfterSeconds,

@@ -32,7 +32,7 @@ async function snapshot(): Promise<string> {
   return database.oneFirst(sql.type(fingerprint)`
     SELECT concat_ws(' ',
       ${digestOf('clients')}, ${digestOf('client_config_history')}, ${digestOf('client_pending_destinations')},
-      ${digestOf('config_audit')}, ${digestOf('payout_trigger_requests')}, ${digestOf('payout_batches')},
+      ${digestOf('config_audit')}, ${digestOf('payout_trigger_requests')}, ${digestOf('payout_retry_requests')}, ${digestOf('payout_batches')},
       (SELECT count(*)::text FROM outbox)) AS fingerprint
   `);
 }

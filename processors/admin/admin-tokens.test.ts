@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { adminTokenDigestsOf, adminTokenNameOf, parseAdminTokens, sha256Of, singleAdminTokenName } from './admin-tokens.ts';
-import { parseRequestActor, systemActorPrefix } from './request-validation.ts';
+import { parseRequestActor, systemActorPrefix } from '../../core/http/request-validation.ts';
 
 const hexOf = (token: string): string => sha256Of(token).toString('hex');
 const seed = 20261202;

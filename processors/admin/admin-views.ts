@@ -3,16 +3,7 @@
 import type { StoredClient } from './client-change.ts';
 import type { ClientHistoryRow } from './client-store.ts';
 import type { ConfigAuditEntry, MicroBatchThresholdState } from './threshold-store.ts';
-import type { PendingDestination } from './wallet-cooldown.ts';
-
-export interface PendingChangeView {
-  wallet_address: string;
-  payout_currency: string;
-  payout_network: string;
-  requested_by: string;
-  requested_at: string;
-  effective_at: string;
-}
+import { pendingView, type PendingChangeView } from './pending-change-view.ts';
 
 export interface ClientView {
   client_id: string;
@@ -29,17 +20,6 @@ export interface ClientView {
   pending_change: PendingChangeView | null;
   created_at: string;
   updated_at: string;
-}
-
-export function pendingView(pending: PendingDestination): PendingChangeView {
-  return {
-    wallet_address: pending.wallet_address,
-    payout_currency: pending.payout_currency,
-    payout_network: pending.payout_network,
-    requested_by: pending.requested_by,
-    requested_at: pending.requested_at.toISOString(),
-    effective_at: pending.effective_at.toISOString(),
-  };
 }
 
 export function clientView(client: StoredClient): ClientView {

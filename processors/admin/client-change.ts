@@ -8,7 +8,7 @@
 //   silently: cancelling is its own request);
 // - nothing different from what is in force: unchanged, nothing written, same revision.
 // A pending change whose time has come is folded in first, so "in force" means in force at `now`.
-import type { ClientConfigRequest, StrategyName } from './client-config.ts';
+import type { ClientConfigRequest } from './client-config.ts';
 import type { Decimal } from '../../core/money.ts';
 import {
   destinationOf,
@@ -16,13 +16,14 @@ import {
   pendingEffectiveAt,
   sameDestination,
   type PayoutDestination,
+  type PayoutStrategyName,
   type PendingDestination,
-} from './wallet-cooldown.ts';
+} from '../../core/client-payout-config.ts';
 
 export interface StoredClient extends PayoutDestination {
   readonly client_id: string;
   readonly revision: number;
-  readonly strategy: StrategyName;
+  readonly strategy: PayoutStrategyName;
   readonly threshold_usd: Decimal | null;
   readonly pending: PendingDestination | null;
   readonly created_at: Date;

@@ -4,8 +4,9 @@
 import { describe, expect, it } from 'vitest';
 import { LosslessNumber, parse } from 'lossless-json';
 import { Decimal } from '../../core/money.ts';
-import { parseClientConfigRequest, parseClientId } from './client-config.ts';
-import { parseActor, RequestValidationError } from './request-validation.ts';
+import { parseClientConfigRequest } from './client-config.ts';
+import { parseClientId } from '../../core/http/request-validation.ts';
+import { parseActor, RequestValidationError } from '../../core/http/request-validation.ts';
 
 const bounds = { min: new Decimal('50'), max: new Decimal('100000') };
 const xmrWallet = '44AFFq5kSiGBoZ4NMDwYtN18obc8AemS33DBLWs3H7otXft3XjrpDtQGv7SqSsaBYBb98uNbr2VBBEt7f2wfn3RVGQBEP3A';

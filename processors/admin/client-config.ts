@@ -2,6 +2,7 @@
 // (threshold strategy needs a threshold of at least $50, configurable, and below a ceiling), a
 // (currency, network) pair the exchange converts into, and a wallet address valid for that pair.
 import type { Decimal } from '../../core/money.ts';
+import { payoutStrategyNames, type PayoutStrategyName } from '../../core/client-payout-config.ts';
 import { describeSupportedPairs, findPayoutPair, isSupportedCurrency, isValidWalletFor, networksOf, walletRuleOf } from './payout-currencies.ts';
 import { walletAddressLengthMax } from './wallet-address.ts';
 import { findUnspendableAddress } from './unspendable-addresses.ts';
@@ -13,13 +14,11 @@ import {
   RequestValidationError,
   unknownFieldProblems,
   type RequestProblem,
-} from './request-validation.ts';
+} from '../../core/http/request-validation.ts';
 
-export type StrategyName = 'instant' | 'threshold';
-export const strategyNames: readonly StrategyName[] = ['instant', 'threshold'];
 
 export interface ClientConfigRequest {
-  readonly strategy: StrategyName;
+  readonly strategy: PayoutStrategyName;
   readonly threshold_usd: Decimal | null;
   readonly wallet_address: string;
   readonly payout_currency: string;
@@ -33,18 +32,6 @@ export interface ClientThresholdBounds {
 
 /** USD columns are NUMERIC(28, 8), as the Avro decimal(28, 8) they mirror. */
 export const usdScale = 8;
-
-// The merchant's Telegram channel id, the same text as in the webhook's order_id and in the
-// clients table's CHECK, so a registration and the payments for it always meet.
-const clientIdPattern = /^-?[0-9]{1,14}$/;
-export const clientIdRule = '-?[0-9]{1,14} (a Telegram channel id)';
-
-export function parseClientId(text: string): string {
-  if (!clientIdPattern.test(text)) {
-    throw new RequestValidationError([problem('clientId', clientIdRule, `The client id must be an optional minus and 1–14 digits, got "${text.slice(0, 40)}".`)]);
-  }
-  return text;
-}
 
 export const unspendableWalletRule = 'not a burn, zero or system address';
 
@@ -67,9 +54,9 @@ export function parseClientConfigRequest(body: unknown, bounds: ClientThresholdB
   const problems: RequestProblem[] = unknownFieldProblems(body, fields);
 
   const strategyValue = body['strategy'];
-  const strategy = strategyNames.find((name) => name === strategyValue);
+  const strategy = payoutStrategyNames.find((name) => name === strategyValue);
   if (strategy === undefined) {
-    problems.push(problem('strategy', `one of ${strategyNames.join(', ')}`, `strategy must be one of ${strategyNames.join(', ')}.`));
+    problems.push(problem('strategy', `one of ${payoutStrategyNames.join(', ')}`, `strategy must be one of ${payoutStrategyNames.join(', ')}.`));
   }
 
   let threshold: Decimal | null = null;

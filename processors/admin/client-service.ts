@@ -4,7 +4,7 @@ import type { DatabasePool } from 'slonik';
 import type { ClientConfigRequest } from './client-config.ts';
 import { planApplyDue, planCancelPending, planClientChange, settleClient, type StoredClient } from './client-change.ts';
 import { findDuePendingClients, loadClient, lockClient, saveClient } from './client-store.ts';
-import type { PendingDestination } from './wallet-cooldown.ts';
+import type { PendingDestination } from '../../core/client-payout-config.ts';
 
 export interface ClientServiceOptions {
   pool: DatabasePool;

@@ -11,9 +11,9 @@ import { decimalValue } from '../../db/decimal-value.ts';
 import { topicNames } from '../../topics/topics.ts';
 import type { ClientPayoutConfig } from '../../schemas/generated/records.ts';
 import type { ClientChangeEvent, StoredClient } from './client-change.ts';
-import { publishedPendingOf, type PendingDestination } from './wallet-cooldown.ts';
+import { publishedPendingOf, type PendingDestination } from '../../core/client-payout-config.ts';
 import { clientsTableRow } from '../../db/clients-table.ts';
-import { pendingView } from './admin-views.ts';
+import { pendingView } from './pending-change-view.ts';
 
 const storedClientRow = clientsTableRow.extend({
   created_at: z.date(),

@@ -4,7 +4,7 @@
 import type { Config } from '../../core/config.ts';
 import { Decimal } from '../../core/money.ts';
 import { usdScale } from './client-config.ts';
-import { isJsonObject, isProblem, parseMoney, problem, RequestValidationError, unknownFieldProblems } from './request-validation.ts';
+import { isJsonObject, isProblem, parseMoney, problem, RequestValidationError, unknownFieldProblems } from '../../core/http/request-validation.ts';
 
 export const microBatchThresholdSetting = 'micro_batch_threshold_usd';
 

@@ -1,7 +1,8 @@
 // The (currency, network) pairs a client can be paid in: those the exchange (ChangeNow v2, whose
 // tickers and network names these are) converts USDT or ETH into. A pair missing here is rejected
 // at registration, never discovered at payout time when the money is already in flight.
-import { addressFormats, isValidAddressOf, type AddressFormat } from './wallet-address.ts';
+import { addressFormats, isValidAddressOf } from './wallet-address.ts';
+import type { AddressFormat } from './address-format.ts';
 
 export interface PayoutPair {
   /** ChangeNow ticker, lower case. */

@@ -8,7 +8,7 @@ import type { Logger } from '../../core/logger.ts';
 import { createShutdown } from '../../core/shutdown.ts';
 import { openProcessResources } from '../../core/processing/process-resources.ts';
 import type { StackEndpoints } from '../../stack/endpoints.ts';
-import { parseActor } from './request-validation.ts';
+import { parseActor } from '../../core/http/request-validation.ts';
 import { defaultCliActor } from './set-threshold.ts';
 import { parseDismissReason, parseQuarantineId, parseReinjectRequest, quarantineView } from './quarantine-routes.ts';
 import { createQuarantineServiceOf, type Correction, type QuarantineService } from './quarantine-service.ts';

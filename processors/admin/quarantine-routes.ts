@@ -12,7 +12,7 @@ import { rejection, requireJsonContentType } from '../../core/http/http-errors.t
 import { ipnJsonShapeLimits, parseBoundedJsonBody } from '../webhook/json-limits.ts';
 import { quarantineStates, type QuarantinedIpn, type QuarantineState } from '../webhook/ipn-quarantine.ts';
 import { ConflictingPaymentError } from '../webhook/payment-intake.ts';
-import { isJsonObject, problem, RequestValidationError, unknownFieldProblems, type RequestActor } from './request-validation.ts';
+import { isJsonObject, problem, RequestValidationError, unknownFieldProblems, type RequestActor } from '../../core/http/request-validation.ts';
 import { QuarantineNotFoundError, QuarantineResolvedError, type Correction, type QuarantineService } from './quarantine-service.ts';
 
 export interface QuarantineRoutesOptions {

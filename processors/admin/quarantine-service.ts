@@ -27,7 +27,7 @@ import {
   type QuarantinedIpn,
   type QuarantineListOptions,
 } from '../webhook/ipn-quarantine.ts';
-import { isJsonObject, problem, RequestValidationError } from './request-validation.ts';
+import { isJsonObject, problem, RequestValidationError } from '../../core/http/request-validation.ts';
 
 export class QuarantineNotFoundError extends Error {
   constructor(readonly quarantineId: string) {

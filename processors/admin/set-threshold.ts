@@ -11,7 +11,7 @@ import { openProcessResources } from '../../core/processing/process-resources.ts
 import { createOutboxRelay } from '../../core/processing/outbox-relay.ts';
 import type { StackEndpoints } from '../../stack/endpoints.ts';
 import { microBatchThresholdLimitsOf, parseMicroBatchThreshold } from './micro-batch-threshold.ts';
-import { parseActor } from './request-validation.ts';
+import { parseActor } from '../../core/http/request-validation.ts';
 import { setMicroBatchThreshold, type SetMicroBatchThresholdOutcome } from './threshold-store.ts';
 
 export interface RunSetThresholdOptions {

@@ -7,7 +7,8 @@ import { computeAddress, encodeBase58, getAddress, hexlify } from 'ethers';
 import { findPayoutPair, isValidWalletFor, payoutPairs } from './payout-currencies.ts';
 import { parseClientConfigRequest, unspendableWalletRule } from './client-config.ts';
 import { Decimal } from '../../core/money.ts';
-import { addressFormats, type AddressFormat } from './wallet-address.ts';
+import { addressFormats } from './wallet-address.ts';
+import type { AddressFormat } from './address-format.ts';
 import { findUnspendableAddress, unspendableAddresses } from './unspendable-addresses.ts';
 
 const bounds = { min: new Decimal(50), max: new Decimal(100_000) };

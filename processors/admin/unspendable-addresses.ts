@@ -9,7 +9,7 @@
 // every entry is a valid address of its format, so a typo here cannot silently protect nothing.
 // Monero has no entry: no widely known Monero burn address exists to list with confidence.
 import { getAddress } from 'ethers';
-import type { AddressFormat } from './wallet-address.ts';
+import type { AddressFormat } from './address-format.ts';
 
 export interface UnspendableAddress {
   readonly address: string;

@@ -9,8 +9,7 @@ import { decodeBase58, getAddress } from 'ethers';
 import addressValidator from 'multicoin-address-validator';
 import { isValidCashAddr } from './cashaddr.ts';
 import { findUnspendableAddress } from './unspendable-addresses.ts';
-
-export type AddressFormat = 'evm' | 'bitcoin' | 'litecoin' | 'dogecoin' | 'bitcoin-cash' | 'monero' | 'tron' | 'solana';
+import type { AddressFormat } from './address-format.ts';
 
 /** Longer than any supported address (Monero integrated: 106): a cheap bound before decoding. */
 export const walletAddressLengthMax = 128;

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { Decimal } from '../../core/money.ts';
 import type { ClientConfigRequest } from './client-config.ts';
 import { planApplyDue, planCancelPending, planClientChange, settleClient, type StoredClient } from './client-change.ts';
-import { effectiveWalletOf, publishedPendingOf } from './wallet-cooldown.ts';
+import { effectiveWalletOf, publishedPendingOf } from '../../core/client-payout-config.ts';
 
 const hour = 3_600_000;
 const cooldownMs = 24 * hour;

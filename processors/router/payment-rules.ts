@@ -5,6 +5,8 @@
 // again and again — a stuck partition.
 import type { Decimal } from '../../core/money.ts';
 import type { PaymentReceived } from '../../schemas/generated/records.ts';
+// The clients table's CHECK: a payment under any other client id could never be routed.
+import { clientIdPattern } from '../../core/client-payout-config.ts';
 import { ethScale, integerDigitsMax, splitFee, usdScale } from './platform-fee.ts';
 
 export interface RuleViolation {
@@ -20,8 +22,6 @@ export type PaymentFacts = Pick<
 >;
 
 const paymentIdPattern = /^[0-9]{1,30}$/;
-/** The clients table's CHECK: a payment under any other client id could never be routed. */
-export const clientIdPattern = /^-?[0-9]{1,14}$/;
 
 function amountViolation(field: string, amount: Decimal, scale: number, feePercent: Decimal): RuleViolation | null {
   if (!amount.isFinite() || amount.lte(0)) {

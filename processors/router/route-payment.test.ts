@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { Decimal } from '../../core/money.ts';
 import { InvariantViolation } from '../../core/errors.ts';
 import type { PaymentReceived } from '../../schemas/generated/records.ts';
-import type { ClientPayoutRow } from './client-config.ts';
+import type { ClientPayoutRow } from '../../core/client-payout-config.ts';
 import { instantPayoutBatchIdOf, routePayment, routeUnroutable, type LedgerEntry } from './route-payment.ts';
 
 const d = (text: string): Decimal => new Decimal(text);

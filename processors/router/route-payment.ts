@@ -5,9 +5,9 @@
 import type { Decimal } from '../../core/money.ts';
 import { assertInvariant } from '../../core/errors.ts';
 import type { PayoutRequested } from '../../schemas/generated/records.ts';
-import { effectiveWalletOf } from '../admin/wallet-cooldown.ts';
+import { effectiveWalletOf } from '../../core/client-payout-config.ts';
 import { applyPlatformFee } from './platform-fee.ts';
-import type { ClientPayoutRow } from './client-config.ts';
+import type { ClientPayoutRow } from '../../core/client-payout-config.ts';
 import type { PaymentFacts } from './payment-rules.ts';
 
 export type LedgerState = 'unroutable' | 'pending_conversion' | 'instant_payout';

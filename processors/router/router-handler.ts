@@ -16,7 +16,8 @@ import type { Logger } from '../../core/logger.ts';
 import type { MetricsRegistry } from '../../core/metrics.ts';
 import type { Decimal } from '../../core/money.ts';
 import { topicNames } from '../../topics/topics.ts';
-import { clientConfigViolation, clientRowOf, type ClientPayoutRow } from './client-config.ts';
+import { clientRowOf, type ClientPayoutRow } from '../../core/client-payout-config.ts';
+import { clientConfigViolation } from './client-config-violation.ts';
 import { paymentViolation } from './payment-rules.ts';
 import { instantPayoutBatchIdOf, routePayment, routeUnroutable, type InstantPayoutBatch, type RouteDecision, type RouteOutcome } from './route-payment.ts';
 import {

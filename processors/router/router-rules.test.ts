@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { Decimal } from '../../core/money.ts';
 import type { ClientPayoutConfig, PaymentReceived } from '../../schemas/generated/records.ts';
 import { paymentViolation } from './payment-rules.ts';
-import { clientConfigViolation, clientRowOf } from './client-config.ts';
+import { clientRowOf } from '../../core/client-payout-config.ts';
+import { clientConfigViolation } from './client-config-violation.ts';
 
 const d = (text: string): Decimal => new Decimal(text);
 

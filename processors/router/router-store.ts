@@ -4,7 +4,7 @@
 import { sql, type DatabaseTransactionConnection } from 'slonik';
 import { z } from 'zod';
 import type { Decimal } from '../../core/money.ts';
-import type { ClientPayoutRow } from './client-config.ts';
+import type { ClientPayoutRow } from '../../core/client-payout-config.ts';
 import type { InstantPayoutBatch, LedgerEntry } from './route-payment.ts';
 import { ledgerPendingChannel } from '../../db/ledger-notifications.ts';
 import { decimalColumn } from '../../db/column-types.ts';

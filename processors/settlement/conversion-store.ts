@@ -9,7 +9,7 @@ import { decimalColumn } from '../../db/column-types.ts';
 import { decimalValue } from '../../db/decimal-value.ts';
 import { ledgerPendingChannel } from '../../db/ledger-notifications.ts';
 import { clientsTableRow } from '../../db/clients-table.ts';
-import { effectiveWalletOf } from '../admin/wallet-cooldown.ts';
+import { effectiveWalletOf } from '../../core/client-payout-config.ts';
 import type { ConversionBatchFacts } from './swap-event-decision.ts';
 import type { ConversionMember, CreditDestination, PlannedCredit } from './conversion-credits.ts';
 

@@ -18,3 +18,28 @@ export function retryAfterFailure(attempts: number, failedAt: Date, rules: Retry
   const delayMs = rules.backoffMs * 2 ** Math.min(attempts, 30);
   return { kind: 'retry', at: new Date(failedAt.getTime() + delayMs) };
 }
+
+/** A failed batch as settlement finds it when it handles an operator's retry request. */
+export interface RetryRequestTarget {
+  readonly state: string;
+  /** The batch that already retries it, if any. */
+  readonly retriedBy: string | null;
+  readonly nextRetryAt: Date | null;
+}
+
+export type RetryRequestDecision =
+  | { readonly outcome: 'retry_scheduled'; readonly retryAt: Date; readonly detail: string }
+  | { readonly outcome: 'not_failed' | 'already_retried'; readonly detail: string };
+
+/**
+ * What an operator's retry request does: only a failed batch without a retry can be retried. An
+ * automatic retry already due earlier keeps its time; otherwise the retry is due now. The admin
+ * API checked the same before it accepted the request; this is decided again under the settlement
+ * lock, because the batch may have been retried in between.
+ */
+export function decideRetryRequest(target: RetryRequestTarget, now: Date): RetryRequestDecision {
+  if (target.state !== 'failed') return { outcome: 'not_failed', detail: `the batch is ${target.state}; only a failed batch can be retried` };
+  if (target.retriedBy !== null) return { outcome: 'already_retried', detail: `the batch was already retried as ${target.retriedBy}` };
+  const retryAt = target.nextRetryAt !== null && target.nextRetryAt.getTime() <= now.getTime() ? target.nextRetryAt : now;
+  return { outcome: 'retry_scheduled', retryAt, detail: `retry due at ${retryAt.toISOString()}` };
+}

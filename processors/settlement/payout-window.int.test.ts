@@ -26,6 +26,7 @@ import { testStackEnvironment } from '../../test/support/test-stack-environment.
 import { resetSimulator, setPairRange, localChangeNowApiKey } from '../../test/support/changenow-simulator.ts';
 import { changeWallet, plantConversionBatch, plantInstantPayment, produceSwapEvent, registerClient, swapEvent, xmrWalletB, type TestClient } from '../../test/support/settlement-fixtures.ts';
 import { startAdmin, type RunningAdmin } from '../admin/start-admin.ts';
+import { singleAdminTokenName } from '../admin/admin-tokens.ts';
 import { settlementConsumerGroup, startSettlement, type RunningSettlement } from './start-settlement.ts';
 
 const endpoints = inject('endpoints');
@@ -407,8 +408,17 @@ describe('a failed payout', () => {
     expect((await api('POST', '/api/payout-batches/no-such-batch/retry')).status).toBe(404);
     const retried = await api('POST', `/api/payout-batches/${second?.batch_id ?? ''}/retry`);
     expect(retried.status).toBe(202);
+    // Accepted, not done: settlement schedules the retry under its lock and records the outcome on the request.
+    expect(retried.body).toMatchObject({ outcome: 'retry_requested', batch_id: second?.batch_id, requested_by: singleAdminTokenName, request: { batch_id: second?.batch_id } });
+    const { request_id: retryRequestId } = z.object({ request: z.object({ request_id: z.string() }) }).parse(retried.body).request;
     const third = (await payoutBatchesFormed(client.clientId, 3)).find((batch) => batch.retry_of === second?.batch_id);
     expect(third).toMatchObject({ reason: 'retry', state: 'requested', attempts: 2 });
+    await eventually(async () => {
+      const handled = await api('GET', `/api/payout-retry-requests/${retryRequestId}`);
+      expect(handled.body).toMatchObject({ request: { request_id: retryRequestId, status: 'handled', outcome: 'retry_scheduled' } });
+    }, wait);
+    expect((await api('GET', `/api/payout-batches/${second?.batch_id ?? ''}`)).body).toMatchObject({ payout_batch: { retry_requested_by: singleAdminTokenName } });
+    expect((await api('GET', '/api/payout-retry-requests/no-such-request')).status).toBe(404);
     const notFailed = await api('POST', `/api/payout-batches/${third?.batch_id ?? ''}/retry`);
     expect(notFailed.status).toBe(409);
     expect(notFailed.body).toMatchObject({ error: { code: 'payout_batch_not_failed' } });

@@ -3,9 +3,9 @@
 //   conversions back to pending, payouts marked paid only when paid, failed payouts held for retry;
 // - the per-client window (payout-window-evaluation.ts), evaluated on three triggers coalesced
 //   into at most one running and one queued evaluation: after every committed chunk (new credits,
-//   released credits), on a NOTIFY from the admin API (an operator's payout or retry request), and
-//   on the wall-clock punctuation (max age, retry backoff, and the safety net for a missed
-//   notification).
+//   released credits), on a NOTIFY from the admin API (an operator's payout request), and on the
+//   wall-clock punctuation (max age, retry backoff, and the safety net for a missed notification);
+// - operators' retry requests (payout-retry-requests.ts), on their own NOTIFY and punctuation.
 // Any number of instances may run: chunks and evaluations serialise on the settlement lock.
 import { randomUUID } from 'node:crypto';
 import { Counter, Gauge, Histogram } from 'prom-client';
@@ -29,6 +29,7 @@ import { createQuoteCache, type PayoutQuoteSource } from './payout-quotes.ts';
 import { createTransferFeeSource } from './transfer-fee-source.ts';
 import type { PayoutWindowRules } from './payout-window.ts';
 import type { RetryRules } from './payout-retry.ts';
+import { startRetryRequestHandling } from './payout-retry-requests.ts';
 
 export const settlementConsumerGroup = 'settlement';
 
@@ -191,6 +192,16 @@ export async function startSettlement(options: StartSettlementOptions): Promise<
     request: requestEvaluation,
     idle: evaluationsIdle,
     connected: listenerConnected,
+    shutdown: running.shutdown,
+  });
+  startRetryRequestHandling({
+    pool: running.resources.pool,
+    databaseUrl: endpoints.databaseUrl,
+    applicationName: name,
+    log,
+    now,
+    punctuationIntervalMs: config.WINDOW_PUNCTUATION_INTERVAL,
+    evaluateWindow: requestEvaluation,
     shutdown: running.shutdown,
   });
 

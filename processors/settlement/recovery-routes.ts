@@ -7,9 +7,9 @@ import type { Express, Request, RequestHandler, Response } from 'express';
 import type { DatabasePool } from 'slonik';
 import type { Logger } from '../../core/logger.ts';
 import { parseJsonBody, rejection } from '../../core/http/http-errors.ts';
-import { listConversionRecoveries, recoveryView, resolveConversionRecovery } from '../settlement/conversion-recovery.ts';
+import { listConversionRecoveries, recoveryView, resolveConversionRecovery } from './conversion-recovery.ts';
 import { parseRecoveryRequest } from './recovery-request.ts';
-import { problem, RequestValidationError, type RequestActor } from './request-validation.ts';
+import { problem, RequestValidationError, type RequestActor } from '../../core/http/request-validation.ts';
 
 export interface RecoveryRoutesOptions {
   pool: DatabasePool;

@@ -1,38 +1,10 @@
-// A client's payout configuration as the router reads it (a `clients` row) and as it arrives on
-// the compacted client-payout-configs topic, with the rules a record must keep to become a row.
-import type { Decimal } from '../../core/money.ts';
+// The rules a ClientPayoutConfig record from the compacted client-payout-configs topic must keep
+// to become a `clients` row (the row shape itself and "which wallet is in force" are shared:
+// core/client-payout-config.ts).
 import type { ClientPayoutConfig } from '../../schemas/generated/records.ts';
-import { clientIdPattern, type RuleViolation } from './payment-rules.ts';
+import { clientIdPattern } from '../../core/client-payout-config.ts';
+import type { RuleViolation } from './payment-rules.ts';
 import { integerDigitsMax, usdScale } from './platform-fee.ts';
-
-export type PayoutStrategyName = 'instant' | 'threshold';
-
-/** The columns of `clients` routing depends on. */
-export interface ClientPayoutRow {
-  readonly client_id: string;
-  readonly revision: number;
-  readonly strategy: PayoutStrategyName;
-  readonly threshold_usd: Decimal | null;
-  readonly wallet_address: string;
-  readonly payout_currency: string;
-  readonly payout_network: string;
-  readonly pending_wallet_address: string | null;
-  readonly pending_wallet_effective_at: Date | null;
-}
-
-export function clientRowOf(config: ClientPayoutConfig): ClientPayoutRow {
-  return {
-    client_id: config.client_id,
-    revision: config.revision,
-    strategy: config.strategy === 'INSTANT' ? 'instant' : 'threshold',
-    threshold_usd: config.threshold_usd,
-    wallet_address: config.wallet_address,
-    payout_currency: config.payout_currency,
-    payout_network: config.payout_network,
-    pending_wallet_address: config.pending_wallet_address,
-    pending_wallet_effective_at: config.pending_wallet_effective_at,
-  };
-}
 
 /**
  * The first rule the record breaks, or null. These are the `clients` table's CHECKs: the admin API

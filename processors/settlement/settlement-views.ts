@@ -4,8 +4,8 @@
 import type { Decimal } from '../../core/money.ts';
 import type { Violation } from '../../db/reconciliation.ts';
 import type { Finding, WaitingItem } from '../../db/liveness.ts';
-import type { BalanceGroup } from '../settlement/client-balance.ts';
-import type { BalanceTotals, CreditLineageRow, InstantPaymentRow, PayoutBatchRow, PayoutLineageRows, TriggerRequestRow } from './settlement-store.ts';
+import type { BalanceGroup } from './client-balance.ts';
+import type { BalanceTotals, CreditLineageRow, InstantPaymentRow, PayoutBatchRow, PayoutLineageRows, RetryRequestRow, TriggerRequestRow } from './settlement-read-model.ts';
 
 const rateDigits = 18;
 
@@ -146,6 +146,21 @@ export function triggerRequestView(request: TriggerRequestRow) {
     status: request.handled_at === null ? 'open' : 'handled',
     handled_at: iso(request.handled_at),
     outcome: request.outcome,
+  };
+}
+
+/** An operator's retry request: open until settlement handled it; then its outcome and, when scheduled, the retry's time. */
+export function retryRequestView(request: RetryRequestRow) {
+  return {
+    request_id: request.request_id,
+    batch_id: request.batch_id,
+    requested_by: request.requested_by,
+    requested_at: request.requested_at.toISOString(),
+    status: request.handled_at === null ? 'open' : 'handled',
+    handled_at: iso(request.handled_at),
+    outcome: request.outcome,
+    retry_at: iso(request.retry_at),
+    detail: request.detail,
   };
 }
 

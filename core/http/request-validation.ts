@@ -1,9 +1,11 @@
-// Shared rules of admin request bodies: every problem names its field and rule, and money arrives
+// Shared rules of request bodies and paths (the admin API's, and the settlement routes it mounts):
+// every problem names its field and rule, and money arrives
 // only as a decimal string read exactly into a Decimal — a JSON number would already have passed
 // through a float in most clients before it reached us, so it is refused rather than trusted.
 import { LosslessNumber } from 'lossless-json';
-import { ValidationError } from '../../core/errors.ts';
-import { Decimal, plainDecimalPattern } from '../../core/money.ts';
+import { ValidationError } from '../errors.ts';
+import { Decimal, plainDecimalPattern } from '../money.ts';
+import { clientIdPattern, clientIdRule } from '../client-payout-config.ts';
 
 export interface RequestProblem {
   readonly field: string;
@@ -28,6 +30,14 @@ export class RequestValidationError extends ValidationError {
 
 export function problem(field: string, rule: string, message: string, code?: string): RequestProblem {
   return code === undefined ? { field, rule, message } : { field, rule, message, code };
+}
+
+/** A client id in a path: the shape the `clients` table accepts, or a 422 naming clientId. */
+export function parseClientId(text: string): string {
+  if (!clientIdPattern.test(text)) {
+    throw new RequestValidationError([problem('clientId', clientIdRule, `The client id must be an optional minus and 1–14 digits, got "${text.slice(0, 40)}".`)]);
+  }
+  return text;
 }
 
 export function isJsonObject(value: unknown): value is Record<string, unknown> {

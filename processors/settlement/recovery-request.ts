@@ -3,8 +3,8 @@
 // `usdt_amount` (a decimal string, at most 6 decimals) is required for recovered and refused
 // otherwise; `note` says why, required for written_off (who is the X-Actor header).
 import { Decimal } from '../../core/money.ts';
-import { recoveryResolutions, type RecoveryInput, type RecoveryResolution } from '../settlement/conversion-recovery.ts';
-import { isJsonObject, isProblem, parseMoney, problem, RequestValidationError, unknownFieldProblems, type RequestProblem } from './request-validation.ts';
+import { recoveryResolutions, type RecoveryInput, type RecoveryResolution } from './conversion-recovery.ts';
+import { isJsonObject, isProblem, parseMoney, problem, RequestValidationError, unknownFieldProblems, type RequestProblem } from '../../core/http/request-validation.ts';
 
 const noteLengthMax = 500;
 /** Far above any micro-batch; only a bound against a typo's extra digits. */

@@ -1,3 +1,9 @@
+// A client's payout configuration as every processor sees it, and the one rule of which payout
+// destination is in force when. The admin API writes the configuration, the router routes payments
+// with it, settlement credits and shows balances with it: all three import this module, so they
+// can never disagree about which wallet a payment is paid to. (The `clients` table's row schema
+// stays in db/clients-table.ts; the admin's request parsing in processors/admin/client-config.ts.)
+//
 // The wallet-change cooldown. A client's payout destination — wallet address, currency and network
 // together — does not change the moment someone asks: the new one waits WALLET_CHANGE_COOLDOWN
 // (default 24 h), visible and cancellable, so a stolen admin session cannot redirect payouts at
@@ -8,6 +14,16 @@
 //
 // Everything here is pure: time comes in as `now`, so the router can ask which address is in force
 // for a payment and tests can move the clock.
+import type { Decimal } from './money.ts';
+import type { ClientPayoutConfig } from '../schemas/generated/records.ts';
+
+// The merchant's Telegram channel id, the same text as in the webhook's order_id and in the
+// clients table's CHECK, so a registration and the payments for it always meet.
+export const clientIdPattern = /^-?[0-9]{1,14}$/;
+export const clientIdRule = '-?[0-9]{1,14} (a Telegram channel id)';
+
+export type PayoutStrategyName = 'instant' | 'threshold';
+export const payoutStrategyNames: readonly PayoutStrategyName[] = ['instant', 'threshold'];
 
 export interface PayoutDestination {
   readonly wallet_address: string;
@@ -22,7 +38,7 @@ export interface PendingDestination extends PayoutDestination {
 }
 
 /**
- * What the router knows of a client, from its `clients` row or a ClientPayoutConfig record. The
+ * What a consumer knows of a client, from its `clients` row or a ClientPayoutConfig record. The
  * pending wallet there is only ever a wallet change on the same currency and network (see
  * `publishedPendingOf`), so pairing it with the row's currency is always right.
  */
@@ -37,6 +53,14 @@ export function effectiveWalletOf(client: WalletCooldownState, now: Date): strin
   const { pending_wallet_address: pending, pending_wallet_effective_at: effectiveAt } = client;
   if (pending !== null && effectiveAt !== null && now.getTime() >= effectiveAt.getTime()) return pending;
   return client.wallet_address;
+}
+
+/**
+ * The whole destination in force at `now`. Consumers only ever see a pending wallet on the row's
+ * own currency and network (`publishedPendingOf`), so the pair is the row's either way.
+ */
+export function destinationInForce(client: WalletCooldownState & PayoutDestination, now: Date): PayoutDestination {
+  return { wallet_address: effectiveWalletOf(client, now), payout_currency: client.payout_currency, payout_network: client.payout_network };
 }
 
 export function isPendingDue(pending: PendingDestination | null, now: Date): pending is PendingDestination {
@@ -74,4 +98,27 @@ export function publishedPendingOf(
     return { pending_wallet_address: null, pending_wallet_effective_at: null };
   }
   return { pending_wallet_address: pending.wallet_address, pending_wallet_effective_at: pending.effective_at };
+}
+
+/** The columns of a `clients` row that routing, crediting and balances depend on. */
+export interface ClientPayoutRow extends WalletCooldownState, PayoutDestination {
+  readonly client_id: string;
+  readonly revision: number;
+  readonly strategy: PayoutStrategyName;
+  readonly threshold_usd: Decimal | null;
+}
+
+/** A ClientPayoutConfig record (the compacted client-payout-configs topic) as a `clients` row. */
+export function clientRowOf(config: ClientPayoutConfig): ClientPayoutRow {
+  return {
+    client_id: config.client_id,
+    revision: config.revision,
+    strategy: config.strategy === 'INSTANT' ? 'instant' : 'threshold',
+    threshold_usd: config.threshold_usd,
+    wallet_address: config.wallet_address,
+    payout_currency: config.payout_currency,
+    payout_network: config.payout_network,
+    pending_wallet_address: config.pending_wallet_address,
+    pending_wallet_effective_at: config.pending_wallet_effective_at,
+  };
 }

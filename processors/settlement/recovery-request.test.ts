@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { Decimal } from '../../core/money.ts';
 import { parseRecoveryRequest } from './recovery-request.ts';
-import { RequestValidationError } from './request-validation.ts';
+import { RequestValidationError } from '../../core/http/request-validation.ts';
 
 function problemsOf(body: unknown): string[] {
   try {

@@ -1,15 +1,13 @@
-// The admin API's SQL for settlement: a client's balance rows, a payout batch's lineage, and the
-// operator's requests (pay a client now, retry a failed batch). A request is a row plus a NOTIFY
-// to settlement in one transaction: settlement acts on it (within milliseconds while it runs, at
-// its next punctuation otherwise), so every payout batch is still formed in one place, under its lock.
+// Settlement's read model, served by the admin API (settlement-routes.ts): a client's balance rows,
+// a payout batch's lineage, and what settlement did with an operator's requests. Reads only: every
+// write to settlement's tables is settlement's own (docs/ownership.md).
 import { sql, type CommonQueryMethods, type DatabasePool } from 'slonik';
 import { z } from 'zod';
 import { payoutBatchesTableRow } from '../../db/payout-batches-table.ts';
 import type { Decimal } from '../../core/money.ts';
 import { decimalColumn } from '../../db/column-types.ts';
-import { settlementRequestsChannel } from '../../db/settlement-notifications.ts';
-import { effectiveWalletOf } from './wallet-cooldown.ts';
-import type { BalanceInput, FreeGroupRow, HoldRow, OpenBatchRow, UnconvertedRow } from '../settlement/client-balance.ts';
+import { destinationInForce } from '../../core/client-payout-config.ts';
+import type { BalanceInput, FreeGroupRow, HoldRow, OpenBatchRow, UnconvertedRow } from './client-balance.ts';
 
 const decimal = decimalColumn;
 
@@ -89,6 +87,7 @@ export async function loadClientBalance(pool: DatabasePool, clientId: string, no
       SELECT client_id, strategy, threshold_usd, wallet_address, payout_currency, payout_network, pending_wallet_address, pending_wallet_effective_at
       FROM clients WHERE client_id = ${clientId}`);
     if (client === null) return null;
+    const destination = destinationInForce(client, now);
     const keyOf = (row: { wallet_address: string; payout_currency: string; payout_network: string }) => ({
       clientId,
       walletAddress: row.wallet_address,
@@ -172,7 +171,7 @@ export async function loadClientBalance(pool: DatabasePool, clientId: string, no
       strategy: client.strategy,
       input: {
         thresholdUsd: client.strategy === 'instant' ? null : client.threshold_usd,
-        destination: { walletAddress: effectiveWalletOf(client, now), payoutCurrency: client.payout_currency, payoutNetwork: client.payout_network },
+        destination: { walletAddress: destination.wallet_address, payoutCurrency: destination.payout_currency, payoutNetwork: destination.payout_network },
         freeGroups,
         holds,
         openBatches,
@@ -281,7 +280,7 @@ export async function loadPayoutLineage(connection: CommonQueryMethods, batchId:
 
 // ---- operator requests --------------------------------------------------------------------------
 
-const requestRow = z.object({
+export const triggerRequestRow = z.object({
   request_id: z.string(),
   client_id: z.string(),
   requested_by: z.string(),
@@ -289,65 +288,27 @@ const requestRow = z.object({
   handled_at: z.date().nullable(),
   outcome: z.string().nullable(),
 });
-export type TriggerRequestRow = z.infer<typeof requestRow>;
-
-const freeTotalRow = z.object({ credits: z.number().int(), unpaid_usdt: decimal });
-
-export type PayoutRequestOutcome =
-  | { readonly kind: 'client_not_found' }
-  | { readonly kind: 'nothing_to_pay' }
-  | { readonly kind: 'requested' | 'already_requested'; readonly request: TriggerRequestRow; readonly freeCredits: number; readonly freeUnpaidUsdt: Decimal };
-
-export async function requestClientPayout(pool: DatabasePool, input: { clientId: string; requestId: string; actor: string; now: Date }): Promise<PayoutRequestOutcome> {
-  return pool.transaction(async (transaction) => {
-    // Locks the client row: two operators asking at once get one request.
-    const client = await transaction.maybeOne(sql.type(z.object({ client_id: z.string() }))`SELECT client_id FROM clients WHERE client_id = ${input.clientId} FOR UPDATE`);
-    if (client === null) return { kind: 'client_not_found' };
-    const free = await transaction.one(sql.type(freeTotalRow)`
-      SELECT count(*)::int AS credits, coalesce(sum(usdt_amount), 0) AS unpaid_usdt
-      FROM unpaid_credit_states WHERE client_id = ${input.clientId} AND window_state = 'free'`);
-    if (free.credits === 0) return { kind: 'nothing_to_pay' };
-    const open = await transaction.maybeOne(sql.type(requestRow)`
-      SELECT request_id, client_id, requested_by, requested_at, handled_at, outcome FROM payout_trigger_requests
-      WHERE client_id = ${input.clientId} AND handled_at IS NULL ORDER BY requested_at LIMIT 1`);
-    if (open !== null) return { kind: 'already_requested', request: open, freeCredits: free.credits, freeUnpaidUsdt: free.unpaid_usdt };
-    const request = await transaction.one(sql.type(requestRow)`
-      INSERT INTO payout_trigger_requests (request_id, client_id, requested_by, requested_at)
-      VALUES (${input.requestId}, ${input.clientId}, ${input.actor}, ${sql.timestamp(input.now)})
-      RETURNING request_id, client_id, requested_by, requested_at, handled_at, outcome`);
-    await transaction.query(sql.unsafe`SELECT pg_notify(${settlementRequestsChannel}, ${`payout:${input.clientId}`})`);
-    return { kind: 'requested', request, freeCredits: free.credits, freeUnpaidUsdt: free.unpaid_usdt };
-  });
-}
+export type TriggerRequestRow = z.infer<typeof triggerRequestRow>;
 
 export async function loadTriggerRequest(connection: CommonQueryMethods, requestId: string): Promise<TriggerRequestRow | null> {
-  return connection.maybeOne(sql.type(requestRow)`
+  return connection.maybeOne(sql.type(triggerRequestRow)`
     SELECT request_id, client_id, requested_by, requested_at, handled_at, outcome FROM payout_trigger_requests WHERE request_id = ${requestId}`);
 }
 
-const retryTargetRow = z.object({ state: z.string(), retried_by: z.string().nullable(), next_retry_at: z.date().nullable() });
+export const retryRequestRow = z.object({
+  request_id: z.string(),
+  batch_id: z.string(),
+  requested_by: z.string(),
+  requested_at: z.date(),
+  handled_at: z.date().nullable(),
+  outcome: z.enum(['retry_scheduled', 'not_failed', 'already_retried']).nullable(),
+  retry_at: z.date().nullable(),
+  detail: z.string().nullable(),
+});
+export type RetryRequestRow = z.infer<typeof retryRequestRow>;
 
-export type RetryRequestOutcome =
-  | { readonly kind: 'batch_not_found' }
-  | { readonly kind: 'not_failed'; readonly state: string }
-  | { readonly kind: 'already_retried'; readonly retryBatchId: string }
-  | { readonly kind: 'requested'; readonly retryAt: Date };
+export const retryRequestColumns = sql.fragment`request_id, batch_id, requested_by, requested_at, handled_at, outcome, retry_at, detail`;
 
-/** Marks a failed batch's retry due now; settlement forms it (a new batch, new command id) at once. */
-export async function requestBatchRetry(pool: DatabasePool, input: { batchId: string; actor: string; now: Date }): Promise<RetryRequestOutcome> {
-  return pool.transaction(async (transaction) => {
-    const target = await transaction.maybeOne(sql.type(retryTargetRow)`
-      SELECT p.state, (SELECT r.batch_id FROM payout_batches r WHERE r.retry_of = p.batch_id) AS retried_by, p.next_retry_at
-      FROM payout_batches p WHERE p.batch_id = ${input.batchId} FOR UPDATE`);
-    if (target === null) return { kind: 'batch_not_found' };
-    if (target.state !== 'failed') return { kind: 'not_failed', state: target.state };
-    if (target.retried_by !== null) return { kind: 'already_retried', retryBatchId: target.retried_by };
-    // An automatic retry already due earlier keeps its time; otherwise it is due now.
-    const retryAt = target.next_retry_at !== null && target.next_retry_at.getTime() <= input.now.getTime() ? target.next_retry_at : input.now;
-    await transaction.query(sql.unsafe`
-      UPDATE payout_batches SET next_retry_at = ${sql.timestamp(retryAt)}, retry_requested_by = ${input.actor}, retry_requested_at = ${sql.timestamp(input.now)}
-      WHERE batch_id = ${input.batchId}`);
-    await transaction.query(sql.unsafe`SELECT pg_notify(${settlementRequestsChannel}, ${`retry:${input.batchId}`})`);
-    return { kind: 'requested', retryAt };
-  });
+export async function loadRetryRequest(connection: CommonQueryMethods, requestId: string): Promise<RetryRequestRow | null> {
+  return connection.maybeOne(sql.type(retryRequestRow)`SELECT ${retryRequestColumns} FROM payout_retry_requests WHERE request_id = ${requestId}`);
 }
