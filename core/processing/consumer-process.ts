@@ -9,7 +9,7 @@ import { createShutdown, type Shutdown } from '../shutdown.ts';
 import { listen } from '../http/listen.ts';
 import { mountOperationsRoutes } from '../http/operations-routes.ts';
 import { mountErrorHandlers } from '../http/http-errors.ts';
-import type { StackEndpoints } from '../../stack/endpoints.ts';
+import type { StackEndpoints } from '../endpoints.ts';
 import { openProcessResources, type ProcessResources } from './process-resources.ts';
 import { createOutboxRelay, type OutboxRelay } from './outbox-relay.ts';
 import { startBatchConsumer, type BatchHandler, type Subscription } from './batch-consumer.ts';

@@ -7,7 +7,7 @@ import { InvariantViolation } from '../errors.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import type { Shutdown } from '../shutdown.ts';
-import type { StackEndpoints } from '../../stack/endpoints.ts';
+import type { StackEndpoints } from '../endpoints.ts';
 import { createCoalescingRunner, type CoalescingRunner } from './coalescing-runner.ts';
 
 export interface WindowRunnerOptions<E> {
