@@ -33,6 +33,8 @@ export function createManualClock(start: Date = new Date('2026-01-01T00:00:00.00
     },
     async advance(ms) {
       const targetMs = nowMs + ms;
+      // What was already under way (a run just released) finishes before the time moves.
+      await settle();
       for (;;) {
         let next: ManualTimer | undefined;
         for (const timer of timers) if (timer.dueAtMs <= targetMs && (next === undefined || timer.dueAtMs < next.dueAtMs)) next = timer;
