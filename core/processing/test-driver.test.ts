@@ -118,6 +118,16 @@ describe('poison records', () => {
     expect(driver.afterCommits).toHaveLength(1);
     expect(driver.afterCommits[0]?.flat()).toEqual(['g1', 'g2', 'g3', 'g4', 'g5']);
   });
+
+  it('writes the letter of an undecodable record once, whichever part of a bisected chunk commits first', async () => {
+    const book = createPaymentBook();
+    const driver = driverOf(book);
+    const framed = (paymentId: string, clientId = '7') => ({ key: clientId, value: driver.encode('payment-received', paymentReceivedRecord(paymentId, clientId)) });
+    await driver.pipeRaw(topic, [{ key: 'k', value: Buffer.from('garbage') }, framed('g1'), framed('x1', misbehaviour.poison), framed('g2')]);
+
+    expect(Object.fromEntries(book.applied)).toEqual({ g1: 1, g2: 1 });
+    expect(driver.deadLetters.map((letter) => letter.headers['dlq-rule'])).toEqual(['wire-format', 'applicable']);
+  });
 });
 
 describe('punctuation on the manual clock', () => {

@@ -70,6 +70,8 @@ export interface TestDriver<S extends ValueSchemaName, Result> {
   readonly persistence: MemoryRuntimePersistence;
   /** Feeds values of one schema to `topic` as one chunk; resolves when it committed (or throws what the runtime threw). */
   pipe<K extends S>(topic: string, schemaName: K, inputs: readonly ValueInput<K>[]): Promise<void>;
+  /** A value framed as the driver's decoder reads it, to mix with raw bytes in one `pipeRaw` chunk. */
+  encode<K extends S>(schemaName: K, value: ValueRecordOf<K>): Buffer;
   /** Feeds raw bytes (possibly undecodable) to `topic` as one chunk. */
   pipeRaw(topic: string, inputs: readonly RawInput[]): Promise<void>;
   /** Moves the manual clock, firing the punctuation on the way. */
@@ -123,6 +125,10 @@ export function createTestDriver<S extends ValueSchemaName, Store, Result>(optio
     afterCommits.push(results);
   }
 
+  function encode<K extends ValueSchemaName>(schemaName: K, value: ValueRecordOf<K>): Buffer {
+    return toWireFormat(schemaIds.idOf(schemaName), encodeAvroValue(valueTypeOf(schemaName), value, schemaName));
+  }
+
   function feed(topic: string, inputs: readonly RawInput[]): Promise<void> {
     if (stopped) return Promise.reject(new Error('the driver is stopped'));
     const first = positions.get(topic) ?? 0n;
@@ -143,12 +149,12 @@ export function createTestDriver<S extends ValueSchemaName, Store, Result>(optio
     clock,
     persistence,
     pipe(topic, schemaName, inputs) {
-      const schemaId = schemaIds.idOf(schemaName);
       return feed(
         topic,
-        inputs.map((input) => ({ ...input, value: toWireFormat(schemaId, encodeAvroValue(valueTypeOf(schemaName), input.value, schemaName)) })),
+        inputs.map((input) => ({ ...input, value: encode(schemaName, input.value) })),
       );
     },
+    encode,
     pipeRaw: feed,
     advance: (ms) => clock.advance(ms),
     get emitted() {
