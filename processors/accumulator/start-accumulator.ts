@@ -60,15 +60,40 @@ interface PipelineSettingsStore {
   applyThresholdChange(change: ThresholdChangeRow): Promise<boolean>;
 }
 
-function createPipelineConfigProcessor(rules: WindowRules, log: Logger): Processor<'pipeline-config', PipelineSettingsStore, void> {
+/** The change a chunk stored (or found older than the one in force): told after the commit. */
+interface ThresholdStored {
+  readonly change: PipelineConfig;
+  readonly correlationId: string;
+  readonly applied: boolean;
+}
+
+type PipelineConfigProcessor = Processor<'pipeline-config', PipelineSettingsStore, ThresholdStored | null>;
+
+function createPipelineConfigProcessor(rules: WindowRules, log: Logger): PipelineConfigProcessor {
   return {
     subscriptions: [subscribe(topicNames.pipelineConfig, 'pipeline-config', (value) => value.change_id)],
     openStore: (transaction) => ({ applyThresholdChange: (change) => applyThresholdChange(transaction, change) }),
     handle: createPipelineConfigHandler(rules, log),
+    afterCommit(results) {
+      for (const stored of results) {
+        if (stored === null) continue;
+        const { change, correlationId, applied } = stored;
+        log.info(
+          {
+            changeId: change.change_id,
+            thresholdUsd: change.micro_batch_threshold_usd.toFixed(),
+            changedBy: change.changed_by,
+            changedAt: change.changed_at.toISOString(),
+            correlationId,
+          },
+          applied ? 'micro-batch threshold in force' : 'micro-batch threshold change older than the one in force; kept the newer',
+        );
+      }
+    },
   };
 }
 
-function createPipelineConfigHandler(rules: WindowRules, log: Logger): Processor<'pipeline-config', PipelineSettingsStore, void>['handle'] {
+function createPipelineConfigHandler(rules: WindowRules, log: Logger): PipelineConfigProcessor['handle'] {
   return async (records, context) => {
     // Only the newest valid change of the chunk matters: one upsert, not one per record.
     let newest: { record: ConsumedRecord<'pipeline-config'>; change: PipelineConfig } | undefined;
@@ -85,7 +110,7 @@ function createPipelineConfigHandler(rules: WindowRules, log: Logger): Processor
         newest = { record, change };
       }
     }
-    if (newest === undefined) return;
+    if (newest === undefined) return null;
     const { change, record } = newest;
     const applied = await context.store.applyThresholdChange({
       changeId: change.change_id,
@@ -93,16 +118,7 @@ function createPipelineConfigHandler(rules: WindowRules, log: Logger): Processor
       changedBy: change.changed_by,
       changedAt: change.changed_at,
     });
-    log.info(
-      {
-        changeId: change.change_id,
-        thresholdUsd: change.micro_batch_threshold_usd.toFixed(),
-        changedBy: change.changed_by,
-        changedAt: change.changed_at.toISOString(),
-        correlationId: record.correlationId,
-      },
-      applied ? 'micro-batch threshold in force' : 'micro-batch threshold change older than the one in force; kept the newer',
-    );
+    return { change, correlationId: record.correlationId, applied };
   };
 }
 
