@@ -1,19 +1,11 @@
 // Where the pipeline's dependencies listen. Every command and processor receives these from one
 // place: the environment when set (an existing stack), otherwise the ports of the local stack.
 import type { Config } from '../core/config.ts';
+import type { StackEndpoints } from '../core/endpoints.ts';
 import { localUsdtAddress } from './evm/local-wallets.ts';
 
-export interface StackEndpoints {
-  readonly kafkaBrokers: readonly string[];
-  readonly schemaRegistryUrl: string;
-  readonly databaseUrl: string;
-  /** JSON-RPC of the EVM node (the local Hardhat node unless EVM_RPC_URL is set). */
-  readonly evmRpcUrl: string;
-  /** The ERC-20 USDT contract (6 decimals); the local stack deploys its own. */
-  readonly usdtContractAddress: string;
-  /** ChangeNow's API root (the local simulator unless CHANGENOW_API_URL is set). */
-  readonly changeNowApiUrl: string;
-}
+// The type lives in core: the runtime needs it, and core does not depend on the stack.
+export type { StackEndpoints } from '../core/endpoints.ts';
 
 export const localDatabaseName = 'payout_pipeline';
 export const localDatabaseUser = 'payout';

@@ -6,18 +6,16 @@
 // at a time (the sender's advisory lock); the others are hot standbys.
 import type { Config } from '../../core/config.ts';
 import { createLogger, type Logger } from '../../core/logger.ts';
-import type { Subscription } from '../../core/processing/batch-consumer.ts';
+import { clockOf } from '../../core/clock.ts';
 import { startConsumerProcess, type RunningConsumerProcess } from '../../core/processing/consumer-process.ts';
 import { InvariantViolation } from '../../core/errors.ts';
-import type { TransferRequested } from '../../schemas/generated/records.ts';
-import type { StackEndpoints } from '../../stack/endpoints.ts';
-import { topicNames } from '../../topics/topics.ts';
+import type { StackEndpoints } from '../../core/endpoints.ts';
 import { hostWalletPrivateKey } from '../host-wallet.ts';
 import { chainSettingsOf } from './chain-settings.ts';
 import { createChainMetrics, type ChainMetrics } from './chain-metrics.ts';
 import { createChainWorker } from './chain-worker.ts';
 import { createEvmRpc } from './evm-rpc.ts';
-import { createTransferRequestHandler } from './transfer-request-handler.ts';
+import { createTransferRequestProcessor } from './transfer-request-handler.ts';
 import { createTransferSigner } from './transfer-transaction.ts';
 
 export const chainConsumerGroup = 'chain';
@@ -29,12 +27,9 @@ export interface StartChainConnectorOptions {
   /** 0 picks a free port (tests); default CHAIN_CONNECTOR_PORT. */
   port?: number;
   now?: () => Date;
+  /** How the process ends after a broken invariant; default `process.exit`. */
+  exit?: (code: number) => void;
 }
-
-const subscriptions: readonly Subscription[] = [
-  // The transfer id is the idempotency key: one claim, one transfer, however often it is re-produced.
-  { topic: topicNames.transferRequests, schemaName: 'transfer-requested', messageIdOf: (value) => (value as TransferRequested).transfer_id },
-];
 
 export async function startChainConnector(options: StartChainConnectorOptions): Promise<RunningConsumerProcess> {
   const { config, endpoints } = options;
@@ -42,7 +37,8 @@ export async function startChainConnector(options: StartChainConnectorOptions): 
   const settings = chainSettingsOf(config);
   const signer = createTransferSigner(hostWalletPrivateKey(config));
   const log = options.log ?? createLogger({ name: chainConsumerGroup, level: config.LOG_LEVEL });
-  const now = options.now ?? (() => new Date());
+  const clock = clockOf(options.now);
+  const now = (): Date => clock.now();
   const rpc = createEvmRpc({ url: endpoints.evmRpcUrl, timeoutMs: settings.rpcTimeoutMs });
   let metrics: ChainMetrics | undefined;
 
@@ -51,11 +47,11 @@ export async function startChainConnector(options: StartChainConnectorOptions): 
     config,
     endpoints,
     port: options.port ?? config.CHAIN_CONNECTOR_PORT,
-    subscriptions,
     log,
-    now,
-    createHandler: () =>
-      createTransferRequestHandler({ rules: { senderAddress: signer.address, usdtContractAddress: endpoints.usdtContractAddress }, log }),
+    clock,
+    ...(options.exit === undefined ? {} : { exit: options.exit }),
+    createProcessor: () =>
+      createTransferRequestProcessor({ rules: { senderAddress: signer.address, usdtContractAddress: endpoints.usdtContractAddress }, log }),
     punctuationIntervalMs: settings.pollIntervalMs,
     worker: (resources) => {
       // /ready reports the node too: a connector that cannot reach it cannot move money.

@@ -3,14 +3,22 @@
 // signed or sent here: a Kafka handler may run again after a crash or a rebalance, so the
 // side effect lives in the worker (chain-worker.ts), driven by what is committed.
 import { getAddress } from 'ethers';
-import type { BatchHandler, ConsumedRecord } from '../../core/processing/batch-consumer.ts';
+import { subscribe, type ConsumedRecord } from '../../core/processing/consumed-record.ts';
+import type { Processor } from '../../core/processing/processor.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { TransferRequested } from '../../schemas/generated/records.ts';
 import { topicNames } from '../../topics/topics.ts';
 import { transferRequestViolation, type TransferRequestRules } from './transfer-request.ts';
-import { insertRequestedTransfers, loadTransfers, type RequestedTransfer } from './transfer-store.ts';
+import { openTransferRequestStore, type RequestedTransfer, type TransferRequestStore } from './transfer-store.ts';
 
 type TransferRecord = ConsumedRecord<'transfer-requested'>;
+
+export const transferRequestSubscriptions = [
+  // The transfer id is the idempotency key: one claim, one transfer, however often it is re-produced.
+  subscribe(topicNames.transferRequests, 'transfer-requested', (value) => value.transfer_id),
+] as const;
+
+export type TransferRequestProcessor = Processor<'transfer-requested', TransferRequestStore, void>;
 
 export interface TransferRequestHandlerOptions {
   rules: TransferRequestRules;
@@ -34,27 +42,25 @@ function sameRequest(left: RequestedTransfer, right: { command_id: string; asset
   return left.commandId === right.command_id && left.asset === right.asset && left.toAddress === right.to_address && left.amountBaseUnits === right.amount_base_units;
 }
 
-export function createTransferRequestHandler(options: TransferRequestHandlerOptions): BatchHandler {
+export function createTransferRequestProcessor(options: TransferRequestHandlerOptions): TransferRequestProcessor {
+  return { subscriptions: transferRequestSubscriptions, openStore: openTransferRequestStore, handle: createTransferRequestHandler(options) };
+}
+
+function createTransferRequestHandler(options: TransferRequestHandlerOptions): TransferRequestProcessor['handle'] {
   const { rules, log } = options;
   return async (records, context) => {
     const accepted = new Map<string, RequestedTransfer>();
-    for (const record of records) {
-      if (record.topic !== topicNames.transferRequests) {
-        context.reject(record, 'topic', 'subscribed-topic', `the chain connector does not consume ${record.topic}`);
-        continue;
-      }
-      const transferRecord = record as TransferRecord;
+    for (const transferRecord of records) {
       const violation = transferRequestViolation(transferRecord.value, rules);
       if (violation !== null) {
-        context.reject(record, violation.field, violation.rule, violation.reason);
-        log.warn({ correlationId: record.correlationId, transferId: transferRecord.value.transfer_id, ...violation }, 'transfer request dead-lettered');
+        context.reject(transferRecord, violation.field, violation.rule, violation.reason);
+        log.warn({ correlationId: transferRecord.correlationId, transferId: transferRecord.value.transfer_id, ...violation }, 'transfer request dead-lettered');
         continue;
       }
       accepted.set(transferRecord.value.transfer_id, requestedTransferOf(transferRecord));
     }
-    const inserted = await insertRequestedTransfers(context.transaction, [...accepted.values()], context.now);
-    const existing = await loadTransfers(
-      context.transaction,
+    const inserted = await context.store.insertRequestedTransfers([...accepted.values()], context.now);
+    const existing = await context.store.loadTransfers(
       [...accepted.keys()].filter((id) => !inserted.has(id)),
     );
     for (const row of existing) {

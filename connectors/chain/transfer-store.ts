@@ -347,3 +347,16 @@ export async function tryLockSender(connection: CommonQueryMethods, senderAddres
 export async function unlockSender(connection: CommonQueryMethods, senderAddress: string): Promise<void> {
   await connection.query(sql.unsafe`SELECT pg_advisory_unlock(${senderLockKeyOf(senderAddress).toString()}::int8)`);
 }
+
+/** The transfer-request handler's store over one chunk's transaction (the runtime's `openStore`). */
+export interface TransferRequestStore {
+  insertRequestedTransfers(transfers: readonly RequestedTransfer[], now: Date): Promise<Set<string>>;
+  loadTransfers(transferIds: readonly string[]): Promise<TransferRow[]>;
+}
+
+export function openTransferRequestStore(transaction: DatabaseTransactionConnection): TransferRequestStore {
+  return {
+    insertRequestedTransfers: (transfers, now) => insertRequestedTransfers(transaction, transfers, now),
+    loadTransfers: (transferIds) => loadTransfers(transaction, transferIds),
+  };
+}

@@ -6,13 +6,15 @@
 //   - a chain event about our pay-in moves the swap on: confirmed → follow the exchange (or, on
 //     the direct route, finished: the transfer was the payout); refused, reverted or replaced →
 //     the swap failed, with the chain connector's reason.
+// The swaps a chunk ended are its result: counted in the after-commit hook, once per commit.
 import type { Logger } from '../../core/logger.ts';
-import type { BatchHandler, ConsumedRecord } from '../../core/processing/batch-consumer.ts';
-import type { ChainEvent, ConversionRequested, PayoutRequested } from '../../schemas/generated/records.ts';
+import { subscribe, type ConsumedRecord, type SubscribedSchema } from '../../core/processing/consumed-record.ts';
+import type { Processor } from '../../core/processing/processor.ts';
+import type { ChainEvent } from '../../schemas/generated/records.ts';
 import { topicNames } from '../../topics/topics.ts';
 import { conversionIntent, isRejection, payoutIntent } from './swap-intent.ts';
 import { swapEventRecord } from './swap-records.ts';
-import { findCommandByTransfer, insertIntent, transition } from './swap-store.ts';
+import { openSwapCommandStore, type SwapCommandStore } from './swap-store.ts';
 import type { SwapMetrics } from './swap-metrics.ts';
 
 export interface ChangeNowHandlerOptions {
@@ -23,25 +25,49 @@ export interface ChangeNowHandlerOptions {
 
 const terminalChainFailures = new Set(['REVERTED', 'REPLACED', 'FAILED']);
 
-export function createChangeNowHandler(options: ChangeNowHandlerOptions): BatchHandler {
+export const changeNowSubscriptions = [
+  subscribe(topicNames.conversionRequests, 'conversion-requested', (value) => value.command_id),
+  subscribe(topicNames.payoutRequests, 'payout-requested', (value) => value.command_id),
+  subscribe(topicNames.chainEvents, 'chain-event', (value) => value.event_id),
+] as const;
+
+/** A swap a chunk ended (counted after the commit). */
+export interface EndedSwap {
+  readonly kind: string;
+  readonly outcome: 'finished' | 'failed';
+}
+
+export type ChangeNowProcessor = Processor<SubscribedSchema<typeof changeNowSubscriptions>, SwapCommandStore, readonly EndedSwap[]>;
+
+export function createChangeNowProcessor(options: ChangeNowHandlerOptions): ChangeNowProcessor {
+  return {
+    subscriptions: changeNowSubscriptions,
+    openStore: openSwapCommandStore,
+    handle: createChangeNowHandler(options),
+    afterCommit(results) {
+      for (const ended of results) for (const swap of ended) options.metrics.ended(swap.kind, swap.outcome);
+    },
+  };
+}
+
+function createChangeNowHandler(options: ChangeNowHandlerOptions): ChangeNowProcessor['handle'] {
   const { log } = options;
 
   return async (records, context) => {
+    const { store } = context;
+    const ended: EndedSwap[] = [];
     for (const record of records) {
-      if (record.topic === topicNames.chainEvents) {
-        await applyChainEvent(record as ConsumedRecord<'chain-event'>);
+      if (record.schemaName === 'chain-event') {
+        await applyChainEvent(record);
         continue;
       }
-      const intent =
-        record.topic === topicNames.conversionRequests
-          ? conversionIntent(record.value as ConversionRequested, options.hostWalletAddress)
-          : payoutIntent(record.value as PayoutRequested, options.hostWalletAddress);
+      const intent = record.schemaName === 'conversion-requested' ? conversionIntent(record.value, options.hostWalletAddress) : payoutIntent(record.value, options.hostWalletAddress);
       if (isRejection(intent)) {
         log.warn({ topic: record.topic, messageId: record.messageId, rule: intent.rule, correlationId: record.correlationId }, `swap command refused: ${intent.reason}`);
         context.reject(record, intent.field, intent.rule, intent.reason);
         continue;
       }
-      const inserted = await insertIntent(context.transaction, intent, record.correlationId, context.now);
+      const inserted = await store.insertIntent(intent, record.correlationId, context.now);
       if (inserted) {
         log.info(
           { commandId: intent.commandId, kind: intent.kind, route: intent.route, pair: `${intent.fromCurrency}/${intent.fromNetwork}→${intent.toCurrency}/${intent.toNetwork}`, fromAmount: intent.fromAmount.toFixed(), correlationId: record.correlationId },
@@ -49,10 +75,11 @@ export function createChangeNowHandler(options: ChangeNowHandlerOptions): BatchH
         );
       }
     }
+    return ended;
 
     async function applyChainEvent(record: ConsumedRecord<'chain-event'>): Promise<void> {
       const event: ChainEvent = record.value;
-      const row = await findCommandByTransfer(context.transaction, event.transfer_id);
+      const row = await store.findCommandByTransfer(event.transfer_id);
       if (row === null || (row.state !== 'paying_in' && row.state !== 'following')) return;
       const at = context.now;
       if (event.type === 'CONFIRMED' && row.state === 'paying_in') {
@@ -61,7 +88,7 @@ export function createChangeNowHandler(options: ChangeNowHandlerOptions): BatchH
             log.error({ alert: true, commandId: row.command_id, eventId: event.event_id }, 'a CONFIRMED chain event without a transaction hash; the payout stays unfinished');
             return;
           }
-          const applied = await transition(context.transaction, {
+          const applied = await store.transition({
             commandId: row.command_id,
             from: 'paying_in',
             to: 'finished',
@@ -72,21 +99,21 @@ export function createChangeNowHandler(options: ChangeNowHandlerOptions): BatchH
             context.emit(
               swapEventRecord(row, 'FINISHED', { status: null, amountFrom: row.from_amount, amountTo: row.from_amount, payinHash: event.tx_hash, payoutHash: event.tx_hash }, at),
             );
-            options.metrics.ended(row.command_kind, 'finished');
+            ended.push({ kind: row.command_kind, outcome: 'finished' });
           }
           return;
         }
         // The exchange is followed from now on at the first interval: the deposit just arrived.
-        await transition(context.transaction, { commandId: row.command_id, from: 'paying_in', to: 'following', now: at, set: { payinHash: event.tx_hash, idlePolls: 0 } });
+        await store.transition({ commandId: row.command_id, from: 'paying_in', to: 'following', now: at, set: { payinHash: event.tx_hash, idlePolls: 0 } });
         log.info({ commandId: row.command_id, txHash: event.tx_hash, correlationId: record.correlationId }, 'pay-in confirmed on chain; following the exchange');
         return;
       }
       if (terminalChainFailures.has(event.type) && row.state === 'paying_in') {
         const reason = `pay-in transfer ${event.type.toLowerCase()}: ${event.failure_reason ?? 'no reason given'}`;
-        const applied = await transition(context.transaction, { commandId: row.command_id, from: 'paying_in', to: 'failed', now: at, set: { failureReason: reason } });
+        const applied = await store.transition({ commandId: row.command_id, from: 'paying_in', to: 'failed', now: at, set: { failureReason: reason } });
         if (applied) {
           context.emit(swapEventRecord(row, 'FAILED', { status: row.exchange_status, failureReason: reason }, at));
-          options.metrics.ended(row.command_kind, 'failed');
+          ended.push({ kind: row.command_kind, outcome: 'failed' });
           log.warn({ commandId: row.command_id, transferId: event.transfer_id, reason, correlationId: record.correlationId }, 'swap failed: the pay-in did not happen');
         }
       }

@@ -5,14 +5,12 @@
 // a time (advisory lock).
 import type { Config } from '../../core/config.ts';
 import { createLogger, type Logger } from '../../core/logger.ts';
-import type { Subscription } from '../../core/processing/batch-consumer.ts';
+import { clockOf } from '../../core/clock.ts';
+import type { StackEndpoints } from '../../core/endpoints.ts';
 import { startConsumerProcess, type RunningConsumerProcess } from '../../core/processing/consumer-process.ts';
-import type { ChainEvent, ConversionRequested, PayoutRequested } from '../../schemas/generated/records.ts';
-import type { StackEndpoints } from '../../stack/endpoints.ts';
-import { topicNames } from '../../topics/topics.ts';
 import { hostWalletAddress } from '../host-wallet.ts';
 import { createChangeNowClient } from './changenow-client.ts';
-import { createChangeNowHandler } from './changenow-handler.ts';
+import { createChangeNowProcessor } from './changenow-handler.ts';
 import { createSwapMetrics, type SwapMetrics } from './swap-metrics.ts';
 import { createSwapWorker } from './swap-worker.ts';
 import { PipelineError } from '../../core/errors.ts';
@@ -25,13 +23,9 @@ export interface StartChangeNowConnectorOptions {
   log?: Logger;
   port?: number;
   now?: () => Date;
+  /** How the process ends after a broken invariant; default `process.exit`. */
+  exit?: (code: number) => void;
 }
-
-const subscriptions: readonly Subscription[] = [
-  { topic: topicNames.conversionRequests, schemaName: 'conversion-requested', messageIdOf: (value) => (value as ConversionRequested).command_id },
-  { topic: topicNames.payoutRequests, schemaName: 'payout-requested', messageIdOf: (value) => (value as PayoutRequested).command_id },
-  { topic: topicNames.chainEvents, schemaName: 'chain-event', messageIdOf: (value) => (value as ChainEvent).event_id },
-];
 
 /** How often the worker looks for due steps when no record arrives. */
 const workerTickMs = 250;
@@ -44,7 +38,8 @@ export async function startChangeNowConnector(options: StartChangeNowConnectorOp
   const apiKey = config.CHANGENOW_API_KEY;
   const hostAddress = hostWalletAddress(config);
   const log = options.log ?? createLogger({ name: changeNowConsumerGroup, level: config.LOG_LEVEL });
-  const now = options.now ?? (() => new Date());
+  const clock = clockOf(options.now);
+  const now = (): Date => clock.now();
   let metrics: SwapMetrics | undefined;
   const metricsOf = (registry: Parameters<typeof createSwapMetrics>[0]): SwapMetrics => (metrics ??= createSwapMetrics(registry));
 
@@ -53,10 +48,10 @@ export async function startChangeNowConnector(options: StartChangeNowConnectorOp
     config,
     endpoints,
     port: options.port ?? config.CHANGENOW_CONNECTOR_PORT,
-    subscriptions,
     log,
-    now,
-    createHandler: (resources) => createChangeNowHandler({ hostWalletAddress: hostAddress, log, metrics: metricsOf(resources.metrics) }),
+    clock,
+    ...(options.exit === undefined ? {} : { exit: options.exit }),
+    createProcessor: (resources) => createChangeNowProcessor({ hostWalletAddress: hostAddress, log, metrics: metricsOf(resources.metrics) }),
     punctuationIntervalMs: workerTickMs,
     worker: (resources) => {
       const client = createChangeNowClient({

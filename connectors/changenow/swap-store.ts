@@ -158,3 +158,18 @@ export async function postpone(
     WHERE command_id = ${commandId} AND state = ${state}
   `);
 }
+
+/** The connector handler's store: the statements it needs over one chunk's transaction (the runtime's `openStore`). */
+export interface SwapCommandStore {
+  insertIntent(intent: SwapIntent, correlationId: string, now: Date): Promise<boolean>;
+  findCommandByTransfer(transferId: string): Promise<SwapCommandRow | null>;
+  transition(change: Transition): Promise<boolean>;
+}
+
+export function openSwapCommandStore(transaction: DatabaseTransactionConnection): SwapCommandStore {
+  return {
+    insertIntent: (intent, correlationId, now) => insertIntent(transaction, intent, correlationId, now),
+    findCommandByTransfer: (transferId) => findCommandByTransfer(transaction, transferId),
+    transition: (change) => transition(transaction, change),
+  };
+}

@@ -7,7 +7,7 @@ import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig, type Config } from '../config.ts';
 import { createLogger } from '../logger.ts';
-import { findFreePort } from '../../stack/service.ts';
+import { findFreePort } from '../../test/support/free-port.ts';
 import { testStackEnvironment } from '../../test/support/test-stack-environment.ts';
 import { testIpnSecret } from '../../test/support/ipn.ts';
 import { rawRequest } from '../../test/support/raw-http.ts';

@@ -1,32 +1,43 @@
-// A consuming processor as a process: its resources, the batch consumer, the outbox relay, an
-// optional wall-clock punctuation, and the operations HTTP server (/health, /ready, /metrics).
+// A consuming processor as a process: its resources, the batch consumer running the processor
+// (processor.ts), the outbox relay, an optional punctuation on the injected clock, and the
+// operations HTTP server (/health, /ready, /metrics).
 // Shutdown order on SIGTERM: stop answering ready → stop punctuation → stop consuming (finish the
 // batch, commit, leave the group) → publish what is left in the outbox → close producer and pool.
+// A broken invariant (`fatal`) fails /ready with its reason at once, drains the same way and then
+// exits with 70 (EX_SOFTWARE): the supervisor restarts it loudly instead of it limping on.
 import express from 'express';
 import type { Config } from '../config.ts';
+import { systemClock, type Clock } from '../clock.ts';
+import type { InvariantViolation } from '../errors.ts';
 import { createLogger, type Logger } from '../logger.ts';
 import { createShutdown, type Shutdown } from '../shutdown.ts';
 import { listen } from '../http/listen.ts';
 import { mountOperationsRoutes } from '../http/operations-routes.ts';
 import { mountErrorHandlers } from '../http/http-errors.ts';
-import type { StackEndpoints } from '../../stack/endpoints.ts';
+import type { StackEndpoints } from '../endpoints.ts';
 import { openProcessResources, type ProcessResources } from './process-resources.ts';
 import { createOutboxRelay, type OutboxRelay } from './outbox-relay.ts';
-import { startBatchConsumer, type BatchHandler, type Subscription } from './batch-consumer.ts';
+import type { ValueSchemaName } from '../../topics/topics.ts';
+import { startBatchConsumer } from './batch-consumer.ts';
+import type { Processor } from './processor.ts';
 import { startPunctuation, type Punctuation } from './punctuation.ts';
-import { createCoalescingRunner } from './coalescing-runner.ts';
+import { createCoalescingRunner, type CoalescingRunner } from './coalescing-runner.ts';
 import { createRetention } from './retention.ts';
+import { evaluateOnNotification } from '../../db/notification-listener.ts';
 
-export interface ConsumerProcessOptions {
+export interface ConsumerProcessOptions<S extends ValueSchemaName, Store, Result> {
   name: string;
   config: Config;
   endpoints: StackEndpoints;
   port: number;
-  subscriptions: readonly Subscription[];
-  /** Built once the resources are open, so the handler can use the pool, clock and log. */
-  createHandler: (resources: ProcessResources) => BatchHandler;
-  /** Runs after every committed chunk, and on the punctuation timer when one is given. */
-  evaluate?: (resources: ProcessResources) => () => Promise<void>;
+  /** Built once the resources are open, so the processor can register its metrics. */
+  createProcessor: (resources: ProcessResources) => Processor<S, Store, Result>;
+  /**
+   * A window's coalesced evaluation (window-runner.ts), built once the resources are open: requested
+   * after every committed chunk and on the punctuation timer when one is given. `fatal` stops the
+   * process for a broken invariant.
+   */
+  window?: (resources: ProcessResources, fatal: (error: InvariantViolation) => void) => ProcessWindow;
   /**
    * A background worker that carries out side effects outside the consumer (the connectors' API
    * calls and transactions). Requested after every committed chunk and on the punctuation timer,
@@ -37,23 +48,57 @@ export interface ConsumerProcessOptions {
   worker?: (resources: ProcessResources) => () => Promise<void>;
   punctuationIntervalMs?: number;
   log?: Logger;
-  now?: () => Date;
+  /** The clock of every timestamp the runtime writes and of its timers; default the system clock. */
+  clock?: Clock;
+  /** How the process ends after a broken invariant, once drained; default `process.exit`. Tests observe it. */
+  exit?: (code: number) => void;
 }
+
+/** A window's evaluation and the NOTIFY channels that request it (the event-driven trigger). */
+export interface ProcessWindow {
+  readonly runner: CoalescingRunner;
+  readonly notifications: readonly NotificationTrigger[];
+}
+
+export interface NotificationTrigger {
+  readonly channel: string;
+  /** Set to 1 while listening, 0 otherwise (a gauge of the processor's metrics). */
+  readonly connected: { set(value: number): void };
+}
+
+/** The exit code of a process stopped by a broken invariant (EX_SOFTWARE). */
+export const fatalExitCode = 70;
 
 export interface RunningConsumerProcess {
   readonly url: string;
   readonly shutdown: Shutdown;
   readonly resources: ProcessResources;
   readonly relay: OutboxRelay;
+  readonly clock: Clock;
+  /** The window's evaluation when the process has one (`window`). */
+  readonly window: CoalescingRunner | undefined;
+  /** Stops the process for a broken invariant: /ready fails with it, then drain, then exit 70. */
+  fatal(error: InvariantViolation): void;
   stop(): Promise<void>;
 }
 
-export async function startConsumerProcess(options: ConsumerProcessOptions): Promise<RunningConsumerProcess> {
+export async function startConsumerProcess<S extends ValueSchemaName, Store, Result>(options: ConsumerProcessOptions<S, Store, Result>): Promise<RunningConsumerProcess> {
   const { name, config, endpoints } = options;
   const log = options.log ?? createLogger({ name, level: config.LOG_LEVEL });
-  const now = options.now ?? (() => new Date());
+  const clock = options.clock ?? systemClock;
+  const now = (): Date => clock.now();
+  const exit = options.exit ?? ((code: number) => process.exit(code));
   const shutdown = createShutdown({ log });
   const resources = await openProcessResources({ name, config, endpoints, log, shutdown });
+
+  let fatalError: InvariantViolation | undefined;
+  const fatal = (error: InvariantViolation): void => {
+    if (fatalError !== undefined) return;
+    fatalError = error;
+    log.fatal({ err: error, alert: true }, `${name} broke an invariant; stopping (exit ${fatalExitCode})`);
+    void shutdown.run('fatal').then(() => exit(fatalExitCode));
+  };
+  resources.probes['invariants'] = () => (fatalError === undefined ? Promise.resolve() : Promise.reject(new Error(`broken invariant: ${fatalError.message}`)));
 
   const relay = createOutboxRelay({ pool: resources.pool, producer: resources.producer, serde: resources.serde, log, metrics: resources.metrics });
   relay.start();
@@ -62,7 +107,9 @@ export async function startConsumerProcess(options: ConsumerProcessOptions): Pro
     await relay.drain();
   });
 
-  let evaluate = options.evaluate?.(resources);
+  const processWindow = options.window?.(resources, fatal);
+  const window = processWindow?.runner;
+  let evaluate = window === undefined ? undefined : () => window.request();
   let stopWorker: (() => Promise<void>) | undefined;
   if (options.worker !== undefined) {
     const runner = createCoalescingRunner(options.worker(resources));
@@ -82,14 +129,14 @@ export async function startConsumerProcess(options: ConsumerProcessOptions): Pro
     kafka: resources.kafka,
     pool: resources.pool,
     serde: resources.serde,
-    subscriptions: options.subscriptions,
-    handle: options.createHandler(resources),
+    processor: options.createProcessor(resources),
     log,
     metrics: resources.metrics,
     now,
+    onFatal: fatal,
     sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT,
     rebalanceTimeoutMs: config.KAFKA_REBALANCE_TIMEOUT,
-    ...(evaluate === undefined ? {} : { afterCommit: evaluate }),
+    ...(evaluate === undefined ? {} : { onChunkCommitted: evaluate }),
   });
   shutdown.add('kafka consumer', () => consumer.stop());
 
@@ -110,12 +157,13 @@ export async function startConsumerProcess(options: ConsumerProcessOptions): Pro
       await retention.pruneOnce();
     },
     log,
+    clock,
   });
   shutdown.add('retention', () => retentionTimer.stop());
 
   let punctuation: Punctuation | undefined;
   if (evaluate !== undefined && options.punctuationIntervalMs !== undefined) {
-    punctuation = startPunctuation({ intervalMs: options.punctuationIntervalMs, run: evaluate, log });
+    punctuation = startPunctuation({ intervalMs: options.punctuationIntervalMs, run: evaluate, log, clock });
     shutdown.add('punctuation', () => punctuation!.stop());
   }
 
@@ -133,7 +181,15 @@ export async function startConsumerProcess(options: ConsumerProcessOptions): Pro
   // Registered last, so it runs first: no new run, and the one in flight ends its step before the
   // consumer, the relay (which then publishes what the run wrote) and the pool close.
   if (stopWorker !== undefined) shutdown.add('worker', stopWorker);
+  // Registered after everything else, so they close first: no new notifications, then the
+  // evaluation in progress finishes before the punctuation, the consumer and the pool are closed.
+  if (processWindow !== undefined) {
+    const { runner } = processWindow;
+    for (const { channel, connected } of processWindow.notifications) {
+      evaluateOnNotification({ databaseUrl: endpoints.databaseUrl, channel, applicationName: name, log, request: () => runner.request(), idle: () => runner.idle(), connected, shutdown });
+    }
+  }
   const { url } = server;
   log.info({ url, consumerGroup: name }, `${name} running`);
-  return { url, shutdown, resources, relay, stop: () => shutdown.run('stop') };
+  return { url, shutdown, resources, relay, clock, window, fatal, stop: () => shutdown.run('stop') };
 }

@@ -12,7 +12,7 @@ import type { ReadinessProbe } from '../http/operations-routes.ts';
 import { createDatabasePool } from '../../db/pool.ts';
 import { probeDatabase } from '../../db/probe-database.ts';
 import { createAvroSerde, createSchemaRegistryClient, probeSchemaRegistry, type AvroSerde } from '../../schemas/registry.ts';
-import type { StackEndpoints } from '../../stack/endpoints.ts';
+import type { StackEndpoints } from '../endpoints.ts';
 
 export interface ProcessResources {
   pool: DatabasePool;

@@ -1,6 +1,8 @@
-// Wall-clock punctuation (Kafka Streams' term): a callback run on a timer, so a window's time
+// Punctuation (Kafka Streams' term): a callback run on the clock's timer, so a window's time
 // trigger fires even when no record arrives. Runs never overlap; a failed run is logged and the
-// next tick tries again (the callback is idempotent by construction).
+// next tick tries again (the callback is idempotent by construction). The clock is injected, so a
+// test advances a manual clock instead of sleeping.
+import { systemClock, type Clock } from '../clock.ts';
 import type { Logger } from '../logger.ts';
 
 export interface Punctuation {
@@ -11,12 +13,15 @@ export interface PunctuationOptions {
   intervalMs: number;
   run: () => Promise<void>;
   log: Logger;
+  /** Default: the system clock. */
+  clock?: Clock;
 }
 
 export function startPunctuation(options: PunctuationOptions): Punctuation {
+  const clock = options.clock ?? systemClock;
   let stopped = false;
   let current: Promise<void> | undefined;
-  const timer = setInterval(() => {
+  const timer = clock.every(options.intervalMs, () => {
     // A tick that finds the previous run still going is skipped, so slow runs never queue up.
     if (stopped || current !== undefined) return;
     current = options
@@ -25,11 +30,11 @@ export function startPunctuation(options: PunctuationOptions): Punctuation {
       .finally(() => {
         current = undefined;
       });
-  }, options.intervalMs);
+  });
   return {
     async stop() {
       stopped = true;
-      clearInterval(timer);
+      timer.cancel();
       await current;
     },
   };

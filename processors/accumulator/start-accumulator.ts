@@ -5,8 +5,8 @@
 //   change_id, so a replay is dropped) and keeps the newest micro-batch threshold in
 //   pipeline_settings, never rolling a newer one back.
 // - It evaluates the window (micro-batch-evaluation.ts) on three triggers, all coalesced into at
-//   most one running and one queued evaluation: a NOTIFY on `ledger_pending` from the router's
-//   commit (latency), the wall-clock punctuation (the max-wait trigger on an idle pipeline, and
+//   most one running and one queued evaluation (core/processing/window-process.ts): a NOTIFY on
+//   `ledger_pending` from the router's commit (latency), the punctuation on the injected clock (the max-wait trigger on an idle pipeline, and
 //   the safety net for a missed notification), and each committed pipeline-config chunk (a new
 //   threshold applies at once).
 // - Before each evaluation it knows ChangeNow's range for ETH → USDT (cached; asked outside the
@@ -17,20 +17,22 @@
 import { randomUUID } from 'node:crypto';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import type { Config } from '../../core/config.ts';
-import { InvariantViolation, PipelineError } from '../../core/errors.ts';
+import { PipelineError } from '../../core/errors.ts';
+import { clockOf } from '../../core/clock.ts';
 import { createLogger, type Logger } from '../../core/logger.ts';
 import { Decimal } from '../../core/money.ts';
 import type { MetricsRegistry } from '../../core/metrics.ts';
-import { startConsumerProcess } from '../../core/processing/consumer-process.ts';
-import type { BatchHandler, ConsumedRecord, Subscription } from '../../core/processing/batch-consumer.ts';
-import type { PipelineConfig, ValueRecordOf } from '../../schemas/generated/records.ts';
-import { topicNames, type ValueSchemaName } from '../../topics/topics.ts';
-import { createWindowRunner, type RunningWindowProcess, type StartWindowProcessOptions } from '../../core/processing/window-runner.ts';
-import { evaluateOnNotification } from '../../db/notification-listener.ts';
+import { subscribe, type ConsumedRecord } from '../../core/processing/consumed-record.ts';
+import type { Processor } from '../../core/processing/processor.ts';
+import type { PipelineConfig } from '../../schemas/generated/records.ts';
+import { topicNames } from '../../topics/topics.ts';
+import type { RunningWindowProcess, StartWindowProcessOptions } from '../../core/processing/window-runner.ts';
+import { startWindowProcess } from '../../core/processing/window-process.ts';
+import { ledgerPendingChannel } from '../../db/ledger-notifications.ts';
 import { createMicroBatchEvaluator, type WindowEvaluation, type WindowRules } from './micro-batch-evaluation.ts';
 import { isNewerChange, thresholdProblemOf } from './micro-batch-threshold.ts';
 import { totalsOf, waitedMs } from './micro-batch-window.ts';
-import { applyThresholdChange } from './pipeline-settings.ts';
+import { applyThresholdChange, type ThresholdChangeRow } from './pipeline-settings.ts';
 import { createChangeNowClient } from '../../connectors/changenow/changenow-client.ts';
 import { createConversionRange } from './conversion-range.ts';
 import type { WindowHoldState } from './micro-batch-window.ts';
@@ -53,23 +55,50 @@ export function windowRulesOf(config: Config): WindowRules {
   return { defaultUsd, ceilingUsd, maxWaitMs: config.MICRO_BATCH_MAX_WAIT, membersMax: config.MICRO_BATCH_MEMBERS_MAX };
 }
 
-function pipelineConfigOf(value: ValueRecordOf<ValueSchemaName>): PipelineConfig {
-  if (!('change_id' in value && 'micro_batch_threshold_usd' in value && 'changed_at' in value)) {
-    throw new InvariantViolation('a pipeline-config record decodes to a PipelineConfig');
-  }
-  return value;
+/** The pipeline-config handler's store: the threshold in force, over the chunk's transaction. */
+interface PipelineSettingsStore {
+  applyThresholdChange(change: ThresholdChangeRow): Promise<boolean>;
 }
 
-const subscriptions: readonly Subscription[] = [
-  { topic: topicNames.pipelineConfig, schemaName: 'pipeline-config', messageIdOf: (value) => pipelineConfigOf(value).change_id },
-];
+/** The change a chunk stored (or found older than the one in force): told after the commit. */
+interface ThresholdStored {
+  readonly change: PipelineConfig;
+  readonly correlationId: string;
+  readonly applied: boolean;
+}
 
-function createPipelineConfigHandler(rules: WindowRules, log: Logger): BatchHandler {
+type PipelineConfigProcessor = Processor<'pipeline-config', PipelineSettingsStore, ThresholdStored | null>;
+
+function createPipelineConfigProcessor(rules: WindowRules, log: Logger): PipelineConfigProcessor {
+  return {
+    subscriptions: [subscribe(topicNames.pipelineConfig, 'pipeline-config', (value) => value.change_id)],
+    openStore: (transaction) => ({ applyThresholdChange: (change) => applyThresholdChange(transaction, change) }),
+    handle: createPipelineConfigHandler(rules, log),
+    afterCommit(results) {
+      for (const stored of results) {
+        if (stored === null) continue;
+        const { change, correlationId, applied } = stored;
+        log.info(
+          {
+            changeId: change.change_id,
+            thresholdUsd: change.micro_batch_threshold_usd.toFixed(),
+            changedBy: change.changed_by,
+            changedAt: change.changed_at.toISOString(),
+            correlationId,
+          },
+          applied ? 'micro-batch threshold in force' : 'micro-batch threshold change older than the one in force; kept the newer',
+        );
+      }
+    },
+  };
+}
+
+function createPipelineConfigHandler(rules: WindowRules, log: Logger): PipelineConfigProcessor['handle'] {
   return async (records, context) => {
     // Only the newest valid change of the chunk matters: one upsert, not one per record.
-    let newest: { record: ConsumedRecord; change: PipelineConfig } | undefined;
+    let newest: { record: ConsumedRecord<'pipeline-config'>; change: PipelineConfig } | undefined;
     for (const record of records) {
-      const change = pipelineConfigOf(record.value);
+      const change = record.value;
       const problem = thresholdProblemOf(change.micro_batch_threshold_usd, rules.ceilingUsd);
       if (problem !== undefined) {
         log.warn({ changeId: change.change_id, rule: problem.rule, correlationId: record.correlationId }, `pipeline-config change refused: ${problem.message}`);
@@ -81,24 +110,15 @@ function createPipelineConfigHandler(rules: WindowRules, log: Logger): BatchHand
         newest = { record, change };
       }
     }
-    if (newest === undefined) return;
+    if (newest === undefined) return null;
     const { change, record } = newest;
-    const applied = await applyThresholdChange(context.transaction, {
+    const applied = await context.store.applyThresholdChange({
       changeId: change.change_id,
       thresholdUsd: change.micro_batch_threshold_usd,
       changedBy: change.changed_by,
       changedAt: change.changed_at,
     });
-    log.info(
-      {
-        changeId: change.change_id,
-        thresholdUsd: change.micro_batch_threshold_usd.toFixed(),
-        changedBy: change.changed_by,
-        changedAt: change.changed_at.toISOString(),
-        correlationId: record.correlationId,
-      },
-      applied ? 'micro-batch threshold in force' : 'micro-batch threshold change older than the one in force; kept the newer',
-    );
+    return { change, correlationId: record.correlationId, applied };
   };
 }
 
@@ -152,28 +172,24 @@ export async function startAccumulator(options: StartAccumulatorOptions): Promis
   const { config, endpoints } = options;
   const name = accumulatorConsumerGroup;
   const log = options.log ?? createLogger({ name, level: config.LOG_LEVEL });
-  const now = options.now ?? (() => new Date());
+  const clock = clockOf(options.now);
+  const now = (): Date => clock.now();
   const rules = windowRulesOf(config);
   if (config.CHANGENOW_API_KEY === undefined) throw new PipelineError('CHANGENOW_API_KEY is required to run the accumulator (it asks ChangeNow for the conversion range).');
   const apiKey = config.CHANGENOW_API_KEY;
-  let requestEvaluation: (() => Promise<void>) | undefined;
-  let evaluationsIdle: (() => Promise<void>) | undefined;
-  let metrics: AccumulatorMetrics | undefined;
-  let standingHolds = new Set<WindowHoldState>();
 
-  const running = await startConsumerProcess({
+  return startWindowProcess({
     name,
     config,
     endpoints,
     port: options.port ?? config.ACCUMULATOR_PORT,
-    subscriptions,
     log,
-    now,
-    createHandler: () => createPipelineConfigHandler(rules, log),
+    clock,
+    ...(options.exit === undefined ? {} : { exit: options.exit }),
     punctuationIntervalMs: config.WINDOW_PUNCTUATION_INTERVAL,
-    evaluate: (resources) => {
-      const accumulatorMetrics = createAccumulatorMetrics(resources.metrics, rules);
-      metrics = accumulatorMetrics;
+    createProcessor: () => createPipelineConfigProcessor(rules, log),
+    createWindow: (resources) => {
+      const metrics = createAccumulatorMetrics(resources.metrics, rules);
       const conversionRange = createConversionRange({
         source: createChangeNowClient({
           baseUrl: endpoints.changeNowApiUrl,
@@ -188,17 +204,17 @@ export async function startAccumulator(options: StartAccumulatorOptions): Promis
         now,
         ttlMs: config.CONVERSION_RANGE_TTL,
       });
-      const evaluate = createMicroBatchEvaluator({
-        pool: resources.pool,
-        rules,
-        now,
-        newBatchId: options.newBatchId ?? randomUUID,
-        conversionRange,
-      });
-      const runner = createWindowRunner({
-        evaluate,
-        onEvaluated: (evaluation) => {
-          accumulatorMetrics.observe(evaluation);
+      const holds = createHoldReporter(log);
+      return {
+        evaluate: createMicroBatchEvaluator({
+          pool: resources.pool,
+          rules,
+          now,
+          newBatchId: options.newBatchId ?? randomUUID,
+          conversionRange,
+        }),
+        onEvaluated: (evaluation: WindowEvaluation) => {
+          metrics.observe(evaluation);
           for (const batch of evaluation.batches) {
             log.info(
               {
@@ -214,53 +230,40 @@ export async function startAccumulator(options: StartAccumulatorOptions): Promis
               'micro-batch closed: members swapping, ConversionRequested in the outbox',
             );
           }
-          // Told once when a hold starts and once when it clears, not on every evaluation.
-          const current = new Set(evaluation.holds.map((hold) => hold.state));
-          for (const hold of evaluation.holds) {
-            if (standingHolds.has(hold.state)) continue;
-            const oldest = hold.payments[0];
-            log.warn(
-              {
-                state: hold.state,
-                payments: hold.payments.length,
-                heldUsd: totalsOf(hold.payments).usd.toFixed(),
-                oldestWaitedMs: oldest === undefined ? null : waitedMs(oldest, evaluation.now),
-                // Above the maximum no later payment can help: only an operator can.
-                alert: hold.state === 'above_exchange_maximum',
-              },
-              hold.reason,
-            );
-          }
-          for (const state of standingHolds) if (!current.has(state)) log.info({ state }, 'conversion window hold cleared');
-          standingHolds = current;
+          holds.report(evaluation);
         },
-        evaluationSeconds: accumulatorMetrics.evaluationSeconds,
-        onFailed: () => accumulatorMetrics.failed(),
-        log,
-      });
-      requestEvaluation = () => runner.request();
-      evaluationsIdle = () => runner.idle();
-      return requestEvaluation;
+        evaluationSeconds: metrics.evaluationSeconds,
+        onFailed: () => metrics.failed(),
+        notifications: [{ channel: ledgerPendingChannel, connected: metrics.listenerConnected }],
+      };
     },
   });
+}
 
-  if (requestEvaluation === undefined || evaluationsIdle === undefined || metrics === undefined) {
-    throw new InvariantViolation('the consumer process built the window evaluation');
-  }
-  evaluateOnNotification({
-    databaseUrl: endpoints.databaseUrl,
-    applicationName: name,
-    log,
-    request: requestEvaluation,
-    idle: evaluationsIdle,
-    connected: metrics.listenerConnected,
-    shutdown: running.shutdown,
-  });
-
+/** Tells of a hold once when it starts and once when it clears, not on every evaluation. */
+function createHoldReporter(log: Logger): { report(evaluation: WindowEvaluation): void } {
+  const standing = new Set<WindowHoldState>();
   return {
-    url: running.url,
-    shutdown: running.shutdown,
-    evaluateNow: requestEvaluation,
-    stop: () => running.stop(),
+    report(evaluation) {
+      const current = new Set(evaluation.holds.map((hold) => hold.state));
+      for (const hold of evaluation.holds) {
+        if (standing.has(hold.state)) continue;
+        const oldest = hold.payments[0];
+        log.warn(
+          {
+            state: hold.state,
+            payments: hold.payments.length,
+            heldUsd: totalsOf(hold.payments).usd.toFixed(),
+            oldestWaitedMs: oldest === undefined ? null : waitedMs(oldest, evaluation.now),
+            // Above the maximum no later payment can help: only an operator can.
+            alert: hold.state === 'above_exchange_maximum',
+          },
+          hold.reason,
+        );
+      }
+      for (const state of standing) if (!current.has(state)) log.info({ state }, 'conversion window hold cleared');
+      standing.clear();
+      for (const state of current) standing.add(state);
+    },
   };
 }

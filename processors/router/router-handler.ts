@@ -1,6 +1,7 @@
-// The router's chunk handler: what one transaction does with the fresh records of a chunk (the
-// batch consumer already claimed their ids in the inbox, and commits whatever this writes together
-// with the outbox records it emits and the records it rejects).
+// The router as the runtime runs it (processor.ts): its subscriptions, its store over the chunk's
+// transaction, the chunk handler and the after-commit hook. The batch consumer has already claimed
+// the fresh records' ids in the inbox, and commits whatever the handler writes together with the
+// outbox records it emits and the records it rejects.
 //
 // - A payment becomes one ledger row: pending_conversion, instant_payout (plus a payout batch and a
 //   PayoutRequested on payout-requests) or unroutable. The ledger's primary key is the second line
@@ -9,9 +10,12 @@
 // - A client configuration routes the client's unroutable rows with the configuration in force.
 // - Both paths first lock every client of the chunk (router-store.ts: lockClients), so a payment
 //   racing its client's registration from another partition is routed exactly once either way.
+// - The handler returns what it decided; metrics and logs are written from that in the
+//   after-commit hook, so a chunk whose transaction is retried counts once.
 import { Counter } from 'prom-client';
-import type { BatchHandler, ConsumedRecord } from '../../core/processing/batch-consumer.ts';
+import { subscribe, type ConsumedRecord, type SubscribedSchema } from '../../core/processing/consumed-record.ts';
 import type { OutboxRecord } from '../../core/processing/outbox.ts';
+import type { HandlerContext, Processor } from '../../core/processing/processor.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { MetricsRegistry } from '../../core/metrics.ts';
 import type { Decimal } from '../../core/money.ts';
@@ -20,16 +24,8 @@ import { clientRowOf, type ClientPayoutRow } from '../../core/client-payout-conf
 import { clientConfigViolation } from './client-config-violation.ts';
 import { paymentViolation } from './payment-rules.ts';
 import { instantPayoutBatchIdOf, routePayment, routeUnroutable, type InstantPayoutBatch, type RouteDecision, type RouteOutcome } from './route-payment.ts';
-import {
-  insertLedgerEntries,
-  insertPayoutBatches,
-  loadClients,
-  loadUnroutable,
-  lockClients,
-  markRouted,
-  notifyLedgerPending,
-  storeNewerClients,
-} from './router-store.ts';
+import { openRouterStore, type RouterStore } from './router-store.ts';
+import type { RuleViolation } from './payment-rules.ts';
 
 export interface RouterHandlerOptions {
   feePercent: Decimal;
@@ -38,22 +34,37 @@ export interface RouterHandlerOptions {
   payoutBatchIdFor?: (paymentId: string) => string;
 }
 
+export const routerSubscriptions = [
+  subscribe(topicNames.paymentsReceived, 'payment-received', (value) => value.payment_id),
+  // A revision is applied once; a later revision of the same client is a new message.
+  subscribe(topicNames.clientPayoutConfigs, 'client-payout-config', (value) => `${value.client_id}:${value.revision}`),
+] as const;
+
+type RouterRecord = ConsumedRecord<SubscribedSchema<typeof routerSubscriptions>>;
 type PaymentRecord = ConsumedRecord<'payment-received'>;
 type ConfigRecord = ConsumedRecord<'client-payout-config'>;
+
+/** What one committed chunk did, in order: counted and logged after the commit. */
+export type RouterObservation =
+  | { readonly kind: 'payment-rejected'; readonly correlationId: string; readonly paymentId: string; readonly violation: RuleViolation }
+  | { readonly kind: 'config-rejected'; readonly correlationId: string; readonly clientId: string; readonly violation: RuleViolation }
+  | { readonly kind: 'config-stored'; readonly outcome: 'applied' | 'superseded' }
+  | { readonly kind: 'payment-duplicate'; readonly correlationId: string; readonly paymentId: string }
+  | { readonly kind: 'payment-routed'; readonly correlationId: string; readonly paymentId: string; readonly clientId: string; readonly outcome: RouteOutcome; readonly path: Routed['path'] };
+
+export type RouterProcessor = Processor<SubscribedSchema<typeof routerSubscriptions>, RouterStore, readonly RouterObservation[]>;
 
 /** A decision and the record that caused it, for the correlation id of what it emits and logs. */
 interface Routed {
   readonly decision: RouteDecision;
-  readonly cause: ConsumedRecord;
+  readonly cause: RouterRecord;
   /** payment: a payment arrived; registration: its client registered after it did. */
   readonly path: 'payment' | 'registration';
 }
 
-export function createRouterHandler(options: RouterHandlerOptions): BatchHandler {
+export function createRouterProcessor(options: RouterHandlerOptions): RouterProcessor {
   const { feePercent, log } = options;
   const payoutBatchIdFor = options.payoutBatchIdFor ?? instantPayoutBatchIdOf;
-  // Counted inside the chunk's transaction (the runtime has no after-commit hook with the handler's
-  // results), so a chunk whose transaction is retried after a failure counts twice.
   const payments = new Counter({
     name: 'router_payments_total',
     help: 'Payments the router handled, by outcome (pending_conversion, instant_payout, unroutable, duplicate, rejected) and path',
@@ -67,37 +78,70 @@ export function createRouterHandler(options: RouterHandlerOptions): BatchHandler
     registers: [options.metrics],
   });
 
-  return async (records, context) => {
+  function observe(observation: RouterObservation): void {
+    switch (observation.kind) {
+      case 'payment-rejected':
+        payments.inc({ outcome: 'rejected', path: 'payment' });
+        log.warn({ correlationId: observation.correlationId, paymentId: observation.paymentId, ...observation.violation }, 'payment dead-lettered');
+        return;
+      case 'config-rejected':
+        configs.inc({ outcome: 'rejected' });
+        log.warn({ correlationId: observation.correlationId, clientId: observation.clientId, ...observation.violation }, 'client configuration dead-lettered');
+        return;
+      case 'config-stored':
+        configs.inc({ outcome: observation.outcome });
+        return;
+      case 'payment-duplicate':
+        payments.inc({ outcome: 'duplicate', path: 'payment' });
+        log.info({ correlationId: observation.correlationId, paymentId: observation.paymentId }, 'payment already in the ledger; nothing changed');
+        return;
+      case 'payment-routed': {
+        const { correlationId, paymentId, clientId, outcome, path } = observation;
+        payments.inc({ outcome, path });
+        log.info({ correlationId, paymentId, clientId, outcome, path }, 'payment routed');
+      }
+    }
+  }
+
+  return {
+    subscriptions: routerSubscriptions,
+    openStore: openRouterStore,
+    handle: (records, context) => handleChunk(records, context),
+    afterCommit(results) {
+      for (const observations of results) for (const observation of observations) observe(observation);
+    },
+  };
+
+  async function handleChunk(records: readonly RouterRecord[], context: HandlerContext<RouterStore>): Promise<readonly RouterObservation[]> {
+    const observations: RouterObservation[] = [];
     const paymentRecords: PaymentRecord[] = [];
     const configRecords: ConfigRecord[] = [];
     for (const record of records) {
-      if (record.topic === topicNames.paymentsReceived) {
-        const payment = record as PaymentRecord;
-        const violation = paymentViolation(payment.value, feePercent);
-        if (violation === null) {
-          paymentRecords.push(payment);
+      switch (record.schemaName) {
+        case 'payment-received': {
+          const violation = paymentViolation(record.value, feePercent);
+          if (violation === null) {
+            paymentRecords.push(record);
+            continue;
+          }
+          context.reject(record, violation.field, violation.rule, violation.reason);
+          observations.push({ kind: 'payment-rejected', correlationId: record.correlationId, paymentId: record.value.payment_id, violation });
           continue;
         }
-        context.reject(record, violation.field, violation.rule, violation.reason);
-        payments.inc({ outcome: 'rejected', path: 'payment' });
-        log.warn({ correlationId: record.correlationId, paymentId: payment.value.payment_id, ...violation }, 'payment dead-lettered');
-      } else if (record.topic === topicNames.clientPayoutConfigs) {
-        const config = record as ConfigRecord;
-        const violation = clientConfigViolation(config.value);
-        if (violation === null) {
-          configRecords.push(config);
-          continue;
+        case 'client-payout-config': {
+          const violation = clientConfigViolation(record.value);
+          if (violation === null) {
+            configRecords.push(record);
+            continue;
+          }
+          context.reject(record, violation.field, violation.rule, violation.reason);
+          observations.push({ kind: 'config-rejected', correlationId: record.correlationId, clientId: record.value.client_id, violation });
         }
-        context.reject(record, violation.field, violation.rule, violation.reason);
-        configs.inc({ outcome: 'rejected' });
-        log.warn({ correlationId: record.correlationId, clientId: config.value.client_id, ...violation }, 'client configuration dead-lettered');
-      } else {
-        context.reject(record, 'topic', 'subscribed-topic', `the router does not consume ${record.topic}`);
       }
     }
 
-    const { transaction, now } = context;
-    await lockClients(transaction, [...paymentRecords.map((r) => r.value.client_id), ...configRecords.map((r) => r.value.client_id)]);
+    const { store, now } = context;
+    await store.lockClients([...paymentRecords.map((r) => r.value.client_id), ...configRecords.map((r) => r.value.client_id)]);
 
     // Configurations first, so a payment in the same chunk already sees its client.
     const newestConfigs = new Map<string, ConfigRecord>();
@@ -105,14 +149,11 @@ export function createRouterHandler(options: RouterHandlerOptions): BatchHandler
       const seen = newestConfigs.get(record.value.client_id);
       if (seen === undefined || seen.value.revision < record.value.revision) newestConfigs.set(record.value.client_id, record);
     }
-    await storeNewerClients(
-      transaction,
-      [...newestConfigs.values()].map((record) => ({ ...clientRowOf(record.value), changed_at: record.value.changed_at })),
-    );
-    const clients = await loadClients(transaction, [...paymentRecords.map((r) => r.value.client_id), ...newestConfigs.keys()]);
+    await store.storeNewerClients([...newestConfigs.values()].map((record) => ({ ...clientRowOf(record.value), changed_at: record.value.changed_at })));
+    const clients = await store.loadClients([...paymentRecords.map((r) => r.value.client_id), ...newestConfigs.keys()]);
     for (const [clientId, record] of newestConfigs) {
       const stored = clients.get(clientId);
-      configs.inc({ outcome: stored !== undefined && stored.revision > record.value.revision ? 'superseded' : 'applied' });
+      observations.push({ kind: 'config-stored', outcome: stored !== undefined && stored.revision > record.value.revision ? 'superseded' : 'applied' });
     }
 
     const routed: Routed[] = [];
@@ -120,35 +161,27 @@ export function createRouterHandler(options: RouterHandlerOptions): BatchHandler
       record,
       decision: routePayment({ payment: record.value, client: clients.get(record.value.client_id) ?? null, feePercent, now, payoutBatchIdFor }),
     }));
-    const inserted = await insertLedgerEntries(transaction, arrived.map(({ decision }) => decision.ledger));
+    const inserted = await store.insertLedgerEntries(arrived.map(({ decision }) => decision.ledger));
     for (const { record, decision } of arrived) {
-      if (inserted.has(decision.ledger.payment_id)) {
-        routed.push({ decision, cause: record, path: 'payment' });
-      } else {
-        payments.inc({ outcome: 'duplicate', path: 'payment' });
-        log.info({ correlationId: record.correlationId, paymentId: decision.ledger.payment_id }, 'payment already in the ledger; nothing changed');
-      }
+      if (inserted.has(decision.ledger.payment_id)) routed.push({ decision, cause: record, path: 'payment' });
+      else observations.push({ kind: 'payment-duplicate', correlationId: record.correlationId, paymentId: decision.ledger.payment_id });
     }
 
-    const waiting = await loadUnroutable(transaction, [...newestConfigs.keys()]);
+    const waiting = await store.loadUnroutable([...newestConfigs.keys()]);
     const late = waiting.flatMap((entry) => {
       const client: ClientPayoutRow | undefined = clients.get(entry.client_id);
       const cause = newestConfigs.get(entry.client_id);
       if (client === undefined || cause === undefined) return [];
       return [{ decision: routeUnroutable({ entry, client, now, payoutBatchIdFor }), cause }];
     });
-    const moved = await markRouted(transaction, late.map(({ decision }) => decision.ledger));
+    const moved = await store.markRouted(late.map(({ decision }) => decision.ledger));
     for (const { decision, cause } of late) {
       if (moved.has(decision.ledger.payment_id)) routed.push({ decision, cause, path: 'registration' });
     }
 
     const batches: InstantPayoutBatch[] = [];
     for (const { decision, cause, path } of routed) {
-      payments.inc({ outcome: decision.outcome, path });
-      log.info(
-        { correlationId: cause.correlationId, paymentId: decision.ledger.payment_id, clientId: decision.ledger.client_id, outcome: decision.outcome, path },
-        'payment routed',
-      );
+      observations.push({ kind: 'payment-routed', correlationId: cause.correlationId, paymentId: decision.ledger.payment_id, clientId: decision.ledger.client_id, outcome: decision.outcome, path });
       if (decision.outcome !== 'instant_payout') continue;
       batches.push(decision.payoutBatch);
       const command: OutboxRecord<'payout-requested'> = {
@@ -161,9 +194,10 @@ export function createRouterHandler(options: RouterHandlerOptions): BatchHandler
       };
       context.emit(command);
     }
-    await insertPayoutBatches(transaction, batches);
-    await notifyLedgerPending(transaction, countOf(routed, 'pending_conversion'));
-  };
+    await store.insertPayoutBatches(batches);
+    await store.notifyLedgerPending(countOf(routed, 'pending_conversion'));
+    return observations;
+  }
 }
 
 function countOf(routed: readonly Routed[], outcome: RouteOutcome): number {

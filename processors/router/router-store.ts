@@ -212,3 +212,28 @@ export async function notifyLedgerPending(transaction: DatabaseTransactionConnec
   if (newPendingCount === 0) return;
   await transaction.query(sql.unsafe`SELECT pg_notify(${ledgerPendingChannel}, ${String(newPendingCount)})`);
 }
+
+/** The router handler's store: the statements above over one chunk's transaction (the runtime's `openStore`). */
+export interface RouterStore {
+  lockClients(clientIds: readonly string[]): Promise<void>;
+  storeNewerClients(configs: readonly (ClientPayoutRow & { readonly changed_at: Date })[]): Promise<void>;
+  loadClients(clientIds: readonly string[]): Promise<Map<string, ClientPayoutRow>>;
+  insertLedgerEntries(entries: readonly LedgerEntry[]): Promise<Set<string>>;
+  loadUnroutable(clientIds: readonly string[]): Promise<LedgerEntry[]>;
+  markRouted(entries: readonly LedgerEntry[]): Promise<Set<string>>;
+  insertPayoutBatches(batches: readonly InstantPayoutBatch[]): Promise<void>;
+  notifyLedgerPending(newPendingCount: number): Promise<void>;
+}
+
+export function openRouterStore(transaction: DatabaseTransactionConnection): RouterStore {
+  return {
+    lockClients: (clientIds) => lockClients(transaction, clientIds),
+    storeNewerClients: (configs) => storeNewerClients(transaction, configs),
+    loadClients: (clientIds) => loadClients(transaction, clientIds),
+    insertLedgerEntries: (entries) => insertLedgerEntries(transaction, entries),
+    loadUnroutable: (clientIds) => loadUnroutable(transaction, clientIds),
+    markRouted: (entries) => markRouted(transaction, entries),
+    insertPayoutBatches: (batches) => insertPayoutBatches(transaction, batches),
+    notifyLedgerPending: (newPendingCount) => notifyLedgerPending(transaction, newPendingCount),
+  };
+}

@@ -13,7 +13,9 @@ import { createLogger } from '../../core/logger.ts';
 import { Decimal } from '../../core/money.ts';
 import { correlationIdHeader, createIdempotentProducer, createKafkaClient, headerText, type IHeaders, type Producer } from '../../core/kafka/kafka-client.ts';
 import type { RunningConsumerProcess } from '../../core/processing/consumer-process.ts';
-import type { BatchContext, ConsumedRecord } from '../../core/processing/batch-consumer.ts';
+import type { DatabaseTransactionConnection } from 'slonik';
+import type { ConsumedRecord } from '../../core/processing/consumed-record.ts';
+import type { HandlerContext } from '../../core/processing/processor.ts';
 import type { OutboxRecord } from '../../core/processing/outbox.ts';
 import { createAvroSerde, createSchemaRegistryClient, type AvroSerde } from '../../schemas/registry.ts';
 import type { ClientPayoutConfig, PaymentReceived, PayoutRequested } from '../../schemas/generated/records.ts';
@@ -26,7 +28,8 @@ import { readTopic } from '../../test/support/topic-records.ts';
 import { testStackEnvironment } from '../../test/support/test-stack-environment.ts';
 import { startWebhook, type RunningWebhook } from '../webhook/start-webhook.ts';
 import { startRouter } from './start-router.ts';
-import { createRouterHandler } from './router-handler.ts';
+import { createRouterProcessor } from './router-handler.ts';
+import { openRouterStore, type RouterStore } from './router-store.ts';
 import { Registry } from 'prom-client';
 import { decimalColumn } from '../../db/column-types.ts';
 
@@ -364,13 +367,19 @@ describe('a payment of a client not registered yet', () => {
 });
 
 describe('a payment racing its client’s registration', () => {
-  function consumed(topic: string, value: PaymentReceived | ClientPayoutConfig, messageId: string): ConsumedRecord {
-    return { topic, partition: 0, offset: '0', key: value.client_id, messageId, correlationId: randomUUID(), value, raw: Buffer.alloc(0) };
+  const position = { partition: 0, offset: '0', raw: Buffer.alloc(0) };
+
+  function paymentConsumed(value: PaymentReceived): ConsumedRecord<'payment-received'> {
+    return { ...position, topic: topicNames.paymentsReceived, schemaName: 'payment-received', key: value.client_id, messageId: value.payment_id, correlationId: randomUUID(), value };
   }
 
-  function contextOf(transaction: BatchContext['transaction'], emitted: OutboxRecord[]): BatchContext {
+  function configConsumed(value: ClientPayoutConfig): ConsumedRecord<'client-payout-config'> {
+    return { ...position, topic: topicNames.clientPayoutConfigs, schemaName: 'client-payout-config', key: value.client_id, messageId: `${value.client_id}:${value.revision}`, correlationId: randomUUID(), value };
+  }
+
+  function contextOf(transaction: DatabaseTransactionConnection, emitted: OutboxRecord[]): HandlerContext<RouterStore> {
     return {
-      transaction,
+      store: openRouterStore(transaction),
       now: new Date(),
       emit: (record) => emitted.push(record),
       reject: (_record, field, rule, reason) => {
@@ -383,11 +392,11 @@ describe('a payment racing its client’s registration', () => {
   // work: the second must wait for the client's lock, or it would miss the first's uncommitted
   // write and leave the payment unroutable for good.
   it.each(['payment first', 'registration first'] as const)('routes the payment exactly once with the %s', async (order) => {
-    const handler = createRouterHandler({ feePercent: new Decimal('3'), log, metrics: new Registry() });
+    const router = createRouterProcessor({ feePercent: new Decimal('3'), log, metrics: new Registry() });
     const clientId = uniqueClientId();
     const payment = paymentRecord(clientId);
-    const paymentChunk = [consumed(topicNames.paymentsReceived, payment, payment.payment_id)];
-    const registrationChunk = [consumed(topicNames.clientPayoutConfigs, clientConfig(clientId, 'INSTANT'), `${clientId}:1`)];
+    const paymentChunk = [paymentConsumed(payment)];
+    const registrationChunk = [configConsumed(clientConfig(clientId, 'INSTANT'))];
     const [firstChunk, secondChunk] = order === 'payment first' ? [paymentChunk, registrationChunk] : [registrationChunk, paymentChunk];
     const emitted: OutboxRecord[] = [];
     const waitingBefore = await database.oneFirst(sql.type(z.object({ count: z.number() }))`
@@ -398,13 +407,13 @@ describe('a payment racing its client’s registration', () => {
     let applied = (): void => undefined;
     const firstApplied = new Promise<void>((resolve) => (applied = resolve));
     const first = database.transaction(async (transaction) => {
-      await handler(firstChunk, contextOf(transaction, emitted));
+      await router.handle(firstChunk, contextOf(transaction, emitted));
       applied();
       await held;
     });
     await firstApplied;
     let secondDone = false;
-    const second = database.transaction((transaction) => handler(secondChunk, contextOf(transaction, emitted))).finally(() => {
+    const second = database.transaction((transaction) => router.handle(secondChunk, contextOf(transaction, emitted))).finally(() => {
       secondDone = true;
     });
     try {

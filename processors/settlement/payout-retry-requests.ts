@@ -14,6 +14,7 @@ import type { Logger } from '../../core/logger.ts';
 import type { Shutdown } from '../../core/shutdown.ts';
 import { createCoalescingRunner } from '../../core/processing/coalescing-runner.ts';
 import { startPunctuation } from '../../core/processing/punctuation.ts';
+import type { Clock } from '../../core/clock.ts';
 import { startNotificationListener } from '../../db/notification-listener.ts';
 import { payoutRetryRequestsChannel } from '../../db/settlement-notifications.ts';
 import { decideRetryRequest, type RetryRequestDecision } from './payout-retry.ts';
@@ -81,7 +82,8 @@ export interface RetryRequestHandlingOptions {
   databaseUrl: string;
   applicationName: string;
   log: Logger;
-  now: () => Date;
+  /** The clock of the requests' timestamps and of the punctuation. */
+  clock: Clock;
   /** The safety net's period (WINDOW_PUNCTUATION_INTERVAL). */
   punctuationIntervalMs: number;
   /** Asks the window to evaluate: it forms the retries that became due. */
@@ -94,7 +96,7 @@ export function startRetryRequestHandling(options: RetryRequestHandlingOptions):
   const { log } = options;
   const runner = createCoalescingRunner(async () => {
     try {
-      const handled = await handleRetryRequests(options.pool, options.now);
+      const handled = await handleRetryRequests(options.pool, () => options.clock.now());
       for (const request of handled) {
         log.info({ requestId: request.requestId, payoutBatchId: request.batchId, requestedBy: request.requestedBy, outcome: request.decision.outcome, detail: request.decision.detail }, 'payout retry request handled');
       }
@@ -113,7 +115,7 @@ export function startRetryRequestHandling(options: RetryRequestHandlingOptions):
     onNotification: () => void runner.request(),
     onConnected: () => void runner.request(),
   });
-  const punctuation = startPunctuation({ intervalMs: options.punctuationIntervalMs, log, run: () => runner.request() });
+  const punctuation = startPunctuation({ intervalMs: options.punctuationIntervalMs, log, clock: options.clock, run: () => runner.request() });
   // Registered after the consumer and the pool, so it is stopped before them.
   options.shutdown.add('payout retry requests', async () => {
     await listener.stop();

@@ -1,6 +1,7 @@
-// The chunk handler of settlement's consumer (group `settlement`, on swap-events): what one
-// transaction does with the fresh SwapEvents of a chunk (the batch consumer already claimed their
-// event ids in the inbox, and commits whatever this writes with the records it emits or rejects).
+// Settlement's consumer (group `settlement`, on swap-events) as the runtime runs it (processor.ts):
+// what one transaction does with the fresh SwapEvents of a chunk (the batch consumer already
+// claimed their event ids in the inbox, and commits whatever this writes through its store with the
+// records it emits or rejects).
 //
 // - CONVERSION FINISHED: the USDT received is shared over the batch's payments (credits), the
 //   payments become converted, the batch finished; one CreditIssued per credit.
@@ -13,29 +14,23 @@
 // - CREATED / STATUS_CHANGED: the batch is swapping, with its exchange id and status.
 // Records are applied one by one in consumed order: the events of one command share a key, so
 // they arrive in the order the connector wrote them.
+// The handler returns what it did as notes (counts, logs); the after-commit hook writes them, so a
+// chunk whose transaction is retried counts and tells once.
 import { Counter } from 'prom-client';
 import { InvariantViolation } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { MetricsRegistry } from '../../core/metrics.ts';
-import type { BatchContext, BatchHandler, ConsumedRecord } from '../../core/processing/batch-consumer.ts';
+import { subscribe, type ConsumedRecord } from '../../core/processing/consumed-record.ts';
 import type { OutboxRecord } from '../../core/processing/outbox.ts';
-import type { PayoutCompleted, SwapEvent, ValueRecordOf } from '../../schemas/generated/records.ts';
-import { topicNames, type ValueSchemaName } from '../../topics/topics.ts';
+import type { HandlerContext, Processor } from '../../core/processing/processor.ts';
+import type { PayoutCompleted, SwapEvent } from '../../schemas/generated/records.ts';
+import { topicNames } from '../../topics/topics.ts';
 import { planCredits, usdtOfBaseUnits } from './conversion-credits.ts';
-import {
-  loadDestinations,
-  lockConversionBatch,
-  lockConversionMembers,
-  recordConversionFailed,
-  recordConversionFinished,
-  recordConversionNeedsRecovery,
-  recordConversionProgress,
-  type ConversionOutcome,
-} from './conversion-store.ts';
-import { lockPayoutBatch, recordPayoutFailed, recordPayoutFinished, recordPayoutProgress, type LockedPayoutBatch, type PayoutExchangeFacts } from './payout-store.ts';
+import type { ConversionOutcome } from './conversion-store.ts';
+import type { LockedPayoutBatch, PayoutExchangeFacts } from './payout-store.ts';
 import { retryAfterFailure, type RetryRules } from './payout-retry.ts';
 import { decideConversionEvent, decidePayoutEvent, type Rejection } from './swap-event-decision.ts';
-import { lockSettlement } from './settlement-lock.ts';
+import { openSwapEventStore, type SwapEventStore } from './swap-event-store.ts';
 import type { Decimal } from '../../core/money.ts';
 import type { PlannedCredit } from './conversion-credits.ts';
 
@@ -45,10 +40,19 @@ export interface SettlementHandlerOptions {
   readonly retryRules: RetryRules;
 }
 
-export function swapEventOf(value: ValueRecordOf<ValueSchemaName>): SwapEvent {
-  if (!('event_id' in value && 'command_kind' in value && 'type' in value)) throw new InvariantViolation('a swap-events record decodes to a SwapEvent');
-  return value;
-}
+export const swapEventSubscriptions = [subscribe(topicNames.swapEvents, 'swap-event', (value) => value.event_id)] as const;
+
+type SwapEventRecord = ConsumedRecord<'swap-event'>;
+type Context = HandlerContext<SwapEventStore>;
+
+/** What a committed chunk did, in order: counted and logged by the after-commit hook. */
+export type SettlementNote =
+  | { readonly kind: 'event'; readonly commandKind: string; readonly type: string; readonly outcome: string }
+  | { readonly kind: 'alert'; readonly rule: string }
+  | { readonly kind: 'retries-exhausted' }
+  | { readonly kind: 'log'; readonly level: 'info' | 'warn' | 'error'; readonly fields: Readonly<Record<string, unknown>>; readonly message: string };
+
+export type SettlementProcessor = Processor<'swap-event', SwapEventStore, readonly SettlementNote[]>;
 
 interface SettlementMetrics {
   readonly events: Counter<'kind' | 'type' | 'outcome'>;
@@ -57,7 +61,6 @@ interface SettlementMetrics {
 }
 
 function createSettlementMetrics(registry: MetricsRegistry): SettlementMetrics {
-  // Counted inside the chunk's transaction: a chunk retried after a failure counts twice.
   return {
     events: new Counter({ name: 'settlement_swap_events_total', help: 'Swap events by command kind, type and outcome', labelNames: ['kind', 'type', 'outcome'] as const, registers: [registry] }),
     alerts: new Counter({ name: 'settlement_alerts_total', help: 'Events that contradict a recorded outcome (an operator must look)', labelNames: ['rule'] as const, registers: [registry] }),
@@ -86,25 +89,52 @@ export function creditIssuedRecords(batchId: string, credits: readonly PlannedCr
   }));
 }
 
-export function createSettlementHandler(options: SettlementHandlerOptions): BatchHandler {
+export function createSettlementProcessor(options: SettlementHandlerOptions): SettlementProcessor {
   const { log, retryRules } = options;
   const metrics = createSettlementMetrics(options.metrics);
 
-  function rejectEvent(record: ConsumedRecord, event: SwapEvent, rejection: Rejection, context: BatchContext): void {
-    context.reject(record, rejection.field, rejection.rule, rejection.reason);
-    metrics.events.inc({ kind: event.command_kind, type: event.type, outcome: 'rejected' });
-    const fields = { correlationId: record.correlationId, eventId: event.event_id, commandId: event.command_id, rule: rejection.rule, reason: rejection.reason };
-    if (rejection.alert) {
-      metrics.alerts.inc({ rule: rejection.rule });
-      log.error({ ...fields, alert: true }, 'swap event contradicts a recorded outcome; dead-lettered');
-    } else {
-      log.warn(fields, 'swap event dead-lettered');
+  function write(note: SettlementNote): void {
+    switch (note.kind) {
+      case 'event':
+        metrics.events.inc({ kind: note.commandKind, type: note.type, outcome: note.outcome });
+        return;
+      case 'alert':
+        metrics.alerts.inc({ rule: note.rule });
+        return;
+      case 'retries-exhausted':
+        metrics.retriesExhausted.inc();
+        return;
+      case 'log':
+        log[note.level]({ ...note.fields }, note.message);
     }
   }
 
-  async function handleConversion(record: ConsumedRecord, event: SwapEvent, context: BatchContext): Promise<void> {
-    const { transaction, now } = context;
-    const batch = await lockConversionBatch(transaction, event.command_id);
+  /** The notes of one chunk: what the handler did, written only once its transaction committed. */
+  function notesOf(): { readonly list: SettlementNote[]; counted(event: SwapEvent, outcome: string): void; log(level: 'info' | 'warn' | 'error', fields: Record<string, unknown>, message: string): void } {
+    const list: SettlementNote[] = [];
+    return {
+      list,
+      counted: (event, outcome) => list.push({ kind: 'event', commandKind: event.command_kind, type: event.type, outcome }),
+      log: (level, fields, message) => list.push({ kind: 'log', level, fields, message }),
+    };
+  }
+  type Notes = ReturnType<typeof notesOf>;
+
+  function rejectEvent(record: SwapEventRecord, event: SwapEvent, rejection: Rejection, context: Context, notes: Notes): void {
+    context.reject(record, rejection.field, rejection.rule, rejection.reason);
+    notes.counted(event, 'rejected');
+    const fields = { correlationId: record.correlationId, eventId: event.event_id, commandId: event.command_id, rule: rejection.rule, reason: rejection.reason };
+    if (rejection.alert) {
+      notes.list.push({ kind: 'alert', rule: rejection.rule });
+      notes.log('error', { ...fields, alert: true }, 'swap event contradicts a recorded outcome; dead-lettered');
+    } else {
+      notes.log('warn', fields, 'swap event dead-lettered');
+    }
+  }
+
+  async function handleConversion(record: SwapEventRecord, event: SwapEvent, context: Context, notes: Notes): Promise<void> {
+    const { store, now } = context;
+    const batch = await store.lockConversionBatch(event.command_id);
     const decision = decideConversionEvent(batch, event);
     const outcome: ConversionOutcome = {
       batchId: event.command_id,
@@ -117,27 +147,28 @@ export function createSettlementHandler(options: SettlementHandlerOptions): Batc
     const logFields = { correlationId: record.correlationId, eventId: event.event_id, batchId: event.command_id, type: event.type };
     switch (decision.kind) {
       case 'reject':
-        rejectEvent(record, event, decision, context);
+        rejectEvent(record, event, decision, context, notes);
         return;
       case 'ignore':
-        metrics.events.inc({ kind: event.command_kind, type: event.type, outcome: 'ignored' });
-        log.info({ ...logFields, why: decision.why }, 'conversion event changes nothing');
+        notes.counted(event, 'ignored');
+        notes.log('info', { ...logFields, why: decision.why }, 'conversion event changes nothing');
         return;
       case 'progress':
-        await recordConversionProgress(transaction, outcome);
-        metrics.events.inc({ kind: event.command_kind, type: event.type, outcome: 'applied' });
+        await store.recordConversionProgress(outcome);
+        notes.counted(event, 'applied');
         return;
       case 'fail': {
-        const returned = await recordConversionFailed(transaction, { ...outcome, reason: decision.reason, usdtReceived: event.type === 'FINISHED' ? event.amount_to : null }, now);
-        metrics.events.inc({ kind: event.command_kind, type: event.type, outcome: 'failed' });
-        log.warn({ ...logFields, reason: decision.reason, returnedToPending: returned }, 'conversion failed; its payments are back to pending conversion');
+        const returned = await store.recordConversionFailed({ ...outcome, reason: decision.reason, usdtReceived: event.type === 'FINISHED' ? event.amount_to : null }, now);
+        notes.counted(event, 'failed');
+        notes.log('warn', { ...logFields, reason: decision.reason, returnedToPending: returned }, 'conversion failed; its payments are back to pending conversion');
         return;
       }
       case 'hold_for_recovery': {
-        const held = await recordConversionNeedsRecovery(transaction, { ...outcome, reason: decision.reason }, now);
-        metrics.events.inc({ kind: event.command_kind, type: event.type, outcome: 'needs_recovery' });
-        metrics.alerts.inc({ rule: 'no second pay-in after a failed conversion' });
-        log.error(
+        const held = await store.recordConversionNeedsRecovery({ ...outcome, reason: decision.reason }, now);
+        notes.counted(event, 'needs_recovery');
+        notes.list.push({ kind: 'alert', rule: 'no second pay-in after a failed conversion' });
+        notes.log(
+          'error',
           { ...logFields, alert: true, reason: decision.reason, exchangeId: event.exchange_id, exchangeStatus: event.status, heldPayments: held },
           'conversion failed after its pay-in may have left; its payments need recovery by an operator and are not converted again',
         );
@@ -145,8 +176,11 @@ export function createSettlementHandler(options: SettlementHandlerOptions): Batc
       }
       case 'finish': {
         if (batch === null) throw new InvariantViolation('a finish decision has a batch');
-        const members = await lockConversionMembers(transaction, batch);
-        const destinations = await loadDestinations(transaction, members.map((member) => member.clientId), now);
+        const members = await store.lockConversionMembers(batch);
+        const destinations = await store.loadDestinations(
+          members.map((member) => member.clientId),
+          now,
+        );
         const credits = planCredits({
           receivedBaseUnits: decision.receivedBaseUnits,
           members,
@@ -157,10 +191,10 @@ export function createSettlementHandler(options: SettlementHandlerOptions): Batc
           },
         });
         const usdtReceived = usdtOfBaseUnits(decision.receivedBaseUnits);
-        await recordConversionFinished(transaction, { ...outcome, usdtReceived }, credits, now);
+        await store.recordConversionFinished({ ...outcome, usdtReceived }, credits, now);
         for (const issued of creditIssuedRecords(batch.batchId, credits, now, record.correlationId)) context.emit(issued);
-        metrics.events.inc({ kind: event.command_kind, type: event.type, outcome: 'finished' });
-        log.info({ ...logFields, usdtReceived: usdtReceived.toFixed(), credits: credits.length }, 'conversion distributed: payments converted and credited');
+        notes.counted(event, 'finished');
+        notes.log('info', { ...logFields, usdtReceived: usdtReceived.toFixed(), credits: credits.length }, 'conversion distributed: payments converted and credited');
       }
     }
   }
@@ -184,29 +218,29 @@ export function createSettlementHandler(options: SettlementHandlerOptions): Batc
     };
   }
 
-  async function handlePayout(record: ConsumedRecord, event: SwapEvent, context: BatchContext): Promise<void> {
-    const { transaction, now } = context;
-    const batch = await lockPayoutBatch(transaction, event.command_id);
+  async function handlePayout(record: SwapEventRecord, event: SwapEvent, context: Context, notes: Notes): Promise<void> {
+    const { store, now } = context;
+    const batch = await store.lockPayoutBatch(event.command_id);
     const decision = decidePayoutEvent(batch, event);
     const facts: PayoutExchangeFacts = { exchangeId: event.exchange_id, exchangeStatus: event.status, payinHash: event.payin_hash };
     const logFields = { correlationId: record.correlationId, eventId: event.event_id, payoutBatchId: event.command_id, type: event.type };
     if (decision.kind === 'reject') {
-      rejectEvent(record, event, decision, context);
+      rejectEvent(record, event, decision, context, notes);
       return;
     }
     if (decision.kind === 'ignore') {
-      metrics.events.inc({ kind: event.command_kind, type: event.type, outcome: 'ignored' });
-      log.info({ ...logFields, why: decision.why }, 'payout event changes nothing');
+      notes.counted(event, 'ignored');
+      notes.log('info', { ...logFields, why: decision.why }, 'payout event changes nothing');
       return;
     }
     if (batch === null) throw new InvariantViolation('an applied payout decision has a batch');
     switch (decision.kind) {
       case 'progress':
-        await recordPayoutProgress(transaction, batch, facts);
-        metrics.events.inc({ kind: event.command_kind, type: event.type, outcome: 'applied' });
+        await store.recordPayoutProgress(batch, facts);
+        notes.counted(event, 'applied');
         return;
       case 'finish': {
-        const paid = await recordPayoutFinished(transaction, batch, { ...facts, payoutHash: decision.payoutHash, payoutAmount: decision.payoutAmount }, now);
+        const paid = await store.recordPayoutFinished(batch, { ...facts, payoutHash: decision.payoutHash, payoutAmount: decision.payoutAmount }, now);
         context.emit({
           topic: topicNames.payoutsCompleted,
           schemaName: 'payout-completed',
@@ -214,31 +248,40 @@ export function createSettlementHandler(options: SettlementHandlerOptions): Batc
           value: payoutCompletedOf(batch, facts, decision.payoutHash, decision.payoutAmount, now),
           correlationId: record.correlationId,
         });
-        metrics.events.inc({ kind: event.command_kind, type: event.type, outcome: 'finished' });
-        log.info({ ...logFields, clientId: batch.clientId, payoutHash: decision.payoutHash, credits: paid.credits, payments: paid.payments }, 'payout finished: credits paid out');
+        notes.counted(event, 'finished');
+        notes.log('info', { ...logFields, clientId: batch.clientId, payoutHash: decision.payoutHash, credits: paid.credits, payments: paid.payments }, 'payout finished: credits paid out');
         return;
       }
       case 'fail': {
         const schedule = retryAfterFailure(batch.attempts, now, retryRules);
-        const released = await recordPayoutFailed(transaction, batch, { ...facts, reason: decision.reason, schedule }, now);
-        metrics.events.inc({ kind: event.command_kind, type: event.type, outcome: 'failed' });
+        const released = await store.recordPayoutFailed(batch, { ...facts, reason: decision.reason, schedule }, now);
+        notes.counted(event, 'failed');
         const fields = { ...logFields, clientId: batch.clientId, reason: decision.reason, attempts: batch.attempts, releasedCredits: released };
         if (schedule.kind === 'retry') {
-          log.warn({ ...fields, nextRetryAt: schedule.at.toISOString() }, 'payout failed; its credits are held for a retry');
+          notes.log('warn', { ...fields, nextRetryAt: schedule.at.toISOString() }, 'payout failed; its credits are held for a retry');
         } else {
-          metrics.retriesExhausted.inc();
-          log.error({ ...fields, alert: true, originBatchId: batch.originBatchId }, 'payout failed and its automatic retries are used up; an operator must retry it');
+          notes.list.push({ kind: 'retries-exhausted' });
+          notes.log('error', { ...fields, alert: true, originBatchId: batch.originBatchId }, 'payout failed and its automatic retries are used up; an operator must retry it');
         }
       }
     }
   }
 
-  return async (records, context) => {
-    await lockSettlement(context.transaction);
-    for (const record of records) {
-      const event = swapEventOf(record.value);
-      if (event.command_kind === 'CONVERSION') await handleConversion(record, event, context);
-      else await handlePayout(record, event, context);
-    }
+  return {
+    subscriptions: swapEventSubscriptions,
+    openStore: openSwapEventStore,
+    async handle(records, context) {
+      const notes = notesOf();
+      await context.store.lockSettlement();
+      for (const record of records) {
+        const event = record.value;
+        if (event.command_kind === 'CONVERSION') await handleConversion(record, event, context, notes);
+        else await handlePayout(record, event, context, notes);
+      }
+      return notes.list;
+    },
+    afterCommit(results) {
+      for (const notes of results) for (const note of notes) write(note);
+    },
   };
 }

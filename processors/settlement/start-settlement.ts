@@ -2,28 +2,27 @@
 // - the swap-event handler (settlement-handler.ts): distribution of finished conversions, failed
 //   conversions back to pending, payouts marked paid only when paid, failed payouts held for retry;
 // - the per-client window (payout-window-evaluation.ts), evaluated on three triggers coalesced
-//   into at most one running and one queued evaluation: after every committed chunk (new credits,
-//   released credits), on a NOTIFY from the admin API (an operator's payout request), and on the
-//   wall-clock punctuation (max age, retry backoff, and the safety net for a missed notification);
+//   into at most one running and one queued evaluation (core/processing/window-process.ts): after
+//   every committed chunk (new credits, released credits), on a NOTIFY from the admin API (an
+//   operator's payout request), and on the punctuation of the injected clock (max age, retry
+//   backoff, and the safety net for a missed notification);
 // - operators' retry requests (payout-retry-requests.ts), on their own NOTIFY and punctuation.
 // Any number of instances may run: chunks and evaluations serialise on the settlement lock.
 import { randomUUID } from 'node:crypto';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import type { Config } from '../../core/config.ts';
-import { InvariantViolation, PipelineError } from '../../core/errors.ts';
+import { PipelineError } from '../../core/errors.ts';
+import { clockOf } from '../../core/clock.ts';
 import { createLogger } from '../../core/logger.ts';
 import { Decimal } from '../../core/money.ts';
 import type { MetricsRegistry } from '../../core/metrics.ts';
-import { createWindowRunner, type RunningWindowProcess, type StartWindowProcessOptions } from '../../core/processing/window-runner.ts';
-import { startConsumerProcess } from '../../core/processing/consumer-process.ts';
-import type { Subscription } from '../../core/processing/batch-consumer.ts';
+import type { RunningWindowProcess, StartWindowProcessOptions } from '../../core/processing/window-runner.ts';
+import { startWindowProcess } from '../../core/processing/window-process.ts';
 import { createChangeNowClient } from '../../connectors/changenow/changenow-client.ts';
 import { createEvmRpc } from '../../connectors/chain/evm-rpc.ts';
 import { gweiToWei } from '../../connectors/chain/chain-settings.ts';
 import { settlementRequestsChannel } from '../../db/settlement-notifications.ts';
-import { topicNames } from '../../topics/topics.ts';
-import { evaluateOnNotification } from '../../db/notification-listener.ts';
-import { createSettlementHandler, swapEventOf } from './settlement-handler.ts';
+import { createSettlementProcessor } from './settlement-handler.ts';
 import { createPayoutWindowEvaluator, type PayoutWindowEvaluation } from './payout-window-evaluation.ts';
 import { createQuoteCache, type PayoutQuoteSource } from './payout-quotes.ts';
 import { createTransferFeeSource } from './transfer-fee-source.ts';
@@ -50,12 +49,6 @@ export function payoutWindowRulesOf(config: Config): PayoutWindowRules {
 export function retryRulesOf(config: Config): RetryRules {
   return { attemptsMax: config.PAYOUT_RETRY_ATTEMPTS_MAX, backoffMs: config.PAYOUT_RETRY_BACKOFF };
 }
-
-const swapEvents: Subscription = {
-  topic: topicNames.swapEvents,
-  schemaName: 'swap-event',
-  messageIdOf: (value) => swapEventOf(value).event_id,
-};
 
 interface WindowMetrics {
   observe(evaluation: PayoutWindowEvaluation): void;
@@ -100,30 +93,27 @@ export async function startSettlement(options: StartSettlementOptions): Promise<
   const { config, endpoints } = options;
   const name = settlementConsumerGroup;
   const log = options.log ?? createLogger({ name, level: config.LOG_LEVEL });
-  const now = options.now ?? (() => new Date());
+  const clock = clockOf(options.now);
+  const now = (): Date => clock.now();
   // Checked before anything opens: a bad rule stops the process with the variable's name.
   const rules = payoutWindowRulesOf(config);
   const retryRules = retryRulesOf(config);
   if (config.CHANGENOW_API_KEY === undefined) throw new PipelineError('CHANGENOW_API_KEY is required to run settlement (it asks ChangeNow for payout ranges and fees).');
   const apiKey = config.CHANGENOW_API_KEY;
   const maxPriorityFeePerGasWei = gweiToWei(config.CHAIN_MAX_PRIORITY_FEE_GWEI, 'CHAIN_MAX_PRIORITY_FEE_GWEI');
-  let requestEvaluation: (() => Promise<void>) | undefined;
-  let evaluationsIdle: (() => Promise<void>) | undefined;
-  let listenerConnected: Gauge | undefined;
 
-  const running = await startConsumerProcess({
+  return startWindowProcess({
     name,
     config,
     endpoints,
     port: options.port ?? config.SETTLEMENT_PORT,
-    subscriptions: [swapEvents],
     log,
-    now,
-    createHandler: (resources) => createSettlementHandler({ log, metrics: resources.metrics, retryRules }),
+    clock,
+    ...(options.exit === undefined ? {} : { exit: options.exit }),
     punctuationIntervalMs: config.WINDOW_PUNCTUATION_INTERVAL,
-    evaluate: (resources) => {
+    createProcessor: (resources) => createSettlementProcessor({ log, metrics: resources.metrics, retryRules }),
+    createWindow: (resources) => {
       const metrics = createWindowMetrics(resources.metrics);
-      listenerConnected = metrics.listenerConnected;
       const source: PayoutQuoteSource = createChangeNowClient({
         baseUrl: endpoints.changeNowApiUrl,
         apiKey,
@@ -151,9 +141,9 @@ export async function startSettlement(options: StartSettlementOptions): Promise<
         newBatchId: options.newBatchId ?? randomUUID,
         log,
       });
-      const runner = createWindowRunner({
+      return {
         evaluate,
-        onEvaluated: (evaluation) => {
+        onEvaluated: (evaluation: PayoutWindowEvaluation) => {
           metrics.observe(evaluation);
           for (const batch of [...evaluation.created, ...evaluation.retried]) {
             log.info(
@@ -173,37 +163,21 @@ export async function startSettlement(options: StartSettlementOptions): Promise<
         },
         evaluationSeconds: metrics.evaluationSeconds,
         onFailed: () => metrics.failed(),
-        log,
-      });
-      requestEvaluation = () => runner.request();
-      evaluationsIdle = () => runner.idle();
-      return requestEvaluation;
+        notifications: [{ channel: settlementRequestsChannel, connected: metrics.listenerConnected }],
+      };
     },
+    onRunning: [
+      (running) =>
+        startRetryRequestHandling({
+          pool: running.resources.pool,
+          databaseUrl: endpoints.databaseUrl,
+          applicationName: name,
+          log,
+          clock,
+          punctuationIntervalMs: config.WINDOW_PUNCTUATION_INTERVAL,
+          evaluateWindow: () => running.window?.request() ?? Promise.resolve(),
+          shutdown: running.shutdown,
+        }),
+    ],
   });
-
-  if (requestEvaluation === undefined || evaluationsIdle === undefined || listenerConnected === undefined) {
-    throw new InvariantViolation('the consumer process built the window evaluation');
-  }
-  evaluateOnNotification({
-    databaseUrl: endpoints.databaseUrl,
-    channel: settlementRequestsChannel,
-    applicationName: name,
-    log,
-    request: requestEvaluation,
-    idle: evaluationsIdle,
-    connected: listenerConnected,
-    shutdown: running.shutdown,
-  });
-  startRetryRequestHandling({
-    pool: running.resources.pool,
-    databaseUrl: endpoints.databaseUrl,
-    applicationName: name,
-    log,
-    now,
-    punctuationIntervalMs: config.WINDOW_PUNCTUATION_INTERVAL,
-    evaluateWindow: requestEvaluation,
-    shutdown: running.shutdown,
-  });
-
-  return { url: running.url, shutdown: running.shutdown, evaluateNow: requestEvaluation, stop: () => running.stop() };
 }
