@@ -7,14 +7,11 @@
 // the generator runs in this process with fresh signed `finished` IPNs prepared before the clock.
 // The baseline is Kafka's own ProducerPerformance on the same broker in the same run, with records
 // of a PaymentReceived's size; the ratio is completed requests/s ÷ its records/s.
-import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { createLogger } from '../core/logger.ts';
-import { endpointsAsEnvironment } from '../stack/endpoints.ts';
-import { findFreePort } from '../stack/service.ts';
 import { signIpn } from '../processors/webhook/ipn-signature.ts';
 import { finishedIpn, ipnText } from '../test/support/ipn.ts';
-import { waitUntilReady } from '../test/support/processor-process.ts';
+import { startBenchProcess } from './support/bench-process.ts';
 import { formatTable, machineLine, runBenchmark, withBenchStack } from './support/bench-stack.ts';
 import { runOpenLoop, type OpenLoopResult } from './support/open-loop.ts';
 import { runProducerPerformance } from './support/producer-performance.ts';
@@ -47,15 +44,9 @@ function signedIpns(count: number): SignedIpn[] {
 async function main(): Promise<void> {
   const { rates, seconds } = argumentsOf(process.argv.slice(2));
   await withBenchStack({ NOWPAYMENTS_IPN_SECRET: ipnSecret }, log, async (stack) => {
-    const port = await findFreePort();
-    const webhook = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'run', 'webhook'], {
-      env: { ...stack.environment, ...endpointsAsEnvironment(stack.endpoints), NOWPAYMENTS_IPN_SECRET: ipnSecret, WEBHOOK_PORT: String(port), LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'inherit', 'inherit'],
-    });
-    const exited = new Promise<void>((resolve) => webhook.once('exit', () => resolve()));
+    const webhook = await startBenchProcess(stack, 'webhook', 'WEBHOOK_PORT');
     try {
-      const url = `http://127.0.0.1:${port}/webhooks/nowpayments`;
-      await waitUntilReady(`http://127.0.0.1:${port}`);
+      const url = `${webhook.url}/webhooks/nowpayments`;
       const post = (ipn: SignedIpn): Promise<number> =>
         fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-nowpayments-sig': ipn.signature }, body: ipn.text }).then(async (response) => {
           await response.arrayBuffer();
@@ -102,8 +93,7 @@ async function main(): Promise<void> {
       console.log('ratio = completed requests/s ÷ ProducerPerformance records/s (same broker, same run). Latency from each request\'s scheduled send time (open loop).');
       console.log(`reproduce: npx tsx bench/webhook-latency.ts --rates ${rates.join(',')} --seconds ${seconds}`);
     } finally {
-      webhook.kill('SIGTERM');
-      await exited;
+      await webhook.stop();
     }
   });
 }
