@@ -12,17 +12,12 @@
 // FINISHED swap events already on swap-events, settlement started in-process, timed until all N
 // credits exist. The stack is started natively on free ports in .cache/bench-stack/<pid> unless
 // KAFKA_BROKERS, SCHEMA_REGISTRY_URL and DATABASE_URL are all set, and removed at the end.
-import { cpus, totalmem } from 'node:os';
-import { rm } from 'node:fs/promises';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { parse } from 'lossless-json';
-import { loadConfig, type Config } from '../core/config.ts';
+import type { Config } from '../core/config.ts';
 import { createLogger } from '../core/logger.ts';
 import { createIdempotentProducer, createKafkaClient, type KafkaClient } from '../core/kafka/kafka-client.ts';
-import { prepare } from '../cli/prepare.ts';
-import { startStack, type RunningStack } from '../stack/start-stack.ts';
 import type { StackEndpoints } from '../stack/endpoints.ts';
 import { createAvroSerde, createSchemaRegistryClient, type AvroSerde } from '../schemas/registry.ts';
 import { topicNames } from '../topics/topics.ts';
@@ -31,7 +26,6 @@ import { startWebhook } from '../processors/webhook/start-webhook.ts';
 import { signIpn } from '../processors/webhook/ipn-signature.ts';
 import { finishedIpn, ipnText, postIpnText, uniqueClientId, uniquePaymentId } from '../test/support/ipn.ts';
 import { paymentReceivedRecord } from '../test/support/payment-record.ts';
-import { freeStackEnvironment } from '../test/support/test-stack-environment.ts';
 import { plantConversionBatch, registerClient, swapEvent } from '../test/support/settlement-fixtures.ts';
 import { settlementConsumerGroup, startSettlement } from '../processors/settlement/start-settlement.ts';
 import { skipGroupToLatest } from '../test/support/consumer-groups.ts';
@@ -39,6 +33,7 @@ import { sql } from 'slonik';
 import { z } from 'zod';
 import { createDatabasePool } from '../db/pool.ts';
 import { Decimal } from '../core/money.ts';
+import { formatTable, machineLine, runBenchmark, secondsSince, withBenchStack } from './support/bench-stack.ts';
 import { localChangeNowApiKey } from '../connectors/changenow-simulator/local-api-key.ts';
 
 const produceBatchSize = 100;
@@ -70,7 +65,6 @@ function argumentsOf(argv: readonly string[]): { payments: number } {
 
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-const secondsSince = (start: bigint): number => Number(process.hrtime.bigint() - start) / 1e9;
 
 /** N already-encoded PaymentReceived records with fresh payment ids, keyed by client id. */
 async function encodePayments(serde: AvroSerde, clientIds: readonly string[], count: number): Promise<{ ids: string[]; messages: { key: string; value: Buffer }[] }> {
@@ -298,49 +292,20 @@ async function webhookThroughput(config: Config, endpoints: StackEndpoints, coun
   }
 }
 
-function formatTable(measurements: readonly Measurement[], baselinePerSecond: number): string {
-  const rows = measurements.map((m) => {
-    const perSecond = m.count / m.seconds;
-    return [m.name, String(m.count), m.seconds.toFixed(2), perSecond.toFixed(0), (perSecond / baselinePerSecond).toFixed(3), m.note ?? ''];
-  });
-  const header = ['stage', 'count', 'seconds', 'per second', 'ratio', 'note'];
-  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]?.length ?? 0)));
-  const line = (cells: readonly string[]): string =>
-    cells
-      .map((cell, column) => (column === 0 || column === cells.length - 1 ? cell.padEnd(widths[column] ?? 0) : cell.padStart(widths[column] ?? 0)))
-      .join('  ')
-      .trimEnd();
-  return [line(header), line(widths.map((width) => '-'.repeat(width))), ...rows.map(line)].join('\n');
+function measurementTable(measurements: readonly Measurement[], baselinePerSecond: number): string {
+  return formatTable(
+    ['stage', 'count', 'seconds', 'per second', 'ratio', 'note'],
+    measurements.map((m) => {
+      const perSecond = m.count / m.seconds;
+      return [m.name, String(m.count), m.seconds.toFixed(2), perSecond.toFixed(0), (perSecond / baselinePerSecond).toFixed(3), m.note ?? ''];
+    }),
+  );
 }
 
 async function main(): Promise<void> {
   const { payments } = argumentsOf(process.argv.slice(2));
-  const external = process.env['KAFKA_BROKERS'] !== undefined && process.env['SCHEMA_REGISTRY_URL'] !== undefined && process.env['DATABASE_URL'] !== undefined;
-  const environment: NodeJS.ProcessEnv = {
-    ...process.env,
-    STACK_MODE: external ? 'external' : 'native',
-    ...(await freeStackEnvironment(`.cache/bench-stack/${process.pid}`)),
-    NOWPAYMENTS_IPN_SECRET: ipnSecret,
-    MICRO_BATCH_THRESHOLD_USD: '100000',
-    LOG_LEVEL: 'silent',
-  };
-  const config = loadConfig(environment);
-  const dataDirectory = path.resolve(config.STACK_DATA_DIR);
-
-  let stack: RunningStack | undefined;
-  const cleanUp = async (): Promise<void> => {
-    if (stack !== undefined) await stack.stop();
-    stack = undefined;
-    if (!external) await rm(dataDirectory, { recursive: true, force: true });
-  };
-  try {
-    console.log(`starting the ${external ? 'external' : 'native'} stack${external ? '' : ` in ${config.STACK_DATA_DIR}`} …`);
-    const stackStart = process.hrtime.bigint();
-    stack = await startStack({ config, log });
-    await prepare(stack.endpoints, log);
-    console.log(`stack ready in ${secondsSince(stackStart).toFixed(1)} s; ${payments} payments per stage`);
-
-    const { endpoints } = stack;
+  await withBenchStack({ NOWPAYMENTS_IPN_SECRET: ipnSecret, MICRO_BATCH_THRESHOLD_USD: '100000' }, log, async ({ config, endpoints, mode }) => {
+    console.log(`${payments} payments per stage`);
     const kafka = createKafkaClient({ brokers: endpoints.kafkaBrokers, clientId: 'bench', log, requestTimeoutMs: 30_000 });
     const serde = createAvroSerde(createSchemaRegistryClient(endpoints.schemaRegistryUrl));
 
@@ -355,28 +320,15 @@ async function main(): Promise<void> {
 
     const baselinePerSecond = (baselineBefore.count / baselineBefore.seconds + baselineAfter.count / baselineAfter.seconds) / 2;
     const spread = Math.abs(baselineBefore.count / baselineBefore.seconds - baselineAfter.count / baselineAfter.seconds) / baselinePerSecond;
-    const cpuList = cpus();
     console.log('');
-    console.log(
-      `machine: ${cpuList.length} × ${cpuList[0]?.model.trim() ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, ` +
-        `node ${process.version}, ${process.platform}/${process.arch}, stack ${stack.mode}`,
-    );
+    console.log(machineLine(mode));
     console.log(`baseline: raw produce (100 per send, acks=-1), mean of the before/after medians = ${baselinePerSecond.toFixed(0)} records/s (before/after differ by ${(spread * 100).toFixed(0)} %)`);
     console.log('');
-    console.log(formatTable([baselineBefore, baselineAfter, ...router, webhook, settlement, single], baselinePerSecond));
+    console.log(measurementTable([baselineBefore, baselineAfter, ...router, webhook, settlement, single], baselinePerSecond));
     console.log('');
     console.log('ratio = per second ÷ baseline per second (same run); > 1 is faster than raw produce.');
     console.log(`reproduce: npx tsx bench/pipeline-throughput.ts --payments ${payments}`);
-  } finally {
-    await cleanUp();
-  }
+  });
 }
 
-try {
-  await main();
-  // Clients with unref'd timers (kafkajs, pg pools) may keep the loop alive; the figures are out.
-  process.exit(0);
-} catch (error) {
-  console.error(error);
-  process.exit(1);
-}
+await runBenchmark(main);

@@ -68,7 +68,7 @@ export async function runReconcile(options: RunReconcileOptions): Promise<number
     liveness = await checkLiveness({ pool, rules: livenessRulesOf(config), now, repeatIntervalMs: config.ALERT_REPEAT_INTERVAL, log });
     write(`${formatViolations(violations)}\n${formatFindings(liveness.findings, now)}\n${formatWaiting(waiting, now)}\n`);
     if (unrouted.length > 0) {
-      write(`note: ${unrouted.length} accepted payment(s) not in the ledger yet (router behind or stopped), oldest ${unrouted[0]?.produced_at.toISOString()}\n`);
+      write(`note: ${unrouted.length} accepted payment(s) not in the ledger yet (router behind or stopped), oldest ${unrouted[0]?.accepted_at.toISOString()}\n`);
     }
   } finally {
     await pool.end();

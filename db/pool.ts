@@ -38,6 +38,12 @@ export interface DatabasePoolOptions {
   transactionRetryLimit?: number;
   /** Shown in pg_stat_activity, so an operator can tell which processor holds a connection. */
   applicationName?: string;
+  /**
+   * DISCARD ALL when a connection goes back to the pool (slonik's default): clears session state a
+   * caller may have left (SET, session advisory locks, temporary tables). A pool whose callers
+   * keep no session state may turn it off and save a round trip per checkout.
+   */
+  resetSessionOnRelease?: boolean;
 }
 
 export const defaultDatabasePoolOptions = {
@@ -47,6 +53,7 @@ export const defaultDatabasePoolOptions = {
   idleTimeoutMs: 10_000,
   idleInTransactionSessionTimeoutMs: 60_000,
   transactionRetryLimit: 0,
+  resetSessionOnRelease: true,
 } as const satisfies Required<Omit<DatabasePoolOptions, 'applicationName'>>;
 
 /** numeric → Decimal, exactly: the Decimal constructor never rounds, whatever the precision. */
@@ -121,6 +128,7 @@ export async function createDatabasePool(databaseUrl: string, options: DatabaseP
       gracefulTerminationTimeout: 5_000,
       captureStackTrace: false,
       typeParsers: createMoneySafeTypeParsers(),
+      ...(settings.resetSessionOnRelease ? {} : { resetConnection: () => Promise.resolve() }),
       interceptors: [createResultParserInterceptor()],
     });
   } catch (error) {

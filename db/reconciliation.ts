@@ -224,7 +224,7 @@ export async function findViolations(connection: CommonQueryMethods): Promise<Vi
   return violations;
 }
 
-const acceptedNotInLedgerRow = z.object({ payment_id: z.string(), produced_at: z.date() });
+const acceptedNotInLedgerRow = z.object({ payment_id: z.string(), accepted_at: z.date() });
 
 /**
  * Payments the webhook accepted that are not in the ledger yet. Not a violation by itself — the
@@ -233,10 +233,10 @@ const acceptedNotInLedgerRow = z.object({ payment_id: z.string(), produced_at: z
  */
 export async function findUnroutedPayments(connection: CommonQueryMethods): Promise<readonly z.infer<typeof acceptedNotInLedgerRow>[]> {
   return connection.any(sql.type(acceptedNotInLedgerRow)`
-    SELECT w.payment_id, w.produced_at
+    SELECT w.payment_id, w.accepted_at
     FROM webhook_payments w LEFT JOIN payment_ledger l ON l.payment_id = w.payment_id
     WHERE l.payment_id IS NULL
-    ORDER BY w.produced_at`);
+    ORDER BY w.accepted_at`);
 }
 
 export function formatViolations(violations: readonly Violation[]): string {

@@ -1,11 +1,13 @@
 // Kafka and the schema registry run from Maven Central jars on the local JDK, because the dev box
 // has Java and Maven but no Docker: Maven fetches or builds them into a cache, java runs them.
-import { rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PipelineError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { runToCompletion, spawnDetached, type WatchedChild } from './child-process.ts';
 import { lastLines } from './log-tail.ts';
+import { readOptional } from './read-optional.ts';
 
 export function javaExecutable(): string {
   const javaHome = process.env['JAVA_HOME'];
@@ -88,4 +90,54 @@ export function sharedPerCacheDirectory<T>(
     }
     return result;
   };
+}
+
+/** What `resolveMavenClasspath` fetches: a pom's runtime dependencies, recognised by one jar. */
+export interface MavenClasspath {
+  /** Names the step in logs and errors, e.g. `Resolving Kafka jars with Maven`. */
+  task: string;
+  pom: string;
+  /** The jar that proves the resolve is complete, e.g. `kafka_2.13-`. */
+  requiredJarPrefix: string;
+}
+
+/**
+ * Returns a `java -cp` value for the pom's runtime jars in `cacheDirectory/libs`, running Maven
+ * only when the pom changed since the last successful resolve (its hash is kept beside the jars).
+ * Resolved into a staging directory and swapped in whole, so an interrupted or failed run never
+ * leaves a half-filled libs/ mixing jars of two versions.
+ */
+export async function resolveMavenClasspath(wanted: MavenClasspath, cacheDirectory: string, log: Logger): Promise<string> {
+  const libraries = path.join(cacheDirectory, 'libs');
+  const marker = path.join(cacheDirectory, 'libs.pom-sha256');
+  const pomHash = createHash('sha256').update(await readFile(wanted.pom)).digest('hex');
+  const classpath = path.join(libraries, '*');
+  const complete = async (directory: string): Promise<boolean> => {
+    const entries = await readdir(directory).catch(() => [] as string[]);
+    return entries.some((name) => name.startsWith(wanted.requiredJarPrefix) && name.endsWith('.jar'));
+  };
+
+  if ((await readOptional(marker))?.trim() === pomHash && (await complete(libraries))) return classpath;
+
+  const startedAt = Date.now();
+  log.info({ cacheDirectory, pom: wanted.pom }, `${wanted.task} (the first run downloads them)`);
+  await mkdir(cacheDirectory, { recursive: true });
+  const staging = path.join(cacheDirectory, `libs.partial-${process.pid}`);
+  await runMaven({
+    task: wanted.task,
+    pom: wanted.pom,
+    args: ['dependency:copy-dependencies', `-DoutputDirectory=${staging}`, '-DincludeScope=runtime'],
+    outputDirectory: staging,
+    context: { cacheDirectory },
+  });
+  if (!(await complete(staging))) {
+    throw new PipelineError(`${wanted.task}: Maven succeeded but produced no ${wanted.requiredJarPrefix}*.jar in ${staging}; check ${wanted.pom}.`, {
+      context: { pom: wanted.pom, cacheDirectory },
+    });
+  }
+  await rm(libraries, { recursive: true, force: true });
+  await rename(staging, libraries);
+  await writeFile(marker, `${pomHash}\n`);
+  log.info({ cacheDirectory, resolveMs: Date.now() - startedAt }, `${wanted.task}: done`);
+  return classpath;
 }

@@ -34,6 +34,8 @@ export interface OutboxRelayOptions {
 
 export interface OutboxRelay {
   start(): void;
+  /** Ends the idle pause now: rows were just committed (the webhook calls it after each commit). */
+  wake(): void;
   /** Publishes everything pending now (tests and shutdown). Returns the number of rows published. */
   drain(): Promise<number>;
   stop(): Promise<void>;
@@ -69,6 +71,11 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   let running = false;
   let loop: Promise<void> | undefined;
   let wake: (() => void) | undefined;
+  // A wake that arrives while a pass runs must not be lost: the next idle pause is then skipped.
+  // A pause after failures (the backoff) is never cut short by a wake: at a thousand commits a
+  // second that would hammer a broker that is down.
+  let wakeRequested = false;
+  let idlePause: (() => void) | undefined;
 
   async function valueOf(row: OutboxRow): Promise<Buffer | null> {
     if (row.schema_name === null) return row.payload; // a dead letter: the original bytes
@@ -135,11 +142,17 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         failures += 1;
         log.warn({ err: error, failures }, 'outbox relay pass failed; retrying');
       }
+      if (wakeRequested && failures === 0) {
+        wakeRequested = false;
+        continue;
+      }
       const delayMs = relayPauseMs(failures, idleDelayMs, failureDelayMaxMs);
       await new Promise<void>((resolve) => {
         wake = resolve;
+        if (failures === 0) idlePause = resolve;
         setTimeout(resolve, delayMs);
       });
+      idlePause = undefined;
     }
   }
 
@@ -148,6 +161,10 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       if (running) return;
       running = true;
       loop = run();
+    },
+    wake() {
+      wakeRequested = true;
+      idlePause?.();
     },
     drain,
     async stop() {

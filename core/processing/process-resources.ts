@@ -9,7 +9,7 @@ import { createMetricsRegistry, type MetricsRegistry } from '../metrics.ts';
 import { createRetry } from '../retry.ts';
 import { createIdempotentProducer, createKafkaClient, probeKafka, type KafkaClient, type Producer } from '../kafka/kafka-client.ts';
 import type { ReadinessProbe } from '../http/operations-routes.ts';
-import { createDatabasePool } from '../../db/pool.ts';
+import { createDatabasePool, type DatabasePoolOptions } from '../../db/pool.ts';
 import { probeDatabase } from '../../db/probe-database.ts';
 import { createAvroSerde, createSchemaRegistryClient, probeSchemaRegistry, type AvroSerde } from '../../schemas/registry.ts';
 import type { StackEndpoints } from '../endpoints.ts';
@@ -29,6 +29,8 @@ export interface OpenProcessResourcesOptions {
   endpoints: StackEndpoints;
   log: Logger;
   shutdown: Shutdown;
+  /** Overrides of the pool's defaults (db/pool.ts). */
+  pool?: Omit<DatabasePoolOptions, 'applicationName'>;
 }
 
 export async function openProcessResources(options: OpenProcessResourcesOptions): Promise<ProcessResources> {
@@ -44,7 +46,7 @@ export async function openProcessResources(options: OpenProcessResourcesOptions)
   });
 
   const metrics = createMetricsRegistry(name);
-  const pool = await untilReachable(() => createDatabasePool(endpoints.databaseUrl, { applicationName: name }));
+  const pool = await untilReachable(() => createDatabasePool(endpoints.databaseUrl, { ...options.pool, applicationName: name }));
   shutdown.add('database pool', () => pool.end());
 
   const kafka = createKafkaClient({

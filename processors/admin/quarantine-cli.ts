@@ -1,5 +1,5 @@
 // `quarantine list|show|reinject|dismiss`: the admin API's quarantine service run directly against
-// PostgreSQL and Kafka (an operator with the stack at hand needs no admin token), as
+// PostgreSQL (an operator with the stack at hand needs no admin token), as
 // `config set-threshold` does. The actor defaults to `cli:<os user>`.
 import { randomUUID } from 'node:crypto';
 import { parse as parseLosslessJson } from 'lossless-json';
@@ -7,6 +7,7 @@ import type { Config } from '../../core/config.ts';
 import type { Logger } from '../../core/logger.ts';
 import { createShutdown } from '../../core/shutdown.ts';
 import { openProcessResources } from '../../core/processing/process-resources.ts';
+import { createOutboxRelay } from '../../core/processing/outbox-relay.ts';
 import type { StackEndpoints } from '../../stack/endpoints.ts';
 import { parseActor } from '../../core/http/request-validation.ts';
 import { defaultCliActor } from './set-threshold.ts';
@@ -22,8 +23,12 @@ export interface QuarantineCliContext {
 async function withQuarantineService<T>(context: QuarantineCliContext, run: (service: QuarantineService) => Promise<T>): Promise<T> {
   const shutdown = createShutdown({ log: context.log });
   try {
-    const { pool, producer, serde } = await openProcessResources({ name: 'quarantine-cli', config: context.config, endpoints: context.endpoints, log: context.log, shutdown });
-    return await run(createQuarantineServiceOf({ config: context.config, pool, producer, serde, log: context.log, now: () => new Date() }));
+    const resources = await openProcessResources({ name: 'quarantine-cli', config: context.config, endpoints: context.endpoints, log: context.log, shutdown });
+    const result = await run(createQuarantineServiceOf({ config: context.config, pool: resources.pool, log: context.log, now: () => new Date() }));
+    // A reinjected payment's record is in the outbox: published now rather than by the next
+    // process's relay, so `quarantine reinject` returns with the payment on its topic.
+    await createOutboxRelay({ ...resources, log: context.log }).drain();
+    return result;
   } finally {
     await shutdown.run('quarantine command done');
   }

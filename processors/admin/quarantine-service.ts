@@ -2,8 +2,9 @@
 // inspect, reinject a corrected body, or dismiss it with a reason. Used by the admin API and the CLI.
 //
 // Reinjection goes through exactly what a webhook request goes through after its signature: the
-// same validateIpn with the same limits, then the same payment intake (receipt, payment-id lock,
-// dedupe, produce, webhook_payments row). The quarantined row is locked at the start of the
+// same validateIpn with the same limits, then the same payment intake (receipt, the
+// webhook_payments row that dedupes on payment id, the PaymentReceived record in the outbox, which
+// this process's relay publishes). The quarantined row is locked at the start of the
 // intake's transaction and marked reinjected in it, so a payment can be accepted only together
 // with its row's resolution, and a second reinjection of the same row is refused. A payment the
 // webhook accepted meanwhile (NOWPayments sent a corrected IPN) comes back as a duplicate:
@@ -12,8 +13,6 @@ import { parse as parseLosslessJson } from 'lossless-json';
 import type { DatabasePool } from 'slonik';
 import type { Config } from '../../core/config.ts';
 import type { Logger } from '../../core/logger.ts';
-import type { Producer } from '../../core/kafka/kafka-client.ts';
-import type { AvroSerde } from '../../schemas/registry.ts';
 import { ipnLimitsOf } from '../webhook/start-webhook.ts';
 import { IpnValidationError, validateIpn, type IpnLimits } from '../webhook/ipn-notification.ts';
 import { canonicalIpnJson } from '../webhook/ipn-signature.ts';
@@ -102,7 +101,7 @@ export function createQuarantineService(options: QuarantineServiceOptions): Quar
         );
       }
       const text = canonicalIpnJson(body);
-      const outcome = await intake.accept(notification, text, request.correlationId, {
+      const outcome = await intake.accept({ notification, rawBody: text, correlationId: request.correlationId }, {
         before: async (transaction) => {
           const locked = await lockQuarantinedIpn(transaction, quarantineId);
           if (locked === null) throw new QuarantineNotFoundError(quarantineId);
@@ -135,12 +134,10 @@ export function createQuarantineService(options: QuarantineServiceOptions): Quar
 export function createQuarantineServiceOf(resources: {
   config: Config;
   pool: DatabasePool;
-  producer: Producer;
-  serde: AvroSerde;
   log: Logger;
   now: () => Date;
 }): QuarantineService {
-  const { config, pool, producer, serde, log, now } = resources;
-  const intake = createPaymentIntake({ pool, producer, serde, log, produceTimeoutMs: config.KAFKA_PRODUCE_TIMEOUT_MS, now });
+  const { config, pool, log, now } = resources;
+  const intake = createPaymentIntake({ pool, log, now });
   return createQuarantineService({ pool, intake, limits: ipnLimitsOf(config), log, now });
 }

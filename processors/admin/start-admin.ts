@@ -120,7 +120,7 @@ export async function startAdmin(options: StartAdminOptions): Promise<RunningAdm
     newCorrelationId: randomUUID,
     isAcceptingWork: () => !shutdown.draining,
     payoutMaxAgeMs: config.PAYOUT_MAX_AGE,
-    quarantine: createQuarantineServiceOf({ config, pool, producer, serde, log, now }),
+    quarantine: createQuarantineServiceOf({ config, pool, log, now }),
     livenessRules,
   });
   const server = await listen(app, options.port ?? config.ADMIN_PORT, config.ADMIN_HOST ?? config.LISTEN_HOST);

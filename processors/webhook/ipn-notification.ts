@@ -128,24 +128,23 @@ export function parseIpnTimestamp(text: string): Date | null {
   return new Date(utc.getTime() - offsetMinutes * 60_000);
 }
 
-function timestampField(window: { earliest: Date; latest: Date }) {
-  const windowRule = `must be between ${window.earliest.toISOString()} and ${window.latest.toISOString()}`;
-  return z.preprocess(
-    textOfNumber,
-    z
-      .string({ invalid_type_error: timestampRule })
-      .max(40, timestampRule)
-      .transform((text, context) => {
-        const date = parseIpnTimestamp(text);
-        if (date === null) {
-          context.addIssue({ code: z.ZodIssueCode.custom, message: timestampRule });
-          return z.NEVER;
-        }
-        return date;
-      })
-      .refine((date) => date >= window.earliest && date <= window.latest, windowRule),
-  );
-}
+/** Parses only: the window depends on the receiver's clock and is checked after the schema (see validateIpn). */
+const timestampField = z.preprocess(
+  textOfNumber,
+  z
+    .string({ invalid_type_error: timestampRule })
+    .max(40, timestampRule)
+    .transform((text, context) => {
+      const date = parseIpnTimestamp(text);
+      if (date === null) {
+        context.addIssue({ code: z.ZodIssueCode.custom, message: timestampRule });
+        return z.NEVER;
+      }
+      return date;
+    }),
+);
+
+const timestampFields = ['created_at', 'updated_at'] as const;
 
 // PostgreSQL text cannot hold U+0000, and a lone UTF-16 surrogate has no UTF-8 form: either would
 // be silently changed or refused further down, so neither is accepted in a text we keep.
@@ -159,35 +158,47 @@ const storableText = (maxLength: number) =>
 
 const optionalText = (maxLength: number) => storableText(maxLength).nullish();
 
-const ipnBodySchemaOf = (limits: IpnLimits, now: Date) => {
-  const window = { earliest: limits.timestampEarliest, latest: new Date(now.getTime() + limits.timestampFutureToleranceMs) };
-  return z
-    .object({
-      payment_id: idField,
-      payment_status: z.enum(paymentStatuses, {
-        errorMap: () => ({ message: `must be one of ${paymentStatuses.join(', ')}` }),
-      }),
-      pay_address: storableText(200).pipe(z.string().min(1, 'must not be empty')),
-      price_amount: decimalField(usdAmountType),
-      price_currency: z
-        .string()
-        .transform((text) => text.toLowerCase())
-        .pipe(z.literal('usd', { errorMap: () => ({ message: 'must be usd (prices are set in USD)' }) })),
-      // pay_amount is in no record; it is held to the same bounds as the amount paid it describes.
-      pay_amount: decimalField(actuallyPaidType).nullish(),
-      actually_paid: decimalField(actuallyPaidType).nullish(),
-      pay_currency: tickerField,
-      order_id: z.string().max(100, 'at most 100 characters'),
-      order_description: optionalText(500),
-      purchase_id: z.preprocess(textOfNumber, optionalText(64)),
-      outcome_amount: decimalField(ethAmountType).nullish(),
-      outcome_currency: tickerField.nullish(),
-      created_at: timestampField(window),
-      updated_at: timestampField(window),
-    })
-    // NOWPayments adds fields over time (fee, invoice_id, …): unknown fields are allowed and ignored.
-    .passthrough();
-};
+// Built once: the schema holds no per-request state (the timestamps' window is checked after it),
+// and building a zod schema per request cost more CPU than validating with it.
+const ipnBodySchema = z
+  .object({
+    payment_id: idField,
+    payment_status: z.enum(paymentStatuses, {
+      errorMap: () => ({ message: `must be one of ${paymentStatuses.join(', ')}` }),
+    }),
+    pay_address: storableText(200).pipe(z.string().min(1, 'must not be empty')),
+    price_amount: decimalField(usdAmountType),
+    price_currency: z
+      .string()
+      .transform((text) => text.toLowerCase())
+      .pipe(z.literal('usd', { errorMap: () => ({ message: 'must be usd (prices are set in USD)' }) })),
+    // pay_amount is in no record; it is held to the same bounds as the amount paid it describes.
+    pay_amount: decimalField(actuallyPaidType).nullish(),
+    actually_paid: decimalField(actuallyPaidType).nullish(),
+    pay_currency: tickerField,
+    order_id: z.string().max(100, 'at most 100 characters'),
+    order_description: optionalText(500),
+    purchase_id: z.preprocess(textOfNumber, optionalText(64)),
+    outcome_amount: decimalField(ethAmountType).nullish(),
+    outcome_currency: tickerField.nullish(),
+    created_at: timestampField,
+    updated_at: timestampField,
+  })
+  // NOWPayments adds fields over time (fee, invoice_id, …): unknown fields are allowed and ignored.
+  .passthrough();
+
+const schemaFieldOrder: ReadonlyMap<string, number> = new Map(Object.keys(ipnBodySchema.shape).map((field, index) => [field, index]));
+
+/** The timestamps that parse but lie outside [earliest, now + tolerance], as problems. */
+function timestampWindowProblems(body: object, limits: IpnLimits, now: Date): ValidationProblem[] {
+  const earliest = limits.timestampEarliest;
+  const latest = new Date(now.getTime() + limits.timestampFutureToleranceMs);
+  const rule = `must be between ${earliest.toISOString()} and ${latest.toISOString()}`;
+  return timestampFields.flatMap((field) => {
+    const parsed = timestampField.safeParse(Reflect.get(body, field));
+    return parsed.success && (parsed.data < earliest || parsed.data > latest) ? [{ field, rule }] : [];
+  });
+}
 
 export interface ValidationProblem {
   field: string;
@@ -213,14 +224,20 @@ export function validateIpn(body: unknown, limits: IpnLimits, now: Date): IpnNot
   if (body === null || typeof body !== 'object' || Array.isArray(body) || isLosslessNumber(body)) {
     throw problem('body', 'must be a JSON object');
   }
-  const parsed = ipnBodySchemaOf(limits, now).safeParse(body);
-  if (!parsed.success) {
-    throw new IpnValidationError(
-      parsed.error.issues.map((issue) => ({
-        field: issue.path.join('.') || 'body',
-        rule: issue.code === 'invalid_type' && issue.received === 'undefined' ? 'is required' : issue.message,
-      })),
-    );
+  const parsed = ipnBodySchema.safeParse(body);
+  const problems: ValidationProblem[] = [
+    ...(parsed.success
+      ? []
+      : parsed.error.issues.map((issue) => ({
+          field: issue.path.join('.') || 'body',
+          rule: issue.code === 'invalid_type' && issue.received === 'undefined' ? 'is required' : issue.message,
+        }))),
+    ...timestampWindowProblems(body, limits, now),
+  ];
+  if (!parsed.success || problems.length > 0) {
+    // In the schema's field order, as one schema with the window inside it reported them.
+    const orderOf = (field: string): number => schemaFieldOrder.get(field) ?? -1;
+    throw new IpnValidationError([...problems].sort((left, right) => orderOf(left.field) - orderOf(right.field)));
   }
   const fields = parsed.data;
 

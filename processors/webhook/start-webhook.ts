@@ -1,5 +1,6 @@
 // Wiring of the webhook process: configuration in, connections opened, HTTP served, and a
-// shutdown that stops taking requests before it closes the producer and the pool.
+// shutdown that stops taking requests, lets the intake commit what it took, publishes the outbox,
+// and then closes the producer and the pool.
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../../core/config.ts';
 import { requireIpnSecret } from '../../core/config.ts';
@@ -8,6 +9,8 @@ import { listen, type ListeningServer } from '../../core/http/listen.ts';
 import { createOperationsApp } from '../../core/http/operations-routes.ts';
 import { createShutdown, type Shutdown } from '../../core/shutdown.ts';
 import { openProcessResources } from '../../core/processing/process-resources.ts';
+import { createOutboxRelay } from '../../core/processing/outbox-relay.ts';
+import type { ReadinessProbe } from '../../core/http/operations-routes.ts';
 import { Decimal } from '../../core/money.ts';
 import type { StackEndpoints } from '../../stack/endpoints.ts';
 import { createPaymentIntake } from './payment-intake.ts';
@@ -22,6 +25,16 @@ export function ipnLimitsOf(config: Config): IpnLimits {
     timestampEarliest: new Date(config.IPN_TIMESTAMP_EARLIEST),
     timestampFutureToleranceMs: config.IPN_TIMESTAMP_FUTURE_TOLERANCE,
   };
+}
+
+/**
+ * What the webhook needs to accept a payment: PostgreSQL only. Kafka and the registry are the
+ * relay's concern; a webhook that turned unready with them would send NOWPayments away while it
+ * could still have accepted every payment durably.
+ */
+function readinessOf(probes: Readonly<Record<string, ReadinessProbe>>): Record<string, ReadinessProbe> {
+  const { database } = probes;
+  return database === undefined ? {} : { database };
 }
 
 export interface RunningWebhook {
@@ -43,17 +56,30 @@ export async function startWebhook(options: StartWebhookOptions): Promise<Runnin
   const { config, endpoints } = options;
   const log = options.log ?? createLogger({ name: 'webhook', level: config.LOG_LEVEL });
   const shutdown = createShutdown({ log });
-  const { pool, producer, serde, metrics, probes } = await openProcessResources({ name: 'webhook', config, endpoints, log, shutdown });
+  const { pool, producer, serde, metrics, probes } = await openProcessResources({
+    name: 'webhook',
+    config,
+    endpoints,
+    log,
+    shutdown,
+    // The webhook keeps no session state (no SET, no session locks, no LISTEN), so a released
+    // connection needs no DISCARD ALL: that reset cost a round trip per request.
+    pool: { resetSessionOnRelease: false },
+  });
+
+  // The accepted payments' records are published by this relay from the outbox, woken after every
+  // commit that wrote some, so they reach Kafka within milliseconds while Kafka is up, and wait in
+  // PostgreSQL (accepted, durable) while it is not.
+  const relay = createOutboxRelay({ pool, producer, serde, log, metrics });
+  relay.start();
+  shutdown.add('outbox relay', async () => {
+    await relay.stop();
+    await relay.drain();
+  });
 
   const now = options.now ?? (() => new Date());
-  const intake = createPaymentIntake({
-    pool,
-    producer,
-    serde,
-    log,
-    produceTimeoutMs: config.KAFKA_PRODUCE_TIMEOUT_MS,
-    now,
-  });
+  const intake = createPaymentIntake({ pool, log, now, onRecordsWritten: () => relay.wake() });
+  shutdown.add('payment intake', () => intake.idle());
 
   const app = createWebhookApp({
     ipnSecret: requireIpnSecret(config),
@@ -63,7 +89,7 @@ export async function startWebhook(options: StartWebhookOptions): Promise<Runnin
     quarantine: { hold: (entry) => quarantineIpn(pool, entry), countHeld: () => countHeldIpns(pool) },
     now,
     metrics,
-    probes,
+    probes: readinessOf(probes),
     retryAfterSeconds: config.RETRY_AFTER_SECONDS,
     log,
     newCorrelationId: randomUUID,
@@ -73,7 +99,7 @@ export async function startWebhook(options: StartWebhookOptions): Promise<Runnin
   });
   let operations: ListeningServer | undefined;
   if (config.WEBHOOK_METRICS_PORT !== undefined) {
-    const operationsApp = createOperationsApp({ metrics, probes, isAcceptingWork: () => !shutdown.draining, retryAfterSeconds: config.RETRY_AFTER_SECONDS });
+    const operationsApp = createOperationsApp({ metrics, probes: readinessOf(probes), isAcceptingWork: () => !shutdown.draining, retryAfterSeconds: config.RETRY_AFTER_SECONDS });
     operations = await listen(operationsApp, config.WEBHOOK_METRICS_PORT, config.METRICS_HOST ?? config.LISTEN_HOST);
     shutdown.add('operations http server', () => operations!.close());
   }

@@ -172,7 +172,7 @@ export function createWebhookApp(options: WebhookAppOptions): Express {
         }
         let outcome;
         try {
-          outcome = await options.intake.accept(notification, rawBody, correlationId);
+          outcome = await options.intake.accept({ notification, rawBody, correlationId });
         } catch (error) {
           // Validation guarantees every accepted field encodes; should the record still be refused,
           // the signed payment is kept rather than lost, and the encoder's text is logged, not sent.

@@ -2,15 +2,15 @@
 // Central jars, because the dev box has Java and Maven but no Docker and no Kafka tarball. The
 // pipeline's exactly-once guarantees rest on transactions, idempotent producers and consumer-group
 // offsets, so a fake broker would prove nothing; this one is the same code that runs in production.
-import { createHash, randomUUID } from 'node:crypto';
-import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { mkdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { PipelineError, UnavailableError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import { describeExit, runToCompletion, stopChild } from '../child-process.ts';
-import { javaExecutable, runMaven, sharedPerCacheDirectory, spawnJava } from '../jvm-toolchain.ts';
+import { javaExecutable, resolveMavenClasspath, sharedPerCacheDirectory, spawnJava } from '../jvm-toolchain.ts';
 import { lastLines, logTail } from '../log-tail.ts';
 import { removePidFileIfOurs, stopOrphanedProcess, writePidFile } from '../pid-file.ts';
 import { readOptional } from '../read-optional.ts';
@@ -150,39 +150,8 @@ export async function resolveKafkaClasspath(cacheDirectory: string, log: Logger)
   return resolveClasspathShared(cacheDirectory, log);
 }
 
-async function resolveClasspathUncached(cacheDirectory: string, log: Logger): Promise<string> {
-  const libraries = path.join(cacheDirectory, 'libs');
-  const marker = path.join(cacheDirectory, 'libs.pom-sha256');
-  const pomHash = createHash('sha256').update(await readFile(pomPath)).digest('hex');
-  const classpath = path.join(libraries, '*');
-
-  if ((await readOptional(marker))?.trim() === pomHash && (await containsBrokerJar(libraries))) {
-    return classpath;
-  }
-
-  const startedAt = Date.now();
-  log.info({ cacheDirectory }, 'Resolving Kafka jars with Maven (the first run downloads about 50 MB)');
-  await mkdir(cacheDirectory, { recursive: true });
-  // Resolved into a staging directory and swapped in whole, so an interrupted or failed run never
-  // leaves a half-filled libs/ mixing jars of two Kafka versions.
-  const staging = path.join(cacheDirectory, `libs.partial-${process.pid}`);
-  await runMaven({
-    task: 'Resolving Kafka jars with Maven',
-    pom: pomPath,
-    args: ['dependency:copy-dependencies', `-DoutputDirectory=${staging}`, '-DincludeScope=runtime'],
-    outputDirectory: staging,
-    context: { cacheDirectory },
-  });
-  if (!(await containsBrokerJar(staging))) {
-    throw new PipelineError(`Maven succeeded but produced no kafka_2.13 jar in ${staging}; check ${pomPath}.`, {
-      context: { pom: pomPath, cacheDirectory },
-    });
-  }
-  await rm(libraries, { recursive: true, force: true });
-  await rename(staging, libraries);
-  await writeFile(marker, `${pomHash}\n`);
-  log.info({ cacheDirectory, resolveMs: Date.now() - startedAt }, 'Kafka jars resolved');
-  return classpath;
+function resolveClasspathUncached(cacheDirectory: string, log: Logger): Promise<string> {
+  return resolveMavenClasspath({ task: 'Resolving Kafka jars with Maven', pom: pomPath, requiredJarPrefix: 'kafka_2.13-' }, cacheDirectory, log);
 }
 
 interface DataFiles {
@@ -380,11 +349,6 @@ async function startupLogTail(files: DataFiles, serverLogOffset: number): Promis
     `--- ${files.serverLog} (this run) ---`,
     serverTail === '' ? '(empty)' : serverTail,
   ].join('\n');
-}
-
-async function containsBrokerJar(directory: string): Promise<boolean> {
-  const entries = await readdir(directory).catch(() => [] as string[]);
-  return entries.some((name) => name.startsWith('kafka_2.13-') && name.endsWith('.jar'));
 }
 
 async function fileSize(file: string): Promise<number> {

@@ -1,0 +1,124 @@
+// Ingest end to end: signed IPNs posted to the webhook until every payment is a ledger row the
+// router wrote. The webhook and the router run as their own processes (`cli run`), as in
+// production; the generator runs here with N signed `finished` IPNs for registered threshold
+// clients prepared before the clock, sent by C concurrent senders (closed loop: this measures the
+// rate the pipeline sustains, bench/webhook-latency.ts measures latency at a fixed rate).
+//
+//   npx tsx bench/ingest.ts [--payments 20000] [--concurrency 64]
+//
+// Reported: payments/s from the first request to the last ledger row (the goal is ≥ 2,000/s),
+// the webhook's own rate (first request → last answer), the router's lag behind it, and their
+// ratios to Kafka's ProducerPerformance on the same broker in the same run. The accumulator is not
+// started and the micro-batch threshold is out of reach, so the rows stay pending_conversion.
+import { parseArgs } from 'node:util';
+import { sql } from 'slonik';
+import { z } from 'zod';
+import { createLogger } from '../core/logger.ts';
+import { createDatabasePool } from '../db/pool.ts';
+import { signIpn } from '../processors/webhook/ipn-signature.ts';
+import { finishedIpn, ipnText } from '../test/support/ipn.ts';
+import { formatOrderId } from '../processors/webhook/order-id.ts';
+import { registerClient } from '../test/support/settlement-fixtures.ts';
+import { formatTable, machineLine, runBenchmark, secondsSince, withBenchStack } from './support/bench-stack.ts';
+import { startBenchProcess } from './support/bench-process.ts';
+import { runProducerPerformance } from './support/producer-performance.ts';
+import { paymentRecordBytes } from './support/payment-record-size.ts';
+
+const ipnSecret = 'bench-ipn-secret-0123456789';
+const clientCount = 200;
+const log = createLogger({ name: 'bench', level: 'silent' });
+
+function argumentsOf(argv: readonly string[]): { payments: number; concurrency: number } {
+  const { values } = parseArgs({ args: [...argv], options: { payments: { type: 'string', default: '20000' }, concurrency: { type: 'string', default: '64' } }, strict: true });
+  const payments = Number(values.payments);
+  const concurrency = Number(values.concurrency);
+  if (!Number.isInteger(payments) || payments < 1) throw new Error(`--payments must be a positive integer, got ${values.payments}`);
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`--concurrency must be a positive integer, got ${values.concurrency}`);
+  return { payments, concurrency };
+}
+
+async function main(): Promise<void> {
+  const { payments, concurrency } = argumentsOf(process.argv.slice(2));
+  await withBenchStack({ NOWPAYMENTS_IPN_SECRET: ipnSecret, MICRO_BATCH_THRESHOLD_USD: '100000' }, log, async (stack) => {
+    const database = await createDatabasePool(stack.endpoints.databaseUrl);
+    const webhook = await startBenchProcess(stack, 'webhook', 'WEBHOOK_PORT');
+    const router = await startBenchProcess(stack, 'router', 'ROUTER_PORT');
+    try {
+      const clients = await Promise.all(Array.from({ length: clientCount }, () => registerClient(database, { thresholdUsd: '1000000' })));
+      const signed = (count: number) =>
+        Array.from({ length: count }, (_, index) => {
+          const client = clients[index % clients.length]!;
+          const fields = finishedIpn({ order_id: formatOrderId({ clientId: client.clientId, userId: '1', subscriptionId: '1' }) });
+          return { text: ipnText(fields), signature: signIpn(fields, ipnSecret) };
+        });
+      const post = async (ipn: { text: string; signature: string }): Promise<void> => {
+        const response = await fetch(`${webhook.url}/webhooks/nowpayments`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-nowpayments-sig': ipn.signature },
+          body: ipn.text,
+        });
+        const body = await response.text();
+        if (response.status !== 202) throw new Error(`webhook answered ${response.status}: ${body.slice(0, 200)}`);
+      };
+      const sendAll = async (ipns: readonly { text: string; signature: string }[]): Promise<void> => {
+        let next = 0;
+        await Promise.all(
+          Array.from({ length: concurrency }, async () => {
+            while (next < ipns.length) {
+              const ipn = ipns[next];
+              next += 1;
+              if (ipn !== undefined) await post(ipn);
+            }
+          }),
+        );
+      };
+      const ledgerRows = async (): Promise<number> =>
+        database.oneFirst(sql.type(z.object({ count: z.number() }))`SELECT count(*)::int AS count FROM payment_ledger`);
+
+      // Warm-up (JIT, pools, producers, the router's group join), not reported.
+      const warmUp = signed(Math.min(2_000, payments));
+      await sendAll(warmUp);
+      const warmRows = warmUp.length;
+      while ((await ledgerRows()) < warmRows) await new Promise((resolve) => setTimeout(resolve, 100));
+
+      const recordSize = paymentRecordBytes();
+      const baselineBefore = await runProducerPerformance({ brokers: stack.endpoints.kafkaBrokers, records: 200_000, recordSize, label: 'before', log });
+      const ipns = signed(payments);
+      const start = process.hrtime.bigint();
+      await sendAll(ipns);
+      const webhookSeconds = secondsSince(start);
+      while ((await ledgerRows()) < warmRows + payments) await new Promise((resolve) => setTimeout(resolve, 20));
+      const endToEndSeconds = secondsSince(start);
+      const baselineAfter = await runProducerPerformance({ brokers: stack.endpoints.kafkaBrokers, records: 200_000, recordSize, label: 'after', log });
+      const baseline = (baselineBefore.recordsPerSecond + baselineAfter.recordsPerSecond) / 2;
+
+      console.log('');
+      console.log(machineLine(stack.mode));
+      console.log(
+        `baseline: Kafka ProducerPerformance, ${recordSize}-byte records, acks=all: ${baselineBefore.recordsPerSecond.toFixed(0)} before, ` +
+          `${baselineAfter.recordsPerSecond.toFixed(0)} after, mean ${baseline.toFixed(0)} records/s`,
+      );
+      console.log(`${payments} payments, ${concurrency} concurrent senders, ${clientCount} clients`);
+      console.log('');
+      const row = (name: string, seconds: number, note: string): string[] => [name, seconds.toFixed(2), (payments / seconds).toFixed(0), (payments / seconds / baseline).toFixed(4), note];
+      console.log(
+        formatTable(
+          ['stage', 'seconds', 'payments/s', 'ratio', 'note'],
+          [
+            row('webhook (first request → last 202)', webhookSeconds, ''),
+            row('ingest (first request → last ledger row)', endToEndSeconds, `router finished ${(endToEndSeconds - webhookSeconds).toFixed(2)} s after the last 202`),
+          ],
+        ),
+      );
+      console.log('');
+      console.log('ratio = payments/s ÷ ProducerPerformance records/s (same broker, same run).');
+      console.log(`reproduce: npx tsx bench/ingest.ts --payments ${payments} --concurrency ${concurrency}`);
+    } finally {
+      await router.stop();
+      await webhook.stop();
+      await database.end();
+    }
+  });
+}
+
+await runBenchmark(main);

@@ -1,0 +1,101 @@
+// Webhook latency at fixed offered rates, open loop (bench/support/open-loop.ts): each request's
+// latency counts from its scheduled send time, so a webhook that falls behind shows its queue.
+//
+//   npx tsx bench/webhook-latency.ts [--rates 100,200,500,1000] [--seconds 15]
+//
+// The webhook runs as its own process (`cli run webhook`, as in production) on the native stack;
+// the generator runs in this process with fresh signed `finished` IPNs prepared before the clock.
+// The baseline is Kafka's own ProducerPerformance on the same broker in the same run, with records
+// of a PaymentReceived's size; the ratio is completed requests/s ÷ its records/s.
+import { parseArgs } from 'node:util';
+import { createLogger } from '../core/logger.ts';
+import { signIpn } from '../processors/webhook/ipn-signature.ts';
+import { finishedIpn, ipnText } from '../test/support/ipn.ts';
+import { startBenchProcess } from './support/bench-process.ts';
+import { formatTable, machineLine, runBenchmark, withBenchStack } from './support/bench-stack.ts';
+import { runOpenLoop, type OpenLoopResult } from './support/open-loop.ts';
+import { runProducerPerformance } from './support/producer-performance.ts';
+import { paymentRecordBytes } from './support/payment-record-size.ts';
+
+const ipnSecret = 'bench-ipn-secret-0123456789';
+const log = createLogger({ name: 'bench', level: 'silent' });
+
+function argumentsOf(argv: readonly string[]): { rates: number[]; seconds: number } {
+  const { values } = parseArgs({ args: [...argv], options: { rates: { type: 'string', default: '100,200,500,1000' }, seconds: { type: 'string', default: '15' } }, strict: true });
+  const rates = values.rates.split(',').map(Number);
+  const seconds = Number(values.seconds);
+  if (rates.some((rate) => !Number.isInteger(rate) || rate < 1)) throw new Error(`--rates must be positive integers, got ${values.rates}`);
+  if (!Number.isInteger(seconds) || seconds < 1) throw new Error(`--seconds must be a positive integer, got ${values.seconds}`);
+  return { rates, seconds };
+}
+
+interface SignedIpn {
+  readonly text: string;
+  readonly signature: string;
+}
+
+function signedIpns(count: number): SignedIpn[] {
+  return Array.from({ length: count }, () => {
+    const fields = finishedIpn();
+    return { text: ipnText(fields), signature: signIpn(fields, ipnSecret) };
+  });
+}
+
+async function main(): Promise<void> {
+  const { rates, seconds } = argumentsOf(process.argv.slice(2));
+  await withBenchStack({ NOWPAYMENTS_IPN_SECRET: ipnSecret }, log, async (stack) => {
+    const webhook = await startBenchProcess(stack, 'webhook', 'WEBHOOK_PORT');
+    try {
+      const url = `${webhook.url}/webhooks/nowpayments`;
+      const post = (ipn: SignedIpn): Promise<number> =>
+        fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-nowpayments-sig': ipn.signature }, body: ipn.text }).then(async (response) => {
+          await response.arrayBuffer();
+          return response.status;
+        });
+      // Warm-up (JIT, pool, producer, registry cache), not reported.
+      const warmUp = signedIpns(Math.max(200, Math.min(...rates) * 2));
+      await runOpenLoop({ ratePerSecond: Math.min(...rates), requests: warmUp.length, expectedStatus: 202, send: (index) => post(warmUp[index]!) });
+
+      const recordSize = paymentRecordBytes();
+      const baselineBefore = await runProducerPerformance({ brokers: stack.endpoints.kafkaBrokers, records: 200_000, recordSize, label: 'ProducerPerformance (before)', log });
+      const results: OpenLoopResult[] = [];
+      for (const rate of rates) {
+        const ipns = signedIpns(rate * seconds);
+        results.push(await runOpenLoop({ ratePerSecond: rate, requests: ipns.length, expectedStatus: 202, send: (index) => post(ipns[index]!) }));
+      }
+      const baselineAfter = await runProducerPerformance({ brokers: stack.endpoints.kafkaBrokers, records: 200_000, recordSize, label: 'ProducerPerformance (after)', log });
+      const baseline = (baselineBefore.recordsPerSecond + baselineAfter.recordsPerSecond) / 2;
+
+      console.log('');
+      console.log(machineLine(stack.mode));
+      console.log(
+        `baseline: Kafka ProducerPerformance, ${recordSize}-byte records, acks=all, defaults otherwise: ${baselineBefore.recordsPerSecond.toFixed(0)} before, ` +
+          `${baselineAfter.recordsPerSecond.toFixed(0)} after, mean ${baseline.toFixed(0)} records/s`,
+      );
+      console.log('');
+      console.log(
+        formatTable(
+          ['offered/s', 'sent', 'completed/s', 'ratio', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'not 202'],
+          results.map((result) => [
+            String(result.offeredPerSecond),
+            String(result.sent),
+            result.completedPerSecond.toFixed(0),
+            (result.completedPerSecond / baseline).toFixed(4),
+            result.latencyMs.p50.toFixed(1),
+            result.latencyMs.p99.toFixed(1),
+            result.latencyMs.p999.toFixed(1),
+            result.latencyMs.max.toFixed(1),
+            [...result.failures].map(([status, count]) => `${count}×${status === 0 ? 'error' : status}`).join(' ') || '0',
+          ]),
+        ),
+      );
+      console.log('');
+      console.log('ratio = completed requests/s ÷ ProducerPerformance records/s (same broker, same run). Latency from each request\'s scheduled send time (open loop).');
+      console.log(`reproduce: npx tsx bench/webhook-latency.ts --rates ${rates.join(',')} --seconds ${seconds}`);
+    } finally {
+      await webhook.stop();
+    }
+  });
+}
+
+await runBenchmark(main);
