@@ -167,6 +167,11 @@ const configSchema = z.object({
   PAYOUT_FEE_FLOOR_PERCENT: decimalText.default('2'),
   PAYOUT_RETRY_ATTEMPTS_MAX: positiveInt.max(100).default(5),
   PAYOUT_RETRY_BACKOFF: duration.default('1m'),
+  /**
+   * Free payout groups one window evaluation reads and decides at most, so an evaluation's work
+   * stays bounded however many clients wait; the rest (oldest first) are decided by the next ones.
+   */
+  PAYOUT_WINDOW_GROUPS_MAX: positiveInt.max(100_000).default(1_000),
 
   // Retention of the inbox and the outbox (core/processing/retention.ts), run by every consumer process.
   /**

@@ -149,6 +149,7 @@ export async function startSettlement(options: StartSettlementOptions): Promise<
         now,
         newBatchId: options.newBatchId ?? randomUUID,
         log,
+        groupsPerEvaluationMax: config.PAYOUT_WINDOW_GROUPS_MAX,
       });
       const runner = createWindowRunner({
         evaluate,
