@@ -20,6 +20,7 @@ import { topicNames } from '../../topics/topics.ts';
 import type { AvroSerde } from '../../schemas/registry.ts';
 import type { IpnNotification } from './ipn-notification.ts';
 import { toPaymentReceived } from './payment-received.ts';
+import { lockForTransaction, paymentLock } from '../../db/advisory-locks.ts';
 
 export type IntakeOutcome =
   | { kind: 'produced'; paymentId: string; routable: boolean; partition: number; offset: string }
@@ -134,9 +135,7 @@ export function createPaymentIntake(options: PaymentIntakeOptions): PaymentIntak
       return { kind: 'recorded', paymentId: notification.paymentId, paymentStatus: notification.paymentStatus };
     }
 
-    await transaction.query(
-      sql.unsafe`SELECT pg_advisory_xact_lock(hashtextextended(${`payment:${notification.paymentId}`}, 0))`,
-    );
+    await lockForTransaction(transaction, paymentLock(notification.paymentId));
     const existing = await transaction.maybeOne(sql.type(acceptedPaymentRow)`
       SELECT client_id, usd_amount::text AS usd_amount, eth_amount::text AS eth_amount
       FROM webhook_payments WHERE payment_id = ${notification.paymentId}
