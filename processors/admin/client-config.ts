@@ -1,7 +1,7 @@
 // A client's payout configuration as the admin API accepts it: the seeds' registration rules
 // (threshold strategy needs a threshold of at least $50, configurable, and below a ceiling), a
 // (currency, network) pair the exchange converts into, and a wallet address valid for that pair.
-import type { Decimal } from '../../core/money.ts';
+import { usdScale, type Decimal } from '../../core/money.ts';
 import { describeSupportedPairs, findPayoutPair, isSupportedCurrency, isValidWalletFor, networksOf, walletRuleOf } from './payout-currencies.ts';
 import { walletAddressLengthMax } from './wallet-address.ts';
 import { findUnspendableAddress } from './unspendable-addresses.ts';
@@ -31,8 +31,6 @@ export interface ClientThresholdBounds {
   readonly max: Decimal;
 }
 
-/** USD columns are NUMERIC(28, 8), as the Avro decimal(28, 8) they mirror. */
-export const usdScale = 8;
 
 // The merchant's Telegram channel id, the same text as in the webhook's order_id and in the
 // clients table's CHECK, so a registration and the payments for it always meet.

@@ -1,9 +1,9 @@
 // A client's payout configuration as the router reads it (a `clients` row) and as it arrives on
 // the compacted client-payout-configs topic, with the rules a record must keep to become a row.
-import type { Decimal } from '../../core/money.ts';
+import { usdScale, type Decimal } from '../../core/money.ts';
 import type { ClientPayoutConfig } from '../../schemas/generated/records.ts';
 import { clientIdPattern, type RuleViolation } from './payment-rules.ts';
-import { integerDigitsMax, usdScale } from './platform-fee.ts';
+import { integerDigitsMax } from './platform-fee.ts';
 
 export type PayoutStrategyName = 'instant' | 'threshold';
 

@@ -6,7 +6,7 @@ import { sql, type CommonQueryMethods, type DatabaseTransactionConnection, type 
 import { z } from 'zod';
 import { payoutBatchesTableRow } from '../../db/payout-batches-table.ts';
 import { assertInvariant } from '../../core/errors.ts';
-import { Decimal } from '../../core/money.ts';
+import { Decimal, usdtDetailScale } from '../../core/money.ts';
 import { insertOutboxRecords, type OutboxRecord } from '../../core/processing/outbox.ts';
 import { decimalColumn } from '../../db/column-types.ts';
 import { decimalValue } from '../../db/decimal-value.ts';
@@ -300,7 +300,7 @@ export async function replaceHolds(
                                       minimum_usdt, maximum_usdt, estimated_fee_usdt, fee_floor_percent, evaluated_at)
       VALUES (${key.clientId}, ${key.walletAddress}, ${key.payoutCurrency}, ${key.payoutNetwork}, ${hold.state}, ${hold.reason},
               ${decimalValue(hold.unpaidUsdt)}, ${optional(hold.minimumUsdt)}, ${optional(hold.maximumUsdt)},
-              ${optional(hold.estimatedFeeUsdt === null ? null : hold.estimatedFeeUsdt.toDecimalPlaces(18))}, ${optional(hold.feeFloorPercent)}, ${sql.timestamp(now)})
+              ${optional(hold.estimatedFeeUsdt === null ? null : hold.estimatedFeeUsdt.toDecimalPlaces(usdtDetailScale))}, ${optional(hold.feeFloorPercent)}, ${sql.timestamp(now)})
       ON CONFLICT (client_id, wallet_address, payout_currency, payout_network) DO UPDATE SET
         state = EXCLUDED.state, reason = EXCLUDED.reason, unpaid_usdt = EXCLUDED.unpaid_usdt, minimum_usdt = EXCLUDED.minimum_usdt,
         maximum_usdt = EXCLUDED.maximum_usdt, estimated_fee_usdt = EXCLUDED.estimated_fee_usdt, fee_floor_percent = EXCLUDED.fee_floor_percent,

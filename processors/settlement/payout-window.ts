@@ -24,7 +24,7 @@
 // Whether a group is due needs only its totals (GroupSummary: sum, oldest credit, threshold, an
 // operator's request), so the caller reads the credits of the due groups only (decideUndue).
 import { assertInvariant } from '../../core/errors.ts';
-import { Decimal } from '../../core/money.ts';
+import { Decimal, usdtScale } from '../../core/money.ts';
 import { payoutRouteOf } from '../../core/payout-route.ts';
 import type { CurrencyPair, ExchangeRange } from '../../connectors/changenow/changenow-client.ts';
 import { splitCredits, type CreditBatch } from './payout-split.ts';
@@ -216,7 +216,7 @@ function judgeBatch(batch: CreditBatch<WindowCredit>, range: ExchangeRange | nul
       kind: 'hold',
       hold: hold(
         'fee_floor_not_met',
-        `estimated fees of ${fee.value.toDecimalPlaces(6).toFixed()} USDT are ${percent.toFixed()}% of ${amount.toFixed()} USDT, above the ${rules.feeFloorPercent.toFixed()}% floor`,
+        `estimated fees of ${fee.value.toDecimalPlaces(usdtScale).toFixed()} USDT are ${percent.toFixed()}% of ${amount.toFixed()} USDT, above the ${rules.feeFloorPercent.toFixed()}% floor`,
         amount,
         { estimatedFeeUsdt: fee.value, feeFloorPercent: rules.feeFloorPercent },
       ),
