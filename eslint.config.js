@@ -1,5 +1,6 @@
 // Lint rules: typescript-eslint's type-aware recommended set; `any` is an error everywhere
-// (domain code must stay typed), floating promises are errors (a lost promise loses an effect).
+// (domain code must stay typed), floating promises are errors (a lost promise loses an effect),
+// and decimal.js is imported by core/money.ts only.
 import eslint from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
@@ -16,6 +17,15 @@ export default tseslint.config(
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': 'error',
+    },
+  },
+  {
+    // core/money.ts configures the one Decimal (100 digits, half-even, plain printing); a second
+    // import of decimal.js would bring back its defaults, which round money to 20 digits.
+    files: ['**/*.ts'],
+    ignores: ['core/money.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { paths: [{ name: 'decimal.js', message: "Import Decimal from core/money.ts: it is the project's only configured Decimal." }] }],
     },
   },
   {

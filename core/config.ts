@@ -239,6 +239,12 @@ export const configSchema = z.object({
     .default(5)
     .describe('Automatic retries of a failed payout before an operator is needed.'),
   PAYOUT_RETRY_BACKOFF: duration.default('1m').describe('Delay before the first automatic retry of a failed payout, doubled each time.'),
+  PAYOUT_WINDOW_GROUPS_MAX: positiveInt
+    .max(100_000)
+    .default(1_000)
+    .describe(
+      'Free payout groups one window evaluation reads and decides at most, so its work stays bounded however many clients wait; the rest are decided by the next evaluations.',
+    ),
 
   // Retention of the inbox and the outbox (core/processing/retention.ts), run by every consumer process.
   INBOX_RETENTION: duration

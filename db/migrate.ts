@@ -22,6 +22,7 @@ import type { DatabasePool } from 'slonik';
 import { PipelineError, UnavailableError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { classifyDatabaseError, sqlStateOf, sqlStates } from './errors.ts';
+import { migrationsLock } from './advisory-locks.ts';
 
 export type MigrateDatabaseOptions = ({ pool: DatabasePool } | { databaseUrl: string }) & {
   /** Defaults to db/migrations next to this file. */
@@ -51,7 +52,7 @@ const migrationFileName = /^(\d+)_([A-Za-z0-9_-]+)\.sql$/;
 
 // One fixed key for every process of the pipeline; derived from a name so it cannot collide by
 // accident with a small hand-picked number used elsewhere.
-const lockKey = BigInt.asIntN(64, BigInt(`0x${createHash('sha256').update('payout-pipeline:schema_migrations').digest('hex').slice(0, 16)}`));
+const lockKey = migrationsLock();
 
 export interface MigrationFile {
   readonly name: string;

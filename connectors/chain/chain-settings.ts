@@ -3,7 +3,7 @@
 // (The host wallet's key is read by connectors/host-wallet.ts and handed to the signer only.)
 import type { Config } from '../../core/config.ts';
 import { PipelineError } from '../../core/errors.ts';
-import { Decimal, toBaseUnits } from '../../core/money.ts';
+import { Decimal, gweiScale, toBaseUnits } from '../../core/money.ts';
 
 export interface FeeCaps {
   readonly maxFeePerGasWei: bigint;
@@ -20,14 +20,13 @@ export interface ChainSettings {
   readonly rpcTimeoutMs: number;
 }
 
-const gweiDecimals = 9;
 
 /** `2.5` gwei → 2_500_000_000n wei; a value finer than one wei is a configuration error. */
 export function gweiToWei(gwei: string, variable: string): bigint {
   try {
-    return toBaseUnits(new Decimal(gwei), gweiDecimals);
+    return toBaseUnits(new Decimal(gwei), gweiScale);
   } catch {
-    throw new PipelineError(`Invalid configuration:\n  ${variable}: ${gwei} gwei is not a whole number of wei (at most ${gweiDecimals} decimals)`);
+    throw new PipelineError(`Invalid configuration:\n  ${variable}: ${gwei} gwei is not a whole number of wei (at most ${gweiScale} decimals)`);
   }
 }
 

@@ -7,6 +7,7 @@
 // transaction could not be mined now without paying more than the operator allows: the transfer
 // waits, with the reason recorded, instead of overpaying.
 import { formatUnits } from 'ethers';
+import { gweiScale } from '../../core/money.ts';
 import type { FeeCaps } from './chain-settings.ts';
 
 export interface FeeMarket {
@@ -19,7 +20,7 @@ export type FeeDecision =
   | { readonly kind: 'wait'; readonly reason: string };
 
 export function gweiText(wei: bigint): string {
-  return `${formatUnits(wei, 'gwei')} gwei`;
+  return `${formatUnits(wei, gweiScale)} gwei`;
 }
 
 /** How every "waiting for the fee" reason starts. */

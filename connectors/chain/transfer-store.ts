@@ -1,13 +1,13 @@
 // The chain_transfers and chain_senders tables (db/migrations/005_chain.sql). Every state change
 // is an UPDATE guarded by the state it leaves, and asserted to have changed exactly one row: a
 // transition decided on a stale read fails instead of overwriting a newer one.
-import { createHash } from 'node:crypto';
 import { sql, type CommonQueryMethods, type DatabaseTransactionConnection } from 'slonik';
 import { z } from 'zod';
 import { assertInvariant } from '../../core/errors.ts';
 import { decimalColumn } from '../../db/column-types.ts';
 import type { TransferAsset } from '../../schemas/generated/records.ts';
 import type { ReceiptView } from './transfer-progress.ts';
+import { chainSenderLock, tryLockForSession, unlockSession } from '../../db/advisory-locks.ts';
 
 export type TransferState = 'requested' | 'signed' | 'broadcast' | 'confirmed' | 'reverted' | 'replaced' | 'failed';
 export type OpenState = 'requested' | 'signed' | 'broadcast';
@@ -332,20 +332,13 @@ export async function recordReplaced(transaction: DatabaseTransactionConnection,
   assertOneRow(result.rowCount, '→ replaced', transferId);
 }
 
-/** Advisory lock key of one sender address: derived from a name, like the migration lock. */
-export function senderLockKeyOf(senderAddress: string): bigint {
-  const digest = createHash('sha256').update(`payout-pipeline:chain-sender:${senderAddress.toLowerCase()}`).digest('hex');
-  return BigInt.asIntN(64, BigInt(`0x${digest.slice(0, 16)}`));
-}
-
 /** A session-level lock on the connection the worker's pass runs on; false when another session holds it. */
 export async function tryLockSender(connection: CommonQueryMethods, senderAddress: string): Promise<boolean> {
-  return connection.oneFirst(sql.type(z.object({ acquired: z.boolean() }))`
-    SELECT pg_try_advisory_lock(${senderLockKeyOf(senderAddress).toString()}::int8) AS acquired`);
+  return tryLockForSession(connection, chainSenderLock(senderAddress));
 }
 
 export async function unlockSender(connection: CommonQueryMethods, senderAddress: string): Promise<void> {
-  await connection.query(sql.unsafe`SELECT pg_advisory_unlock(${senderLockKeyOf(senderAddress).toString()}::int8)`);
+  await unlockSession(connection, chainSenderLock(senderAddress));
 }
 
 /** The transfer-request handler's store over one chunk's transaction (the runtime's `openStore`). */

@@ -1,10 +1,9 @@
 // Carries an exchange from its deposit to its end, step by step (lifecycleAfterDeposit), paying out
 // or refunding for real from the hot wallet. Amounts are recomputed from what actually arrived, as
 // ChangeNow's floating-rate flow does.
-import { formatUnits } from 'ethers';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../../core/logger.ts';
-import { Decimal, toBaseUnits } from '../../core/money.ts';
+import { Decimal, fromBaseUnits, toBaseUnits } from '../../core/money.ts';
 import { checkRange, quote, type PairRange, type PricingRules } from './exchange-quote.ts';
 import type { HotWallet } from './hot-wallet.ts';
 import type { Deposit } from './payin-watcher.ts';
@@ -116,7 +115,7 @@ export function createExchangeRunner(options: ExchangeRunnerOptions): ExchangeRu
   };
 
   const run = async (exchange: SimulatedExchange, deposit: Deposit): Promise<void> => {
-    const amountFrom = new Decimal(formatUnits(deposit.amountBaseUnits, exchange.pair.from.decimals));
+    const amountFrom = fromBaseUnits(deposit.amountBaseUnits, exchange.pair.from.decimals);
     exchange.amountFrom = amountFrom;
     exchange.payinHash = deposit.transactionHash;
     exchange.payinSender = deposit.sender;

@@ -2,7 +2,7 @@
 // decimals, a USD price and the fixed network fee the exchange deducts when it sends. Only the
 // local chain's ETH and USDT can be paid in (the simulator watches that chain for deposits) or
 // paid out for real; every other currency is paid out with a synthetic hash (see payoutKind).
-import { Decimal } from '../../core/money.ts';
+import { Decimal, ethScale, usdtScale } from '../../core/money.ts';
 
 /**
  * How a payout in the currency reaches the client: `eth` and `usdt` are real transfers on the local
@@ -49,8 +49,8 @@ function currency(
 
 // Prices are round figures of the right order of magnitude; tests compute expectations from them.
 export const simulatedCurrencies: readonly SimulatedCurrency[] = [
-  currency('eth', 'eth', 18, 'eth', '0.0002', { payoutKind: 'eth', payableIn: true, evmAddresses: true }),
-  currency('usdt', 'eth', 6, '1', '0.5', { payoutKind: 'usdt', payableIn: true, evmAddresses: true }),
+  currency('eth', 'eth', ethScale, 'eth', '0.0002', { payoutKind: 'eth', payableIn: true, evmAddresses: true }),
+  currency('usdt', 'eth', usdtScale, '1', '0.5', { payoutKind: 'usdt', payableIn: true, evmAddresses: true }),
   currency('usdc', 'eth', 6, '1', '0.5', { evmAddresses: true }),
   currency('usdt', 'trx', 6, '1', '1'),
   currency('btc', 'btc', 8, '60000', '0.00002'),

@@ -16,8 +16,6 @@
 // instances never both decide that "no exchange exists yet". A SIGKILLed holder's lock goes with
 // its connection.
 import type { DatabasePool } from 'slonik';
-import { sql } from 'slonik';
-import { z } from 'zod';
 import type { Logger } from '../../core/logger.ts';
 import type { Decimal } from '../../core/money.ts';
 import { failpoint } from '../../core/failpoints.ts';
@@ -35,6 +33,7 @@ import {
 import type { ChangeNowClient } from './changenow-client.ts';
 import { assertWithinRange, isSameAddress, type CurrencyPair } from './changenow-api.ts';
 import type { SwapMetrics } from './swap-metrics.ts';
+import { swapWorkerLock, tryLockForSession, unlockSession } from '../../db/advisory-locks.ts';
 
 export interface SwapWorkerOptions {
   pool: DatabasePool;
@@ -63,8 +62,6 @@ export interface SwapWorker {
   /** Advances every due command by one step (several for a fresh one). Never rejects. */
   run(): Promise<void>;
 }
-
-const workerLockKey = 'changenow-connector:swap-worker';
 
 export function createSwapWorker(options: SwapWorkerOptions): SwapWorker {
   const { pool, client, log, metrics, now } = options;
@@ -337,9 +334,7 @@ export function createSwapWorker(options: SwapWorkerOptions): SwapWorker {
     async run() {
       try {
         await pool.connect(async (connection) => {
-          const locked = await connection.oneFirst(sql.type(z.object({ locked: z.boolean() }))`
-            SELECT pg_try_advisory_lock(hashtextextended(${workerLockKey}, 0)) AS locked
-          `);
+          const locked = await tryLockForSession(connection, swapWorkerLock());
           if (!locked) return;
           try {
             // Several rounds: a fresh command goes intent → creating → paying_in in one run.
@@ -350,7 +345,7 @@ export function createSwapWorker(options: SwapWorkerOptions): SwapWorker {
             }
             await metrics.observeStates(connection);
           } finally {
-            await connection.query(sql.unsafe`SELECT pg_advisory_unlock(hashtextextended(${workerLockKey}, 0))`);
+            await unlockSession(connection, swapWorkerLock());
           }
         });
       } catch (error) {

@@ -17,6 +17,7 @@ import { decodeAvroValue } from '../../schemas/avro-codec.ts';
 import { isValueSchemaName, valueTypeOf } from '../../schemas/value-types.ts';
 import type { ValueRecordOf } from '../../schemas/generated/records.ts';
 import { assertInvariant } from '../errors.ts';
+import { outboxRelayLock, tryLockForTransaction } from '../../db/advisory-locks.ts';
 
 export interface OutboxRelayOptions {
   pool: DatabasePool;
@@ -51,9 +52,6 @@ const outboxRow = z.object({
   correlation_id: z.string(),
 });
 type OutboxRow = z.infer<typeof outboxRow>;
-
-/** Advisory lock key of the outbox publisher (an arbitrary constant, unique in this database). */
-const outboxRelayLockKey = 7_305_118_001;
 
 /** The pause before the next pass: the idle delay, doubled per failed pass in a row, capped. */
 export function relayPauseMs(failuresInRow: number, idleDelayMs: number, failureDelayMaxMs: number): number {
@@ -90,9 +88,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       // One publisher at a time across all processes: the outbox is shared, and two relays
       // sending different rows at once could reorder records of one key (a client's config
       // revisions on a compacted topic). The others find the lock taken and wait for the next tick.
-      const leader = await transaction.oneFirst(
-        sql.type(z.object({ acquired: z.boolean() }))`SELECT pg_try_advisory_xact_lock(${outboxRelayLockKey}) AS acquired`,
-      );
+      const leader = await tryLockForTransaction(transaction, outboxRelayLock());
       if (!leader) return 0;
       const rows = await transaction.any(sql.type(outboxRow)`
         SELECT id, topic, message_key, schema_name, payload, headers, correlation_id

@@ -18,7 +18,6 @@
 // The rows are also locked FOR UPDATE, so any other writer of pending rows waits for the decision.
 // The exchange's range is asked for before the transaction (network calls never run under the
 // lock) and the holds it causes are written in the same transaction as the decision.
-import { createHash } from 'node:crypto';
 import { sql, type CommonQueryMethods, type DatabasePool, type DatabaseTransactionConnection } from 'slonik';
 import { z } from 'zod';
 import { assertInvariant } from '../../core/errors.ts';
@@ -30,9 +29,7 @@ import { topicNames } from '../../topics/topics.ts';
 import { closeMicroBatches, comparePending, totalsOf, type ConversionRange, type MicroBatch, type PendingPayment, type WindowHold, type WindowHoldState } from './micro-batch-window.ts';
 import { readThresholdInForce, type ThresholdInForce, type ThresholdLimits } from './pipeline-settings.ts';
 import { decimalColumn } from '../../db/column-types.ts';
-
-/** The advisory lock key of the global window: derived from a name, like the migration lock. */
-export const globalWindowLockKey = BigInt.asIntN(64, BigInt(`0x${createHash('sha256').update('payout-pipeline:global-micro-batch-window').digest('hex').slice(0, 16)}`));
+import { globalWindowLock, lockForTransaction } from '../../db/advisory-locks.ts';
 
 export interface WindowRules extends ThresholdLimits {
   readonly maxWaitMs: number;
@@ -59,7 +56,7 @@ const pendingRow = z.object({
 const movedRow = z.object({ payment_id: z.string(), conversion_batch_id: z.string() });
 
 async function lockWindow(transaction: DatabaseTransactionConnection): Promise<void> {
-  await transaction.query(sql.unsafe`SELECT pg_advisory_xact_lock(${globalWindowLockKey.toString()}::bigint)`);
+  await lockForTransaction(transaction, globalWindowLock());
 }
 
 async function lockPendingPayments(transaction: DatabaseTransactionConnection): Promise<PendingPayment[]> {

@@ -1,10 +1,8 @@
 // Rules for the runtime micro-batch threshold, as pure functions: which values may be put in
 // force, and which of two changes is the newer one. The admin API validates before publishing;
 // the accumulator checks again on consumption, because a record can also be re-produced by hand.
-import type { Decimal } from '../../core/money.ts';
-
-/** The USD scale of the ledger and of the Avro decimal(28,8) a batch's threshold is sent in. */
-export const thresholdDecimalPlacesMax = 8;
+// Its scale is the ledger's USD scale, that of the Avro decimal(28, 8) a batch's threshold is sent in.
+import { usdScale, type Decimal } from '../../core/money.ts';
 
 export interface ThresholdProblem {
   readonly rule: 'threshold-positive' | 'threshold-ceiling' | 'threshold-scale';
@@ -18,8 +16,8 @@ export function thresholdProblemOf(thresholdUsd: Decimal, ceilingUsd: Decimal): 
   if (thresholdUsd.greaterThan(ceilingUsd)) {
     return { rule: 'threshold-ceiling', message: `the micro-batch threshold ${thresholdUsd.toFixed()} is above the ceiling ${ceilingUsd.toFixed()}` };
   }
-  if (thresholdUsd.decimalPlaces() > thresholdDecimalPlacesMax) {
-    return { rule: 'threshold-scale', message: `the micro-batch threshold ${thresholdUsd.toFixed()} has more than ${thresholdDecimalPlacesMax} decimals` };
+  if (thresholdUsd.decimalPlaces() > usdScale) {
+    return { rule: 'threshold-scale', message: `the micro-batch threshold ${thresholdUsd.toFixed()} has more than ${usdScale} decimals` };
   }
   return undefined;
 }

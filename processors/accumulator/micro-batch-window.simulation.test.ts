@@ -4,16 +4,13 @@
 // exact sums of their members, no batch closes early, and the window never sits on a crossing.
 import fc from 'fast-check';
 import { expect, it } from 'vitest';
-import { Decimal } from '../../core/money.ts';
+import { Decimal, ethScale, fromBaseUnits, usdScale } from '../../core/money.ts';
 import { closeMicroBatches, comparePending, totalsOf, waitedMs, type ConversionRange, type MicroBatch, type PendingPayment } from './micro-batch-window.ts';
 
 type Step =
   | { kind: 'arrival'; usdUnits: bigint; ethUnits: bigint; lateMs: number }
   | { kind: 'tick'; advanceMs: number }
   | { kind: 'threshold'; usdUnits: bigint };
-
-const usdScale = new Decimal(10).pow(8);
-const ethScale = new Decimal(10).pow(18);
 
 // USD amounts have 8 decimals and ETH 18, as in the ledger; the ranges cover cents to thousands.
 const usdUnits = fc.bigInt({ min: 1n, max: 500_000_000_000n });
@@ -41,7 +38,7 @@ it('keeps every invariant of the window over random streams, thresholds and tick
   fc.assert(
     fc.property(scenario, ({ initialThresholdUnits, maxWaitMs, membersMax, steps }) => {
       let nowMs = Date.parse('2026-11-21T00:00:00.000Z');
-      let threshold = new Decimal(initialThresholdUnits.toString()).dividedBy(usdScale);
+      let threshold = fromBaseUnits(initialThresholdUnits, usdScale);
       let pending: PendingPayment[] = [];
       const arrived = new Map<string, PendingPayment>();
       const closed: Closed[] = [];
@@ -55,8 +52,8 @@ it('keeps every invariant of the window over random streams, thresholds and tick
           // can sort before payments already pending.
           const payment: PendingPayment = {
             paymentId: `p${String(paymentCount).padStart(5, '0')}`,
-            usdNet: new Decimal(current.usdUnits.toString()).dividedBy(usdScale),
-            ethNet: new Decimal(current.ethUnits.toString()).dividedBy(ethScale),
+            usdNet: fromBaseUnits(current.usdUnits, usdScale),
+            ethNet: fromBaseUnits(current.ethUnits, ethScale),
             receivedAt: new Date(nowMs - current.lateMs),
           };
           arrived.set(payment.paymentId, payment);
@@ -64,7 +61,7 @@ it('keeps every invariant of the window over random streams, thresholds and tick
         } else if (current.kind === 'tick') {
           nowMs += current.advanceMs;
         } else {
-          threshold = new Decimal(current.usdUnits.toString()).dividedBy(usdScale);
+          threshold = fromBaseUnits(current.usdUnits, usdScale);
         }
 
         const now = new Date(nowMs);
@@ -135,9 +132,9 @@ it('keeps every batch within the exchange range, and holds only what the range f
   });
   fc.assert(
     fc.property(rangeScenario, ({ maxEthUnits, minShare, maxWaitMs, membersMax, thresholdUnits, steps }) => {
-      const maxEth = new Decimal(maxEthUnits.toString()).dividedBy(ethScale);
+      const maxEth = fromBaseUnits(maxEthUnits, ethScale);
       const range: ConversionRange = { minEth: maxEth.times(minShare).dividedBy(100), maxEth };
-      const threshold = new Decimal(thresholdUnits.toString()).dividedBy(usdScale);
+      const threshold = fromBaseUnits(thresholdUnits, usdScale);
       let nowMs = Date.parse('2026-11-21T00:00:00.000Z');
       let pending: PendingPayment[] = [];
       let arrivedCount = 0;
@@ -148,8 +145,8 @@ it('keeps every batch within the exchange range, and holds only what the range f
           arrivedCount += 1;
           const payment: PendingPayment = {
             paymentId: `p${String(arrivedCount).padStart(5, '0')}`,
-            usdNet: new Decimal(current.usdUnits.toString()).dividedBy(usdScale),
-            ethNet: new Decimal(current.ethUnits.toString()).dividedBy(ethScale),
+            usdNet: fromBaseUnits(current.usdUnits, usdScale),
+            ethNet: fromBaseUnits(current.ethUnits, ethScale),
             receivedAt: new Date(nowMs - current.lateMs),
           };
           pending = [...pending, payment].sort(comparePending);

@@ -1,7 +1,7 @@
 // A client's payout configuration as the admin API accepts it: the seeds' registration rules
 // (threshold strategy needs a threshold of at least $50, configurable, and below a ceiling), a
 // (currency, network) pair the exchange converts into, and a wallet address valid for that pair.
-import type { Decimal } from '../../core/money.ts';
+import { usdScale, type Decimal } from '../../core/money.ts';
 import { payoutStrategyNames, type PayoutStrategyName } from '../../core/client-payout-config.ts';
 import { describeSupportedPairs, findPayoutPair, isSupportedCurrency, isValidWalletFor, networksOf, walletRuleOf } from './payout-currencies.ts';
 import { walletAddressLengthMax } from './wallet-address.ts';
@@ -30,8 +30,6 @@ export interface ClientThresholdBounds {
   readonly max: Decimal;
 }
 
-/** USD columns are NUMERIC(28, 8), as the Avro decimal(28, 8) they mirror. */
-export const usdScale = 8;
 
 export const unspendableWalletRule = 'not a burn, zero or system address';
 

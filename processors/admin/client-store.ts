@@ -14,6 +14,7 @@ import type { ClientChangeEvent, StoredClient } from './client-change.ts';
 import { publishedPendingOf, type PendingDestination } from '../../core/client-payout-config.ts';
 import { clientsTableRow } from '../../db/clients-table.ts';
 import { pendingView } from './pending-change-view.ts';
+import { clientLock, lockForTransaction } from '../../db/advisory-locks.ts';
 
 const storedClientRow = clientsTableRow.extend({
   created_at: z.date(),
@@ -75,9 +76,9 @@ function storedClientOf(row: StoredClientRow): StoredClient {
   };
 }
 
-/** The same key as the router's lock on a client (processors/router/router-store.ts). */
+/** The router's lock on a client too (processors/router/router-store.ts): db/advisory-locks.ts. */
 export async function lockClient(transaction: DatabaseTransactionConnection, clientId: string): Promise<void> {
-  await transaction.query(sql.unsafe`SELECT pg_advisory_xact_lock(hashtextextended(${`client:${clientId}`}, 0))`);
+  await lockForTransaction(transaction, clientLock(clientId));
 }
 
 type Queryable = DatabasePool | DatabaseTransactionConnection;

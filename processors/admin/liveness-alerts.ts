@@ -17,8 +17,7 @@ import { insertOutboxRecords, type OutboxRecord } from '../../core/processing/ou
 import { findFindings, findingChecks, type Finding, type LivenessRules } from '../../db/liveness.ts';
 import { topicNames } from '../../topics/topics.ts';
 import { planAlerts, type PlannedAlert, type StoredFinding } from './alert-plan.ts';
-
-const lockKey = 'liveness-alerts';
+import { livenessCheckLock, lockForTransaction } from '../../db/advisory-locks.ts';
 
 export function livenessRulesOf(config: Config): LivenessRules {
   return {
@@ -71,7 +70,7 @@ export interface LivenessCheck {
 export async function checkLiveness(options: { pool: DatabasePool; rules: LivenessRules; now: Date; repeatIntervalMs: number; log: Logger }): Promise<LivenessCheck> {
   const { pool, rules, now, repeatIntervalMs, log } = options;
   const result = await pool.transaction(async (transaction) => {
-    await transaction.query(sql.unsafe`SELECT pg_advisory_xact_lock(hashtextextended(${lockKey}, 0))`);
+    await lockForTransaction(transaction, livenessCheckLock());
     const findings = await findFindings(transaction, rules, now);
     const ids = findings.map((finding) => finding.findingId);
     const storedRows = await transaction.any(sql.type(storedRow)`

@@ -2,8 +2,7 @@
 // as a decimal string, greater than zero, at most MICRO_BATCH_THRESHOLD_MAX_USD, with at most the
 // 8 decimals of the Avro decimal(28, 8) it is published in.
 import type { Config } from '../../core/config.ts';
-import { Decimal } from '../../core/money.ts';
-import { usdScale } from './client-config.ts';
+import { Decimal, usdScale } from '../../core/money.ts';
 import { isJsonObject, isProblem, parseMoney, problem, RequestValidationError, unknownFieldProblems } from '../../core/http/request-validation.ts';
 
 export const microBatchThresholdSetting = 'micro_batch_threshold_usd';

@@ -10,6 +10,7 @@ import { Decimal } from '../../core/money.ts';
 import { insertOutboxRecords } from '../../core/processing/outbox.ts';
 import { topicNames } from '../../topics/topics.ts';
 import { microBatchThresholdSetting, type MicroBatchThresholdLimits } from './micro-batch-threshold.ts';
+import { lockForTransaction, thresholdLock } from '../../db/advisory-locks.ts';
 
 /** The key of the pipeline-config topic's one record. */
 export const pipelineConfigKey = 'pipeline';
@@ -93,16 +94,14 @@ function monotonicChangeTime(now: Date, before: MicroBatchThresholdState): Date 
   return new Date(Math.max(now.getTime(), ...floors.map((time) => time.getTime() + 1)));
 }
 
-// Serialises threshold changes, so each audit row's old value is exactly the previous new value.
-const thresholdLockKey = `setting:${microBatchThresholdSetting}`;
-
 /**
  * Sets the micro-batch threshold: the audit row and the PipelineConfig record, in one transaction.
  * Setting the value already in force writes nothing. Used by the admin API and the CLI alike.
  */
 export async function setMicroBatchThreshold(input: SetMicroBatchThresholdInput): Promise<SetMicroBatchThresholdOutcome> {
   return input.pool.transaction(async (transaction) => {
-    await transaction.query(sql.unsafe`SELECT pg_advisory_xact_lock(hashtextextended(${thresholdLockKey}, 0))`);
+    // Serialises threshold changes, so each audit row's old value is exactly the previous new value.
+    await lockForTransaction(transaction, thresholdLock());
     const before = await readMicroBatchThreshold(transaction, input.limits);
     if (before.value.equals(input.value)) return { kind: 'unchanged', state: before };
 

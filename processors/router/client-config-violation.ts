@@ -1,10 +1,11 @@
 // The rules a ClientPayoutConfig record from the compacted client-payout-configs topic must keep
 // to become a `clients` row (the row shape itself and "which wallet is in force" are shared:
 // core/client-payout-config.ts).
+import { usdScale } from '../../core/money.ts';
 import type { ClientPayoutConfig } from '../../schemas/generated/records.ts';
 import { clientIdPattern } from '../../core/client-payout-config.ts';
 import type { RuleViolation } from './payment-rules.ts';
-import { integerDigitsMax, usdScale } from './platform-fee.ts';
+import { integerDigitsMax } from './platform-fee.ts';
 
 /**
  * The first rule the record breaks, or null. These are the `clients` table's CHECKs: the admin API

@@ -3,11 +3,11 @@
 // or from a future producer; a record that breaks one becomes a dead letter with the rule named,
 // because a CHECK violation or a fee assertion inside the chunk's transaction would fail the chunk
 // again and again — a stuck partition.
-import type { Decimal } from '../../core/money.ts';
+import { ethScale, usdScale, type Decimal } from '../../core/money.ts';
 import type { PaymentReceived } from '../../schemas/generated/records.ts';
 // The clients table's CHECK: a payment under any other client id could never be routed.
 import { clientIdPattern } from '../../core/client-payout-config.ts';
-import { ethScale, integerDigitsMax, splitFee, usdScale } from './platform-fee.ts';
+import { integerDigitsMax, splitFee } from './platform-fee.ts';
 
 export interface RuleViolation {
   readonly field: string;

@@ -3,9 +3,9 @@
 // negative, and amounts the ledger would refuse crash instead of being written.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { Decimal } from '../../core/money.ts';
+import { Decimal, ethScale, usdScale } from '../../core/money.ts';
 import { InvariantViolation, PipelineError } from '../../core/errors.ts';
-import { applyPlatformFee, ethScale, parseFeePercent, splitFee, usdScale } from './platform-fee.ts';
+import { applyPlatformFee, parseFeePercent, splitFee } from './platform-fee.ts';
 
 const d = (text: string): Decimal => new Decimal(text);
 

@@ -3,12 +3,10 @@
 // Each side is rounded once, half-to-even, to the scale its ledger column holds, and the net is
 // the exact difference, so net + fee = gross holds to the last digit and no amount ever needs a
 // second rounding downstream.
-import { Decimal } from '../../core/money.ts';
+import { Decimal, ethScale, usdScale } from '../../core/money.ts';
 import { assertInvariant, PipelineError } from '../../core/errors.ts';
 
-/** payment_ledger's NUMERIC(28, 8) and NUMERIC(38, 18): 20 integer digits on both sides. */
-export const usdScale = 8;
-export const ethScale = 18;
+/** payment_ledger's NUMERIC(28, 8) and NUMERIC(38, 18) (usdScale, ethScale): 20 integer digits on both sides. */
 export const integerDigitsMax = 20;
 /** payment_ledger.fee_percent is NUMERIC(9, 6) with 0 ≤ percent < 100. */
 export const feePercentScale = 6;

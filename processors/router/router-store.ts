@@ -9,6 +9,7 @@ import type { InstantPayoutBatch, LedgerEntry } from './route-payment.ts';
 import { ledgerPendingChannel } from '../../db/ledger-notifications.ts';
 import { decimalColumn } from '../../db/column-types.ts';
 import { clientsTableRow } from '../../db/clients-table.ts';
+import { clientLockSql } from '../../db/advisory-locks.ts';
 
 const decimal = decimalColumn;
 
@@ -58,7 +59,7 @@ export async function lockClients(transaction: DatabaseTransactionConnection, cl
   // PostgreSQL (≥ 9.6) evaluates a volatile select list after the sort, so the locks are taken in
   // ordinality order, which is the sorted order.
   await transaction.query(sql.unsafe`
-    SELECT pg_advisory_xact_lock(hashtextextended('client:' || locked.client_id, 0))
+    SELECT pg_advisory_xact_lock(${clientLockSql(sql.fragment`locked.client_id`)})
     FROM unnest(${sql.array(sorted, 'text')}) WITH ORDINALITY AS locked (client_id, position)
     ORDER BY locked.position
   `);

@@ -3,14 +3,11 @@
 // becomes one credit under the payout destination its client has in force when it is credited.
 // The shell (conversion-store.ts) loads the inputs and writes the credits in one transaction.
 import { assertInvariant } from '../../core/errors.ts';
-import { Decimal } from '../../core/money.ts';
+import { Decimal, fromBaseUnits, toBaseUnits, usdtDetailScale, usdtScale } from '../../core/money.ts';
 import { distributeUsdt } from './usdt-distribution.ts';
 
-/** USDT has 6 decimals: amounts are carried as bigint base units between the exchange and the credits. */
-export const USDT_DECIMALS = 6;
-const usdtScale = 10n ** BigInt(USDT_DECIMALS);
-/** The scale of usdt_credits.rounding_applied. */
-const roundingDecimals = 18;
+// USDT amounts are carried as bigint base units (usdtScale) between the exchange and the credits;
+// usdt_credits.rounding_applied has usdtDetailScale decimals.
 
 export interface ConversionMember {
   readonly paymentId: string;
@@ -31,7 +28,7 @@ export interface PlannedCredit {
   readonly usdtAmount: Decimal;
   /** "numerator/denominator" in base units, as usdt-distribution.ts writes it. */
   readonly exactShare: string;
-  /** usdtAmount − exact share, in USDT, rounded half-even to 18 decimals. */
+  /** usdtAmount − exact share, in USDT, rounded half-even to usdtDetailScale (18) decimals. */
   readonly roundingApplied: Decimal;
   readonly destination: CreditDestination;
 }
@@ -43,19 +40,19 @@ export function creditIdOf(paymentId: string): string {
 
 /** Exact USDT → base units; undefined when the amount is negative or has more than 6 decimals. */
 export function usdtBaseUnitsOf(amount: Decimal): bigint | undefined {
-  if (!amount.isFinite() || amount.isNegative() || amount.decimalPlaces() > USDT_DECIMALS) return undefined;
-  return BigInt(amount.times(usdtScale.toString()).toFixed(0));
+  if (!amount.isFinite() || amount.isNegative() || amount.decimalPlaces() > usdtScale) return undefined;
+  return toBaseUnits(amount, usdtScale);
 }
 
 export function usdtOfBaseUnits(baseUnits: bigint): Decimal {
-  return new Decimal(baseUnits.toString()).div(usdtScale.toString());
+  return fromBaseUnits(baseUnits, usdtScale);
 }
 
 function roundingOf(baseUnits: bigint, exactShare: string): Decimal {
   const [numerator, denominator] = exactShare.split('/');
   assertInvariant(numerator !== undefined && denominator !== undefined, 'an exact share is a fraction', { exactShare });
   const deviation = baseUnits * BigInt(denominator) - BigInt(numerator);
-  return new Decimal(deviation.toString()).div(new Decimal(denominator).times(usdtScale.toString())).toDecimalPlaces(roundingDecimals);
+  return fromBaseUnits(deviation, usdtScale).div(new Decimal(denominator)).toDecimalPlaces(usdtDetailScale);
 }
 
 export interface PlanCreditsInput {

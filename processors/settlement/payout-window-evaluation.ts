@@ -1,9 +1,13 @@
 // One evaluation of the per-client window, in two phases:
-// 1. Without locks: read the free groups, decide with the quotes known so far, and fetch the
-//    quotes (range, fee estimates) the decisions still need from ChangeNow — network calls never
-//    run inside the transaction below.
-// 2. In ONE transaction under the settlement lock (settlement-lock.ts): read the groups again,
-//    decide again (pure, payout-window.ts) with the now-filled quote book, and write the result —
+// 1. Without locks: read at most PAYOUT_WINDOW_GROUPS_MAX free groups as totals (sum, count,
+//    oldest credit — never every credit row), the credits of the groups that are due, and fetch
+//    the quotes (range, then the fee estimates it makes necessary) their decisions still need from
+//    ChangeNow, deciding again on that same read after each round — network calls never run
+//    inside the transaction below. Groups past the limit are decided by the next evaluations,
+//    oldest first.
+// 2. In ONE transaction under the settlement lock (settlement-lock.ts): read the totals of the
+//    same groups again (and of every group of a client an operator asked to pay), the credits of
+//    those due now, decide again (pure, payout-window.ts) with the filled quote book, and write the result —
 //    new payout batches with their members, their credits taken out of the window and one
 //    PayoutRequested each in the outbox; the retries that are due; the holds; the operator
 //    requests answered. A crash anywhere rolls all of it back and the next evaluation decides
@@ -11,16 +15,18 @@
 //    quote that is not known yet: it is simply decided by the next evaluation.
 import { assertInvariant } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
-import type { DatabasePool } from 'slonik';
+import type { CommonQueryMethods, DatabasePool } from 'slonik';
 import { lockSettlement } from './settlement-lock.ts';
-import { decideWindow, groupKeyText, type GroupDecision, type PayoutWindowRules } from './payout-window.ts';
+import { decideUndue, decideWindow, groupKeyText, type GroupDecision, type GroupKey, type GroupSummary, type PayoutWindowRules } from './payout-window.ts';
 import type { QuoteCache } from './payout-quotes.ts';
 import {
   clearRetry,
   insertPayoutBatch,
   markRequestHandled,
+  readChosenSummaries,
   readDueRetries,
-  readWindow,
+  readGroupCredits,
+  readWindowSummaries,
   replaceHolds,
   sumUsdt,
   type NewPayoutBatch,
@@ -36,6 +42,8 @@ export interface PayoutWindowEvaluatorOptions {
   log: Logger;
   /** Retries formed per evaluation at most; the rest are formed by the next ones. */
   retriesPerEvaluationMax?: number;
+  /** Free groups read per evaluation at most (PAYOUT_WINDOW_GROUPS_MAX); the rest are decided by the next ones. */
+  groupsPerEvaluationMax?: number;
 }
 
 export interface PayoutWindowEvaluation {
@@ -63,24 +71,49 @@ function outcomeOf(request: OpenTriggerRequest, decisions: readonly GroupDecisio
 export function createPayoutWindowEvaluator(options: PayoutWindowEvaluatorOptions): PayoutWindowEvaluator {
   const { pool, rules, quotes, log } = options;
   const retriesMax = options.retriesPerEvaluationMax ?? 100;
+  const groupsMax = options.groupsPerEvaluationMax ?? 1_000;
 
-  async function prefetchQuotes(): Promise<void> {
+  /** The due ones among `summaries`, with their credits; the others decided from their totals. */
+  async function decide(connection: CommonQueryMethods, summaries: readonly GroupSummary[], now: Date): Promise<GroupDecision[]> {
+    const undue: GroupDecision[] = [];
+    const due: GroupSummary[] = [];
+    for (const summary of summaries) {
+      const decision = decideUndue(summary, rules, now);
+      if (decision === null) due.push(summary);
+      else undue.push(decision);
+    }
+    const decided = [...undue, ...decideWindow(await readGroupCredits(connection, due), rules, quotes, now)];
+    // In key order, as the groups were read: batches are formed in the same order every time.
+    return decided.sort((left, right) => {
+      const [leftText, rightText] = [groupKeyText(left.group.key), groupKeyText(right.group.key)];
+      return leftText < rightText ? -1 : leftText > rightText ? 1 : 0;
+    });
+  }
+
+  /** Phase 1: the groups this evaluation decides, and the quotes they need fetched. */
+  async function chooseGroups(): Promise<readonly GroupKey[]> {
+    const snapshot = await readWindowSummaries(pool, groupsMax);
+    const now = options.now();
+    const due = snapshot.groups.filter((summary) => decideUndue(summary, rules, now) === null);
+    const groups = await readGroupCredits(pool, due);
+    // Every round decides on the same read: what a round fetched fills the quote book the next
+    // one decides with, so only the quotes change between rounds, never the groups.
     for (let round = 0; round < quoteRoundsMax; round += 1) {
-      const snapshot = await readWindow(pool);
-      const needs = decideWindow(snapshot.groups, rules, quotes, options.now()).flatMap((decision) => decision.needs);
-      if (needs.length === 0) return;
+      const needs = decideWindow(groups, rules, quotes, options.now()).flatMap((decision) => decision.needs);
+      if (needs.length === 0) break;
       await quotes.fetch(needs);
     }
+    return snapshot.groups.map((summary) => summary.key);
   }
 
   return async () => {
-    await prefetchQuotes();
+    const chosen = await chooseGroups();
     return pool.transaction(async (transaction) => {
       await lockSettlement(transaction);
       // Read after the lock was granted, so the max-age decision is about the credits as they are now.
       const now = options.now();
-      const snapshot = await readWindow(transaction);
-      const decisions = decideWindow(snapshot.groups, rules, quotes, now);
+      const snapshot = await readChosenSummaries(transaction, chosen);
+      const decisions = await decide(transaction, snapshot.groups, now);
       const requestedBy = new Map(snapshot.requests.map((request) => [request.clientId, request.requestedBy]));
 
       const created: NewPayoutBatch[] = [];
@@ -134,12 +167,7 @@ export function createPayoutWindowEvaluator(options: PayoutWindowEvaluatorOption
       }
 
       const decided = decisions.filter((decision) => decision.needs.length === 0);
-      await replaceHolds(
-        transaction,
-        decided.map((decision) => ({ key: decision.group.key, hold: decision.hold })),
-        decisions.filter((decision) => decision.needs.length > 0).map((decision) => decision.group.key),
-        now,
-      );
+      await replaceHolds(transaction, decided.map((decision) => ({ key: decision.group.key, hold: decision.hold })), now);
 
       let answeredRequests = 0;
       for (const request of snapshot.requests) {

@@ -1,17 +1,30 @@
-// The per-client window's SQL: read the free credits as groups, form payout batches (members,
+// The per-client window's SQL: read the free credits as per-group totals (bounded) and the credits
+// of the groups being paid, form payout batches (members,
 // credits, PayoutRequested in the outbox — all or nothing, in the caller's transaction), form the
 // retries that are due, keep the holds table and the operator requests up to date.
-import { sql, type CommonQueryMethods, type DatabaseTransactionConnection } from 'slonik';
+import { sql, type CommonQueryMethods, type DatabaseTransactionConnection, type FragmentSqlToken } from 'slonik';
 import { z } from 'zod';
 import { payoutBatchesTableRow } from '../../db/payout-batches-table.ts';
 import { assertInvariant } from '../../core/errors.ts';
-import { Decimal } from '../../core/money.ts';
+import { Decimal, usdtDetailScale } from '../../core/money.ts';
 import { insertOutboxRecords, type OutboxRecord } from '../../core/processing/outbox.ts';
 import { decimalColumn } from '../../db/column-types.ts';
 import { decimalValue } from '../../db/decimal-value.ts';
 import type { PayoutReason, PayoutRequested } from '../../schemas/generated/records.ts';
 import { topicNames } from '../../topics/topics.ts';
-import { groupKeyText, type GroupKey, type Hold, type WindowCredit, type WindowGroup } from './payout-window.ts';
+import { groupKeyText, type GroupKey, type GroupSummary, type Hold, type WindowCredit, type WindowGroup } from './payout-window.ts';
+
+const groupSummaryRow = z.object({
+  client_id: z.string(),
+  wallet_address: z.string(),
+  payout_currency: z.string(),
+  payout_network: z.string(),
+  unpaid_usdt: decimalColumn,
+  credit_count: z.number().int(),
+  oldest_credited_at: z.date(),
+  strategy: z.string(),
+  threshold_usd: decimalColumn.nullable(),
+});
 
 const freeCreditRow = z.object({
   credit_id: z.string(),
@@ -21,8 +34,6 @@ const freeCreditRow = z.object({
   payout_network: z.string(),
   usdt_amount: decimalColumn,
   credited_at: z.date(),
-  strategy: z.string(),
-  threshold_usd: decimalColumn.nullable(),
 });
 
 const openRequestRow = z.object({ request_id: z.string(), client_id: z.string(), requested_by: z.string() });
@@ -33,43 +44,119 @@ export interface OpenTriggerRequest {
   readonly requestedBy: string;
 }
 
-export interface WindowSnapshot {
-  readonly groups: readonly WindowGroup[];
+export interface WindowSummaries {
+  /** Sorted by group key. */
+  readonly groups: readonly GroupSummary[];
   readonly requests: readonly OpenTriggerRequest[];
+}
+
+function compareText(left: string, right: string): number {
+  return left < right ? -1 : left > right ? 1 : 0;
 }
 
 function compareCredits(left: WindowCredit, right: WindowCredit): number {
   const byTime = left.creditedAt.getTime() - right.creditedAt.getTime();
   if (byTime !== 0) return byTime;
-  return left.creditId < right.creditId ? -1 : left.creditId > right.creditId ? 1 : 0;
+  return compareText(left.creditId, right.creditId);
 }
 
-/** Free credits grouped per destination, with each client's threshold and open operator requests. */
-export async function readWindow(connection: CommonQueryMethods): Promise<WindowSnapshot> {
-  const rows = await connection.any(sql.type(freeCreditRow)`
-    SELECT s.credit_id, s.client_id, s.wallet_address, s.payout_currency, s.payout_network, s.usdt_amount, s.credited_at,
-           c.strategy, c.threshold_usd
-    FROM unpaid_credit_states s JOIN clients c ON c.client_id = s.client_id
-    WHERE s.window_state = 'free'`);
-  const requestRows = await connection.any(sql.type(openRequestRow)`
+/** The keys as four parallel arrays, for `unnest(...) AS k (client_id, wallet_address, payout_currency, payout_network)`. */
+function keysTable(keys: readonly GroupKey[]): FragmentSqlToken {
+  return sql.fragment`unnest(${sql.array(keys.map((key) => key.clientId), 'text')}, ${sql.array(keys.map((key) => key.walletAddress), 'text')},
+                             ${sql.array(keys.map((key) => key.payoutCurrency), 'text')}, ${sql.array(keys.map((key) => key.payoutNetwork), 'text')})
+         AS k (client_id, wallet_address, payout_currency, payout_network)`;
+}
+
+async function readOpenRequests(connection: CommonQueryMethods): Promise<OpenTriggerRequest[]> {
+  const rows = await connection.any(sql.type(openRequestRow)`
     SELECT request_id, client_id, requested_by FROM payout_trigger_requests WHERE handled_at IS NULL ORDER BY requested_at, request_id`);
-  const requests = requestRows.map((row) => ({ requestId: row.request_id, clientId: row.client_id, requestedBy: row.requested_by }));
+  return rows.map((row) => ({ requestId: row.request_id, clientId: row.client_id, requestedBy: row.requested_by }));
+}
+
+/**
+ * Free credits summed per group in SQL, never read row by row: `filter` picks the groups, `limit`
+ * bounds how many. The redundant `payout_batch_id IS NULL` lets the planner use the partial index
+ * of free credits (migration 015), which the view's CASE hides from it.
+ */
+async function readSummaries(
+  connection: CommonQueryMethods,
+  filter: FragmentSqlToken,
+  manualClients: ReadonlySet<string>,
+  limit: number | null,
+): Promise<GroupSummary[]> {
+  const manual = sql.array([...manualClients], 'text');
+  const rows = await connection.any(sql.type(groupSummaryRow)`
+    SELECT g.client_id, g.wallet_address, g.payout_currency, g.payout_network, g.unpaid_usdt, g.credit_count, g.oldest_credited_at,
+           c.strategy, c.threshold_usd
+    FROM (
+      SELECT s.client_id, s.wallet_address, s.payout_currency, s.payout_network,
+             sum(s.usdt_amount) AS unpaid_usdt, count(*)::int AS credit_count, min(s.credited_at) AS oldest_credited_at
+      FROM unpaid_credit_states s
+      WHERE s.window_state = 'free' AND s.payout_batch_id IS NULL AND ${filter}
+      GROUP BY s.client_id, s.wallet_address, s.payout_currency, s.payout_network
+      -- Past the limit, the groups an operator asked for come first, then the oldest: a group left
+      -- out now is older than the next one's new groups, so none waits for ever.
+      ORDER BY s.client_id = ANY(${manual}) DESC, min(s.credited_at), s.client_id, s.wallet_address, s.payout_currency, s.payout_network
+      ${limit === null ? sql.fragment`` : sql.fragment`LIMIT ${limit}`}
+    ) g JOIN clients c ON c.client_id = g.client_id`);
+  return rows
+    .map((row): GroupSummary => ({
+      key: { clientId: row.client_id, walletAddress: row.wallet_address, payoutCurrency: row.payout_currency, payoutNetwork: row.payout_network },
+      unpaidUsdt: row.unpaid_usdt,
+      creditCount: row.credit_count,
+      oldestCreditedAt: row.oldest_credited_at,
+      thresholdUsd: row.strategy === 'instant' ? null : row.threshold_usd,
+      manual: manualClients.has(row.client_id),
+    }))
+    // Sorted in JS, so the order never depends on the database's collation.
+    .sort((left, right) => compareText(groupKeyText(left.key), groupKeyText(right.key)));
+}
+
+/** At most `limit` free groups as totals, the ones operators asked for first, then the oldest; and the open operator requests. */
+export async function readWindowSummaries(connection: CommonQueryMethods, limit: number): Promise<WindowSummaries> {
+  const requests = await readOpenRequests(connection);
   const manualClients = new Set(requests.map((request) => request.clientId));
-  const groups = new Map<string, { key: GroupKey; credits: WindowCredit[]; thresholdUsd: Decimal | null }>();
+  return { groups: await readSummaries(connection, sql.fragment`true`, manualClients, limit), requests };
+}
+
+/**
+ * The totals again, of the given groups and of every group of a client with an open request (the
+ * request is answered once all of them are decided), and the open requests. The groups are listed
+ * first and then summed, so PostgreSQL reads each one through the index instead of filtering all.
+ */
+export async function readChosenSummaries(connection: CommonQueryMethods, keys: readonly GroupKey[]): Promise<WindowSummaries> {
+  const requests = await readOpenRequests(connection);
+  const manualClients = new Set(requests.map((request) => request.clientId));
+  const filter = sql.fragment`(s.client_id, s.wallet_address, s.payout_currency, s.payout_network) IN (
+      SELECT * FROM ${keysTable(keys)}
+      UNION
+      SELECT u.client_id, u.wallet_address, u.payout_currency, u.payout_network FROM usdt_credits u
+      WHERE u.client_id = ANY(${sql.array([...manualClients], 'text')}) AND u.paid_out_at IS NULL AND u.payout_batch_id IS NULL)`;
+  return { groups: await readSummaries(connection, filter, manualClients, null), requests };
+}
+
+/** The free credits of the given groups, oldest first, as the groups the decision splits into batches. */
+export async function readGroupCredits(connection: CommonQueryMethods, summaries: readonly GroupSummary[]): Promise<WindowGroup[]> {
+  if (summaries.length === 0) return [];
+  const rows = await connection.any(sql.type(freeCreditRow)`
+    SELECT s.credit_id, s.client_id, s.wallet_address, s.payout_currency, s.payout_network, s.usdt_amount, s.credited_at
+    FROM ${keysTable(summaries.map((summary) => summary.key))}
+    JOIN unpaid_credit_states s
+      ON (s.client_id, s.wallet_address, s.payout_currency, s.payout_network) = (k.client_id, k.wallet_address, k.payout_currency, k.payout_network)
+    WHERE s.window_state = 'free' AND s.payout_batch_id IS NULL`);
+  const credits = new Map<string, WindowCredit[]>();
   for (const row of rows) {
-    const key: GroupKey = { clientId: row.client_id, walletAddress: row.wallet_address, payoutCurrency: row.payout_currency, payoutNetwork: row.payout_network };
-    const text = groupKeyText(key);
-    const group = groups.get(text) ?? { key, credits: [], thresholdUsd: row.strategy === 'instant' ? null : row.threshold_usd };
-    group.credits.push({ creditId: row.credit_id, usdtAmount: row.usdt_amount, creditedAt: row.credited_at });
-    groups.set(text, group);
+    const text = groupKeyText({ clientId: row.client_id, walletAddress: row.wallet_address, payoutCurrency: row.payout_currency, payoutNetwork: row.payout_network });
+    const list = credits.get(text) ?? [];
+    list.push({ creditId: row.credit_id, usdtAmount: row.usdt_amount, creditedAt: row.credited_at });
+    credits.set(text, list);
   }
-  return {
-    groups: [...groups.entries()]
-      // Sorted in JS, so the order never depends on the database's collation.
-      .sort(([left], [right]) => (left < right ? -1 : left > right ? 1 : 0))
-      .map(([, group]) => ({ ...group, credits: group.credits.sort(compareCredits), manual: manualClients.has(group.key.clientId) })),
-    requests,
-  };
+  return summaries.flatMap((summary) => {
+    const list = credits.get(groupKeyText(summary.key));
+    // Gone since the totals were read (paid or taken by another decision): nothing to decide.
+    if (list === undefined) return [];
+    return [{ key: summary.key, credits: list.sort(compareCredits), thresholdUsd: summary.thresholdUsd, manual: summary.manual }];
+  });
 }
 
 export interface NewPayoutBatch {
@@ -192,24 +279,24 @@ export function sumUsdt(credits: readonly { readonly usdtAmount: Decimal }[]): D
 }
 
 /**
- * Replaces the holds: a group decided now keeps the hold it got (or loses its hold), a group that
- * still waits for a quote keeps its previous one, and a group no longer free (paid, in flight) loses it.
+ * Updates the holds of the groups decided now: a group keeps the hold it got or loses its hold. A
+ * group that still waits for a quote, or that this evaluation did not read (past its limit), keeps
+ * its previous hold; a group no longer free (paid, in flight) loses it.
  */
 export async function replaceHolds(
   transaction: DatabaseTransactionConnection,
   decided: readonly { readonly key: GroupKey; readonly hold: Hold | null }[],
-  undecided: readonly GroupKey[],
   now: Date,
 ): Promise<void> {
   const held = decided.flatMap((entry) => (entry.hold === null ? [] : [{ key: entry.key, hold: entry.hold }]));
-  const keep = [...held.map((entry) => entry.key), ...undecided];
+  const cleared = decided.flatMap((entry) => (entry.hold === null ? [entry.key] : []));
   await transaction.query(sql.unsafe`
     DELETE FROM payout_group_holds h
-    WHERE NOT EXISTS (
-      SELECT 1 FROM unnest(${sql.array(keep.map((key) => key.clientId), 'text')}, ${sql.array(keep.map((key) => key.walletAddress), 'text')},
-                           ${sql.array(keep.map((key) => key.payoutCurrency), 'text')}, ${sql.array(keep.map((key) => key.payoutNetwork), 'text')})
-             AS k (client_id, wallet_address, payout_currency, payout_network)
-      WHERE (k.client_id, k.wallet_address, k.payout_currency, k.payout_network) = (h.client_id, h.wallet_address, h.payout_currency, h.payout_network))`);
+    WHERE (h.client_id, h.wallet_address, h.payout_currency, h.payout_network) IN (SELECT * FROM ${keysTable(cleared)})
+       OR NOT EXISTS (
+            SELECT 1 FROM unpaid_credit_states s
+            WHERE (s.client_id, s.wallet_address, s.payout_currency, s.payout_network) = (h.client_id, h.wallet_address, h.payout_currency, h.payout_network)
+              AND s.window_state = 'free' AND s.payout_batch_id IS NULL)`);
   const optional = (value: Decimal | null) => (value === null ? null : decimalValue(value));
   for (const { key, hold } of held) {
     await transaction.query(sql.unsafe`
@@ -217,7 +304,7 @@ export async function replaceHolds(
                                       minimum_usdt, maximum_usdt, estimated_fee_usdt, fee_floor_percent, evaluated_at)
       VALUES (${key.clientId}, ${key.walletAddress}, ${key.payoutCurrency}, ${key.payoutNetwork}, ${hold.state}, ${hold.reason},
               ${decimalValue(hold.unpaidUsdt)}, ${optional(hold.minimumUsdt)}, ${optional(hold.maximumUsdt)},
-              ${optional(hold.estimatedFeeUsdt === null ? null : hold.estimatedFeeUsdt.toDecimalPlaces(18))}, ${optional(hold.feeFloorPercent)}, ${sql.timestamp(now)})
+              ${optional(hold.estimatedFeeUsdt === null ? null : hold.estimatedFeeUsdt.toDecimalPlaces(usdtDetailScale))}, ${optional(hold.feeFloorPercent)}, ${sql.timestamp(now)})
       ON CONFLICT (client_id, wallet_address, payout_currency, payout_network) DO UPDATE SET
         state = EXCLUDED.state, reason = EXCLUDED.reason, unpaid_usdt = EXCLUDED.unpaid_usdt, minimum_usdt = EXCLUDED.minimum_usdt,
         maximum_usdt = EXCLUDED.maximum_usdt, estimated_fee_usdt = EXCLUDED.estimated_fee_usdt, fee_floor_percent = EXCLUDED.fee_floor_percent,

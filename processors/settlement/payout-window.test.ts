@@ -2,13 +2,14 @@
 // split above the cap (properties: every credit once, whole, in order, each batch within the cap
 // unless it is one credit), waiting below the pair's minimum, the fee floor held unless max age or
 // an operator forces the payout, and missing quotes asked for instead of guessed; and for a direct
-// group (the pool's own usdt/eth), no exchange quote at all — only the split and the gas fee floor.
+// group (the pool's own usdt/eth), no exchange quote at all — only the split and the gas fee floor;
+// and that a group's totals decide a group that is not due exactly as its credits would.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Decimal } from '../../core/money.ts';
 import type { CurrencyPair, ExchangeRange } from '../../connectors/changenow/changenow-client.ts';
 import { splitCredits } from './payout-split.ts';
-import { decideGroup, type PayoutWindowRules, type Quote, type QuoteBook, type WindowCredit, type WindowGroup } from './payout-window.ts';
+import { decideGroup, decideUndue, summaryOf, type PayoutWindowRules, type Quote, type QuoteBook, type WindowCredit, type WindowGroup } from './payout-window.ts';
 import { retryAfterFailure } from './payout-retry.ts';
 
 const dayMs = 86_400_000;
@@ -70,6 +71,24 @@ describe('triggers', () => {
   it('pays on an operator request, and a client without a threshold (now instant) at once', () => {
     expect(decideGroup(group([credit('a', '20')], { manual: true }), rules, quotes(wideRange), now).trigger).toBe('manual');
     expect(decideGroup(group([credit('a', '20')], { threshold: null }), rules, quotes(wideRange), now).trigger).toBe('threshold');
+  });
+});
+
+describe('deciding from totals (the window reads credits of due groups only)', () => {
+  it('decides a group from its totals exactly as from its credits, and leaves a due one to its credits', () => {
+    const creditArb = fc.record({ cents: fc.integer({ min: 1, max: 100_000 }), ageDays: fc.integer({ min: 0, max: 120 }) });
+    fc.assert(
+      fc.property(fc.array(creditArb, { minLength: 1, maxLength: 20 }), fc.boolean(), fc.option(fc.integer({ min: 1, max: 5_000 })), (entries, manual, threshold) => {
+        const credits = entries
+          .map((entry, index) => credit(`c${index}`, new Decimal(entry.cents).div(100).toFixed(), entry.ageDays))
+          .sort((left, right) => left.creditedAt.getTime() - right.creditedAt.getTime());
+        const whole = group(credits, { manual, threshold: threshold === null ? null : String(threshold) });
+        const fromCredits = decideGroup(whole, rules, quotes(wideRange), now);
+        const fromTotals = decideUndue(summaryOf(whole), rules, now);
+        if (fromCredits.trigger !== null) expect(fromTotals).toBeNull();
+        else expect(fromTotals).toEqual(fromCredits);
+      }),
+    );
   });
 });
 

@@ -21,8 +21,10 @@
 // Quotes come from a QuoteBook the caller filled beforehand: a missing quote is returned as a need
 // and the group is decided again once it is known, so no network call happens while the window's
 // transaction holds its locks. USDT is valued at par with USD for thresholds and caps.
+// Whether a group is due needs only its totals (GroupSummary: sum, oldest credit, threshold, an
+// operator's request), so the caller reads the credits of the due groups only (decideUndue).
 import { assertInvariant } from '../../core/errors.ts';
-import { Decimal } from '../../core/money.ts';
+import { Decimal, usdtScale } from '../../core/money.ts';
 import { payoutRouteOf } from '../../core/payout-route.ts';
 import type { CurrencyPair, ExchangeRange } from '../../connectors/changenow/changenow-client.ts';
 import { splitCredits, type CreditBatch } from './payout-split.ts';
@@ -50,6 +52,18 @@ export interface WindowGroup {
   readonly key: GroupKey;
   /** Oldest first (credited_at, then credit id). */
   readonly credits: readonly WindowCredit[];
+  /** null: the client has no threshold (instant strategy now), so any amount is due. */
+  readonly thresholdUsd: Decimal | null;
+  /** An operator asked to pay this client now. */
+  readonly manual: boolean;
+}
+
+/** A group's totals, read before any of its credits: enough to tell whether it is due. */
+export interface GroupSummary {
+  readonly key: GroupKey;
+  readonly unpaidUsdt: Decimal;
+  readonly creditCount: number;
+  readonly oldestCreditedAt: Date;
   /** null: the client has no threshold (instant strategy now), so any amount is due. */
   readonly thresholdUsd: Decimal | null;
   /** An operator asked to pay this client now. */
@@ -91,7 +105,7 @@ export type QuoteNeed =
   | { readonly kind: 'transfer_fee'; readonly pair: CurrencyPair };
 
 export interface GroupDecision {
-  readonly group: WindowGroup;
+  readonly group: GroupSummary;
   readonly unpaidUsdt: Decimal;
   readonly trigger: PayoutTrigger | null;
   /** Batches to form now. */
@@ -116,12 +130,38 @@ function sumOf(credits: readonly WindowCredit[]): Decimal {
   return credits.reduce((sum, credit) => sum.plus(credit.usdtAmount), new Decimal(0));
 }
 
-function triggerOf(group: WindowGroup, unpaid: Decimal, rules: PayoutWindowRules, now: Date): PayoutTrigger | null {
-  if (group.manual) return 'manual';
-  const oldest = group.credits[0];
-  if (oldest !== undefined && now.getTime() - oldest.creditedAt.getTime() >= rules.maxAgeMs) return 'max_age';
-  if (group.thresholdUsd === null || unpaid.gte(group.thresholdUsd)) return 'threshold';
+/** The totals of a group whose credits are known (oldest first). */
+export function summaryOf(group: WindowGroup): GroupSummary {
+  const [oldest] = group.credits;
+  assertInvariant(oldest !== undefined, 'a window group has credits', { group: groupKeyText(group.key) });
+  return {
+    key: group.key,
+    unpaidUsdt: sumOf(group.credits),
+    creditCount: group.credits.length,
+    oldestCreditedAt: oldest.creditedAt,
+    thresholdUsd: group.thresholdUsd,
+    manual: group.manual,
+  };
+}
+
+export function triggerOf(summary: GroupSummary, rules: PayoutWindowRules, now: Date): PayoutTrigger | null {
+  if (summary.manual) return 'manual';
+  if (now.getTime() - summary.oldestCreditedAt.getTime() >= rules.maxAgeMs) return 'max_age';
+  if (summary.thresholdUsd === null || summary.unpaidUsdt.gte(summary.thresholdUsd)) return 'threshold';
   return null;
+}
+
+function undueDecision(summary: GroupSummary): GroupDecision {
+  const missing = summary.thresholdUsd === null ? new Decimal(0) : summary.thresholdUsd.minus(summary.unpaidUsdt);
+  return { group: summary, unpaidUsdt: summary.unpaidUsdt, trigger: null, payouts: [], hold: null, needs: [], amountMissingUsdt: missing };
+}
+
+/**
+ * The decision about a group that is not due, from its totals alone; null when it is due, whose
+ * decision needs its credits (decideGroup) to split them into batches.
+ */
+export function decideUndue(summary: GroupSummary, rules: PayoutWindowRules, now: Date): GroupDecision | null {
+  return triggerOf(summary, rules, now) === null ? undueDecision(summary) : null;
 }
 
 function hold(state: HoldState, reason: string, unpaidUsdt: Decimal, details: Partial<Omit<Hold, 'state' | 'reason' | 'unpaidUsdt'>> = {}): Hold {
@@ -176,7 +216,7 @@ function judgeBatch(batch: CreditBatch<WindowCredit>, range: ExchangeRange | nul
       kind: 'hold',
       hold: hold(
         'fee_floor_not_met',
-        `estimated fees of ${fee.value.toDecimalPlaces(6).toFixed()} USDT are ${percent.toFixed()}% of ${amount.toFixed()} USDT, above the ${rules.feeFloorPercent.toFixed()}% floor`,
+        `estimated fees of ${fee.value.toDecimalPlaces(usdtScale).toFixed()} USDT are ${percent.toFixed()}% of ${amount.toFixed()} USDT, above the ${rules.feeFloorPercent.toFixed()}% floor`,
         amount,
         { estimatedFeeUsdt: fee.value, feeFloorPercent: rules.feeFloorPercent },
       ),
@@ -186,14 +226,11 @@ function judgeBatch(batch: CreditBatch<WindowCredit>, range: ExchangeRange | nul
 }
 
 export function decideGroup(group: WindowGroup, rules: PayoutWindowRules, quotes: QuoteBook, now: Date): GroupDecision {
-  assertInvariant(group.credits.length > 0, 'a window group has credits', { group: groupKeyText(group.key) });
-  const unpaid = sumOf(group.credits);
-  const trigger = triggerOf(group, unpaid, rules, now);
-  const base = { group, unpaidUsdt: unpaid, trigger };
-  if (trigger === null) {
-    const missing = group.thresholdUsd === null ? new Decimal(0) : group.thresholdUsd.minus(unpaid);
-    return { ...base, payouts: [], hold: null, needs: [], amountMissingUsdt: missing };
-  }
+  const summary = summaryOf(group);
+  const unpaid = summary.unpaidUsdt;
+  const trigger = triggerOf(summary, rules, now);
+  if (trigger === null) return undueDecision(summary);
+  const base = { group: summary, unpaidUsdt: unpaid, trigger };
   const pair = payoutPairOf(group.key);
   const forced = trigger !== 'threshold';
   if (payoutRouteOf(pair) === 'direct') return decideBatches(base, group, null, rules.maxSwapUsdt, forced, pair, rules, quotes);

@@ -2,7 +2,7 @@
 // resolve`), checked with no I/O: `resolution` is refund_received, recovered or written_off;
 // `usdt_amount` (a decimal string, at most 6 decimals) is required for recovered and refused
 // otherwise; `note` says why, required for written_off (who is the X-Actor header).
-import { Decimal } from '../../core/money.ts';
+import { Decimal, usdtScale } from '../../core/money.ts';
 import { recoveryResolutions, type RecoveryInput, type RecoveryResolution } from './conversion-recovery.ts';
 import { isJsonObject, isProblem, parseMoney, problem, RequestValidationError, unknownFieldProblems, type RequestProblem } from '../../core/http/request-validation.ts';
 
@@ -29,7 +29,7 @@ export function parseRecoveryRequest(body: unknown): RecoveryInput {
   }
   let amount: Decimal | null = null;
   if (resolution === 'recovered') {
-    const parsed = usdtAmount === undefined ? problem('usdt_amount', 'required for recovered', 'usdt_amount (the USDT recovered) is required for recovered.') : parseMoney('usdt_amount', usdtAmount, { max: recoveredUsdtMax, scale: 6 });
+    const parsed = usdtAmount === undefined ? problem('usdt_amount', 'required for recovered', 'usdt_amount (the USDT recovered) is required for recovered.') : parseMoney('usdt_amount', usdtAmount, { max: recoveredUsdtMax, scale: usdtScale });
     if (isProblem(parsed)) problems.push(parsed);
     else amount = parsed;
   } else if (usdtAmount !== undefined) {

@@ -140,6 +140,7 @@ export async function startSettlement(options: StartSettlementOptions): Promise<
         now,
         newBatchId: options.newBatchId ?? randomUUID,
         log,
+        groupsPerEvaluationMax: config.PAYOUT_WINDOW_GROUPS_MAX,
       });
       return {
         evaluate,

@@ -14,15 +14,12 @@
 //   pay. ChangeNow's eth→usdt estimate is not used: an amount the size of a gas bill is far below
 //   its minimum, and for a larger amount its fixed network fee would distort the rate.
 import { assertInvariant } from '../../core/errors.ts';
-import { Decimal } from '../../core/money.ts';
+import { Decimal, ethScale, fromBaseUnits, usdtScale } from '../../core/money.ts';
 import type { TransferAsset } from '../../schemas/generated/records.ts';
 import { ethTransferGas } from '../../connectors/chain/transfer-transaction.ts';
 
 /** Gas of an ERC-20 transfer to an address that holds none of the token yet (the costlier case). */
 export const erc20TransferGas = 65_000n;
-
-const weiPerEth = new Decimal(10).pow(18);
-const usdtDecimals = 6;
 
 export function transferGasOf(asset: TransferAsset): bigint {
   return asset === 'ETH' ? ethTransferGas : erc20TransferGas;
@@ -38,8 +35,8 @@ export interface TransferFeeInputs {
 export function transferFeeUsdt(inputs: TransferFeeInputs): Decimal {
   assertInvariant(inputs.gasUnits > 0n && inputs.gasPriceWei >= 0n, 'gas and its price are not negative', { gasUnits: inputs.gasUnits.toString(), gasPriceWei: inputs.gasPriceWei.toString() });
   assertInvariant(inputs.usdtPerEth.isPositive() && !inputs.usdtPerEth.isZero(), 'USDT per ETH is positive', { usdtPerEth: inputs.usdtPerEth.toFixed() });
-  const feeEth = new Decimal((inputs.gasUnits * inputs.gasPriceWei).toString()).div(weiPerEth);
-  return feeEth.times(inputs.usdtPerEth).toDecimalPlaces(usdtDecimals, Decimal.ROUND_UP);
+  const feeEth = fromBaseUnits(inputs.gasUnits * inputs.gasPriceWei, ethScale);
+  return feeEth.times(inputs.usdtPerEth).toDecimalPlaces(usdtScale, Decimal.ROUND_UP);
 }
 
 /** Base fee + tip capped at the operator's cap: the price per gas the chain connector will pay. */

@@ -14,11 +14,8 @@
 // larger USD weight first, then by paymentId ascending in UTF-16 code-unit order (plain `<`, not
 // localeCompare, whose order depends on the runtime's locale data).
 import { assertInvariant } from '../../core/errors.ts';
-import { Decimal } from '../../core/money.ts';
+import { toBaseUnits, usdScale, type Decimal } from '../../core/money.ts';
 
-/** USD values carry at most this many decimals; scaling by 10^8 makes them exact integers. */
-export const USD_WEIGHT_DECIMALS = 8;
-const usdWeightScale = new Decimal(10).pow(USD_WEIGHT_DECIMALS);
 
 export interface DistributionMember {
   paymentId: string;
@@ -62,9 +59,9 @@ function reducedFraction(numerator: bigint, denominator: bigint): string {
 function usdWeight(member: DistributionMember): bigint {
   const { paymentId, usdNet } = member;
   assertInvariant(usdNet.isFinite() && usdNet.gt(0), 'distribution member usdNet must be a positive finite amount', { paymentId, usdNet: usdNet.toString() });
-  assertInvariant(usdNet.decimalPlaces() <= USD_WEIGHT_DECIMALS, `distribution member usdNet has more than ${USD_WEIGHT_DECIMALS} decimals`, { paymentId, usdNet: usdNet.toString() });
-  // Exact: the value has at most 8 decimals, and the Decimal clone prints plain digits.
-  return BigInt(usdNet.times(usdWeightScale).toFixed(0));
+  assertInvariant(usdNet.decimalPlaces() <= usdScale, `distribution member usdNet has more than ${usdScale} decimals`, { paymentId, usdNet: usdNet.toString() });
+  // USD values carry at most usdScale decimals, so in units of 10^-usdScale they are exact integers.
+  return toBaseUnits(usdNet, usdScale);
 }
 
 /** Splits `receivedBaseUnits` across `members` by largest remainder; pure and deterministic. */
