@@ -46,6 +46,29 @@ export interface PayoutWindowEvaluatorOptions {
   groupsPerEvaluationMax?: number;
 }
 
+/** Group keys compared as the read's rotation compares them: component by component, bytewise (COLLATE "C"). */
+export function compareGroupKeys(left: GroupKey, right: GroupKey): number {
+  const parts = (key: GroupKey): string[] => [key.clientId, key.walletAddress, key.payoutCurrency, key.payoutNetwork];
+  const rightParts = parts(right);
+  for (const [index, part] of parts(left).entries()) {
+    const order = Buffer.compare(Buffer.from(part), Buffer.from(rightParts[index] ?? ''));
+    if (order !== 0) return order;
+  }
+  return 0;
+}
+
+/**
+ * Where a full page ended in the read's order: after `after` in key order, then wrapped around to
+ * the start. So the end is the greatest key that wrapped, if any did, else the greatest key. The
+ * operators' groups come first on every page and do not move the cursor.
+ */
+export function pageEndOf(groups: readonly GroupSummary[], after: GroupKey | null): GroupKey | null {
+  const greatest = (keys: readonly GroupKey[]): GroupKey | null => keys.reduce<GroupKey | null>((last, key) => (last === null || compareGroupKeys(key, last) > 0 ? key : last), null);
+  const rotated = groups.filter((group) => !group.manual).map((group) => group.key);
+  const wrapped = after === null ? [] : rotated.filter((key) => compareGroupKeys(key, after) <= 0);
+  return greatest(wrapped.length > 0 ? wrapped : rotated);
+}
+
 export interface PayoutWindowEvaluation {
   readonly now: Date;
   readonly decisions: readonly GroupDecision[];
@@ -72,6 +95,8 @@ export function createPayoutWindowEvaluator(options: PayoutWindowEvaluatorOption
   const { pool, rules, quotes, log } = options;
   const retriesMax = options.retriesPerEvaluationMax ?? 100;
   const groupsMax = options.groupsPerEvaluationMax ?? 1_000;
+  // Where the last full page of groups ended: the next evaluation continues from there.
+  let pageEnd: GroupKey | null = null;
 
   /** The due ones among `summaries`, with their credits; the others decided from their totals. */
   async function decide(connection: CommonQueryMethods, summaries: readonly GroupSummary[], now: Date): Promise<GroupDecision[]> {
@@ -92,7 +117,8 @@ export function createPayoutWindowEvaluator(options: PayoutWindowEvaluatorOption
 
   /** Phase 1: the groups this evaluation decides, and the quotes they need fetched. */
   async function chooseGroups(): Promise<readonly GroupKey[]> {
-    const snapshot = await readWindowSummaries(pool, groupsMax);
+    const snapshot = await readWindowSummaries(pool, groupsMax, pageEnd);
+    pageEnd = snapshot.groups.length >= groupsMax ? pageEndOf(snapshot.groups, pageEnd) : null;
     const now = options.now();
     const due = snapshot.groups.filter((summary) => decideUndue(summary, rules, now) === null);
     const groups = await readGroupCredits(pool, due);

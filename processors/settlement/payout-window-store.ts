@@ -82,9 +82,16 @@ async function readSummaries(
   connection: CommonQueryMethods,
   filter: FragmentSqlToken,
   manualClients: ReadonlySet<string>,
-  limit: number | null,
+  page: { limit: number; after: GroupKey | null } | null,
 ): Promise<GroupSummary[]> {
   const manual = sql.array([...manualClients], 'text');
+  const after = page?.after ?? null;
+  // Groups after the cursor first, then the ones before it (the page wraps around).
+  const rotation =
+    after === null
+      ? sql.fragment``
+      : sql.fragment`(s.client_id COLLATE "C", s.wallet_address COLLATE "C", s.payout_currency COLLATE "C", s.payout_network COLLATE "C")
+          > (${after.clientId}::text COLLATE "C", ${after.walletAddress}::text COLLATE "C", ${after.payoutCurrency}::text COLLATE "C", ${after.payoutNetwork}::text COLLATE "C") DESC,`;
   const rows = await connection.any(sql.type(groupSummaryRow)`
     SELECT g.client_id, g.wallet_address, g.payout_currency, g.payout_network, g.unpaid_usdt, g.credit_count, g.oldest_credited_at,
            c.strategy, c.threshold_usd
@@ -94,10 +101,13 @@ async function readSummaries(
       FROM unpaid_credit_states s
       WHERE s.window_state = 'free' AND s.payout_batch_id IS NULL AND ${filter}
       GROUP BY s.client_id, s.wallet_address, s.payout_currency, s.payout_network
-      -- Past the limit, the groups an operator asked for come first, then the oldest: a group left
-      -- out now is older than the next one's new groups, so none waits for ever.
-      ORDER BY s.client_id = ANY(${manual}) DESC, min(s.credited_at), s.client_id, s.wallet_address, s.payout_currency, s.payout_network
-      ${limit === null ? sql.fragment`` : sql.fragment`LIMIT ${limit}`}
+      -- Past the limit, the groups an operator asked for come first, then the groups in key order
+      -- from where the previous evaluation's page ended, wrapping around: every group is decided
+      -- within (groups ÷ limit) evaluations. Oldest-first would let groups that stay held (below
+      -- the exchange's minimum, say) take every slot for ever.
+      ORDER BY s.client_id = ANY(${manual}) DESC, ${rotation}
+               s.client_id COLLATE "C", s.wallet_address COLLATE "C", s.payout_currency COLLATE "C", s.payout_network COLLATE "C"
+      ${page === null ? sql.fragment`` : sql.fragment`LIMIT ${page.limit}`}
     ) g JOIN clients c ON c.client_id = g.client_id`);
   return rows
     .map((row): GroupSummary => ({
@@ -112,11 +122,15 @@ async function readSummaries(
     .sort((left, right) => compareText(groupKeyText(left.key), groupKeyText(right.key)));
 }
 
-/** At most `limit` free groups as totals, the ones operators asked for first, then the oldest; and the open operator requests. */
-export async function readWindowSummaries(connection: CommonQueryMethods, limit: number): Promise<WindowSummaries> {
+/**
+ * At most `limit` free groups as totals — the ones operators asked for first, then in key order
+ * after `after` (the last key of the previous full page), wrapping around — and the open operator
+ * requests.
+ */
+export async function readWindowSummaries(connection: CommonQueryMethods, limit: number, after: GroupKey | null = null): Promise<WindowSummaries> {
   const requests = await readOpenRequests(connection);
   const manualClients = new Set(requests.map((request) => request.clientId));
-  return { groups: await readSummaries(connection, sql.fragment`true`, manualClients, limit), requests };
+  return { groups: await readSummaries(connection, sql.fragment`true`, manualClients, { limit, after }), requests };
 }
 
 /**
