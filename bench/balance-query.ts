@@ -2,14 +2,15 @@
 // closed loop (one request at a time, the next sent when the answer is read), as an operator or a
 // dashboard calls it.
 //
-//   npx tsx bench/balance-query.ts [--requests 2000] [--without-indexes] [--plans]
+//   npx tsx bench/balance-query.ts [--requests 2000] [--without-indexes | --before-and-after [--before-requests 200]] [--plans]
 //
 // The admin process runs in-process (startAdmin, as the admin API's integration tests start it) on
 // the native stack, over a ledger seeded directly with set-based SQL (bench/support/
 // balance-ledger-seed.ts): 10,000 clients × 100 payments plus one client with 10,000. Requests go
 // to random clients of that population, then to the largest client. --without-indexes drops the
 // indexes of db/migrations/017_balance_indexes.sql before seeding, so "before" and "after" come
-// from the same script. The EXPLAIN (ANALYZE, BUFFERS) time of each of the endpoint's queries is
+// from the same script; --before-and-after measures without them, then runs 017's own SQL and
+// measures again, over the same seeded ledger in one run (seeding takes minutes here). The EXPLAIN (ANALYZE, BUFFERS) time of each of the endpoint's queries is
 // printed for one ordinary client and for the largest (--plans prints the plans themselves).
 // The baseline is Kafka's own ProducerPerformance on the same broker in the same run, with records
 // of a PaymentReceived's size; the ratio is requests/s ÷ its records/s.
@@ -28,18 +29,37 @@ import { balanceQueries } from './support/balance-queries.ts';
 const log = createLogger({ name: 'bench', level: 'silent' });
 const migrationPath = new URL('../db/migrations/017_balance_indexes.sql', import.meta.url);
 const shape: LedgerSeedShape = { clients: 10_000, paymentsPerClient: 100, largestClientPayments: 10_000 };
-const largestClientRequests = 200;
-const warmUpRequests = 300;
+// Per measurement: the largest client gets a tenth as many requests as the random sample, and as
+// many go unreported first as warm-up.
+const shareOfRequests = (requests: number): number => Math.max(20, Math.round(requests / 10));
 
-function argumentsOf(argv: readonly string[]): { requests: number; withoutIndexes: boolean; plans: boolean } {
+interface BenchOptions {
+  readonly requests: number;
+  readonly withoutIndexes: boolean;
+  /** Without the indexes first (beforeRequests), then with them, over the same seeded ledger. */
+  readonly beforeAndAfter: boolean;
+  readonly beforeRequests: number;
+  readonly plans: boolean;
+}
+
+function argumentsOf(argv: readonly string[]): BenchOptions {
   const { values } = parseArgs({
     args: [...argv],
-    options: { requests: { type: 'string', default: '2000' }, 'without-indexes': { type: 'boolean', default: false }, plans: { type: 'boolean', default: false } },
+    options: {
+      requests: { type: 'string', default: '2000' },
+      'without-indexes': { type: 'boolean', default: false },
+      'before-and-after': { type: 'boolean', default: false },
+      'before-requests': { type: 'string', default: '200' },
+      plans: { type: 'boolean', default: false },
+    },
     strict: true,
   });
   const requests = Number(values.requests);
+  const beforeRequests = Number(values['before-requests']);
   if (!Number.isInteger(requests) || requests < 100) throw new Error(`--requests must be an integer ≥ 100, got ${values.requests}`);
-  return { requests, withoutIndexes: values['without-indexes'], plans: values.plans };
+  if (!Number.isInteger(beforeRequests) || beforeRequests < 100) throw new Error(`--before-requests must be an integer ≥ 100, got ${values['before-requests']}`);
+  if (values['without-indexes'] && values['before-and-after']) throw new Error('--without-indexes and --before-and-after exclude each other');
+  return { requests, withoutIndexes: values['without-indexes'], beforeAndAfter: values['before-and-after'], beforeRequests, plans: values.plans };
 }
 
 /** The index names 017 creates, read from the file itself so the option follows the migration. */
@@ -91,15 +111,80 @@ async function explain(client: pg.Client, text: string, clientId: string): Promi
   return { planningMs: figure('Planning Time'), executionMs: figure('Execution Time'), plan: lines.join('\n') };
 }
 
+interface Measured {
+  readonly indexes: string;
+  readonly rows: readonly LatencyRow[];
+  readonly explained: readonly { name: string; ordinary: ExplainFigure; largest: ExplainFigure }[];
+}
+
+const ordinaryClient = clientIdOf(1);
+const largestClient = clientIdOf(largestClientIndex(shape));
+
+/** Warm-up, then the random clients and the largest client, then EXPLAIN of each query. */
+async function measureBalance(database: pg.Client, get: (clientId: string) => Promise<void>, indexes: string, requests: number): Promise<Measured> {
+  // Warm-up (JIT, pool, the pages of the sampled rows), not reported.
+  await measure('warm-up', [...randomClients(shareOfRequests(requests)), largestClient, largestClient], get);
+  const rows = [
+    await measure('random clients', randomClients(requests), get),
+    await measure('largest client', Array.from({ length: shareOfRequests(requests) }, () => largestClient), get),
+  ];
+  const explained = [];
+  for (const query of balanceQueries) {
+    explained.push({ name: query.name, ordinary: await explain(database, query.text, ordinaryClient), largest: await explain(database, query.text, largestClient) });
+  }
+  return { indexes, rows, explained };
+}
+
+function printMeasured(measured: Measured, baseline: number, plans: boolean): void {
+  console.log('');
+  console.log(`indexes of 017: ${measured.indexes}`);
+  console.log(
+    formatTable(
+      ['GET /api/clients/:id/balance', 'requests', 'requests/s', 'ratio', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'clients'],
+      measured.rows.map((row) => [
+        row.label,
+        String(row.requests),
+        row.perSecond.toFixed(0),
+        (row.perSecond / baseline).toFixed(5),
+        row.p50.toFixed(2),
+        row.p95.toFixed(2),
+        row.p99.toFixed(2),
+        row.max.toFixed(2),
+        row.label === 'largest client' ? `${largestClient} (${shape.largestClientPayments} payments)` : `uniform over ${shape.clients} (${shape.paymentsPerClient} payments each)`,
+      ]),
+    ),
+  );
+  console.log('');
+  console.log(
+    formatTable(
+      ['query (EXPLAIN ANALYZE, BUFFERS)', 'client 1 plan ms', 'client 1 exec ms', 'largest plan ms', 'largest exec ms', ''],
+      measured.explained.map((row) => [
+        row.name,
+        row.ordinary.planningMs.toFixed(3),
+        row.ordinary.executionMs.toFixed(3),
+        row.largest.planningMs.toFixed(3),
+        row.largest.executionMs.toFixed(3),
+        '',
+      ]),
+    ),
+  );
+  if (plans) {
+    for (const row of measured.explained) {
+      console.log(`\n--- ${row.name}, client ${ordinaryClient}\n${row.ordinary.plan}\n--- ${row.name}, client ${largestClient}\n${row.largest.plan}`);
+    }
+  }
+}
+
 async function main(): Promise<void> {
-  const { requests, withoutIndexes, plans } = argumentsOf(process.argv.slice(2));
+  const options = argumentsOf(process.argv.slice(2));
   const settings = { ADMIN_TOKEN: testAdminToken, ADMIN_RATE_LIMIT_PER_MINUTE: '1000000' };
   await withBenchStack(settings, log, async (stack) => {
     const database = new pg.Client({ connectionString: stack.endpoints.databaseUrl });
     await database.connect();
     try {
       const indexNames = await balanceIndexNames();
-      if (withoutIndexes) {
+      const dropped = options.withoutIndexes || options.beforeAndAfter;
+      if (dropped) {
         for (const name of indexNames) await database.query(`DROP INDEX IF EXISTS ${name}`);
         console.log(`dropped the 017 indexes: ${indexNames.join(', ')}`);
       }
@@ -116,71 +201,41 @@ async function main(): Promise<void> {
           await response.arrayBuffer();
           if (response.status !== 200) throw new Error(`GET balance of ${clientId} answered ${response.status}`);
         };
-        const largest = clientIdOf(largestClientIndex(shape));
-        // Warm-up (JIT, pool, plan cache, the pages of the sampled rows), not reported.
-        await measure('warm-up', [...randomClients(warmUpRequests), largest, largest], get);
-
         const recordSize = paymentRecordBytes();
         const baselineBefore = await runProducerPerformance({ brokers: stack.endpoints.kafkaBrokers, records: 200_000, recordSize, label: 'ProducerPerformance (before)', log });
-        const rows = [
-          await measure('random clients', randomClients(requests), get),
-          await measure('largest client', Array.from({ length: largestClientRequests }, () => largest), get),
-        ];
+        const measured: Measured[] = [];
+        if (options.beforeAndAfter) {
+          console.log('measuring without the 017 indexes …');
+          measured.push(await measureBalance(database, get, `DROPPED (${indexNames.join(', ')})`, options.beforeRequests));
+          // The migration's own text, so "after" is exactly what 017 creates.
+          const started = performance.now();
+          await database.query(await readFile(migrationPath, 'utf8'));
+          await database.query('ANALYZE');
+          console.log(`017 applied and ANALYZE in ${((performance.now() - started) / 1_000).toFixed(1)} s`);
+        }
+        console.log(`measuring ${dropped && !options.beforeAndAfter ? 'without' : 'with'} the 017 indexes …`);
+        measured.push(
+          await measureBalance(database, get, dropped && !options.beforeAndAfter ? `DROPPED (${indexNames.join(', ')})` : `present (${indexNames.join(', ')})`, options.requests),
+        );
         const baselineAfter = await runProducerPerformance({ brokers: stack.endpoints.kafkaBrokers, records: 200_000, recordSize, label: 'ProducerPerformance (after)', log });
         const baseline = (baselineBefore.recordsPerSecond + baselineAfter.recordsPerSecond) / 2;
 
-        const ordinary = clientIdOf(1);
-        const explained = [];
-        for (const query of balanceQueries) {
-          explained.push({ name: query.name, ordinary: await explain(database, query.text, ordinary), largest: await explain(database, query.text, largest) });
-        }
-
         console.log('');
         console.log(machineLine(stack.mode));
-        console.log(`indexes of 017: ${withoutIndexes ? 'DROPPED (--without-indexes)' : 'present'} (${indexNames.join(', ')})`);
         console.log(
           `baseline: Kafka ProducerPerformance, ${recordSize}-byte records, acks=all, defaults otherwise: ${baselineBefore.recordsPerSecond.toFixed(0)} before, ` +
             `${baselineAfter.recordsPerSecond.toFixed(0)} after, mean ${baseline.toFixed(0)} records/s`,
         );
-        console.log('');
-        console.log(
-          formatTable(
-            ['GET /api/clients/:id/balance', 'requests', 'requests/s', 'ratio', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'clients'],
-            rows.map((row) => [
-              row.label,
-              String(row.requests),
-              row.perSecond.toFixed(0),
-              (row.perSecond / baseline).toFixed(5),
-              row.p50.toFixed(2),
-              row.p95.toFixed(2),
-              row.p99.toFixed(2),
-              row.max.toFixed(2),
-              row.label === 'largest client' ? `${largest} (${shape.largestClientPayments} payments)` : `uniform over ${shape.clients} (${shape.paymentsPerClient} payments each)`,
-            ]),
-          ),
-        );
-        console.log('');
-        console.log(
-          formatTable(
-            ['query (EXPLAIN ANALYZE, BUFFERS)', 'client 1 plan ms', 'client 1 exec ms', 'largest plan ms', 'largest exec ms', ''],
-            explained.map((row) => [
-              row.name,
-              row.ordinary.planningMs.toFixed(3),
-              row.ordinary.executionMs.toFixed(3),
-              row.largest.planningMs.toFixed(3),
-              row.largest.executionMs.toFixed(3),
-              '',
-            ]),
-          ),
-        );
-        if (plans) {
-          for (const row of explained) {
-            console.log(`\n--- ${row.name}, client ${ordinary}\n${row.ordinary.plan}\n--- ${row.name}, client ${largest}\n${row.largest.plan}`);
-          }
-        }
+        for (const each of measured) printMeasured(each, baseline, options.plans);
         console.log('');
         console.log('Closed loop: one request at a time, latency from send to the whole body read. ratio = requests/s ÷ ProducerPerformance records/s (same broker, same run).');
-        console.log(`reproduce: npx tsx bench/balance-query.ts --requests ${requests}${withoutIndexes ? ' --without-indexes' : ''}${plans ? ' --plans' : ''}`);
+        const flags = [
+          `--requests ${options.requests}`,
+          ...(options.withoutIndexes ? ['--without-indexes'] : []),
+          ...(options.beforeAndAfter ? ['--before-and-after', `--before-requests ${options.beforeRequests}`] : []),
+          ...(options.plans ? ['--plans'] : []),
+        ];
+        console.log(`reproduce: npx tsx bench/balance-query.ts ${flags.join(' ')}`);
       } finally {
         await admin.stop();
       }
