@@ -5,7 +5,8 @@
 // outside the settlement lock, where settlement's decisions cannot see it coming.
 //
 // Scanned: every `.ts` file of the project. Not scanned:
-// - test code (`*.test.ts` of every tier, and test/ with its fixtures, which plant rows on purpose);
+// - test code (`*.test.ts` of every tier, and test/ with its fixtures, which plant rows on purpose),
+//   and bench/support/, whose seeds plant a ledger of 10^6 rows in a benchmark's own database;
 // - migrations (db/migrations/*.sql are not `.ts`; they create the tables);
 // - node_modules/, .git/ and other dot folders (not the project's code).
 // Comments are stripped before the scan, so prose about a table is not a write.
@@ -72,7 +73,7 @@ function projectSourceFiles(folder: string): string[] {
     const path = join(folder, entry.name);
     if (entry.isDirectory()) {
       if (entry.name.startsWith('.') || entry.name === 'node_modules') return [];
-      if (relative(projectRoot, path) === 'test') return [];
+      if (['test', join('bench', 'support')].includes(relative(projectRoot, path))) return [];
       return projectSourceFiles(path);
     }
     return entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts') ? [path] : [];
