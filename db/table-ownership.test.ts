@@ -25,18 +25,6 @@ const settlementTables = [
   'payout_retry_requests',
 ] as const;
 
-/**
- * Known writes from outside, each with its reason. Empty is the goal; an entry here is a decision
- * someone has to take, not a place to park a new write.
- */
-const knownExceptions: readonly { file: string; statement: string; table: string; reason: string }[] = [
-  {
-    file: 'processors/router/router-store.ts',
-    statement: 'INSERT INTO',
-    table: 'payout_batches',
-    reason: 'an instant payout batch is formed by the router in the transaction that routes its payment (docs/ownership.md)',
-  },
-];
 
 const projectRoot = join(import.meta.dirname, '..');
 const ownerFolder = `processors${sep}settlement${sep}`;
@@ -109,9 +97,7 @@ describe("settlement's tables", () => {
       .filter((path) => !relative(projectRoot, path).startsWith(ownerFolder))
       .flatMap((path) => {
         const file = relative(projectRoot, path).split(sep).join('/');
-        return tableWritesIn(readFileSync(path, 'utf8'), settlementTables)
-          .filter((write) => !knownExceptions.some((known) => known.file === file && known.statement === write.statement && known.table === write.table))
-          .map((write) => `${file}: ${write.statement} ${write.table}`);
+        return tableWritesIn(readFileSync(path, 'utf8'), settlementTables).map((write) => `${file}: ${write.statement} ${write.table}`);
       });
     expect(outside).toEqual([]);
   });
@@ -119,12 +105,5 @@ describe("settlement's tables", () => {
   it('are written by processors/settlement/ (the scan sees the real writers)', () => {
     const inside = projectSourceFiles(join(projectRoot, 'processors', 'settlement')).flatMap((path) => tableWritesIn(readFileSync(path, 'utf8'), settlementTables).map((write) => write.table));
     expect(new Set(inside)).toEqual(new Set(settlementTables));
-  });
-
-  it('has no stale exception', () => {
-    for (const known of knownExceptions) {
-      const writes = tableWritesIn(readFileSync(join(projectRoot, known.file), 'utf8'), settlementTables);
-      expect(writes, known.file).toContainEqual({ statement: known.statement, table: known.table });
-    }
   });
 });

@@ -2,6 +2,7 @@
 // instant client the payout batch and the PayoutRequested command that go with it. The shell
 // (start-router.ts) only loads the inputs and writes the outputs, so every rule about money lives
 // here where tests can reach it without a stack.
+import type { NewInstantPayoutBatch } from '../settlement/instant-payout-batches.ts';
 import type { Decimal } from '../../core/money.ts';
 import { assertInvariant } from '../../core/errors.ts';
 import type { PayoutRequested } from '../../schemas/generated/records.ts';
@@ -34,19 +35,8 @@ export interface LedgerEntry {
 }
 
 /** A payout_batches row for one instant payment. */
-export interface InstantPayoutBatch {
-  readonly batch_id: string;
-  readonly client_id: string;
-  readonly reason: 'instant';
-  readonly state: 'requested';
-  readonly wallet_address: string;
-  readonly payout_currency: string;
-  readonly payout_network: string;
-  readonly source_currency: 'eth';
-  readonly source_amount: Decimal;
-  readonly usd_value: Decimal;
-  readonly created_at: Date;
-}
+/** The batch an instant payment is paid by: its shape is settlement's, which owns payout_batches. */
+export type InstantPayoutBatch = NewInstantPayoutBatch;
 
 export type RouteDecision =
   | { readonly outcome: 'unroutable'; readonly ledger: LedgerEntry }

@@ -10,6 +10,7 @@ import { ledgerPendingChannel } from '../../db/ledger-notifications.ts';
 import { decimalColumn } from '../../db/column-types.ts';
 import { clientsTableRow } from '../../db/clients-table.ts';
 import { clientLockSql } from '../../db/advisory-locks.ts';
+import { insertInstantPayoutBatches } from '../settlement/instant-payout-batches.ts';
 
 const decimal = decimalColumn;
 
@@ -182,29 +183,11 @@ export async function markRouted(transaction: DatabaseTransactionConnection, ent
 }
 
 /**
- * Plain INSERT, no ON CONFLICT: a batch is only written for a ledger row this transaction just
- * inserted or routed, so an existing batch id means the ledger and the batches disagree — a bug
- * that must stop the router, not be skipped over.
+ * An instant payment's payout batch, written in the transaction that routes the payment. The
+ * statement is settlement's (it owns payout_batches); the router only runs it in its transaction.
  */
-export async function insertPayoutBatches(transaction: DatabaseTransactionConnection, batches: readonly InstantPayoutBatch[]): Promise<void> {
-  if (batches.length === 0) return;
-  await transaction.query(sql.unsafe`
-    INSERT INTO payout_batches (batch_id, client_id, reason, state, wallet_address, payout_currency, payout_network,
-                                source_currency, source_amount, usd_value, created_at)
-    SELECT * FROM unnest(
-      ${sql.array(batches.map((b) => b.batch_id), 'text')},
-      ${sql.array(batches.map((b) => b.client_id), 'text')},
-      ${sql.array(batches.map((b) => b.reason), 'text')},
-      ${sql.array(batches.map((b) => b.state), 'text')},
-      ${sql.array(batches.map((b) => b.wallet_address), 'text')},
-      ${sql.array(batches.map((b) => b.payout_currency), 'text')},
-      ${sql.array(batches.map((b) => b.payout_network), 'text')},
-      ${sql.array(batches.map((b) => b.source_currency), 'text')},
-      ${sql.array(batches.map((b) => text(b.source_amount)), 'numeric')},
-      ${sql.array(batches.map((b) => text(b.usd_value)), 'numeric')},
-      ${sql.array(batches.map((b) => iso(b.created_at)), 'timestamptz')}
-    )
-  `);
+export function insertPayoutBatches(transaction: DatabaseTransactionConnection, batches: readonly InstantPayoutBatch[]): Promise<void> {
+  return insertInstantPayoutBatches(transaction, batches);
 }
 
 /** The accumulator LISTENs on this channel; PostgreSQL delivers it only if the transaction commits. */
