@@ -21,7 +21,7 @@ import { createLogger } from '../core/logger.ts';
 import { startAdmin } from '../processors/admin/start-admin.ts';
 import { testAdminToken } from '../test/support/processor-process.ts';
 import { formatTable, machineLine, runBenchmark, withBenchStack } from './support/bench-stack.ts';
-import { runProducerPerformance } from './support/producer-performance.ts';
+import { aroundBaseline } from './support/producer-performance.ts';
 import { paymentRecordBytes } from './support/payment-record-size.ts';
 import { clientIdOf, largestClientIndex, seedBalanceLedger, type LedgerSeedShape } from './support/balance-ledger-seed.ts';
 import { balanceQueries } from './support/balance-queries.ts';
@@ -201,32 +201,28 @@ async function main(): Promise<void> {
           await response.arrayBuffer();
           if (response.status !== 200) throw new Error(`GET balance of ${clientId} answered ${response.status}`);
         };
-        const recordSize = paymentRecordBytes();
-        const baselineBefore = await runProducerPerformance({ brokers: stack.endpoints.kafkaBrokers, records: 200_000, recordSize, label: 'ProducerPerformance (before)', log });
-        const measured: Measured[] = [];
-        if (options.beforeAndAfter) {
-          console.log('measuring without the 017 indexes …');
-          measured.push(await measureBalance(database, get, `DROPPED (${indexNames.join(', ')})`, options.beforeRequests));
-          // The migration's own text, so "after" is exactly what 017 creates.
-          const started = performance.now();
-          await database.query(await readFile(migrationPath, 'utf8'));
-          await database.query('ANALYZE');
-          console.log(`017 applied and ANALYZE in ${((performance.now() - started) / 1_000).toFixed(1)} s`);
-        }
-        console.log(`measuring ${dropped && !options.beforeAndAfter ? 'without' : 'with'} the 017 indexes …`);
-        measured.push(
-          await measureBalance(database, get, dropped && !options.beforeAndAfter ? `DROPPED (${indexNames.join(', ')})` : `present (${indexNames.join(', ')})`, options.requests),
-        );
-        const baselineAfter = await runProducerPerformance({ brokers: stack.endpoints.kafkaBrokers, records: 200_000, recordSize, label: 'ProducerPerformance (after)', log });
-        const baseline = (baselineBefore.recordsPerSecond + baselineAfter.recordsPerSecond) / 2;
+        const { result: measured, baseline } = await aroundBaseline({ brokers: stack.endpoints.kafkaBrokers, recordSize: paymentRecordBytes(), log }, async () => {
+          const runs: Measured[] = [];
+          if (options.beforeAndAfter) {
+            console.log('measuring without the 017 indexes …');
+            runs.push(await measureBalance(database, get, `DROPPED (${indexNames.join(', ')})`, options.beforeRequests));
+            // The migration's own text, so "after" is exactly what 017 creates.
+            const started = performance.now();
+            await database.query(await readFile(migrationPath, 'utf8'));
+            await database.query('ANALYZE');
+            console.log(`017 applied and ANALYZE in ${((performance.now() - started) / 1_000).toFixed(1)} s`);
+          }
+          console.log(`measuring ${dropped && !options.beforeAndAfter ? 'without' : 'with'} the 017 indexes …`);
+          runs.push(
+            await measureBalance(database, get, dropped && !options.beforeAndAfter ? `DROPPED (${indexNames.join(', ')})` : `present (${indexNames.join(', ')})`, options.requests),
+          );
+          return runs;
+        });
 
         console.log('');
         console.log(machineLine(stack.mode));
-        console.log(
-          `baseline: Kafka ProducerPerformance, ${recordSize}-byte records, acks=all, defaults otherwise: ${baselineBefore.recordsPerSecond.toFixed(0)} before, ` +
-            `${baselineAfter.recordsPerSecond.toFixed(0)} after, mean ${baseline.toFixed(0)} records/s`,
-        );
-        for (const each of measured) printMeasured(each, baseline, options.plans);
+        console.log(baseline.line);
+        for (const each of measured) printMeasured(each, baseline.recordsPerSecond, options.plans);
         console.log('');
         console.log('Closed loop: one request at a time, latency from send to the whole body read. ratio = requests/s ÷ ProducerPerformance records/s (same broker, same run).');
         const flags = [

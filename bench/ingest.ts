@@ -21,7 +21,7 @@ import { formatOrderId } from '../processors/webhook/order-id.ts';
 import { registerClient } from '../test/support/settlement-fixtures.ts';
 import { formatTable, machineLine, runBenchmark, secondsSince, withBenchStack } from './support/bench-stack.ts';
 import { startBenchProcess } from './support/bench-process.ts';
-import { runProducerPerformance } from './support/producer-performance.ts';
+import { aroundBaseline } from './support/producer-performance.ts';
 import { paymentRecordBytes } from './support/payment-record-size.ts';
 
 const ipnSecret = 'bench-ipn-secret-0123456789';
@@ -81,23 +81,21 @@ async function main(): Promise<void> {
       const warmRows = warmUp.length;
       while ((await ledgerRows()) < warmRows) await new Promise((resolve) => setTimeout(resolve, 100));
 
-      const recordSize = paymentRecordBytes();
-      const baselineBefore = await runProducerPerformance({ brokers: stack.endpoints.kafkaBrokers, records: 200_000, recordSize, label: 'before', log });
       const ipns = signed(payments);
-      const start = process.hrtime.bigint();
-      await sendAll(ipns);
-      const webhookSeconds = secondsSince(start);
-      while ((await ledgerRows()) < warmRows + payments) await new Promise((resolve) => setTimeout(resolve, 20));
-      const endToEndSeconds = secondsSince(start);
-      const baselineAfter = await runProducerPerformance({ brokers: stack.endpoints.kafkaBrokers, records: 200_000, recordSize, label: 'after', log });
-      const baseline = (baselineBefore.recordsPerSecond + baselineAfter.recordsPerSecond) / 2;
+      const { result: seconds, baseline: measuredBaseline } = await aroundBaseline({ brokers: stack.endpoints.kafkaBrokers, recordSize: paymentRecordBytes(), log }, async () => {
+        const start = process.hrtime.bigint();
+        await sendAll(ipns);
+        const webhook = secondsSince(start);
+        while ((await ledgerRows()) < warmRows + payments) await new Promise((resolve) => setTimeout(resolve, 20));
+        return { webhook, endToEnd: secondsSince(start) };
+      });
+      const webhookSeconds = seconds.webhook;
+      const endToEndSeconds = seconds.endToEnd;
+      const baseline = measuredBaseline.recordsPerSecond;
 
       console.log('');
       console.log(machineLine(stack.mode));
-      console.log(
-        `baseline: Kafka ProducerPerformance, ${recordSize}-byte records, acks=all: ${baselineBefore.recordsPerSecond.toFixed(0)} before, ` +
-          `${baselineAfter.recordsPerSecond.toFixed(0)} after, mean ${baseline.toFixed(0)} records/s`,
-      );
+      console.log(measuredBaseline.line);
       console.log(`${payments} payments, ${concurrency} concurrent senders, ${clientCount} clients`);
       console.log('');
       const row = (name: string, seconds: number, note: string): string[] => [name, seconds.toFixed(2), (payments / seconds).toFixed(0), (payments / seconds / baseline).toFixed(4), note];

@@ -14,7 +14,7 @@ import { finishedIpn, ipnText } from '../test/support/ipn.ts';
 import { startBenchProcess } from './support/bench-process.ts';
 import { formatTable, machineLine, runBenchmark, withBenchStack } from './support/bench-stack.ts';
 import { runOpenLoop, type OpenLoopResult } from './support/open-loop.ts';
-import { runProducerPerformance } from './support/producer-performance.ts';
+import { aroundBaseline } from './support/producer-performance.ts';
 import { paymentRecordBytes } from './support/payment-record-size.ts';
 
 const ipnSecret = 'bench-ipn-secret-0123456789';
@@ -56,22 +56,19 @@ async function main(): Promise<void> {
       const warmUp = signedIpns(Math.max(200, Math.min(...rates) * 2));
       await runOpenLoop({ ratePerSecond: Math.min(...rates), requests: warmUp.length, expectedStatus: 202, send: (index) => post(warmUp[index]!) });
 
-      const recordSize = paymentRecordBytes();
-      const baselineBefore = await runProducerPerformance({ brokers: stack.endpoints.kafkaBrokers, records: 200_000, recordSize, label: 'ProducerPerformance (before)', log });
-      const results: OpenLoopResult[] = [];
-      for (const rate of rates) {
-        const ipns = signedIpns(rate * seconds);
-        results.push(await runOpenLoop({ ratePerSecond: rate, requests: ipns.length, expectedStatus: 202, send: (index) => post(ipns[index]!) }));
-      }
-      const baselineAfter = await runProducerPerformance({ brokers: stack.endpoints.kafkaBrokers, records: 200_000, recordSize, label: 'ProducerPerformance (after)', log });
-      const baseline = (baselineBefore.recordsPerSecond + baselineAfter.recordsPerSecond) / 2;
+      const { result: results, baseline: measuredBaseline } = await aroundBaseline({ brokers: stack.endpoints.kafkaBrokers, recordSize: paymentRecordBytes(), log }, async () => {
+        const runs: OpenLoopResult[] = [];
+        for (const rate of rates) {
+          const ipns = signedIpns(rate * seconds);
+          runs.push(await runOpenLoop({ ratePerSecond: rate, requests: ipns.length, expectedStatus: 202, send: (index) => post(ipns[index]!) }));
+        }
+        return runs;
+      });
+      const baseline = measuredBaseline.recordsPerSecond;
 
       console.log('');
       console.log(machineLine(stack.mode));
-      console.log(
-        `baseline: Kafka ProducerPerformance, ${recordSize}-byte records, acks=all, defaults otherwise: ${baselineBefore.recordsPerSecond.toFixed(0)} before, ` +
-          `${baselineAfter.recordsPerSecond.toFixed(0)} after, mean ${baseline.toFixed(0)} records/s`,
-      );
+      console.log(measuredBaseline.line);
       console.log('');
       console.log(
         formatTable(

@@ -90,3 +90,30 @@ export async function runProducerPerformance(options: ProducerPerformanceOptions
   }
   return parseProducerPerformance(result.output, options.label);
 }
+
+/** The baseline of one benchmark run: ProducerPerformance before and after the measured work. */
+export interface Baseline {
+  readonly before: ProducerPerformanceRun;
+  readonly after: ProducerPerformanceRun;
+  /** The mean of the two: the run's drift shows as their difference. */
+  readonly recordsPerSecond: number;
+  /** The line every benchmark prints above its table. */
+  readonly line: string;
+}
+
+/**
+ * Runs Kafka's ProducerPerformance with records of `recordSize` bytes, then `work`, then
+ * ProducerPerformance again, and returns the work's result with the baseline.
+ */
+export async function aroundBaseline<T>(settings: { brokers: readonly string[]; recordSize: number; log: Logger }, work: () => Promise<T>): Promise<{ result: T; baseline: Baseline }> {
+  const run = (label: string): Promise<ProducerPerformanceRun> =>
+    runProducerPerformance({ brokers: settings.brokers, records: 200_000, recordSize: settings.recordSize, label, log: settings.log });
+  const before = await run('ProducerPerformance (before)');
+  const result = await work();
+  const after = await run('ProducerPerformance (after)');
+  const recordsPerSecond = (before.recordsPerSecond + after.recordsPerSecond) / 2;
+  const line =
+    `baseline: Kafka ProducerPerformance, ${settings.recordSize}-byte records, acks=all, defaults otherwise: ${before.recordsPerSecond.toFixed(0)} before, ` +
+    `${after.recordsPerSecond.toFixed(0)} after, mean ${recordsPerSecond.toFixed(0)} records/s`;
+  return { result, baseline: { before, after, recordsPerSecond, line } };
+}
