@@ -99,16 +99,15 @@ function deadLetterFrom(topic: string, partition: number, message: IncomingMessa
   };
 }
 
-function rejectionLetterOf(record: IdentifiedRecord, field: string, rule: string, reason: string, consumer: string): DeadLetter {
+/** A consumed record's dead letter: its bytes unchanged (so `replay` can put it back), why, and where it came from. */
+function letterOf(record: IdentifiedRecord, consumer: string, why: Readonly<Record<string, string>>): DeadLetter {
   return {
     topic: deadLetterTopicOf(record.topic),
     key: record.key,
     payload: record.raw,
     correlationId: record.correlationId,
     headers: {
-      'dlq-reason': reason,
-      'dlq-rule': rule,
-      'dlq-field': field,
+      ...why,
       'dlq-consumer': consumer,
       'dlq-original-topic': record.topic,
       'dlq-original-partition': String(record.partition),
@@ -118,27 +117,20 @@ function rejectionLetterOf(record: IdentifiedRecord, field: string, rule: string
   };
 }
 
+function rejectionLetterOf(record: IdentifiedRecord, field: string, rule: string, reason: string, consumer: string): DeadLetter {
+  return letterOf(record, consumer, { 'dlq-reason': reason, 'dlq-rule': rule, 'dlq-field': field });
+}
+
 /** The dead letter of a record no transaction could apply, with what PostgreSQL (or the code) said. */
 function poisonLetterOf(record: IdentifiedRecord, error: unknown, consumer: string): DeadLetter {
   const classified = error instanceof PipelineError ? error : classifyDatabaseError(error);
   const sqlState = classified instanceof DatabaseError ? classified.details.sqlState : undefined;
-  return {
-    topic: deadLetterTopicOf(record.topic),
-    key: record.key,
-    payload: record.raw,
-    correlationId: record.correlationId,
-    headers: {
-      'dlq-reason': classified.message.slice(0, 2_000),
-      'dlq-rule': 'applicable',
-      'dlq-error-class': classified.name,
-      ...(sqlState === undefined ? {} : { 'dlq-sqlstate': sqlState }),
-      'dlq-consumer': consumer,
-      'dlq-original-topic': record.topic,
-      'dlq-original-partition': String(record.partition),
-      'dlq-original-offset': record.offset,
-      'dlq-message-id': record.messageId,
-    },
-  };
+  return letterOf(record, consumer, {
+    'dlq-reason': classified.message.slice(0, 2_000),
+    'dlq-rule': 'applicable',
+    'dlq-error-class': classified.name,
+    ...(sqlState === undefined ? {} : { 'dlq-sqlstate': sqlState }),
+  });
 }
 
 /** Whether the handler ran in a transaction (it does not when every record was a duplicate). */
