@@ -4,7 +4,7 @@
 //   - several clients' small payments form one global micro-batch ($20 threshold) whose USDT is
 //     shared out exactly;
 //   - an instant client is paid alongside, ETH → their currency, on their wallet;
-//   - a client with a $500 threshold receives $50 payments until the threshold is crossed, and only
+//   - a client with a $500 threshold receives $125 payments until the threshold is crossed, and only
 //     then is paid — on chain, on their own wallet — once.
 // Then the books: every payment converted, credited and paid exactly once, lineage and balance
 // answered by the admin API, and reconciliation clean.
@@ -188,10 +188,10 @@ describe('the seeds scenario, end to end', () => {
   it('pays the $500-threshold client once its credits cross the threshold, on their wallet, and not before', async () => {
     await register(thresholdClient, { strategy: 'threshold', threshold_usd: '500', wallet_address: thresholdWallet, payout_currency: 'eth', payout_network: 'eth' });
 
-    // One $50 payment at a time, each converted and credited before the next, until a payout forms.
+    // One $125 payment at a time (four stay below $500 after the fees, the fifth crosses), each converted and credited before the next, until a payout forms.
     let creditedBefore = new Decimal(0);
     for (let index = 0; index < 20; index += 1) {
-      thresholdPayments.push(await pay(thresholdClient, '50', 200 + index));
+      thresholdPayments.push(await pay(thresholdClient, '125', 200 + index));
       const credits = await eventually(
         async () => {
           const rows = await creditsOf(thresholdPayments);

@@ -44,10 +44,14 @@ let database: DatabasePool;
 let changenow: ProcessorProcess | undefined;
 let chain: ProcessorProcess | undefined;
 
-async function startConnectors(failpoints: { changenow?: string; chain?: string } = {}): Promise<void> {
-  const withFailpoint = (name: string | undefined): Record<string, string> => (name === undefined ? connectorEnvironment : { ...connectorEnvironment, PIPELINE_FAILPOINTS: name });
-  chain = await startProcessorProcess('chain', 'CHAIN_CONNECTOR_PORT', { environment: withFailpoint(failpoints.chain) });
-  changenow = await startProcessorProcess('changenow', 'CHANGENOW_CONNECTOR_PORT', { environment: withFailpoint(failpoints.changenow) });
+async function startConnector(name: 'changenow' | 'chain', failpoint?: string): Promise<void> {
+  const environment = failpoint === undefined ? connectorEnvironment : { ...connectorEnvironment, PIPELINE_FAILPOINTS: failpoint };
+  if (name === 'chain') chain = await startProcessorProcess('chain', 'CHAIN_CONNECTOR_PORT', { environment });
+  else changenow = await startProcessorProcess('changenow', 'CHANGENOW_CONNECTOR_PORT', { environment });
+}
+
+async function startConnectors(): Promise<void> {
+  await Promise.all([startConnector('chain'), startConnector('changenow')]);
 }
 
 async function stopConnectors(): Promise<void> {
@@ -215,15 +219,16 @@ describe('a connector SIGKILLed between two steps finishes the command after res
 
   for (const crash of crashPoints) {
     it(`${crash.failpoint}: ${crash.step}`, async () => {
-      await stopConnectors();
-      await startConnectors({ [crash.connector]: crash.failpoint });
+      // Only the process under test restarts (with its failpoint armed); the other keeps running,
+      // as it would in production when one process dies.
+      await (crash.connector === 'changenow' ? changenow : chain)?.terminate();
+      await startConnector(crash.connector, crash.failpoint);
       const victim = crash.connector === 'changenow' ? changenow : chain;
       const command = conversionCommand('0.0077');
       await producer.send(topicNames.conversionRequests, 'conversion-requested', command.command_id, command);
 
       await eventually(() => expect(victim?.child.signalCode).toBe('SIGKILL'), { timeoutMs: 60_000, intervalMs: 200 });
-      await stopConnectors();
-      await startConnectors();
+      await startConnector(crash.connector);
 
       const { ended, events } = await endedSwap(command.command_id, 90_000);
       expect(ended.type).toBe('FINISHED');
