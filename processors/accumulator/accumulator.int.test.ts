@@ -636,7 +636,10 @@ describe('the running summary of the window', () => {
   });
 
   it('recovers rows whose notification was lost: the summary is rebuilt from the ledger at start', async () => {
+    // The threshold is applied by an accumulator; it stops before the rows arrive.
+    const applier = await startInstance(eventDrivenConfig, createTestClock());
     await thresholdInForce(await publishThreshold(highThreshold));
+    await stopInstance(applier);
     // Nobody announces them, and no accumulator is running: only the rebuild at start can see them.
     const silent = [newPayment('50000'), newPayment('50000')]; // 97,000 net
     await addPending(silent, 'none');

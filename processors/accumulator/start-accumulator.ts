@@ -161,8 +161,8 @@ function createAccumulatorMetrics(registry: MetricsRegistry, rules: WindowRules)
   });
   const rebuilds = new Counter({ name: 'accumulator_summary_rebuilds_total', help: 'Times the running summary of the window was rebuilt from the ledger (start, reconnect, unknown payload, resync)', registers: [registry] });
   // Gauges are floats: they are for dashboards and alerts only, never read back as money.
-  const pendingUsd = new Gauge({ name: 'accumulator_pending_usd', help: 'USD pending conversion after the last evaluation', registers: [registry] });
-  const pendingPayments = new Gauge({ name: 'accumulator_pending_payments', help: 'Payments pending conversion after the last evaluation', registers: [registry] });
+  const pendingUsd = new Gauge({ name: 'accumulator_pending_usd', help: 'USD pending conversion after the last check (exact after a full evaluation, an upper bound after a skipped one)', registers: [registry] });
+  const pendingPayments = new Gauge({ name: 'accumulator_pending_payments', help: 'Payments pending conversion after the last check (exact after a full evaluation, an upper bound after a skipped one)', registers: [registry] });
   const oldestSeconds = new Gauge({ name: 'accumulator_oldest_pending_seconds', help: 'How long the oldest pending payment has waited', registers: [registry] });
   const heldPayments = new Gauge({ name: 'accumulator_held_payments', help: "Payments pending past a trigger because of the exchange's range, by hold", labelNames: ['state'] as const, registers: [registry] });
   const thresholdUsd = new Gauge({ name: 'accumulator_threshold_usd', help: 'Micro-batch threshold in force at the last evaluation', registers: [registry] });
