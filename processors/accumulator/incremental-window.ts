@@ -59,6 +59,12 @@ export interface IncrementalWindowOptions {
   rules: WindowRules;
   now: () => Date;
   evaluate: MicroBatchEvaluator;
+  /**
+   * Run at the start of every check, outside any transaction: ChangeNow's range, which is cached
+   * (conversion-range.ts). Every check asked it before the summary existed, so it stays fresh on
+   * the notifications that are skipped, and the crossing's evaluation does not wait for ChangeNow.
+   */
+  refresh?: () => Promise<unknown>;
   resyncIntervalMs?: number;
 }
 
@@ -129,6 +135,7 @@ export function createIncrementalWindow(options: IncrementalWindowOptions): Incr
     connected: lost,
     summary: () => known,
     async check() {
+      await options.refresh?.();
       let rebuilt = false;
       if (known === undefined || options.now().getTime() - exactAtMs >= resyncIntervalMs) {
         const read = await exactly(() => readPendingSummary(pool), (result) => result.summary);

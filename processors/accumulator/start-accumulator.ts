@@ -247,6 +247,7 @@ export async function startAccumulator(options: StartAccumulatorOptions): Promis
         pool: resources.pool,
         rules,
         now,
+        refresh: conversionRange,
         evaluate: async () => {
           const stopTimer = metrics.fullEvaluationSeconds.startTimer();
           try {
