@@ -19,7 +19,8 @@ export interface NotificationListenerOptions {
   databaseUrl: string;
   channel?: string;
   applicationName: string;
-  onNotification: () => void;
+  /** The payload as sent (undefined when the NOTIFY had none). */
+  onNotification: (payload: string | undefined) => void;
   onConnected: () => void;
   onDisconnected?: () => void;
   log: Logger;
@@ -64,7 +65,7 @@ export function startNotificationListener(options: NotificationListenerOptions):
       });
     });
     session.on('notification', (message) => {
-      if (message.channel === channel) options.onNotification();
+      if (message.channel === channel) options.onNotification(message.payload);
     });
     try {
       await session.connect();
@@ -136,6 +137,10 @@ export interface EvaluateOnNotificationOptions {
   idle: () => Promise<void>;
   /** Set to 1 while listening, 0 otherwise (a gauge of the caller's metrics). */
   connected: { set(value: number): void };
+  /** Told each payload before its evaluation is requested. */
+  onNotification?: (payload: string | undefined) => void;
+  /** Told on every (re)connect before the catch-up evaluation is requested. */
+  onConnected?: () => void;
   shutdown: Shutdown;
 }
 
@@ -152,9 +157,13 @@ export function evaluateOnNotification(options: EvaluateOnNotificationOptions): 
     ...(options.channel === undefined ? {} : { channel: options.channel }),
     applicationName: options.applicationName,
     log: options.log,
-    onNotification: () => void request(),
+    onNotification: (payload) => {
+      options.onNotification?.(payload);
+      void request();
+    },
     onConnected: () => {
       connected.set(1);
+      options.onConnected?.();
       void request();
     },
     onDisconnected: () => connected.set(0),

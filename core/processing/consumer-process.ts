@@ -64,6 +64,10 @@ export interface NotificationTrigger {
   readonly channel: string;
   /** Set to 1 while listening, 0 otherwise (a gauge of the processor's metrics). */
   readonly connected: { set(value: number): void };
+  /** Told each notification's payload before the evaluation it requests (the accumulator's running summary). */
+  readonly onNotification?: (payload: string | undefined) => void;
+  /** Told on every (re)connect of the listener, before the evaluation it requests: notifications may have been lost. */
+  readonly onConnected?: () => void;
 }
 
 /** The exit code of a process stopped by a broken invariant (EX_SOFTWARE). */
@@ -185,8 +189,19 @@ export async function startConsumerProcess<S extends ValueSchemaName, Store, Res
   // evaluation in progress finishes before the punctuation, the consumer and the pool are closed.
   if (processWindow !== undefined) {
     const { runner } = processWindow;
-    for (const { channel, connected } of processWindow.notifications) {
-      evaluateOnNotification({ databaseUrl: endpoints.databaseUrl, channel, applicationName: name, log, request: () => runner.request(), idle: () => runner.idle(), connected, shutdown });
+    for (const trigger of processWindow.notifications) {
+      evaluateOnNotification({
+        databaseUrl: endpoints.databaseUrl,
+        channel: trigger.channel,
+        applicationName: name,
+        log,
+        request: () => runner.request(),
+        idle: () => runner.idle(),
+        connected: trigger.connected,
+        ...(trigger.onNotification === undefined ? {} : { onNotification: trigger.onNotification }),
+        ...(trigger.onConnected === undefined ? {} : { onConnected: trigger.onConnected }),
+        shutdown,
+      });
     }
   }
   const { url } = server;

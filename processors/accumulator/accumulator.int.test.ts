@@ -31,6 +31,7 @@ import { describeWindow } from './micro-batch-evaluation.ts';
 import { accumulatorConsumerGroup, startAccumulator, windowRulesOf, type RunningAccumulator } from './start-accumulator.ts';
 import { decimalColumn } from '../../db/column-types.ts';
 import { resetSimulator, setPairRange } from '../../test/support/changenow-simulator.ts';
+import { arrivalOf, encodeLedgerPending, ledgerPendingChannel } from '../../db/ledger-notifications.ts';
 
 const endpoints = inject('endpoints');
 const log = createLogger({ name: 'accumulator-test', level: process.env['TEST_PROCESS_LOG_LEVEL'] ?? 'silent' });
@@ -153,8 +154,15 @@ function newPayment(usdGross: string, receivedAt = new Date()): TestPayment {
   };
 }
 
+/**
+ * How a test's rows are announced: as the router does (the payload says what arrived), as an old
+ * writer did (a bare NOTIFY: the accumulator must rebuild its summary from the ledger), or not at all
+ * (a lost notification).
+ */
+type Announcement = 'payload' | 'bare' | 'none';
+
 /** Writes the rows as the router does — pending_conversion, NOTIFY in the same transaction — and returns when it committed. */
-async function addPending(payments: readonly TestPayment[]): Promise<number> {
+async function addPending(payments: readonly TestPayment[], announcement: Announcement = 'payload'): Promise<number> {
   const column = (pick: (payment: TestPayment) => string) => sql.array(payments.map(pick), 'text');
   await database.transaction(async (transaction) => {
     await transaction.query(sql.unsafe`
@@ -171,7 +179,11 @@ async function addPending(payments: readonly TestPayment[]): Promise<number> {
                   ${column((payment) => payment.receivedAt.toISOString())}::timestamptz[])
            AS p(payment_id, usd_gross, eth_gross, received_at)
     `);
-    await transaction.query(sql.unsafe`NOTIFY ledger_pending`);
+    const arrival = arrivalOf(payments.map((payment) => ({ usdNet: payment.usdNet, receivedAt: payment.receivedAt })));
+    if (announcement === 'bare') await transaction.query(sql.unsafe`NOTIFY ledger_pending`);
+    if (announcement === 'payload' && arrival !== undefined) {
+      await transaction.query(sql.unsafe`SELECT pg_notify(${ledgerPendingChannel}, ${encodeLedgerPending(arrival)})`);
+    }
   });
   return Date.now();
 }
@@ -586,6 +598,75 @@ describe('two accumulators at once', () => {
     } finally {
       for (const clock of clocks) clock.reset();
       for (const instance of instances) await stopInstance(instance);
+    }
+  });
+});
+
+describe('the running summary of the window', () => {
+  const checksOf = async (instance: RunningAccumulator, outcome: 'skipped' | 'evaluated') =>
+    Number(new RegExp(`accumulator_window_checks_total\\{[^}]*outcome="${outcome}"[^}]*\\} (\\d+)`).exec(await metricsOf(instance))?.[1] ?? '0');
+
+  it('skips the full evaluation for notifications that cannot cross, and closes the crossing exactly once, among many small payments', async () => {
+    const accumulator = await startInstance(eventDrivenConfig, createTestClock());
+    try {
+      await thresholdInForce(await publishThreshold(highThreshold));
+      await accumulator.evaluateNow();
+      // 2,425 net each: 30 of them are 72,750, below 90,000 even with the small rows other files leave pending.
+      const below = Array.from({ length: 30 }, () => newPayment('2500'));
+      const skippedBefore = await checksOf(accumulator, 'skipped');
+      for (const payment of below) await addPending([payment]);
+      await accumulator.evaluateNow();
+      await expectStillPending(below);
+      // The notifications were answered by the summary alone (they may coalesce, so at least one).
+      expect(await checksOf(accumulator, 'skipped')).toBeGreaterThan(skippedBefore);
+
+      const crossing = Array.from({ length: 8 }, () => newPayment('2500')); // 38 × 2,425 = 92,150
+      for (const payment of crossing) await addPending([payment]);
+      const batchId = await eventually(() => oneBatchOf([...below, ...crossing]), { timeoutMs: 5_000, intervalMs: 5 });
+      const batch = await expectConsistentBatch(batchId);
+      expect(batch.trigger).toBe('threshold');
+      // Exactly once: no other batch holds any of them, and the evaluation after the close finds nothing more to do.
+      await accumulator.evaluateNow();
+      const placements = await placementsOf([...below, ...crossing]);
+      expect(new Set(placements.map((placement) => placement.conversion_batch_id))).toEqual(new Set([batchId]));
+      expect(placements.every((placement) => placement.state === 'swapping')).toBe(true);
+    } finally {
+      await stopInstance(accumulator);
+    }
+  });
+
+  it('recovers rows whose notification was lost: the summary is rebuilt from the ledger at start', async () => {
+    // The threshold is applied by an accumulator; it stops before the rows arrive.
+    const applier = await startInstance(eventDrivenConfig, createTestClock());
+    await thresholdInForce(await publishThreshold(highThreshold));
+    await stopInstance(applier);
+    // Nobody announces them, and no accumulator is running: only the rebuild at start can see them.
+    const silent = [newPayment('50000'), newPayment('50000')]; // 97,000 net
+    await addPending(silent, 'none');
+    const accumulator = await startInstance(eventDrivenConfig, createTestClock());
+    try {
+      const batchId = await eventually(() => oneBatchOf(silent), { timeoutMs: 10_000, intervalMs: 20 });
+      await expectConsistentBatch(batchId);
+    } finally {
+      await stopInstance(accumulator);
+    }
+  });
+
+  it('rebuilds from the ledger on a notification it cannot read (an old writer\'s bare NOTIFY), and still closes the crossing', async () => {
+    const accumulator = await startInstance(eventDrivenConfig, createTestClock());
+    try {
+      await thresholdInForce(await publishThreshold(highThreshold));
+      await accumulator.evaluateNow();
+      const silent = newPayment('50000'); // 48,500 net: below on its own
+      await addPending([silent], 'none');
+      await accumulator.evaluateNow();
+      await expectStillPending([silent]);
+      const bare = newPayment('50000'); // + 48,500 = 97,000: only a rebuild sees both
+      const committedAtMs = await addPending([bare], 'bare');
+      await eventually(() => oneBatchOf([silent, bare]), { timeoutMs: 5_000, intervalMs: 5 });
+      expect(Date.now() - committedAtMs).toBeLessThan(1_000);
+    } finally {
+      await stopInstance(accumulator);
     }
   });
 });

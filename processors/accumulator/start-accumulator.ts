@@ -4,11 +4,13 @@
 // - It consumes the compacted pipeline-config topic through the shared batch consumer (inbox on
 //   change_id, so a replay is dropped) and keeps the newest micro-batch threshold in
 //   pipeline_settings, never rolling a newer one back.
-// - It evaluates the window (micro-batch-evaluation.ts) on three triggers, all coalesced into at
-//   most one running and one queued evaluation (core/processing/window-process.ts): a NOTIFY on
-//   `ledger_pending` from the router's commit (latency), the punctuation on the injected clock (the max-wait trigger on an idle pipeline, and
-//   the safety net for a missed notification), and each committed pipeline-config chunk (a new
-//   threshold applies at once).
+// - It checks the window on three triggers, all coalesced into at most one running and one queued
+//   check (core/processing/window-process.ts): a NOTIFY on `ledger_pending` from the commit of a
+//   writer of pending rows (latency), the punctuation on the injected clock (the max-wait trigger on
+//   an idle pipeline), and each committed pipeline-config chunk (a new threshold applies at once).
+//   A check is incremental (incremental-window.ts): each notification's payload is added to a
+//   running summary of the window in O(1), and the full evaluation (micro-batch-evaluation.ts) runs
+//   only when that summary says a trigger may fire.
 // - Before each evaluation it knows ChangeNow's range for ETH → USDT (cached; asked outside the
 //   window's transaction), so it never forms a conversion the exchange would refuse: it splits
 //   above the maximum and waits below the minimum (micro-batch-window.ts).
@@ -30,6 +32,8 @@ import type { RunningWindowProcess, StartWindowProcessOptions } from '../../core
 import { startWindowProcess } from '../../core/processing/window-process.ts';
 import { ledgerPendingChannel } from '../../db/ledger-notifications.ts';
 import { createMicroBatchEvaluator, type WindowEvaluation, type WindowRules } from './micro-batch-evaluation.ts';
+import { createIncrementalWindow, type WindowCheck } from './incremental-window.ts';
+import type { PendingSummary } from './pending-summary.ts';
 import { isNewerChange, thresholdProblemOf } from './micro-batch-threshold.ts';
 import { totalsOf, waitedMs } from './micro-batch-window.ts';
 import { applyThresholdChange, type ThresholdChangeRow } from './pipeline-settings.ts';
@@ -124,8 +128,12 @@ function createPipelineConfigHandler(rules: WindowRules, log: Logger): PipelineC
 
 interface AccumulatorMetrics {
   observe(evaluation: WindowEvaluation): void;
+  /** A check the running summary answered alone: it can only over-estimate (incremental-window.ts). */
+  observeSkipped(summary: PendingSummary, now: Date): void;
+  checked(check: WindowCheck): void;
   failed(): void;
   readonly evaluationSeconds: Histogram;
+  readonly fullEvaluationSeconds: Histogram;
   readonly listenerConnected: Gauge;
 }
 
@@ -135,13 +143,26 @@ function createAccumulatorMetrics(registry: MetricsRegistry, rules: WindowRules)
   const failures = new Counter({ name: 'accumulator_evaluation_failures_total', help: 'Window evaluations that failed and were rolled back', registers: [registry] });
   const evaluationSeconds = new Histogram({
     name: 'accumulator_evaluation_seconds',
-    help: 'Time of one window evaluation, lock wait included',
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    help: 'Time of one window check (skipped by the running summary or evaluated in full), lock wait included',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry],
   });
+  const fullEvaluationSeconds = new Histogram({
+    name: 'accumulator_full_evaluation_seconds',
+    help: 'Time of one full window evaluation (lock, pending rows read FOR UPDATE, decision, writes), lock wait included',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  const checks = new Counter({
+    name: 'accumulator_window_checks_total',
+    help: 'Window checks (notifications, punctuations, config chunks; coalesced), by outcome: skipped by the running summary or evaluated in full',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
+  const rebuilds = new Counter({ name: 'accumulator_summary_rebuilds_total', help: 'Times the running summary of the window was rebuilt from the ledger (start, reconnect, unknown payload, resync)', registers: [registry] });
   // Gauges are floats: they are for dashboards and alerts only, never read back as money.
-  const pendingUsd = new Gauge({ name: 'accumulator_pending_usd', help: 'USD pending conversion after the last evaluation', registers: [registry] });
-  const pendingPayments = new Gauge({ name: 'accumulator_pending_payments', help: 'Payments pending conversion after the last evaluation', registers: [registry] });
+  const pendingUsd = new Gauge({ name: 'accumulator_pending_usd', help: 'USD pending conversion after the last check (exact after a full evaluation, an upper bound after a skipped one)', registers: [registry] });
+  const pendingPayments = new Gauge({ name: 'accumulator_pending_payments', help: 'Payments pending conversion after the last check (exact after a full evaluation, an upper bound after a skipped one)', registers: [registry] });
   const oldestSeconds = new Gauge({ name: 'accumulator_oldest_pending_seconds', help: 'How long the oldest pending payment has waited', registers: [registry] });
   const heldPayments = new Gauge({ name: 'accumulator_held_payments', help: "Payments pending past a trigger because of the exchange's range, by hold", labelNames: ['state'] as const, registers: [registry] });
   const thresholdUsd = new Gauge({ name: 'accumulator_threshold_usd', help: 'Micro-batch threshold in force at the last evaluation', registers: [registry] });
@@ -149,7 +170,17 @@ function createAccumulatorMetrics(registry: MetricsRegistry, rules: WindowRules)
   new Gauge({ name: 'accumulator_max_wait_seconds', help: 'MICRO_BATCH_MAX_WAIT', registers: [registry] }).set(rules.maxWaitMs / 1_000);
   return {
     evaluationSeconds,
+    fullEvaluationSeconds,
     listenerConnected,
+    checked(check) {
+      checks.inc({ outcome: check.kind });
+      if (check.rebuilt) rebuilds.inc();
+    },
+    observeSkipped(summary, now) {
+      pendingUsd.set(Number(summary.usdNet.toFixed(2)));
+      pendingPayments.set(summary.count);
+      oldestSeconds.set(summary.oldestReceivedAt === null ? 0 : (now.getTime() - summary.oldestReceivedAt.getTime()) / 1_000);
+    },
     observe(evaluation) {
       for (const batch of evaluation.batches) {
         batches.inc({ trigger: batch.trigger });
@@ -205,15 +236,36 @@ export async function startAccumulator(options: StartAccumulatorOptions): Promis
         ttlMs: config.CONVERSION_RANGE_TTL,
       });
       const holds = createHoldReporter(log);
+      const evaluateInFull = createMicroBatchEvaluator({
+        pool: resources.pool,
+        rules,
+        now,
+        newBatchId: options.newBatchId ?? randomUUID,
+        conversionRange,
+      });
+      const window = createIncrementalWindow({
+        pool: resources.pool,
+        rules,
+        now,
+        refresh: conversionRange,
+        evaluate: async () => {
+          const stopTimer = metrics.fullEvaluationSeconds.startTimer();
+          try {
+            return await evaluateInFull();
+          } finally {
+            stopTimer();
+          }
+        },
+      });
       return {
-        evaluate: createMicroBatchEvaluator({
-          pool: resources.pool,
-          rules,
-          now,
-          newBatchId: options.newBatchId ?? randomUUID,
-          conversionRange,
-        }),
-        onEvaluated: (evaluation: WindowEvaluation) => {
+        evaluate: () => window.check(),
+        onEvaluated: (check: WindowCheck) => {
+          metrics.checked(check);
+          if (check.kind === 'skipped') {
+            metrics.observeSkipped(check.summary, check.now);
+            return;
+          }
+          const { evaluation } = check;
           metrics.observe(evaluation);
           for (const batch of evaluation.batches) {
             log.info(
@@ -234,7 +286,14 @@ export async function startAccumulator(options: StartAccumulatorOptions): Promis
         },
         evaluationSeconds: metrics.evaluationSeconds,
         onFailed: () => metrics.failed(),
-        notifications: [{ channel: ledgerPendingChannel, connected: metrics.listenerConnected }],
+        notifications: [
+          {
+            channel: ledgerPendingChannel,
+            connected: metrics.listenerConnected,
+            onNotification: (payload) => window.notified(payload),
+            onConnected: () => window.connected(),
+          },
+        ],
       };
     },
   });

@@ -195,11 +195,7 @@ export function createRouterProcessor(options: RouterHandlerOptions): RouterProc
       context.emit(command);
     }
     await store.insertPayoutBatches(batches);
-    await store.notifyLedgerPending(countOf(routed, 'pending_conversion'));
+    await store.notifyLedgerPending(routed.filter(({ decision }) => decision.outcome === 'pending_conversion').map(({ decision }) => decision.ledger));
     return observations;
   }
-}
-
-function countOf(routed: readonly Routed[], outcome: RouteOutcome): number {
-  return routed.filter(({ decision }) => decision.outcome === outcome).length;
 }

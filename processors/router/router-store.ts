@@ -6,7 +6,7 @@ import { z } from 'zod';
 import type { Decimal } from '../../core/money.ts';
 import type { ClientPayoutRow } from '../../core/client-payout-config.ts';
 import type { InstantPayoutBatch, LedgerEntry } from './route-payment.ts';
-import { ledgerPendingChannel } from '../../db/ledger-notifications.ts';
+import { arrivalOf, encodeLedgerPending, ledgerPendingChannel } from '../../db/ledger-notifications.ts';
 import { decimalColumn } from '../../db/column-types.ts';
 import { clientsTableRow } from '../../db/clients-table.ts';
 import { clientLockSql } from '../../db/advisory-locks.ts';
@@ -190,11 +190,15 @@ export function insertPayoutBatches(transaction: DatabaseTransactionConnection, 
   return insertInstantPayoutBatches(transaction, batches);
 }
 
-/** The accumulator LISTENs on this channel; PostgreSQL delivers it only if the transaction commits. */
-
-export async function notifyLedgerPending(transaction: DatabaseTransactionConnection, newPendingCount: number): Promise<void> {
-  if (newPendingCount === 0) return;
-  await transaction.query(sql.unsafe`SELECT pg_notify(${ledgerPendingChannel}, ${String(newPendingCount)})`);
+/**
+ * The accumulator LISTENs on this channel; PostgreSQL delivers it only if the transaction commits,
+ * so the accumulator's running summary of the window only ever adds rows that really are pending.
+ * The payload carries what became pending (count, USD net sum, oldest received_at: db/ledger-notifications.ts).
+ */
+export async function notifyLedgerPending(transaction: DatabaseTransactionConnection, newPending: readonly LedgerEntry[]): Promise<void> {
+  const arrival = arrivalOf(newPending.map((entry) => ({ usdNet: entry.usd_net, receivedAt: entry.received_at })));
+  if (arrival === undefined) return;
+  await transaction.query(sql.unsafe`SELECT pg_notify(${ledgerPendingChannel}, ${encodeLedgerPending(arrival)})`);
 }
 
 /** The router handler's store: the statements above over one chunk's transaction (the runtime's `openStore`). */
@@ -206,7 +210,7 @@ export interface RouterStore {
   loadUnroutable(clientIds: readonly string[]): Promise<LedgerEntry[]>;
   markRouted(entries: readonly LedgerEntry[]): Promise<Set<string>>;
   insertPayoutBatches(batches: readonly InstantPayoutBatch[]): Promise<void>;
-  notifyLedgerPending(newPendingCount: number): Promise<void>;
+  notifyLedgerPending(newPending: readonly LedgerEntry[]): Promise<void>;
 }
 
 export function openRouterStore(transaction: DatabaseTransactionConnection): RouterStore {
@@ -218,6 +222,6 @@ export function openRouterStore(transaction: DatabaseTransactionConnection): Rou
     loadUnroutable: (clientIds) => loadUnroutable(transaction, clientIds),
     markRouted: (entries) => markRouted(transaction, entries),
     insertPayoutBatches: (batches) => insertPayoutBatches(transaction, batches),
-    notifyLedgerPending: (newPendingCount) => notifyLedgerPending(transaction, newPendingCount),
+    notifyLedgerPending: (newPending) => notifyLedgerPending(transaction, newPending),
   };
 }

@@ -32,6 +32,7 @@ import { createRouterProcessor } from './router-handler.ts';
 import { openRouterStore, type RouterStore } from './router-store.ts';
 import { Registry } from 'prom-client';
 import { decimalColumn } from '../../db/column-types.ts';
+import { decodeLedgerPending } from '../../db/ledger-notifications.ts';
 
 const endpoints = inject('endpoints');
 const log = createLogger({ name: 'router-test', level: 'silent' });
@@ -278,7 +279,11 @@ describe('payments of registered clients', () => {
     expect(headerText(published?.headers, correlationIdHeader)).toBe('router-test-instant');
 
     // The accumulator reacts to this; delivered only because the routing transaction committed.
-    await eventually(() => expect(notifications.length).toBeGreaterThan(notifiedBefore), wait);
+    // Its payload says what became pending (the instant payment is not): the accumulator's running summary adds it.
+    await eventually(() => {
+      const arrivals = notifications.slice(notifiedBefore).map(decodeLedgerPending);
+      expect(arrivals).toContainEqual({ kind: 'arrival', arrival: { count: 1, usdNet: new Decimal('48.5'), oldestReceivedAt: expect.any(Date) as Date } });
+    }, wait);
 
     const metrics = await (await fetch(`${router.url}/metrics`)).text();
     expect(metrics).toMatch(/router_payments_total\{outcome="instant_payout",path="payment",service="router"\} [1-9]/);

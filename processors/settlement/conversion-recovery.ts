@@ -17,7 +17,7 @@ import type { Decimal } from '../../core/money.ts';
 import { insertOutboxRecords } from '../../core/processing/outbox.ts';
 import { decimalColumn } from '../../db/column-types.ts';
 import { decimalValue } from '../../db/decimal-value.ts';
-import { ledgerPendingChannel } from '../../db/ledger-notifications.ts';
+import { notifyReturnedToPending, returnedToPendingRow } from './returned-to-pending.ts';
 import { planCredits, usdtBaseUnitsOf, usdtOfBaseUnits } from './conversion-credits.ts';
 import { loadDestinations, lockConversionBatch, lockConversionMembers, recordConversionFinished } from './conversion-store.ts';
 import { creditIssuedRecords } from './settlement-handler.ts';
@@ -64,12 +64,12 @@ export async function resolveConversionRecovery(
         await transaction.query(sql.unsafe`
           UPDATE conversion_batch_members SET released_at = ${at}, release_reason = ${`refund received (recovery resolved by ${actor})`}
           WHERE batch_id = ${batchId} AND released_at IS NULL`);
-        const returned = await transaction.query(sql.unsafe`
+        const returned = await transaction.any(sql.type(returnedToPendingRow)`
           UPDATE payment_ledger SET state = 'pending_conversion', conversion_batch_id = NULL, updated_at = ${at}
-          WHERE conversion_batch_id = ${batchId} AND state = 'needs_recovery'`);
-        // Delivered on commit: the accumulator batches them again within milliseconds.
-        await transaction.query(sql.unsafe`SELECT pg_notify(${ledgerPendingChannel}, ${String(returned.rowCount)})`);
-        return { kind: 'resolved', resolution: input.resolution, payments: returned.rowCount, credits: 0 };
+          WHERE conversion_batch_id = ${batchId} AND state = 'needs_recovery'
+          RETURNING usd_net, received_at`);
+        await notifyReturnedToPending(transaction, returned);
+        return { kind: 'resolved', resolution: input.resolution, payments: returned.length, credits: 0 };
       }
       case 'recovered': {
         // Back to the state a finished conversion starts from, so the very same distribution runs.

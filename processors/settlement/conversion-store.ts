@@ -7,7 +7,7 @@ import { assertInvariant } from '../../core/errors.ts';
 import type { Decimal } from '../../core/money.ts';
 import { decimalColumn } from '../../db/column-types.ts';
 import { decimalValue } from '../../db/decimal-value.ts';
-import { ledgerPendingChannel } from '../../db/ledger-notifications.ts';
+import { notifyReturnedToPending, returnedToPendingRow } from './returned-to-pending.ts';
 import { clientsTableRow } from '../../db/clients-table.ts';
 import { effectiveWalletOf } from '../../core/client-payout-config.ts';
 import type { ConversionBatchFacts } from './swap-event-decision.ts';
@@ -127,14 +127,12 @@ export async function recordConversionFailed(
     UPDATE conversion_batch_members
     SET released_at = ${sql.timestamp(now)}, release_reason = ${`conversion failed: ${outcome.reason}`}
     WHERE batch_id = ${outcome.batchId} AND released_at IS NULL`);
-  const returned = await transaction.query(sql.unsafe`
+  const returned = await transaction.any(sql.type(returnedToPendingRow)`
     UPDATE payment_ledger SET state = 'pending_conversion', conversion_batch_id = NULL, updated_at = ${sql.timestamp(now)}
-    WHERE conversion_batch_id = ${outcome.batchId} AND state = 'swapping'`);
-  if (returned.rowCount > 0) {
-    // Delivered on commit: the accumulator re-evaluates the global window within milliseconds.
-    await transaction.query(sql.unsafe`SELECT pg_notify(${ledgerPendingChannel}, ${String(returned.rowCount)})`);
-  }
-  return returned.rowCount;
+    WHERE conversion_batch_id = ${outcome.batchId} AND state = 'swapping'
+    RETURNING usd_net, received_at`);
+  await notifyReturnedToPending(transaction, returned);
+  return returned.length;
 }
 
 /**

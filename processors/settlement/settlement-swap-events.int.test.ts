@@ -14,6 +14,7 @@ import { createLogger } from '../../core/logger.ts';
 import { Decimal } from '../../core/money.ts';
 import { headerText } from '../../core/kafka/kafka-client.ts';
 import { decimalColumn } from '../../db/column-types.ts';
+import { decodeLedgerPending } from '../../db/ledger-notifications.ts';
 import { findViolations } from '../../db/reconciliation.ts';
 import type { CreditIssued, PayoutCompleted, PayoutRequested, SwapEvent } from '../../schemas/generated/records.ts';
 import { deadLetterTopicOf, topicNames } from '../../topics/topics.ts';
@@ -318,7 +319,13 @@ describe('a conversion that failed or received nothing', () => {
       })),
     );
     expect(await creditsOf(batchId)).toEqual([]);
-    await eventually(() => expect(ledgerNotifications.length).toBeGreaterThan(notificationsBefore), wait);
+    // The payload says what went back (count, exact USD net sum, oldest received_at), for the accumulator's running summary.
+    const returned = await database.one(sql.type(z.object({ usd_net: decimalColumn, oldest: z.date() }))`
+      SELECT sum(usd_net) AS usd_net, min(received_at) AS oldest FROM payment_ledger WHERE payment_id = ANY(${sql.array(paymentIds, 'text')}::text[])`);
+    await eventually(() => {
+      const arrivals = ledgerNotifications.slice(notificationsBefore).map(decodeLedgerPending);
+      expect(arrivals).toContainEqual({ kind: 'arrival', arrival: { count: 2, usdNet: returned.usd_net, oldestReceivedAt: returned.oldest } });
+    }, wait);
   }, 120_000);
 
   it('holds a batch that finished with zero USDT (its pay-in arrived) for recovery: payments stay members, never back to pending', async () => {
