@@ -130,8 +130,15 @@ async function expectOneExchangeAndOnePayIn(command: ConversionRequested, events
   if (payInAddress === undefined || payInAddress === null) throw new Error('CREATED carries the pay-in address');
   // One transfer: the pay-in address received the batch's ETH exactly once.
   expect(await ethBalanceOf(payInAddress)).toBe(toBaseUnits(command.total_eth, 18));
-  const confirmed = (await chainEventsOf(command.command_id)).filter((event) => event.type === 'CONFIRMED');
-  expect(new Set(confirmed.map((event) => event.tx_hash)).size).toBe(1);
+  // The exchange may finish before a restarted chain connector reports the confirmation (it follows
+  // the chain, ChangeNow follows the deposit): wait for the report, then there must be one hash.
+  await eventually(
+    async () => {
+      const confirmed = (await chainEventsOf(command.command_id)).filter((event) => event.type === 'CONFIRMED');
+      expect(new Set(confirmed.map((event) => event.tx_hash)).size).toBe(1);
+    },
+    { timeoutMs: 60_000, intervalMs: 500 },
+  );
 }
 
 beforeAll(async () => {
