@@ -208,7 +208,13 @@ export const configSchema = z.object({
   CHANGENOW_RATE_LIMIT_PER_SECOND: positiveInt
     .max(1_000)
     .default(10)
-    .describe('Requests per second to one ChangeNow API root, shared by every client in the process (requests wait their turn).'),
+    .describe('Requests per second to ChangeNow with one API key, one budget in PostgreSQL shared by every process that calls it (requests wait their turn).'),
+  SWAP_CONCURRENCY: positiveInt
+    .max(64)
+    .default(8)
+    .describe(
+      'Swap commands the ChangeNow connector steps at once, each under its own advisory lock and on its own database connection (the pool grows by this many).',
+    ),
   CHANGENOW_REQUEST_TIMEOUT: duration.default('10s').describe('Time limit of one attempt of a ChangeNow call.'),
   CHANGENOW_RETRY_BUDGET: duration
     .default('2m')

@@ -13,7 +13,7 @@ import {
   outboxRelayLock,
   paymentLock,
   settlementLock,
-  swapWorkerLock,
+  swapCommandLock,
   thresholdLock,
 } from './advisory-locks.ts';
 
@@ -29,7 +29,8 @@ describe('advisory lock keys', () => {
     payment: paymentLock('-1001'),
     threshold: thresholdLock(),
     livenessCheck: livenessCheckLock(),
-    swapWorker: swapWorkerLock(),
+    swapCommand: swapCommandLock('-1001'),
+    otherSwapCommand: swapCommandLock('-1002'),
     chainSender: chainSenderLock('0x00000000000000000000000000000000000000aa'),
     outboxRelay: outboxRelayLock(),
     migrations: migrationsLock(),

@@ -38,7 +38,7 @@ export const advisoryLockNames = {
   payment: (paymentId: string) => `payment:${paymentId}`,
   threshold: 'setting:micro_batch_threshold_usd',
   livenessCheck: 'liveness-alerts',
-  swapWorker: 'changenow-connector:swap-worker',
+  swapCommand: (commandId: string) => `changenow-connector:swap-command:${commandId}`,
   // Addresses are case-insensitive hex: one sender, one lock, however it is spelled.
   chainSender: (senderAddress: string) => `chain-sender:${senderAddress.toLowerCase()}`,
   outboxRelay: 'outbox-relay',
@@ -102,11 +102,12 @@ export function livenessCheckLock(): bigint {
 }
 
 /**
- * The ChangeNow swap worker (session lock, tried): one connector instance runs a pass at a time,
- * so two instances never both decide that no exchange exists yet for a command (swap-worker.ts).
+ * One ChangeNow swap command (session lock, tried, held for one step on the connection that does
+ * the step): only one worker in any process steps a command at a time, so two workers never both
+ * decide that no exchange exists yet for it (swap-worker.ts). Different commands go in parallel.
  */
-export function swapWorkerLock(): bigint {
-  return advisoryLockKey(advisoryLockNames.swapWorker);
+export function swapCommandLock(commandId: string): bigint {
+  return advisoryLockKey(advisoryLockNames.swapCommand(commandId));
 }
 
 /**

@@ -107,3 +107,17 @@ describe("settlement's tables", () => {
     expect(new Set(inside)).toEqual(new Set(settlementTables));
   });
 });
+
+describe('the ChangeNow rate budget', () => {
+  // Every process that calls ChangeNow writes changenow_rate_budget, but only through one
+  // statement: the reservation in connectors/changenow/rate-budget.ts. Another writer could hand
+  // out slots the shared schedule does not know about.
+  const owner = join('connectors', 'changenow', 'rate-budget.ts');
+
+  it('is written only by connectors/changenow/rate-budget.ts, and is written there', () => {
+    const writers = projectSourceFiles(projectRoot)
+      .filter((path) => tableWritesIn(readFileSync(path, 'utf8'), ['changenow_rate_budget']).length > 0)
+      .map((path) => relative(projectRoot, path));
+    expect(writers).toEqual([owner]);
+  });
+});

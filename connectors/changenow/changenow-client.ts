@@ -1,4 +1,5 @@
-// The typed ChangeNow API v2 client: rate limited across the process, retrying what is safe to
+// The typed ChangeNow API v2 client: rate limited by one budget per API key shared by every
+// process (rate-budget.ts, a row in PostgreSQL), retrying what is safe to
 // retry within a time budget, reading amounts losslessly into Decimal and validating every answer.
 //
 // Retries. The GETs are idempotent: a 429 (after its Retry-After), a 5xx, a network error or a
@@ -63,7 +64,9 @@ import {
   type ChangeNowEndpoint,
   type ResponseProblem,
 } from './changenow-errors.ts';
-import { sharedRateLimiter, type RateLimiter } from './rate-limiter.ts';
+import type { CommonQueryMethods } from 'slonik';
+import { createSharedRateBudget } from './rate-budget.ts';
+import type { RateBudget } from './rate-limiter.ts';
 
 // The client module is the public face of the ChangeNow boundary: its types and the pure range check.
 export { assertWithinRange, exchangeStatuses, isTerminalExchangeStatus, terminalExchangeStatuses } from './changenow-api.ts';
@@ -73,8 +76,13 @@ export interface ChangeNowClientOptions {
   /** ChangeNow's API root without a trailing slash, e.g. https://api.changenow.io. */
   baseUrl: string;
   apiKey: string;
-  /** Shared by every client of the same baseUrl in the process (CHANGENOW_RATE_LIMIT_PER_SECOND). */
+  /**
+   * Requests per second for this API key, drawn from one budget in PostgreSQL shared by every
+   * process and client with the same key (CHANGENOW_RATE_LIMIT_PER_SECOND; all must agree on it).
+   */
   rateLimitPerSecond: number;
+  /** Where the shared rate budget lives: any pool of the process. */
+  db: CommonQueryMethods;
   /** Requests that may leave at once after an idle spell; 1 (the default) spaces them evenly. */
   rateLimitBurst?: number;
   /** Per attempt (CHANGENOW_REQUEST_TIMEOUT). */
@@ -182,7 +190,7 @@ export function createChangeNowClient(options: ChangeNowClientOptions): ChangeNo
   assertInvariant(Number.isInteger(requestTimeoutMs) && requestTimeoutMs > 0, 'requestTimeoutMs must be a positive integer', { requestTimeoutMs });
   assertInvariant(Number.isInteger(retryBudgetMs) && retryBudgetMs >= 0, 'retryBudgetMs must be a non-negative integer', { retryBudgetMs });
   const baseUrl = options.baseUrl.replace(/\/+$/, '');
-  const limiter: RateLimiter = sharedRateLimiter(baseUrl, { ratePerSecond: options.rateLimitPerSecond, burst: settings.rateLimitBurst });
+  const limiter: RateBudget = createSharedRateBudget({ db: options.db, apiKey, ratePerSecond: options.rateLimitPerSecond, burst: settings.rateLimitBurst });
   const log = options.log.child({ component: 'changenow-client' });
   const instruments = options.metrics === undefined ? null : createInstruments(options.metrics);
 

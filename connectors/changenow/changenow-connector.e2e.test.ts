@@ -216,6 +216,39 @@ describe('commands through the connectors', () => {
   }, 120_000);
 });
 
+describe('several commands at once, two connector instances', () => {
+  it('steps commands concurrently, each under its own lock: every command has exactly one exchange and one create call', async () => {
+    const second = await startProcessorProcess('changenow', 'CHANGENOW_CONNECTOR_PORT', { environment: connectorEnvironment });
+    try {
+      // Each create call answers a second late, so commands stepped at the same time are in
+      // `creating` together; stepped one at a time, no two create calls could overlap.
+      await injectFault({ delayMs: 1_000, count: 8, path: '/v2/exchange' });
+      const commands = Array.from({ length: 8 }, (_, index) => conversionCommand(`0.00${31 + index}`));
+      await Promise.all(commands.map((command) => producer.send(topicNames.conversionRequests, 'conversion-requested', command.command_id, command)));
+
+      const swaps = await Promise.all(commands.map((command) => endedSwap(command.command_id, 120_000)));
+      const creating: { start: number; end: number }[] = [];
+      for (const [index, command] of commands.entries()) {
+        const { ended, events } = swaps[index]!;
+        expect(ended.type).toBe('FINISHED');
+        await expectOneExchangeAndOnePayIn(command, events);
+        const row = await database.one(
+          sql.type(z.object({ create_attempts: z.number(), create_started_at: z.date() }))`SELECT create_attempts, create_started_at FROM swap_commands WHERE command_id = ${command.command_id}`,
+        );
+        expect(row.create_attempts).toBe(1);
+        const created = events.find((event) => event.type === 'CREATED');
+        if (created === undefined) throw new Error('a finished exchange has its CREATED event');
+        creating.push({ start: row.create_started_at.getTime(), end: created.occurred_at.getTime() });
+      }
+      // From `creating` committed to the exchange stored: some two commands were there at once.
+      const overlapping = creating.some((one, index) => creating.some((other, otherIndex) => otherIndex !== index && one.start < other.end && other.start < one.end));
+      expect(overlapping).toBe(true);
+    } finally {
+      await second.terminate();
+    }
+  }, 180_000);
+});
+
 describe('a connector SIGKILLed between two steps finishes the command after restart, once', () => {
   const crashPoints = [
     { connector: 'changenow', failpoint: 'changenow.after-create', step: 'exchange created, id not stored' },

@@ -1,10 +1,15 @@
-// Proves the ChangeNow token bucket on a fake clock (exact schedule, call order, no drops) and on
-// the real clock (N requests take at least (N - burst) / rate), and that clients of one API root
-// share one bucket.
+// Proves the ChangeNow rate schedule on a fake clock (exact schedule, call order, no drops) and its
+// arithmetic, which the shared budget (rate-budget.ts) runs in SQL: reserved slots are an interval
+// apart whatever the arrival times. That two processes share one budget is proved against
+// PostgreSQL in rate-budget.int.test.ts.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { InvariantViolation } from '../../core/errors.ts';
-import { createRateLimiter, sharedRateLimiter } from './rate-limiter.ts';
+import { createRateLimiter, gcraNextSlotMs, gcraWaitMs, type RateBudget } from './rate-limiter.ts';
+
+async function waitOf(limiter: RateBudget): Promise<number> {
+  return (await limiter.acquire()).waitedMs;
+}
 
 function fakeClock() {
   let nowMs = 0;
@@ -22,25 +27,25 @@ describe('createRateLimiter', () => {
     const clock = fakeClock();
     const limiter = createRateLimiter({ ratePerSecond: 10, burst: 3, now: () => 0, sleep: clock.sleep });
     // All six ask at t=0: the first three go now, the others wait 100, 200 and 300 ms.
-    const waits = await Promise.all(Array.from({ length: 6 }, () => limiter.acquire()));
+    const waits = await Promise.all(Array.from({ length: 6 }, () => waitOf(limiter)));
     expect(waits).toEqual([0, 0, 0, 100, 200, 300]);
   });
 
   it('refills after an idle spell, never beyond the burst', async () => {
     const clock = fakeClock();
     const limiter = createRateLimiter({ ratePerSecond: 10, burst: 2, ...clock });
-    expect(await limiter.acquire()).toBe(0);
-    expect(await limiter.acquire()).toBe(0);
-    expect(await limiter.acquire()).toBe(100);
+    expect(await waitOf(limiter)).toBe(0);
+    expect(await waitOf(limiter)).toBe(0);
+    expect(await waitOf(limiter)).toBe(100);
     await clock.sleep(10_000);
-    expect([await limiter.acquire(), await limiter.acquire(), await limiter.acquire()]).toEqual([0, 0, 100]);
+    expect([await waitOf(limiter), await waitOf(limiter), await waitOf(limiter)]).toEqual([0, 0, 100]);
   });
 
   it('serves waiters in call order and drops none (property)', async () => {
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 1, max: 50 }), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 40 }), async (rate, burst, requests) => {
         const limiter = createRateLimiter({ ratePerSecond: rate, burst, now: () => 0, sleep: () => Promise.resolve() });
-        const waits = await Promise.all(Array.from({ length: requests }, () => limiter.acquire()));
+        const waits = await Promise.all(Array.from({ length: requests }, () => waitOf(limiter)));
         const intervalMs = 1_000 / rate;
         waits.forEach((waitMs, index) => {
           // Slots are summed in floating point; rounding up may add one millisecond, never remove one.
@@ -53,31 +58,38 @@ describe('createRateLimiter', () => {
     );
   });
 
-  it('on the real clock, N requests take at least (N - burst) / rate', async () => {
-    const limiter = createRateLimiter({ ratePerSecond: 50, burst: 2 });
-    const startedAtMs = performance.now();
-    await Promise.all(Array.from({ length: 7 }, () => limiter.acquire()));
-    // (7 - 2) / 50 s = 100 ms, less a few ms: timers count from the event loop's cached clock.
-    expect(performance.now() - startedAtMs).toBeGreaterThanOrEqual(100 - 10);
-  });
-
   it('refuses a rate or burst that would not limit anything', () => {
     expect(() => createRateLimiter({ ratePerSecond: 0, burst: 1 })).toThrow(InvariantViolation);
     expect(() => createRateLimiter({ ratePerSecond: 10, burst: 0 })).toThrow(InvariantViolation);
   });
 });
 
-describe('sharedRateLimiter', () => {
-  it('hands every client of one API root the same bucket', () => {
-    const first = sharedRateLimiter('http://127.0.0.1:1/', { ratePerSecond: 10, burst: 1 });
-    const second = sharedRateLimiter('http://127.0.0.1:1', { ratePerSecond: 10, burst: 1 });
-    const other = sharedRateLimiter('http://127.0.0.1:2', { ratePerSecond: 10, burst: 1 });
-    expect(second).toBe(first);
-    expect(other).not.toBe(first);
+describe('the schedule arithmetic', () => {
+  it('gives slots at least one interval apart, whenever the requests arrive (property)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 1_000 }), fc.array(fc.integer({ min: 0, max: 5_000 }), { minLength: 2, maxLength: 60 }), (rate, gaps) => {
+        const intervalMs = 1_000 / rate;
+        let nowMs = 0;
+        let nextSlotMs = Number.NEGATIVE_INFINITY;
+        const slots: number[] = [];
+        for (const gap of gaps) {
+          nowMs += gap;
+          nextSlotMs = gcraNextSlotMs(nextSlotMs, nowMs, intervalMs);
+          const slotMs = nextSlotMs - intervalMs;
+          // Never a slot in the past, never one closer than an interval to the previous one (up to float rounding).
+          expect(slotMs).toBeGreaterThanOrEqual(nowMs - 1e-6);
+          const previous = slots.at(-1);
+          if (previous !== undefined) expect(slotMs - previous).toBeGreaterThanOrEqual(intervalMs - 1e-6);
+          slots.push(slotMs);
+        }
+      }),
+    );
   });
 
-  it('refuses a second, different limit for the same root', () => {
-    sharedRateLimiter('http://127.0.0.1:3', { ratePerSecond: 10, burst: 1 });
-    expect(() => sharedRateLimiter('http://127.0.0.1:3', { ratePerSecond: 20, burst: 1 })).toThrow(InvariantViolation);
+  it('waits until the slot less the burst tolerance, rounded up, never negative', () => {
+    expect(gcraWaitMs(1_000, 900, 0)).toBe(100);
+    expect(gcraWaitMs(1_000, 900, 50)).toBe(50);
+    expect(gcraWaitMs(1_000, 999.2, 0)).toBe(1);
+    expect(gcraWaitMs(1_000, 2_000, 0)).toBe(0);
   });
 });

@@ -1,30 +1,51 @@
-// A token bucket that makes requests wait for their turn instead of dropping them. ChangeNow limits
-// requests per API key, so every client in the process that talks to the same API root shares one
-// bucket (a module-level registry): two connectors' clients together still stay under the limit.
+// The rate schedule of ChangeNow requests: a token bucket that makes requests wait for their turn
+// instead of dropping them, implemented as its equivalent, the generic cell rate algorithm — each
+// reservation takes the next free slot, so waiters are served in call order and none is skipped.
 //
-// Implemented as its equivalent, the generic cell rate algorithm: each `acquire` reserves the next
-// free slot synchronously, so waiters are served in call order and none is ever skipped.
+// The clients use the shared budget (rate-budget.ts), which keeps the next slot in PostgreSQL so
+// every process calling ChangeNow with one API key draws from one budget. This module is the same
+// schedule on an injected clock, in one process: the pure arithmetic both share, and the model the
+// unit tests prove the schedule on.
 import { assertInvariant } from '../../core/errors.ts';
+
+/** One reserved request slot: when it was due (ms since the epoch, the budget's clock) and how long the caller slept. */
+export interface RateSlot {
+  readonly slotAtMs: number;
+  readonly waitedMs: number;
+}
+
+/** A source of request slots; `acquire` resolves when the caller may send one request. */
+export interface RateBudget {
+  readonly ratePerSecond: number;
+  readonly burst: number;
+  acquire(): Promise<RateSlot>;
+}
 
 export interface RateLimiterOptions {
   ratePerSecond: number;
   /** Requests that may go at once after an idle spell; 1 spaces every request evenly. */
   burst: number;
-  /** Injected so tests can run the schedule on a fake clock. */
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
 }
 
-export interface RateLimiter {
-  readonly ratePerSecond: number;
-  readonly burst: number;
-  /** Resolves when the caller may send one request; returns how long it waited, in ms. */
-  acquire(): Promise<number>;
+/** The next theoretical arrival time after reserving one slot at `nowMs`. */
+export function gcraNextSlotMs(nextSlotMs: number, nowMs: number, intervalMs: number): number {
+  return Math.max(nextSlotMs, nowMs) + intervalMs;
+}
+
+/**
+ * How long the holder of the slot at `slotMs` waits from `nowMs`. Timers may fire a fraction of a
+ * millisecond early; rounding up keeps the spacing a floor.
+ */
+export function gcraWaitMs(slotMs: number, nowMs: number, toleranceMs: number): number {
+  return Math.max(0, Math.ceil(slotMs - toleranceMs - nowMs));
 }
 
 const sleepReal = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
+/** The schedule in one process, on an injectable clock. */
+export function createRateLimiter(options: RateLimiterOptions): RateBudget {
   const { ratePerSecond, burst } = options;
   assertInvariant(Number.isFinite(ratePerSecond) && ratePerSecond > 0, 'rate limit must be a positive number per second', { ratePerSecond });
   assertInvariant(Number.isInteger(burst) && burst >= 1, 'rate limit burst must be a positive integer', { burst });
@@ -38,41 +59,13 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
   return {
     ratePerSecond,
     burst,
-    async acquire(): Promise<number> {
+    async acquire(): Promise<RateSlot> {
       const nowMs = now();
-      const slotMs = Math.max(nextSlotMs, nowMs);
-      nextSlotMs = slotMs + intervalMs;
-      // Timers may fire a fraction of a millisecond early; rounding up keeps the spacing a floor.
-      const waitMs = Math.max(0, Math.ceil(slotMs - toleranceMs - nowMs));
-      if (waitMs > 0) await sleep(waitMs);
-      return waitMs;
+      nextSlotMs = gcraNextSlotMs(nextSlotMs, nowMs, intervalMs);
+      const slotAtMs = nextSlotMs - intervalMs;
+      const waitedMs = gcraWaitMs(slotAtMs, nowMs, toleranceMs);
+      if (waitedMs > 0) await sleep(waitedMs);
+      return { slotAtMs, waitedMs };
     },
   };
-}
-
-const sharedLimiters = new Map<string, RateLimiter>();
-
-/**
- * The process-wide limiter for one API root. Clients of the same root must agree on the limit:
- * two different limits for one key would leave the real limit to whichever came first.
- */
-export function sharedRateLimiter(apiRoot: string, options: Pick<RateLimiterOptions, 'ratePerSecond' | 'burst'>): RateLimiter {
-  const key = rateLimiterKeyOf(apiRoot);
-  const existing = sharedLimiters.get(key);
-  if (existing !== undefined) {
-    assertInvariant(
-      existing.ratePerSecond === options.ratePerSecond && existing.burst === options.burst,
-      'clients of one ChangeNow API root must share one rate limit',
-      { apiRoot: key, existing: { ratePerSecond: existing.ratePerSecond, burst: existing.burst }, requested: options },
-    );
-    return existing;
-  }
-  const limiter = createRateLimiter(options);
-  sharedLimiters.set(key, limiter);
-  return limiter;
-}
-
-function rateLimiterKeyOf(apiRoot: string): string {
-  const url = new URL(apiRoot);
-  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
 }

@@ -1,8 +1,8 @@
 // Wiring of the ChangeNow connector process (consumer group `changenow`): it consumes conversion
 // and payout commands and the chain connector's events, and runs the swap worker (swap-worker.ts)
 // after every committed chunk and on a short timer, which is when due polls happen. Any number of
-// instances may run: commands are partitioned by the group, and the worker runs in one of them at
-// a time (advisory lock).
+// instances may run: commands are partitioned by the group, and every instance's worker steps up to
+// SWAP_CONCURRENCY commands at once, each under its own advisory lock (swap-worker.ts).
 import type { Config } from '../../core/config.ts';
 import { createLogger, type Logger } from '../../core/logger.ts';
 import { clockOf } from '../../core/clock.ts';
@@ -14,6 +14,7 @@ import { createChangeNowProcessor } from './changenow-handler.ts';
 import { createSwapMetrics, type SwapMetrics } from './swap-metrics.ts';
 import { createSwapWorker } from './swap-worker.ts';
 import { PipelineError } from '../../core/errors.ts';
+import { defaultDatabasePoolOptions } from '../../db/pool.ts';
 
 export const changeNowConsumerGroup = 'changenow';
 
@@ -53,11 +54,15 @@ export async function startChangeNowConnector(options: StartChangeNowConnectorOp
     ...(options.exit === undefined ? {} : { exit: options.exit }),
     createProcessor: (resources) => createChangeNowProcessor({ hostWalletAddress: hostAddress, log, metrics: metricsOf(resources.metrics) }),
     punctuationIntervalMs: workerTickMs,
+    // The worker holds one connection per command it steps (its lock lives on that session), on
+    // top of what the consumer and the outbox relay need.
+    pool: { maximumPoolSize: defaultDatabasePoolOptions.maximumPoolSize + config.SWAP_CONCURRENCY },
     worker: (resources) => {
       const client = createChangeNowClient({
         baseUrl: endpoints.changeNowApiUrl,
         apiKey,
         rateLimitPerSecond: config.CHANGENOW_RATE_LIMIT_PER_SECOND,
+        db: resources.pool,
         requestTimeoutMs: config.CHANGENOW_REQUEST_TIMEOUT,
         retryBudgetMs: config.CHANGENOW_RETRY_BUDGET,
         log,
@@ -76,6 +81,8 @@ export async function startChangeNowConnector(options: StartChangeNowConnectorOp
         createSettleMs: 2 * config.CHANGENOW_REQUEST_TIMEOUT + 5_000,
         retryDelayMs: config.CHANGENOW_POLL_INTERVAL,
         createDeadlineMs: config.CHANGENOW_CREATE_DEADLINE,
+        concurrency: config.SWAP_CONCURRENCY,
+        batchSize: Math.max(50, 4 * config.SWAP_CONCURRENCY),
       });
       return () => worker.run();
     },

@@ -87,6 +87,15 @@ export async function dueCommands(connection: CommonQueryMethods, now: Date, lim
   `);
 }
 
+export async function commandById(connection: CommonQueryMethods, commandId: string): Promise<SwapCommandRow | null> {
+  return connection.maybeOne(sql.type(swapCommandRow)`SELECT * FROM swap_commands WHERE command_id = ${commandId}`);
+}
+
+/** The same condition as dueCommands, for a row read again under its lock. */
+export function isDue(row: SwapCommandRow, now: Date): boolean {
+  return row.state !== 'finished' && row.state !== 'failed' && row.next_attempt_at.getTime() <= now.getTime();
+}
+
 export interface Transition {
   readonly commandId: string;
   readonly from: SwapState;

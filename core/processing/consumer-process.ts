@@ -16,6 +16,7 @@ import { mountOperationsRoutes } from '../http/operations-routes.ts';
 import { mountErrorHandlers } from '../http/http-errors.ts';
 import type { StackEndpoints } from '../endpoints.ts';
 import { openProcessResources, type ProcessResources } from './process-resources.ts';
+import type { DatabasePoolOptions } from '../../db/pool.ts';
 import { createOutboxRelay, type OutboxRelay } from './outbox-relay.ts';
 import type { ValueSchemaName } from '../../topics/topics.ts';
 import { startBatchConsumer } from './batch-consumer.ts';
@@ -47,6 +48,8 @@ export interface ConsumerProcessOptions<S extends ValueSchemaName, Store, Result
    */
   worker?: (resources: ProcessResources) => () => Promise<void>;
   punctuationIntervalMs?: number;
+  /** The process's database pool, e.g. a larger one for a worker that holds connections across calls. */
+  pool?: DatabasePoolOptions;
   log?: Logger;
   /** The clock of every timestamp the runtime writes and of its timers; default the system clock. */
   clock?: Clock;
@@ -93,7 +96,7 @@ export async function startConsumerProcess<S extends ValueSchemaName, Store, Res
   const now = (): Date => clock.now();
   const exit = options.exit ?? ((code: number) => process.exit(code));
   const shutdown = createShutdown({ log });
-  const resources = await openProcessResources({ name, config, endpoints, log, shutdown });
+  const resources = await openProcessResources({ name, config, endpoints, log, shutdown, ...(options.pool === undefined ? {} : { pool: options.pool }) });
 
   let fatalError: InvariantViolation | undefined;
   const fatal = (error: InvariantViolation): void => {

@@ -226,6 +226,7 @@ export async function startAccumulator(options: StartAccumulatorOptions): Promis
           baseUrl: endpoints.changeNowApiUrl,
           apiKey,
           rateLimitPerSecond: config.CHANGENOW_RATE_LIMIT_PER_SECOND,
+          db: resources.pool,
           requestTimeoutMs: config.CHANGENOW_REQUEST_TIMEOUT,
           retryBudgetMs: Math.min(config.CHANGENOW_RETRY_BUDGET, rangeRetryBudgetMsMax),
           log,

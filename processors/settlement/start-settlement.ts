@@ -118,6 +118,7 @@ export async function startSettlement(options: StartSettlementOptions): Promise<
         baseUrl: endpoints.changeNowApiUrl,
         apiKey,
         rateLimitPerSecond: config.CHANGENOW_RATE_LIMIT_PER_SECOND,
+        db: resources.pool,
         requestTimeoutMs: config.CHANGENOW_REQUEST_TIMEOUT,
         retryBudgetMs: Math.min(config.CHANGENOW_RETRY_BUDGET, quoteRetryBudgetMsMax),
         log,
