@@ -495,9 +495,13 @@ export function createChainWorker(options: ChainWorkerOptions): ChainWorker {
     return { snapshot: { ethBalanceWei, usdtBalanceBaseUnits, pendingEthWei: 0n, pendingUsdtBaseUnits: 0n }, minedNonce };
   }
 
-  async function signRequested(connection: DatabasePoolConnection, row: TransferRow, fees: FeeChoice): Promise<void> {
+  async function signRequested(
+    connection: DatabasePoolConnection,
+    row: TransferRow,
+    fees: FeeChoice,
+    { snapshot: onChain, minedNonce }: { snapshot: WalletSnapshot; minedNonce: bigint },
+  ): Promise<void> {
     const call = transferCallOf(row.asset, row.to_address, row.amount_base_units, options.usdtContractAddress);
-    const { snapshot: onChain, minedNonce } = await walletSnapshot();
     const pending = await pendingSpendOf(connection, sender, minedNonce);
     const snapshot: WalletSnapshot = { ...onChain, pendingEthWei: pending.ethWei, pendingUsdtBaseUnits: pending.usdtBaseUnits };
 
@@ -602,7 +606,13 @@ export function createChainWorker(options: ChainWorkerOptions): ChainWorker {
       }
       return;
     }
-    for (const row of requested) await isolated(row, 'sign', () => signRequested(connection, row, fees));
+    // One wallet snapshot per pass, not per transfer (four node round trips each time, the signing
+    // rate's largest cost): the pass holds the sender lock and broadcasts only after signing, so
+    // nothing of ours is sent meanwhile, and the spends signed earlier in the pass are counted from
+    // the database (pendingSpendOf, every transfer at or above the snapshot's mined nonce) — the
+    // balance and the pending spends still describe the same moment, as one snapshot per transfer did.
+    const wallet = await walletSnapshot();
+    for (const row of requested) await isolated(row, 'sign', () => signRequested(connection, row, fees, wallet));
     // Freshly signed transfers are sent in the same pass.
     for (const row of await loadOpenTransfers(connection, 'signed', transfersPerPassMax)) {
       await isolated(row, 'broadcast', () => broadcastSigned(connection, signedViewOf(row)));
