@@ -20,7 +20,7 @@ import pg from 'pg';
 import { createLogger } from '../core/logger.ts';
 import { startAdmin } from '../processors/admin/start-admin.ts';
 import { testAdminToken } from '../test/support/processor-process.ts';
-import { formatTable, machineLine, runBenchmark, withBenchStack } from './support/bench-stack.ts';
+import { formatTable, runBenchmark, withBenchStack, printRunHeader } from './support/bench-stack.ts';
 import { aroundBaseline } from './support/producer-performance.ts';
 import { paymentRecordBytes } from './support/payment-record-size.ts';
 import { clientIdOf, largestClientIndex, seedBalanceLedger, type LedgerSeedShape } from './support/balance-ledger-seed.ts';
@@ -219,9 +219,7 @@ async function main(): Promise<void> {
           return runs;
         });
 
-        console.log('');
-        console.log(machineLine(stack.mode));
-        console.log(baseline.line);
+        printRunHeader(stack.mode, baseline.line);
         for (const each of measured) printMeasured(each, baseline.recordsPerSecond, options.plans);
         console.log('');
         console.log('Closed loop: one request at a time, latency from send to the whole body read. ratio = requests/s ÷ ProducerPerformance records/s (same broker, same run).');

@@ -19,7 +19,7 @@ import { signIpn } from '../processors/webhook/ipn-signature.ts';
 import { finishedIpn, ipnText } from '../test/support/ipn.ts';
 import { formatOrderId } from '../processors/webhook/order-id.ts';
 import { registerClient } from '../test/support/settlement-fixtures.ts';
-import { formatTable, machineLine, runBenchmark, secondsSince, withBenchStack } from './support/bench-stack.ts';
+import { formatTable, runBenchmark, secondsSince, withBenchStack, printRunHeader } from './support/bench-stack.ts';
 import { startBenchProcess } from './support/bench-process.ts';
 import { aroundBaseline } from './support/producer-performance.ts';
 import { paymentRecordBytes } from './support/payment-record-size.ts';
@@ -93,9 +93,7 @@ async function main(): Promise<void> {
       const endToEndSeconds = seconds.endToEnd;
       const baseline = measuredBaseline.recordsPerSecond;
 
-      console.log('');
-      console.log(machineLine(stack.mode));
-      console.log(measuredBaseline.line);
+      printRunHeader(stack.mode, measuredBaseline.line);
       console.log(`${payments} payments, ${concurrency} concurrent senders, ${clientCount} clients`);
       console.log('');
       const row = (name: string, seconds: number, note: string): string[] => [name, seconds.toFixed(2), (payments / seconds).toFixed(0), (payments / seconds / baseline).toFixed(4), note];

@@ -31,7 +31,7 @@ import { openTopicProducer } from '../test/support/topic-producer.ts';
 import { uniqueClientId } from '../test/support/ipn.ts';
 import { plantConversionBatch, produceSwapEvent, swapEvent, xmrWalletA } from '../test/support/settlement-fixtures.ts';
 import { startBenchProcess, type BenchProcess } from './support/bench-process.ts';
-import { formatTable, machineLine, runBenchmark, secondsSince, withBenchStack, type BenchStack } from './support/bench-stack.ts';
+import { formatTable, runBenchmark, secondsSince, withBenchStack, type BenchStack, printRunHeader } from './support/bench-stack.ts';
 import { aroundBaseline } from './support/producer-performance.ts';
 import { paymentRecordBytes } from './support/payment-record-size.ts';
 
@@ -201,9 +201,7 @@ async function main(): Promise<void> {
       });
       const baseline = measuredBaseline.recordsPerSecond;
 
-      console.log('');
-      console.log(machineLine(stack.mode));
-      console.log(measuredBaseline.line);
+      printRunHeader(stack.mode, measuredBaseline.line);
       console.log('');
       console.log(
         formatTable(

@@ -12,7 +12,7 @@ import { createLogger } from '../core/logger.ts';
 import { signIpn } from '../processors/webhook/ipn-signature.ts';
 import { finishedIpn, ipnText } from '../test/support/ipn.ts';
 import { startBenchProcess } from './support/bench-process.ts';
-import { formatTable, machineLine, runBenchmark, withBenchStack } from './support/bench-stack.ts';
+import { formatTable, runBenchmark, withBenchStack, printRunHeader } from './support/bench-stack.ts';
 import { runOpenLoop, type OpenLoopResult } from './support/open-loop.ts';
 import { aroundBaseline } from './support/producer-performance.ts';
 import { paymentRecordBytes } from './support/payment-record-size.ts';
@@ -66,9 +66,7 @@ async function main(): Promise<void> {
       });
       const baseline = measuredBaseline.recordsPerSecond;
 
-      console.log('');
-      console.log(machineLine(stack.mode));
-      console.log(measuredBaseline.line);
+      printRunHeader(stack.mode, measuredBaseline.line);
       console.log('');
       console.log(
         formatTable(

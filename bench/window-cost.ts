@@ -31,7 +31,7 @@ import { createMicroBatchEvaluator } from '../processors/accumulator/micro-batch
 import { createIncrementalWindow } from '../processors/accumulator/incremental-window.ts';
 import { microBatchThresholdSetting } from '../processors/accumulator/pipeline-settings.ts';
 import { windowRulesOf } from '../processors/accumulator/start-accumulator.ts';
-import { formatTable, machineLine, runBenchmark, withBenchStack } from './support/bench-stack.ts';
+import { formatTable, runBenchmark, withBenchStack, printRunHeader } from './support/bench-stack.ts';
 import { aroundBaseline } from './support/producer-performance.ts';
 import { paymentRecordBytes } from './support/payment-record-size.ts';
 
@@ -205,9 +205,7 @@ async function main(): Promise<void> {
         return rows;
       });
 
-      console.log('');
-      console.log(machineLine(stack.mode));
-      console.log(baseline.line);
+      printRunHeader(stack.mode, baseline.line);
       console.log('');
       const line = (size: number, row: Row): string[] => {
         const sorted = [...row.latencies].sort((left, right) => left - right);

@@ -56,6 +56,13 @@ export async function withBenchStack<T>(settings: Record<string, string>, log: L
 }
 
 /** A fixed-width table: the first and last columns left-aligned, the figures right-aligned. */
+/** The lines every benchmark's report starts with: the machine, then the baseline measured in the same run. */
+export function printRunHeader(mode: string, baselineLine: string): void {
+  console.log('');
+  console.log(machineLine(mode));
+  console.log(baselineLine);
+}
+
 export function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]?.length ?? 0)));
   const line = (cells: readonly string[]): string =>
