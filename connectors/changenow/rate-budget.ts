@@ -19,8 +19,7 @@
 import { createHash } from 'node:crypto';
 import { sql, type CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
-import { assertInvariant } from '../../core/errors.ts';
-import { gcraWaitMs, type RateBudget, type RateSlot } from './rate-limiter.ts';
+import { gcraWaitMs, rateScheduleOf, sleepReal, type RateBudget, type RateSlot } from './rate-limiter.ts';
 
 export interface SharedRateBudgetOptions {
   /** Any pool of the process; each reservation is one autocommitted statement. */
@@ -32,8 +31,6 @@ export interface SharedRateBudgetOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
-const sleepReal = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
 /** The budget row's key: sha256 of the API key, so the key is never stored. */
 export function rateBudgetKeyOf(apiKey: string): string {
   return createHash('sha256').update(apiKey, 'utf8').digest('hex');
@@ -44,12 +41,9 @@ const reservationRow = z.object({ slot_at_ms: z.number(), now_ms: z.number() });
 export function createSharedRateBudget(options: SharedRateBudgetOptions): RateBudget {
   const { db, ratePerSecond } = options;
   const burst = options.burst ?? 1;
-  assertInvariant(Number.isFinite(ratePerSecond) && ratePerSecond > 0, 'rate limit must be a positive number per second', { ratePerSecond });
-  assertInvariant(Number.isInteger(burst) && burst >= 1, 'rate limit burst must be a positive integer', { burst });
+  const { intervalMs, toleranceMs } = rateScheduleOf(ratePerSecond, burst);
   const sleep = options.sleep ?? sleepReal;
   const keyHash = rateBudgetKeyOf(options.apiKey);
-  const intervalMs = 1_000 / ratePerSecond;
-  const toleranceMs = (burst - 1) * intervalMs;
 
   return {
     ratePerSecond,

@@ -42,17 +42,22 @@ export function gcraWaitMs(slotMs: number, nowMs: number, toleranceMs: number): 
   return Math.max(0, Math.ceil(slotMs - toleranceMs - nowMs));
 }
 
-const sleepReal = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+export const sleepReal = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The spacing of slots and how far ahead of its slot a request may go, for a checked rate and burst. */
+export function rateScheduleOf(ratePerSecond: number, burst: number): { readonly intervalMs: number; readonly toleranceMs: number } {
+  assertInvariant(Number.isFinite(ratePerSecond) && ratePerSecond > 0, 'rate limit must be a positive number per second', { ratePerSecond });
+  assertInvariant(Number.isInteger(burst) && burst >= 1, 'rate limit burst must be a positive integer', { burst });
+  const intervalMs = 1_000 / ratePerSecond;
+  return { intervalMs, toleranceMs: (burst - 1) * intervalMs };
+}
 
 /** The schedule in one process, on an injectable clock. */
 export function createRateLimiter(options: RateLimiterOptions): RateBudget {
   const { ratePerSecond, burst } = options;
-  assertInvariant(Number.isFinite(ratePerSecond) && ratePerSecond > 0, 'rate limit must be a positive number per second', { ratePerSecond });
-  assertInvariant(Number.isInteger(burst) && burst >= 1, 'rate limit burst must be a positive integer', { burst });
+  const { intervalMs, toleranceMs } = rateScheduleOf(ratePerSecond, burst);
   const now = options.now ?? Date.now;
   const sleep = options.sleep ?? sleepReal;
-  const intervalMs = 1_000 / ratePerSecond;
-  const toleranceMs = (burst - 1) * intervalMs;
   // The theoretical arrival time of the next request when the bucket is drained at exactly the rate.
   let nextSlotMs = Number.NEGATIVE_INFINITY;
 
