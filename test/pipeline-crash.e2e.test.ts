@@ -7,8 +7,7 @@
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { sql, type DatabasePool } from 'slonik';
 import { z } from 'zod';
-import { createLogger } from '../core/logger.ts';
-import { createKafkaClient, type Admin } from '../core/kafka/kafka-client.ts';
+import type { Admin } from '../core/kafka/kafka-client.ts';
 import { findViolations } from '../db/reconciliation.ts';
 import type { ConversionRequested, PayoutRequested } from '../schemas/generated/records.ts';
 import { topicNames } from '../topics/topics.ts';
@@ -17,6 +16,7 @@ import { eventually } from './support/eventually.ts';
 import { finishedIpn, jsonNumber, paymentIdOf, postIpn, uniqueClientId } from './support/ipn.ts';
 import { startProcessorProcess, type ProcessorProcess } from './support/processor-process.ts';
 import { readTopic } from './support/topic-records.ts';
+import { withKafkaAdmin } from './support/consumer-groups.ts';
 import { formatOrderId } from '../processors/webhook/order-id.ts';
 
 const seed = Number(process.env['CRASH_TEST_SEED'] ?? Date.now() % 1_000_000);
@@ -52,16 +52,7 @@ async function start(name: 'router' | 'accumulator', waitReady = true): Promise<
   running[name] = await startProcessorProcess(name, portVariables[name], { environment: processorEnvironment, waitReady, readyTimeoutMs: 120_000 });
 }
 
-async function withAdmin<T>(use: (admin: Admin) => Promise<T>): Promise<T> {
-  const log = createLogger({ name: 'replay-test', level: 'silent' });
-  const admin = createKafkaClient({ brokers: inject('endpoints').kafkaBrokers, clientId: 'replay-test', log, requestTimeoutMs: 10_000 }).admin();
-  await admin.connect();
-  try {
-    return await use(admin);
-  } finally {
-    await admin.disconnect();
-  }
-}
+const withAdmin = <T>(use: (admin: Admin) => Promise<T>): Promise<T> => withKafkaAdmin(inject('endpoints'), use);
 
 const thresholdClients = [uniqueClientId(), uniqueClientId(), uniqueClientId()];
 const instantClient = uniqueClientId();

@@ -4,21 +4,27 @@
 // exchanges, real transfers — muddling this file's assertions. Moving the group to the end of its
 // topics before its processes start makes the file see only what it produces itself.
 import { createLogger } from '../../core/logger.ts';
-import { createKafkaClient } from '../../core/kafka/kafka-client.ts';
+import { createKafkaClient, type Admin } from '../../core/kafka/kafka-client.ts';
 import type { StackEndpoints } from '../../stack/endpoints.ts';
+
+/** Runs `use` with a connected Kafka admin client of the test stack, disconnected afterwards. */
+export async function withKafkaAdmin<T>(endpoints: StackEndpoints, use: (admin: Admin) => Promise<T>): Promise<T> {
+  const log = createLogger({ name: 'test-consumer-groups', level: 'warn' });
+  const admin = createKafkaClient({ brokers: endpoints.kafkaBrokers, clientId: 'test-consumer-groups', log, requestTimeoutMs: 10_000 }).admin();
+  await admin.connect();
+  try {
+    return await use(admin);
+  } finally {
+    await admin.disconnect();
+  }
+}
 
 /** The group must have no live member (start its processes afterwards). */
 export async function skipGroupToLatest(endpoints: StackEndpoints, groupId: string, topics: readonly string[]): Promise<void> {
-  const log = createLogger({ name: 'test-consumer-groups', level: 'warn' });
-  const kafka = createKafkaClient({ brokers: endpoints.kafkaBrokers, clientId: 'test-consumer-groups', log, requestTimeoutMs: 10_000 });
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
+  await withKafkaAdmin(endpoints, async (admin) => {
     for (const topic of topics) {
       const ends = await admin.fetchTopicOffsets(topic);
       await admin.setOffsets({ groupId, topic, partitions: ends.map((end) => ({ partition: end.partition, offset: end.high })) });
     }
-  } finally {
-    await admin.disconnect();
-  }
+  });
 }
