@@ -1,0 +1,88 @@
+// Every benchmark of this folder, one after the other, in one run — the figures the performance
+// goals are judged by, taken on the same machine in the same hour, each with its own Kafka
+// ProducerPerformance baseline from its own stack. The output of each is shown as it runs and kept,
+// together, in .cache/bench-all/<start time>.txt, which ends with a summary: how long each took,
+// whether it succeeded, and the command that reproduces it.
+//
+//   npx tsx bench/all.ts [--only webhook-latency,ingest] [--skip balance-query]
+//   npm run bench:all
+//
+// Benchmarks run sequentially, never side by side: each one's figures assume the machine to itself.
+// A failing benchmark is reported and the run goes on with the next one; the exit code is then 1.
+import { spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { formatTable, machineLine } from './support/bench-stack.ts';
+
+interface Benchmark {
+  readonly name: string;
+  readonly args: readonly string[];
+}
+
+/** The default arguments are the ones bench/README.md reports figures for. */
+const benchmarks: readonly Benchmark[] = [
+  { name: 'pipeline-throughput', args: ['--payments', '2000'] },
+  { name: 'webhook-latency', args: ['--rates', '100,200,500,1000', '--seconds', '15'] },
+  { name: 'ingest', args: ['--payments', '20000', '--concurrency', '64'] },
+  { name: 'window-cost', args: ['--sizes', '1000,10000,100000'] },
+  { name: 'mass-payout', args: ['--clients', '1000', '--rates', '100,10'] },
+  { name: 'balance-query', args: [] },
+];
+
+interface Outcome {
+  readonly name: string;
+  readonly command: string;
+  readonly seconds: number;
+  readonly exitCode: number | null;
+}
+
+function chosen(argv: readonly string[]): readonly Benchmark[] {
+  const { values } = parseArgs({ args: [...argv], options: { only: { type: 'string' }, skip: { type: 'string' } }, strict: true });
+  const names = (list: string | undefined): string[] => (list === undefined ? [] : list.split(',').filter((name) => name !== ''));
+  const known = new Set(benchmarks.map((benchmark) => benchmark.name));
+  for (const name of [...names(values.only), ...names(values.skip)]) {
+    if (!known.has(name)) throw new Error(`unknown benchmark "${name}"; known: ${[...known].join(', ')}`);
+  }
+  const only = names(values.only);
+  const skip = new Set(names(values.skip));
+  return benchmarks.filter((benchmark) => (only.length === 0 || only.includes(benchmark.name)) && !skip.has(benchmark.name));
+}
+
+async function run(benchmark: Benchmark, write: (text: string) => void): Promise<Outcome> {
+  const file = `bench/${benchmark.name}.ts`;
+  const command = ['npx tsx', file, ...benchmark.args].join(' ');
+  write(`\n=== ${benchmark.name} — ${new Date().toISOString()}\n$ ${command}\n`);
+  const started = performance.now();
+  const child = spawn(process.execPath, ['--import', 'tsx', file, ...benchmark.args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout.on('data', (chunk: Buffer) => write(chunk.toString('utf8')));
+  child.stderr.on('data', (chunk: Buffer) => write(chunk.toString('utf8')));
+  const exitCode = await new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+  return { name: benchmark.name, command, seconds: (performance.now() - started) / 1_000, exitCode };
+}
+
+async function main(): Promise<number> {
+  const selected = chosen(process.argv.slice(2));
+  const directory = path.resolve('.cache/bench-all');
+  await mkdir(directory, { recursive: true });
+  const reportPath = path.join(directory, `${new Date().toISOString().replaceAll(':', '-')}.txt`);
+  const report = createWriteStream(reportPath);
+  const write = (text: string): void => {
+    process.stdout.write(text);
+    report.write(text);
+  };
+  write(`${machineLine('native')}\nbenchmarks: ${selected.map((benchmark) => benchmark.name).join(', ')}\n`);
+  const outcomes: Outcome[] = [];
+  for (const benchmark of selected) outcomes.push(await run(benchmark, write));
+  write(
+    `\n=== summary — ${new Date().toISOString()}\n${formatTable(
+      ['benchmark', 'minutes', 'result', 'reproduce'],
+      outcomes.map((outcome) => [outcome.name, (outcome.seconds / 60).toFixed(1), outcome.exitCode === 0 ? 'ok' : `failed (exit ${String(outcome.exitCode)})`, outcome.command]),
+    )}\nreport: ${reportPath}\nreproduce: ${['npx tsx bench/all.ts', ...process.argv.slice(2)].join(' ')}\n`,
+  );
+  await new Promise<void>((resolve) => report.end(resolve));
+  return outcomes.every((outcome) => outcome.exitCode === 0) ? 0 : 1;
+}
+
+process.exit(await main());
