@@ -230,7 +230,9 @@ describe.each(builds)('deploy/k8s/%s', (build) => {
       expect(target!.spec.replicas).toBeUndefined();
       const topics = scaledObject.spec.triggers.map((trigger) => {
         expect(trigger.type).toBe('kafka');
-        // Each process's consumer group is named after it (core/processing/consumer-process.ts).
+        // Each process's consumer group is named after it (routerConsumerGroup = 'router' in
+        // processors/router/start-router.ts, and so on); not imported, because loading the
+        // processors would cost this test more time than all its checks.
         expect(trigger.metadata.consumerGroup).toBe(target!.metadata.name);
         expect(trigger.metadata.allowIdleConsumers).toBe('false');
         expect(Number(trigger.metadata.lagThreshold)).toBeGreaterThan(0);
