@@ -1,6 +1,7 @@
 // The processors `run` can start, each its own process (and its own consumer group, where it
 // consumes), deployable as pods and scaled by partitions.
 import type { Config } from '../core/config.ts';
+import type { ProcessorName } from './processor-names.ts';
 import type { Shutdown } from '../core/shutdown.ts';
 import type { StackEndpoints } from '../stack/endpoints.ts';
 import { startWebhook } from '../processors/webhook/start-webhook.ts';
@@ -11,17 +12,14 @@ import { startSettlement } from '../processors/settlement/start-settlement.ts';
 import { startChangeNowConnector } from '../connectors/changenow/start-changenow-connector.ts';
 import { startChainConnector } from '../connectors/chain/start-chain-connector.ts';
 
+// The names and ports live apart from the starters, so tooling (the deployment manifests' test)
+// reads them without loading every processor.
+export { isProcessorName, processorNames, processorUrls, type ProcessorName } from './processor-names.ts';
+
 export interface RunningProcess {
   readonly url: string;
   readonly shutdown: Shutdown;
   stop(): Promise<void>;
-}
-
-export const processorNames = ['webhook', 'admin', 'router', 'accumulator', 'changenow', 'chain', 'settlement'] as const;
-export type ProcessorName = (typeof processorNames)[number];
-
-export function isProcessorName(name: string): name is ProcessorName {
-  return (processorNames as readonly string[]).includes(name);
 }
 
 export async function startProcessor(name: ProcessorName, config: Config, endpoints: StackEndpoints): Promise<RunningProcess> {
@@ -41,17 +39,4 @@ export async function startProcessor(name: ProcessorName, config: Config, endpoi
     case 'chain':
       return startChainConnector({ config, endpoints });
   }
-}
-
-/** Where each processor listens, for the start-up summary. */
-export function processorUrls(config: Config): Record<ProcessorName, string> {
-  return {
-    webhook: `http://localhost:${config.WEBHOOK_PORT}/webhooks/nowpayments`,
-    admin: `http://localhost:${config.ADMIN_PORT}/api`,
-    router: `http://localhost:${config.ROUTER_PORT}/metrics`,
-    accumulator: `http://localhost:${config.ACCUMULATOR_PORT}/metrics`,
-    settlement: `http://localhost:${config.SETTLEMENT_PORT}/metrics`,
-    changenow: `http://localhost:${config.CHANGENOW_CONNECTOR_PORT}/metrics`,
-    chain: `http://localhost:${config.CHAIN_CONNECTOR_PORT}/metrics`,
-  };
 }

@@ -1,0 +1,23 @@
+// The processors `run` can start and the port each listens on: names only, no processor code, so
+// tools such as the Kubernetes manifests' test (deploy/k8s) can check against them cheaply.
+import type { Config } from '../core/config.ts';
+
+export const processorNames = ['webhook', 'admin', 'router', 'accumulator', 'changenow', 'chain', 'settlement'] as const;
+export type ProcessorName = (typeof processorNames)[number];
+
+export function isProcessorName(name: string): name is ProcessorName {
+  return (processorNames as readonly string[]).includes(name);
+}
+
+/** Where each processor listens, for the start-up summary. */
+export function processorUrls(config: Config): Record<ProcessorName, string> {
+  return {
+    webhook: `http://localhost:${config.WEBHOOK_PORT}/webhooks/nowpayments`,
+    admin: `http://localhost:${config.ADMIN_PORT}/api`,
+    router: `http://localhost:${config.ROUTER_PORT}/metrics`,
+    accumulator: `http://localhost:${config.ACCUMULATOR_PORT}/metrics`,
+    settlement: `http://localhost:${config.SETTLEMENT_PORT}/metrics`,
+    changenow: `http://localhost:${config.CHANGENOW_CONNECTOR_PORT}/metrics`,
+    chain: `http://localhost:${config.CHAIN_CONNECTOR_PORT}/metrics`,
+  };
+}
