@@ -42,6 +42,9 @@ const environment = {
   CHAIN_POLL_INTERVAL: '200ms',
   CHAIN_CONFIRMATIONS: '2',
   LIVENESS_CHECK_INTERVAL: '1s',
+  // No test here is about the ChangeNow rate limit (rate-budget.int.test.ts is): the shared budget
+  // at the production 10/s only queues the status polls.
+  CHANGENOW_RATE_LIMIT_PER_SECOND: '100',
 };
 
 const processorPorts = {
@@ -59,11 +62,16 @@ let client: TestClient;
 beforeAll(async () => {
   database = await openTestDatabase();
   client = await registerClient(database, { thresholdUsd: '500' });
-  for (const [name, port] of Object.entries(processorPorts)) {
-    const started = await startProcessorProcess(name, port, { environment, readyTimeoutMs: 120_000 });
-    processes.push(started);
-    if (name === 'admin') adminUrl = started.url;
-  }
+  // All five at once: they are independent consumers and servers, and starting them one after
+  // the other cost the sum of five process start-ups.
+  const started = await Promise.all(
+    Object.entries(processorPorts).map(async ([name, port]) => {
+      const running = await startProcessorProcess(name, port, { environment, readyTimeoutMs: 120_000 });
+      processes.push(running);
+      return { name, running };
+    }),
+  );
+  adminUrl = started.find((entry) => entry.name === 'admin')?.running.url ?? '';
   // The global window batches every pending payment: none may share a batch with this file's.
   await eventually(async () => {
     const pending = await database.oneFirst(sql.type(z.object({ count: z.number().int() }))`

@@ -37,6 +37,9 @@ const connectorEnvironment = {
   // A SIGKILLed member is waited for up to the session timeout before its partitions move.
   KAFKA_SESSION_TIMEOUT: '6s',
   KAFKA_REBALANCE_TIMEOUT: '10s',
+  // No test here is about the rate limit (rate-budget.int.test.ts and the client's tests are): at
+  // the production 10/s, eight commands polling every 200 ms on two instances queue for the budget.
+  CHANGENOW_RATE_LIMIT_PER_SECOND: '100',
 };
 
 let producer: TopicProducer;
