@@ -24,5 +24,10 @@ export function testStackEnvironment(environment: NodeJS.ProcessEnv): NodeJS.Pro
     // Always the simulator's development key: processes and test helpers send it, and a real key
     // from the developer's shell has no business in a test stack.
     CHANGENOW_API_KEY: localChangeNowApiKey,
+    // Every process of the test stack draws on one shared ChangeNow budget (rate-budget.ts), and the
+    // simulator enforces no limit: at the production default (10/s) the files that run several
+    // ChangeNow callers at once spend much of their time queueing for it. The budget's own tests
+    // (rate-budget.int, changenow-client.int) pass their rate explicitly.
+    CHANGENOW_RATE_LIMIT_PER_SECOND: environment['CHANGENOW_RATE_LIMIT_PER_SECOND'] ?? '100',
   };
 }
