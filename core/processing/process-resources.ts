@@ -11,7 +11,7 @@ import { createIdempotentProducer, createKafkaClient, probeKafka, type KafkaClie
 import type { ReadinessProbe } from '../http/operations-routes.ts';
 import { createDatabasePool, type DatabasePoolOptions } from '../../db/pool.ts';
 import { probeDatabase } from '../../db/probe-database.ts';
-import { createAvroSerde, createSchemaRegistryClient, probeSchemaRegistry, type AvroSerde } from '../../schemas/registry.ts';
+import { schemaRegistryAccessOf, createAvroSerde, createSchemaRegistryClient, probeSchemaRegistry, type AvroSerde } from '../../schemas/registry.ts';
 import type { StackEndpoints } from '../endpoints.ts';
 
 export interface ProcessResources {
@@ -50,7 +50,7 @@ export async function openProcessResources(options: OpenProcessResourcesOptions)
   shutdown.add('database pool', () => pool.end());
 
   const kafka = createKafkaClient({
-    brokers: endpoints.kafkaBrokers,
+    brokers: endpoints.kafkaBrokers, security: endpoints.kafkaSecurity,
     clientId: `${config.KAFKA_CLIENT_ID}-${name}`,
     log,
     requestTimeoutMs: config.KAFKA_REQUEST_TIMEOUT_MS,
@@ -59,10 +59,10 @@ export async function openProcessResources(options: OpenProcessResourcesOptions)
   await untilReachable(() => producer.connect());
   shutdown.add('kafka producer', () => producer.disconnect());
 
-  const serde = createAvroSerde(createSchemaRegistryClient(endpoints.schemaRegistryUrl));
+  const serde = createAvroSerde(createSchemaRegistryClient(schemaRegistryAccessOf(endpoints)));
   const probes: Record<string, ReadinessProbe> = {
     kafka: () => probeKafka(kafka),
-    schemaRegistry: () => probeSchemaRegistry(endpoints.schemaRegistryUrl),
+    schemaRegistry: () => probeSchemaRegistry(schemaRegistryAccessOf(endpoints)),
     database: () => probeDatabase(pool),
   };
   return { pool, kafka, producer, serde, metrics, probes };
