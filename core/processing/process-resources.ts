@@ -8,6 +8,7 @@ import type { Shutdown } from '../shutdown.ts';
 import { createMetricsRegistry, type MetricsRegistry } from '../metrics.ts';
 import { createRetry } from '../retry.ts';
 import { createIdempotentProducer, createKafkaClient, probeKafka, type KafkaClient, type Producer } from '../kafka/kafka-client.ts';
+import { redactedKafkaSecurity } from '../kafka/kafka-security.ts';
 import type { ReadinessProbe } from '../http/operations-routes.ts';
 import { createDatabasePool, type DatabasePoolOptions } from '../../db/pool.ts';
 import { probeDatabase } from '../../db/probe-database.ts';
@@ -55,6 +56,8 @@ export async function openProcessResources(options: OpenProcessResourcesOptions)
     log,
     requestTimeoutMs: config.KAFKA_REQUEST_TIMEOUT_MS,
   });
+  // The mechanism, user and TLS only: the password and key stay out of the logs.
+  log.info({ kafka: redactedKafkaSecurity(endpoints.kafkaSecurity), schemaRegistryAuth: endpoints.schemaRegistryAuth !== undefined }, 'Kafka and registry security');
   const producer = createIdempotentProducer(kafka);
   await untilReachable(() => producer.connect());
   shutdown.add('kafka producer', () => producer.disconnect());
