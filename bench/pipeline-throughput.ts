@@ -19,7 +19,7 @@ import type { Config } from '../core/config.ts';
 import { createLogger } from '../core/logger.ts';
 import { createIdempotentProducer, createKafkaClient, type KafkaClient } from '../core/kafka/kafka-client.ts';
 import type { StackEndpoints } from '../stack/endpoints.ts';
-import { createAvroSerde, createSchemaRegistryClient, type AvroSerde } from '../schemas/registry.ts';
+import { schemaRegistryAccessOf, createAvroSerde, createSchemaRegistryClient, type AvroSerde } from '../schemas/registry.ts';
 import { topicNames } from '../topics/topics.ts';
 import { routerConsumerGroup, startRouter } from '../processors/router/start-router.ts';
 import { startWebhook } from '../processors/webhook/start-webhook.ts';
@@ -306,8 +306,8 @@ async function main(): Promise<void> {
   const { payments } = argumentsOf(process.argv.slice(2));
   await withBenchStack({ NOWPAYMENTS_IPN_SECRET: ipnSecret, MICRO_BATCH_THRESHOLD_USD: '100000' }, log, async ({ config, endpoints, mode }) => {
     console.log(`${payments} payments per stage`);
-    const kafka = createKafkaClient({ brokers: endpoints.kafkaBrokers, clientId: 'bench', log, requestTimeoutMs: 30_000 });
-    const serde = createAvroSerde(createSchemaRegistryClient(endpoints.schemaRegistryUrl));
+    const kafka = createKafkaClient({ brokers: endpoints.kafkaBrokers, security: endpoints.kafkaSecurity, clientId: 'bench', log, requestTimeoutMs: 30_000 });
+    const serde = createAvroSerde(createSchemaRegistryClient(schemaRegistryAccessOf(endpoints)));
 
     // Warm-up (JIT, connections, registry cache), not reported.
     for (let round = 0; round < 3; round += 1) await produceAll(kafka, (await encodePayments(serde, [uniqueClientId()], payments)).messages);

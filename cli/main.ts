@@ -9,6 +9,7 @@ import { exitOnSignals } from '../core/shutdown.ts';
 import { resolveEndpoints } from '../stack/endpoints.ts';
 import { describeStack, startStack } from '../stack/start-stack.ts';
 import { runSchemasCheck, runSchemasCodegen, runSchemasFreeze, runSchemasRegister } from '../schemas/commands.ts';
+import { schemaRegistryAccessOf } from '../schemas/registry.ts';
 import { signIpn } from '../processors/webhook/ipn-signature.ts';
 import { applyAllTopics, migrate, prepare } from './prepare.ts';
 import { isProcessorName, processorNames, startProcessor } from './processes.ts';
@@ -93,12 +94,12 @@ schemas
   .description('fail on a schema change that is not BACKWARD compatible (with history and golden fixtures; and the registry with --registry)')
   .option('--registry', 'also ask the schema registry', false)
   .action((options: { registry: boolean }) =>
-    runSchemasCheck(options.registry ? { registryUrl: endpoints.schemaRegistryUrl } : {}),
+    runSchemasCheck(options.registry ? { registry: schemaRegistryAccessOf(endpoints) } : {}),
   );
 schemas
   .command('register')
   .description('register every value schema under <topic>-value with BACKWARD compatibility')
-  .action(() => runSchemasRegister({ registryUrl: endpoints.schemaRegistryUrl }));
+  .action(() => runSchemasRegister({ registry: schemaRegistryAccessOf(endpoints) }));
 schemas
   .command('codegen')
   .description('generate schemas/generated/records.ts from schemas/avro')

@@ -4,7 +4,7 @@
 import type { Logger } from '../core/logger.ts';
 import { createKafkaClient } from '../core/kafka/kafka-client.ts';
 import { migrateDatabase } from '../db/migrate.ts';
-import { registerValueSchemas } from '../schemas/registry.ts';
+import { schemaRegistryAccessOf, registerValueSchemas } from '../schemas/registry.ts';
 import type { StackEndpoints } from '../stack/endpoints.ts';
 import { applyTopics, formatTopicPlan } from '../topics/apply-topics.ts';
 import { topicDefinitions } from '../topics/topics.ts';
@@ -15,7 +15,7 @@ export async function migrate(endpoints: StackEndpoints, log: Logger): Promise<v
 }
 
 export async function applyAllTopics(endpoints: StackEndpoints, log: Logger): Promise<string> {
-  const kafka = createKafkaClient({ brokers: endpoints.kafkaBrokers, clientId: 'topics-apply', log, requestTimeoutMs: 10_000 });
+  const kafka = createKafkaClient({ brokers: endpoints.kafkaBrokers, security: endpoints.kafkaSecurity, clientId: 'topics-apply', log, requestTimeoutMs: 10_000 });
   const admin = kafka.admin();
   await admin.connect();
   try {
@@ -30,6 +30,6 @@ export async function applyAllTopics(endpoints: StackEndpoints, log: Logger): Pr
 export async function prepare(endpoints: StackEndpoints, log: Logger): Promise<void> {
   await migrate(endpoints, log);
   log.info('\n' + (await applyAllTopics(endpoints, log)));
-  const registered = await registerValueSchemas(endpoints.schemaRegistryUrl, topicDefinitions);
+  const registered = await registerValueSchemas(schemaRegistryAccessOf(endpoints), topicDefinitions);
   log.info({ subjects: registered.length }, 'schemas registered');
 }

@@ -17,7 +17,7 @@ it('moves dead letters back unchanged, once', async () => {
   const paymentId = uniquePaymentId();
   const clientId = uniqueClientId();
   const value = await serde.encode(topicNames.paymentsReceived, 'payment-received', paymentReceivedRecord(paymentId, clientId));
-  const kafka = createKafkaClient({ brokers: endpoints.kafkaBrokers, clientId: 'replay-test', log, requestTimeoutMs: 10_000 });
+  const kafka = createKafkaClient({ brokers: endpoints.kafkaBrokers, security: endpoints.kafkaSecurity, clientId: 'replay-test', log, requestTimeoutMs: 10_000 });
   const producer = createIdempotentProducer(kafka);
   await producer.connect();
   await producer.send({

@@ -20,7 +20,7 @@ function withoutDeadLetterHeaders(headers: IHeaders | undefined, from: string): 
 
 export async function replayDeadLetters(endpoints: StackEndpoints, topic: string, log: Logger): Promise<ReplayResult> {
   const deadLetterTopic = deadLetterTopicOf(topic);
-  const kafka = createKafkaClient({ brokers: endpoints.kafkaBrokers, clientId: 'cli-replay', log, requestTimeoutMs: 10_000 });
+  const kafka = createKafkaClient({ brokers: endpoints.kafkaBrokers, security: endpoints.kafkaSecurity, clientId: 'cli-replay', log, requestTimeoutMs: 10_000 });
   const admin = kafka.admin();
   await admin.connect();
   const ends = await admin.fetchTopicOffsets(deadLetterTopic);

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from '../core/logger.ts';
 import { toReadableJson } from '../schemas/sample-value.ts';
 import { createKafkaClient, headerText, correlationIdHeader } from '../core/kafka/kafka-client.ts';
-import { createAvroSerde, createSchemaRegistryClient } from '../schemas/registry.ts';
+import { schemaRegistryAccessOf, createAvroSerde, createSchemaRegistryClient } from '../schemas/registry.ts';
 import type { StackEndpoints } from '../stack/endpoints.ts';
 
 export interface TailOptions {
@@ -20,8 +20,8 @@ export function toDisplayJson(value: unknown): string {
 }
 
 export async function tailTopic(endpoints: StackEndpoints, options: TailOptions, log: Logger, write: (line: string) => void): Promise<number> {
-  const kafka = createKafkaClient({ brokers: endpoints.kafkaBrokers, clientId: 'cli-tail', log, requestTimeoutMs: 10_000 });
-  const serde = createAvroSerde(createSchemaRegistryClient(endpoints.schemaRegistryUrl));
+  const kafka = createKafkaClient({ brokers: endpoints.kafkaBrokers, security: endpoints.kafkaSecurity, clientId: 'cli-tail', log, requestTimeoutMs: 10_000 });
+  const serde = createAvroSerde(createSchemaRegistryClient(schemaRegistryAccessOf(endpoints)));
   const consumer = kafka.consumer({ groupId: `cli-tail-${randomUUID()}`, allowAutoTopicCreation: false });
   await consumer.connect();
   let printed = 0;

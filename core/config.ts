@@ -48,6 +48,32 @@ export const configSchema = z.object({
     .default('auto')
     .describe('How the stack is found: `auto` tries the endpoints from the environment, then Docker, then native; the others force one.'),
 
+  // Security of an existing (managed) Kafka and registry; core/kafka/kafka-security.ts checks the combinations at start.
+  KAFKA_SASL_MECHANISM: z
+    .enum(['none', 'scram-sha-256', 'scram-sha-512', 'plain'])
+    .default('none')
+    .describe('SASL mechanism of the brokers (Confluent Cloud: plain; MSK and Aiven: scram-sha-512); needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD.'),
+  KAFKA_SASL_USERNAME: z.string().min(1).optional().describe('SASL user name (Confluent Cloud: the API key).'),
+  KAFKA_SASL_PASSWORD: z.string().min(1).optional().describe('SASL password (Confluent Cloud: the API secret); never logged.'),
+  KAFKA_SSL: z
+    .enum(['true', 'false'])
+    .transform((text) => text === 'true')
+    .default('false')
+    .describe('`true` connects to the brokers over TLS, verifying their certificate (required with KAFKA_SASL_MECHANISM=plain).'),
+  KAFKA_SSL_CA_FILE: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("PEM file of the CA(s) that signed the brokers' certificates; unset, Node's bundled public CAs are trusted."),
+  KAFKA_SSL_CERT_FILE: z.string().min(1).optional().describe('PEM client certificate, for brokers that require mutual TLS (with KAFKA_SSL_KEY_FILE).'),
+  KAFKA_SSL_KEY_FILE: z.string().min(1).optional().describe("PEM private key of KAFKA_SSL_CERT_FILE (unencrypted); never logged."),
+  SCHEMA_REGISTRY_USERNAME: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('Basic-auth user of the schema registry (Confluent Cloud: the registry API key); with SCHEMA_REGISTRY_PASSWORD.'),
+  SCHEMA_REGISTRY_PASSWORD: z.string().min(1).optional().describe('Basic-auth password of the schema registry; never logged.'),
+
   KAFKA_CLIENT_ID: z.string().min(1).default('payout-pipeline').describe('Kafka client id prefix; each processor appends its name.'),
   KAFKA_REQUEST_TIMEOUT_MS: positiveInt.default(10_000).describe('kafkajs request timeout, in milliseconds.'),
   KAFKA_PRODUCE_TIMEOUT_MS: positiveInt

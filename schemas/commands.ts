@@ -4,7 +4,7 @@ import { PipelineError } from '../core/errors.ts';
 import { topicDefinitions } from '../topics/topics.ts';
 import { syncRecordsModule } from './codegen.ts';
 import { checkSchemas, formatProblems, freezeSchemas } from './compatibility.ts';
-import { checkAgainstRegistry, registerValueSchemas } from './registry.ts';
+import { checkAgainstRegistry, registerValueSchemas, type SchemaRegistryAccess } from './registry.ts';
 import { schemasDirectory } from './schema-files.ts';
 
 /** Where a command prints and which `schemas/` it works on; tests swap both. */
@@ -25,14 +25,14 @@ export async function runSchemasCodegen(options: { check: boolean } & CommandEnv
 }
 
 /** `schemas check [--registry-url]`: the offline evolution check, and against the registry when given. */
-export async function runSchemasCheck(options: { registryUrl?: string } & CommandEnvironment): Promise<void> {
+export async function runSchemasCheck(options: { registry?: SchemaRegistryAccess } & CommandEnvironment): Promise<void> {
   const { print, directory } = environmentOf(options);
   const report = await checkSchemas(directory);
   for (const { schema, versions } of report.checked) print(`${schema}: reads v${versions.join(', v')}`);
   for (const schema of report.unfrozen) print(`${schema}: new, not frozen (run \`schemas freeze\` once it is final)`);
   const problems = [...report.problems];
-  if (options.registryUrl !== undefined) {
-    const registry = await checkAgainstRegistry(options.registryUrl, topicDefinitions);
+  if (options.registry !== undefined) {
+    const registry = await checkAgainstRegistry(options.registry, topicDefinitions);
     for (const subject of registry.compatible) print(`${subject}: compatible with the registry's latest`);
     for (const subject of registry.unregistered) print(`${subject}: not registered yet`);
     problems.push(...registry.problems);
@@ -44,11 +44,11 @@ export async function runSchemasCheck(options: { registryUrl?: string } & Comman
 }
 
 /** `schemas register`: BACKWARD compatibility and every value schema under `<topic>-value`. */
-export async function runSchemasRegister(options: { registryUrl: string } & CommandEnvironment): Promise<void> {
+export async function runSchemasRegister(options: { registry: SchemaRegistryAccess } & CommandEnvironment): Promise<void> {
   const { print } = environmentOf(options);
-  const rows = await registerValueSchemas(options.registryUrl, topicDefinitions);
+  const rows = await registerValueSchemas(options.registry, topicDefinitions);
   for (const row of rows) print(`${row.subject}: ${row.schemaName} id ${row.id}${row.version === undefined ? '' : ` version ${row.version}`}`);
-  print(`registered ${rows.length} value schemas at ${options.registryUrl}`);
+  print(`registered ${rows.length} value schemas at ${options.registry.url}`);
 }
 
 /** `schemas freeze`: records every changed schema as the next history version with its golden fixture. */

@@ -3,7 +3,9 @@
 // and read the Confluent wire format (magic byte 0, 4-byte big-endian schema id, Avro body).
 import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import avro from 'avsc';
+import type { StackEndpoints } from '../core/endpoints.ts';
 import { assertInvariant, PipelineError, UnavailableError, ValidationError } from '../core/errors.ts';
+import { basicAuthorization, type BasicAuth } from '../core/kafka/kafka-security.ts';
 import { createRetry, type Retry } from '../core/retry.ts';
 import { topicDefinitions, valueSubjectOf, type TopicDefinition, type ValueSchemaName } from '../topics/topics.ts';
 import { decodeAvroValue, encodeAvroValue } from './avro-codec.ts';
@@ -21,6 +23,32 @@ const probeTimeoutMs = 2_000;
 const magicByte = 0;
 const wireHeaderLength = 5;
 
+/** A registry and the basic auth it requires, if any (SCHEMA_REGISTRY_USERNAME/PASSWORD). */
+export interface SchemaRegistryAccess {
+  readonly url: string;
+  readonly auth?: BasicAuth;
+}
+
+/** A registry URL (no auth: the local or a test registry) or a registry with its credentials. */
+export type RegistryAt = string | SchemaRegistryAccess;
+
+function accessOf(registry: RegistryAt): SchemaRegistryAccess {
+  return typeof registry === 'string' ? { url: registry } : registry;
+}
+
+/** The configured registry of the endpoints, credentials included. */
+export function schemaRegistryAccessOf(endpoints: Pick<StackEndpoints, 'schemaRegistryUrl' | 'schemaRegistryAuth'>): SchemaRegistryAccess {
+  return {
+    url: endpoints.schemaRegistryUrl,
+    ...(endpoints.schemaRegistryAuth === undefined ? {} : { auth: endpoints.schemaRegistryAuth }),
+  };
+}
+
+/** The request headers every registry call sends: basic auth when the registry requires it. */
+function authorizationHeaders(access: SchemaRegistryAccess): Record<string, string> {
+  return access.auth === undefined ? {} : { authorization: basicAuthorization(access.auth) };
+}
+
 /** The exact schema text we register and look up; the same string both ways, so ids match. */
 export function schemaTextOf(schemaName: ValueSchemaName): string {
   return JSON.stringify(valueSchemas[schemaName].schema);
@@ -30,10 +58,13 @@ export function schemaTextOf(schemaName: ValueSchemaName): string {
  * A registry client whose Avro parsing uses our logical types, so schemas fetched by id decode
  * decimals to Decimal/bigint and timestamps to Date, exactly as our own encoder wrote them.
  */
-export function createSchemaRegistryClient(url: string, options: { clientId?: string } = {}): SchemaRegistry {
+export function createSchemaRegistryClient(registry: RegistryAt, options: { clientId?: string } = {}): SchemaRegistry {
+  const { url, auth } = accessOf(registry);
   return new SchemaRegistry(
     {
       host: url,
+      // The library sends these as the Authorization: Basic header of every request.
+      ...(auth === undefined ? {} : { auth: { username: auth.username, password: auth.password } }),
       clientId: options.clientId ?? 'payout-pipeline',
       // The library's own retry covers 5xx answers only; connection failures surface as
       // UnavailableError (see classifyRegistryError) for the caller's createRetry.
@@ -61,13 +92,14 @@ function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-async function registryRequest(url: string, method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown): Promise<unknown> {
+async function registryRequest(access: SchemaRegistryAccess, method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown): Promise<unknown> {
+  const { url } = access;
   const target = `${url.replace(/\/+$/, '')}${path}`;
   let response: Response;
   try {
     response = await fetch(target, {
       method,
-      headers: { accept: registryContentType, ...(body === undefined ? {} : { 'content-type': registryContentType }) },
+      headers: { accept: registryContentType, ...authorizationHeaders(access), ...(body === undefined ? {} : { 'content-type': registryContentType }) },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       signal: AbortSignal.timeout(requestTimeoutMs),
     });
@@ -97,13 +129,13 @@ function encodeSubject(subject: string): string {
   return encodeURIComponent(subject);
 }
 
-async function setSubjectCompatibility(url: string, subject: string, compatibility: COMPATIBILITY): Promise<void> {
-  await registryRequest(url, 'PUT', `/config/${encodeSubject(subject)}`, { compatibility });
+async function setSubjectCompatibility(access: SchemaRegistryAccess, subject: string, compatibility: COMPATIBILITY): Promise<void> {
+  await registryRequest(access, 'PUT', `/config/${encodeSubject(subject)}`, { compatibility });
 }
 
 /** `POST /subjects/<subject>`: the id and version of exactly this schema under the subject. */
-async function lookUpSchema(url: string, subject: string, schemaText: string): Promise<{ id: number; version: number | undefined }> {
-  const found = (await registryRequest(url, 'POST', `/subjects/${encodeSubject(subject)}`, { schema: schemaText })) as {
+async function lookUpSchema(access: SchemaRegistryAccess, subject: string, schemaText: string): Promise<{ id: number; version: number | undefined }> {
+  const found = (await registryRequest(access, 'POST', `/subjects/${encodeSubject(subject)}`, { schema: schemaText })) as {
     id?: unknown;
     version?: unknown;
   };
@@ -112,9 +144,13 @@ async function lookUpSchema(url: string, subject: string, schemaText: string): P
 }
 
 /** Fails with UnavailableError unless the registry answers HTTP; for readiness probes. */
-export async function probeSchemaRegistry(url: string): Promise<void> {
+export async function probeSchemaRegistry(registry: RegistryAt): Promise<void> {
+  const access = accessOf(registry);
+  const { url } = access;
   try {
-    const response = await fetch(`${url.replace(/\/+$/, '')}/subjects`, { signal: AbortSignal.timeout(probeTimeoutMs) });
+    // With the credentials: a registry that requires auth answers 401 without them, and a wrong
+    // password should make the process not ready rather than fail on its first record.
+    const response = await fetch(`${url.replace(/\/+$/, '')}/subjects`, { headers: authorizationHeaders(access), signal: AbortSignal.timeout(probeTimeoutMs) });
     await response.body?.cancel();
     if (!response.ok) throw new Error(`answered ${response.status}`);
   } catch (error) {
@@ -156,7 +192,7 @@ export interface RegisteredValueSchema {
   readonly version?: number;
 }
 
-export type SchemaRegistryTarget = string | { readonly url: string; readonly client: SchemaRegistry };
+export type SchemaRegistryTarget = RegistryAt | (SchemaRegistryAccess & { readonly client: SchemaRegistry });
 
 function registryRetry(): Retry {
   return createRetry({ attemptsMax: 5, delayInitialMs: 200, delayMaxMs: 2_000, totalMs: 20_000 });
@@ -173,15 +209,15 @@ function valueSchemaTopics(topics: readonly TopicDefinition[]): { topic: string;
  * Idempotent: the registry answers an already registered schema with its existing id.
  */
 export async function registerValueSchemas(target: SchemaRegistryTarget, topics: readonly TopicDefinition[]): Promise<RegisteredValueSchema[]> {
-  const url = typeof target === 'string' ? target : target.url;
-  const client = typeof target === 'string' ? createSchemaRegistryClient(url) : target.client;
+  const access = accessOf(target);
+  const client = typeof target !== 'string' && 'client' in target ? target.client : createSchemaRegistryClient(access);
   const retry = registryRetry();
   const rows: RegisteredValueSchema[] = [];
   for (const { topic, subject, schemaName } of valueSchemaTopics(topics)) {
     const schemaText = schemaTextOf(schemaName);
     // Set first: the library compares the subject's level with the one it is given and refuses
     // to register when they differ, and a new subject would otherwise start at the global level.
-    await retry(() => setSubjectCompatibility(url, subject, COMPATIBILITY.BACKWARD));
+    await retry(() => setSubjectCompatibility(access, subject, COMPATIBILITY.BACKWARD));
     const registered = await retry(async () => {
       try {
         // The subject is always explicit: by default the library derives it from the record
@@ -191,7 +227,7 @@ export async function registerValueSchemas(target: SchemaRegistryTarget, topics:
         throw classifyRegistryError(error, `registering ${schemaName} under ${subject}`);
       }
     });
-    const found = await retry(() => lookUpSchema(url, subject, schemaText));
+    const found = await retry(() => lookUpSchema(access, subject, schemaText));
     assertInvariant(found.id === registered.id, 'the registry gives one id for one schema', { subject, registered: registered.id, found: found.id });
     rows.push({ topic, subject, schemaName, id: registered.id, ...(found.version === undefined ? {} : { version: found.version }) });
   }
@@ -216,7 +252,8 @@ interface CompatibilityAnswer {
  * Registries apply Avro's resolution rules, which ignore logical types: a changed decimal scale
  * passes here, which is why the offline check (compatibility.ts) exists.
  */
-export async function checkAgainstRegistry(url: string, topics: readonly TopicDefinition[]): Promise<RegistryCheckReport> {
+export async function checkAgainstRegistry(registry: RegistryAt, topics: readonly TopicDefinition[]): Promise<RegistryCheckReport> {
+  const access = accessOf(registry);
   const retry = registryRetry();
   const problems: SchemaProblem[] = [];
   const compatible: string[] = [];
@@ -225,7 +262,7 @@ export async function checkAgainstRegistry(url: string, topics: readonly TopicDe
     let answer: CompatibilityAnswer;
     try {
       answer = (await retry(() =>
-        registryRequest(url, 'POST', `/compatibility/subjects/${encodeSubject(subject)}/versions/latest?verbose=true`, {
+        registryRequest(access, 'POST', `/compatibility/subjects/${encodeSubject(subject)}/versions/latest?verbose=true`, {
           schema: schemaTextOf(schemaName),
         }),
       )) as CompatibilityAnswer;

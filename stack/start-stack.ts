@@ -14,7 +14,7 @@ import type { Logger } from '../core/logger.ts';
 import { createRetry } from '../core/retry.ts';
 import { UnavailableError } from '../core/errors.ts';
 import { createKafkaClient, probeKafka } from '../core/kafka/kafka-client.ts';
-import { probeSchemaRegistry } from '../schemas/registry.ts';
+import { schemaRegistryAccessOf, probeSchemaRegistry } from '../schemas/registry.ts';
 import { probeDatabaseUrl } from '../db/probe-database.ts';
 import { isDockerEngineAvailable, startDockerStack } from './docker-stack.ts';
 import { localDatabaseName, localDatabasePassword, localDatabaseUser, resolveEndpoints, type StackEndpoints } from './endpoints.ts';
@@ -162,10 +162,10 @@ async function stopAll(services: readonly RunningService[], log: Logger): Promis
 /** Waits until Kafka answers metadata, the registry answers HTTP, PostgreSQL `select 1` and the EVM node eth_chainId. */
 export async function waitForStack(endpoints: StackEndpoints, log: Logger, totalMs = 120_000): Promise<void> {
   const retry = createRetry({ attemptsMax: 1_000, delayInitialMs: 250, delayMaxMs: 2_000, totalMs, shouldRetry: () => true });
-  const kafka = createKafkaClient({ brokers: endpoints.kafkaBrokers, clientId: 'stack-probe', log, requestTimeoutMs: 5_000 });
+  const kafka = createKafkaClient({ brokers: endpoints.kafkaBrokers, security: endpoints.kafkaSecurity, clientId: 'stack-probe', log, requestTimeoutMs: 5_000 });
   const probes: [string, () => Promise<void>][] = [
     ['Kafka', () => probeKafka(kafka)],
-    ['schema registry', () => probeSchemaRegistry(endpoints.schemaRegistryUrl)],
+    ['schema registry', () => probeSchemaRegistry(schemaRegistryAccessOf(endpoints))],
     ['PostgreSQL', () => probeDatabaseUrl(endpoints.databaseUrl)],
     ['EVM node', () => probeEvm(endpoints.evmRpcUrl)],
   ];

@@ -10,7 +10,7 @@ let admin: Admin;
 
 beforeAll(async () => {
   const log = createLogger({ name: 'topics-test', level: 'silent' });
-  admin = createKafkaClient({ brokers: inject('endpoints').kafkaBrokers, clientId: 'topics-test', log, requestTimeoutMs: 10_000 }).admin();
+  admin = createKafkaClient({ brokers: inject('endpoints').kafkaBrokers, security: inject('endpoints').kafkaSecurity, clientId: 'topics-test', log, requestTimeoutMs: 10_000 }).admin();
   await admin.connect();
 });
 

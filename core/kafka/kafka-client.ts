@@ -5,11 +5,14 @@
 import kafkajs, { type LogEntry, type Producer, type Admin, type IHeaders } from 'kafkajs';
 import type { Logger } from '../logger.ts';
 import { UnavailableError } from '../errors.ts';
+import { kafkajsSecurityOptions, type KafkaSecurity } from './kafka-security.ts';
 
 export type { Producer, Admin, Consumer, EachBatchPayload, IHeaders, KafkaMessage } from 'kafkajs';
 
 export interface KafkaClientOptions {
   brokers: readonly string[];
+  /** SASL/TLS of the cluster (StackEndpoints.kafkaSecurity); required so no client is created without it. */
+  security: KafkaSecurity;
   clientId: string;
   log: Logger;
   requestTimeoutMs: number;
@@ -37,6 +40,7 @@ export function createKafkaClient(options: KafkaClientOptions): KafkaClient {
   return new Kafka({
     clientId: options.clientId,
     brokers: [...options.brokers],
+    ...kafkajsSecurityOptions(options.security),
     connectionTimeout: options.connectionTimeoutMs ?? 3_000,
     requestTimeout: options.requestTimeoutMs,
     // kafkajs' own retry is kept short: callers decide with core/retry how long to keep trying.

@@ -53,7 +53,7 @@ beforeAll(async () => {
   await skipGroupToLatest(endpoints, settlementConsumerGroup, [topicNames.swapEvents]);
   router = await startRouter({ config, endpoints, port: 0, log });
   settlement = await startSettlement({ config, endpoints, port: 0, log });
-  producer = createIdempotentProducer(createKafkaClient({ brokers: endpoints.kafkaBrokers, clientId: 'poison-test', log, requestTimeoutMs: 10_000 }));
+  producer = createIdempotentProducer(createKafkaClient({ brokers: endpoints.kafkaBrokers, security: endpoints.kafkaSecurity, clientId: 'poison-test', log, requestTimeoutMs: 10_000 }));
   await producer.connect();
   serde = createAvroSerde(createSchemaRegistryClient(endpoints.schemaRegistryUrl));
 }, 240_000);
@@ -88,7 +88,7 @@ async function deadLettersOf(topic: string, messageIds: readonly string[]): Prom
 }
 
 async function committedOffset(groupId: string, topic: string, partition: number): Promise<bigint> {
-  const admin = createKafkaClient({ brokers: endpoints.kafkaBrokers, clientId: 'poison-test-admin', log, requestTimeoutMs: 10_000 }).admin();
+  const admin = createKafkaClient({ brokers: endpoints.kafkaBrokers, security: endpoints.kafkaSecurity, clientId: 'poison-test-admin', log, requestTimeoutMs: 10_000 }).admin();
   await admin.connect();
   try {
     const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });

@@ -8,10 +8,11 @@ import type { Shutdown } from '../shutdown.ts';
 import { createMetricsRegistry, type MetricsRegistry } from '../metrics.ts';
 import { createRetry } from '../retry.ts';
 import { createIdempotentProducer, createKafkaClient, probeKafka, type KafkaClient, type Producer } from '../kafka/kafka-client.ts';
+import { redactedKafkaSecurity } from '../kafka/kafka-security.ts';
 import type { ReadinessProbe } from '../http/operations-routes.ts';
 import { createDatabasePool, type DatabasePoolOptions } from '../../db/pool.ts';
 import { probeDatabase } from '../../db/probe-database.ts';
-import { createAvroSerde, createSchemaRegistryClient, probeSchemaRegistry, type AvroSerde } from '../../schemas/registry.ts';
+import { schemaRegistryAccessOf, createAvroSerde, createSchemaRegistryClient, probeSchemaRegistry, type AvroSerde } from '../../schemas/registry.ts';
 import type { StackEndpoints } from '../endpoints.ts';
 
 export interface ProcessResources {
@@ -50,19 +51,21 @@ export async function openProcessResources(options: OpenProcessResourcesOptions)
   shutdown.add('database pool', () => pool.end());
 
   const kafka = createKafkaClient({
-    brokers: endpoints.kafkaBrokers,
+    brokers: endpoints.kafkaBrokers, security: endpoints.kafkaSecurity,
     clientId: `${config.KAFKA_CLIENT_ID}-${name}`,
     log,
     requestTimeoutMs: config.KAFKA_REQUEST_TIMEOUT_MS,
   });
+  // The mechanism, user and TLS only: the password and key stay out of the logs.
+  log.info({ kafka: redactedKafkaSecurity(endpoints.kafkaSecurity), schemaRegistryAuth: endpoints.schemaRegistryAuth !== undefined }, 'Kafka and registry security');
   const producer = createIdempotentProducer(kafka);
   await untilReachable(() => producer.connect());
   shutdown.add('kafka producer', () => producer.disconnect());
 
-  const serde = createAvroSerde(createSchemaRegistryClient(endpoints.schemaRegistryUrl));
+  const serde = createAvroSerde(createSchemaRegistryClient(schemaRegistryAccessOf(endpoints)));
   const probes: Record<string, ReadinessProbe> = {
     kafka: () => probeKafka(kafka),
-    schemaRegistry: () => probeSchemaRegistry(endpoints.schemaRegistryUrl),
+    schemaRegistry: () => probeSchemaRegistry(schemaRegistryAccessOf(endpoints)),
     database: () => probeDatabase(pool),
   };
   return { pool, kafka, producer, serde, metrics, probes };

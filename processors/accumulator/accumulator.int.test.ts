@@ -93,7 +93,7 @@ beforeAll(async () => {
     INSERT INTO clients (client_id, revision, strategy, threshold_usd, wallet_address, payout_currency, payout_network)
     VALUES (${plantedClientId}, 1, 'threshold', 100000, '0x000000000000000000000000000000000000dEaD', 'eth', 'eth')
     ON CONFLICT (client_id) DO NOTHING`);
-  const kafka = createKafkaClient({ brokers: endpoints.kafkaBrokers, clientId: 'accumulator-test', log, requestTimeoutMs: 10_000 });
+  const kafka = createKafkaClient({ brokers: endpoints.kafkaBrokers, security: endpoints.kafkaSecurity, clientId: 'accumulator-test', log, requestTimeoutMs: 10_000 });
   producer = createIdempotentProducer(kafka);
   await producer.connect();
   admin = kafka.admin();

@@ -53,7 +53,7 @@ beforeAll(async () => {
   webhook = await startWebhook({ config, endpoints, port: 0, log });
   router = await startRouter({ config, endpoints, port: 0, log });
   database = await openTestDatabase();
-  producer = createIdempotentProducer(createKafkaClient({ brokers: endpoints.kafkaBrokers, clientId: 'router-test', log, requestTimeoutMs: 10_000 }));
+  producer = createIdempotentProducer(createKafkaClient({ brokers: endpoints.kafkaBrokers, security: endpoints.kafkaSecurity, clientId: 'router-test', log, requestTimeoutMs: 10_000 }));
   await producer.connect();
   serde = createAvroSerde(createSchemaRegistryClient(endpoints.schemaRegistryUrl));
   listener = new pg.Client({ connectionString: endpoints.databaseUrl });
@@ -193,7 +193,7 @@ interface RawRecord {
 
 /** readTopic decodes every value; a dead-letter topic holds bytes that may decode as nothing. */
 async function readRawTopic(topic: string): Promise<RawRecord[]> {
-  const kafka = createKafkaClient({ brokers: endpoints.kafkaBrokers, clientId: 'router-test-raw', log, requestTimeoutMs: 10_000 });
+  const kafka = createKafkaClient({ brokers: endpoints.kafkaBrokers, security: endpoints.kafkaSecurity, clientId: 'router-test-raw', log, requestTimeoutMs: 10_000 });
   const admin = kafka.admin();
   await admin.connect();
   const ends = await admin.fetchTopicOffsets(topic);
@@ -338,7 +338,7 @@ describe('a payment of a client not registered yet', () => {
   it('is routed exactly once when payments and registrations race through two router instances', async () => {
     const second = await startRouter({ config, endpoints, port: 0, log });
     try {
-      const kafkaAdmin = createKafkaClient({ brokers: endpoints.kafkaBrokers, clientId: 'router-test-admin', log, requestTimeoutMs: 10_000 }).admin();
+      const kafkaAdmin = createKafkaClient({ brokers: endpoints.kafkaBrokers, security: endpoints.kafkaSecurity, clientId: 'router-test-admin', log, requestTimeoutMs: 10_000 }).admin();
       await kafkaAdmin.connect();
       await eventually(async () => {
         const { groups } = await kafkaAdmin.describeGroups(['router']);
@@ -509,7 +509,7 @@ describe('records the router cannot take', () => {
     // Other suites read payments-received and replay its dead letters, decoding every record; the
     // garbage this test wrote would break them, so it is removed now that it has proven its point.
     // The marker after it keeps the partition non-empty.
-    const kafkaAdmin = createKafkaClient({ brokers: endpoints.kafkaBrokers, clientId: 'router-test-cleanup', log, requestTimeoutMs: 10_000 }).admin();
+    const kafkaAdmin = createKafkaClient({ brokers: endpoints.kafkaBrokers, security: endpoints.kafkaSecurity, clientId: 'router-test-cleanup', log, requestTimeoutMs: 10_000 }).admin();
     await kafkaAdmin.connect();
     // kafkajs' deleteTopicRecords needs the topics' metadata loaded first.
     await kafkaAdmin.fetchTopicMetadata({ topics: [topicNames.paymentsReceived, deadLetterTopicOf(topicNames.paymentsReceived)] });

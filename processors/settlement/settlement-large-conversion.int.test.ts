@@ -35,7 +35,7 @@ beforeAll(async () => {
   database = await openTestDatabase();
   await skipGroupToLatest(endpoints, settlementConsumerGroup, [topicNames.swapEvents]);
   settlement = await startSettlement({ config: loadConfig(testStackEnvironment(process.env)), endpoints, port: 0, log });
-  producer = createIdempotentProducer(createKafkaClient({ brokers: endpoints.kafkaBrokers, clientId: 'settlement-large-test', log, requestTimeoutMs: 30_000 }));
+  producer = createIdempotentProducer(createKafkaClient({ brokers: endpoints.kafkaBrokers, security: endpoints.kafkaSecurity, clientId: 'settlement-large-test', log, requestTimeoutMs: 30_000 }));
   await producer.connect();
   serde = createAvroSerde(createSchemaRegistryClient(endpoints.schemaRegistryUrl));
   // Thresholds no share reaches: the credits stay unpaid, so no payout command leaves this file.

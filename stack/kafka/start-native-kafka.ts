@@ -29,6 +29,28 @@ export interface NativeKafkaOptions {
   log: Logger;
   /** How long to wait for the broker to answer a metadata request. Default 90 s. */
   readyTimeoutMs?: number;
+  /**
+   * Listeners beside PLAINTEXT, advertised on localhost, e.g. a SASL_SSL one to test the clients'
+   * security against. PLAINTEXT stays: the readiness check and inter-broker traffic use it.
+   */
+  extraListeners?: readonly ExtraListener[];
+  /** Broker properties added to (or replacing) the defaults, e.g. a listener's keystore and SASL settings. */
+  extraProperties?: Readonly<Record<string, string | number | boolean>>;
+  /** SCRAM users written into the cluster metadata when the storage is formatted (`format --add-scram`); a restart on existing data ignores them. */
+  scramCredentials?: readonly ScramCredential[];
+}
+
+export interface ExtraListener {
+  /** Listener name, e.g. SECURE; its listener-specific properties are `listener.name.<lower-case name>.…`. */
+  name: string;
+  port: number;
+  securityProtocol: 'SSL' | 'SASL_PLAINTEXT' | 'SASL_SSL';
+}
+
+export interface ScramCredential {
+  mechanism: 'SCRAM-SHA-256' | 'SCRAM-SHA-512';
+  name: string;
+  password: string;
 }
 
 export type NativeKafka = RunningService & { brokers: string[]; pid: number };
@@ -78,12 +100,22 @@ export async function startNativeKafka(options: NativeKafkaOptions): Promise<Nat
   });
   await assertPortFree(port, 'Kafka', 'KAFKA_PORT');
   await assertPortFree(controllerPort, 'Kafka controller', 'KAFKA_CONTROLLER_PORT');
+  for (const listener of options.extraListeners ?? []) await assertPortFree(listener.port, `Kafka ${listener.name} listener`, 'its extraListeners port');
 
   const classpath = await resolveKafkaClasspath(cacheDirectory, log);
   // Rewritten on every start so a changed port takes effect; the data under log.dirs does not
   // depend on the listener addresses.
-  await writeFile(files.serverProperties, serverProperties({ port, controllerPort, logDirectory: files.logDirectory }));
-  await formatStorageOnce(classpath, files, log);
+  await writeFile(
+    files.serverProperties,
+    serverProperties({
+      port,
+      controllerPort,
+      logDirectory: files.logDirectory,
+      extraListeners: options.extraListeners ?? [],
+      extraProperties: options.extraProperties ?? {},
+    }),
+  );
+  await formatStorageOnce(classpath, files, options.scramCredentials ?? [], log);
 
   const startedAt = Date.now();
   const serverLogOffset = await fileSize(files.serverLog);
@@ -188,14 +220,24 @@ function validatePorts(port: number, controllerPort: number): void {
   }
 }
 
-function serverProperties(settings: { port: number; controllerPort: number; logDirectory: string }): string {
+interface BrokerSettings {
+  port: number;
+  controllerPort: number;
+  logDirectory: string;
+  extraListeners: readonly ExtraListener[];
+  extraProperties: Readonly<Record<string, string | number | boolean>>;
+}
+
+function serverProperties(settings: BrokerSettings): string {
+  const extra = settings.extraListeners;
+  const extraAddresses = extra.map((listener) => `,${listener.name}://localhost:${listener.port}`).join('');
   const properties: Record<string, string | number | boolean> = {
     'process.roles': 'broker,controller',
     'node.id': 1,
     'controller.quorum.voters': `1@localhost:${settings.controllerPort}`,
-    listeners: `PLAINTEXT://localhost:${settings.port},CONTROLLER://localhost:${settings.controllerPort}`,
-    'advertised.listeners': `PLAINTEXT://localhost:${settings.port}`,
-    'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    listeners: `PLAINTEXT://localhost:${settings.port},CONTROLLER://localhost:${settings.controllerPort}${extraAddresses}`,
+    'advertised.listeners': `PLAINTEXT://localhost:${settings.port}${extraAddresses}`,
+    'listener.security.protocol.map': `PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT${extra.map((listener) => `,${listener.name}:${listener.securityProtocol}`).join('')}`,
     'controller.listener.names': 'CONTROLLER',
     'inter.broker.listener.name': 'PLAINTEXT',
     'log.dirs': settings.logDirectory,
@@ -217,6 +259,7 @@ function serverProperties(settings: { port: number; controllerPort: number; logD
     'log.cleaner.dedupe.buffer.size': 32 * 1024 * 1024,
     // Smaller segments let retention and compaction act on dev-sized data instead of never.
     'log.segment.bytes': 64 * 1024 * 1024,
+    ...settings.extraProperties,
   };
   const lines = Object.entries(properties).map(([key, value]) => `${key}=${escapePropertyValue(String(value))}`);
   return `# Written by stack/kafka/start-native-kafka.ts on every start; edits here are overwritten.\n${lines.join('\n')}\n`;
@@ -231,7 +274,7 @@ function log4jOptions(dataDirectory: string): string[] {
 }
 
 /** Formats log.dirs the first time only: formatting again would refuse, or with --ignore-formatted mask a cluster-id mix-up. */
-async function formatStorageOnce(classpath: string, files: DataFiles, log: Logger): Promise<void> {
+async function formatStorageOnce(classpath: string, files: DataFiles, scramCredentials: readonly ScramCredential[], log: Logger): Promise<void> {
   if ((await readOptional(path.join(files.logDirectory, 'meta.properties'))) !== undefined) return;
   let clusterId = (await readOptional(files.clusterIdFile))?.trim();
   if (clusterId === undefined || clusterId === '') {
@@ -249,6 +292,8 @@ async function formatStorageOnce(classpath: string, files: DataFiles, log: Logge
     clusterId,
     '-c',
     files.serverProperties,
+    // Kafka 3.9's StorageTool flag; the value format is its own ('SCRAM-SHA-512=[name=…,password=…]').
+    ...scramCredentials.flatMap((credential) => ['--add-scram', `${credential.mechanism}=[name=${credential.name},password=${credential.password}]`]),
   ]);
   if (format.error !== undefined || format.code !== 0) {
     throw new PipelineError(

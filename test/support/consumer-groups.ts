@@ -10,7 +10,7 @@ import type { StackEndpoints } from '../../stack/endpoints.ts';
 /** Runs `use` with a connected Kafka admin client of the test stack, disconnected afterwards. */
 export async function withKafkaAdmin<T>(endpoints: StackEndpoints, use: (admin: Admin) => Promise<T>): Promise<T> {
   const log = createLogger({ name: 'test-consumer-groups', level: 'warn' });
-  const admin = createKafkaClient({ brokers: endpoints.kafkaBrokers, clientId: 'test-consumer-groups', log, requestTimeoutMs: 10_000 }).admin();
+  const admin = createKafkaClient({ brokers: endpoints.kafkaBrokers, security: endpoints.kafkaSecurity, clientId: 'test-consumer-groups', log, requestTimeoutMs: 10_000 }).admin();
   await admin.connect();
   try {
     return await use(admin);

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { createLogger } from '../../core/logger.ts';
 import { correlationIdHeader, createIdempotentProducer, createKafkaClient } from '../../core/kafka/kafka-client.ts';
 import type { ValueRecordOf } from '../../schemas/generated/records.ts';
-import { createAvroSerde, createSchemaRegistryClient } from '../../schemas/registry.ts';
+import { schemaRegistryAccessOf, createAvroSerde, createSchemaRegistryClient } from '../../schemas/registry.ts';
 import type { StackEndpoints } from '../../stack/endpoints.ts';
 import type { ValueSchemaName } from '../../topics/topics.ts';
 
@@ -15,8 +15,8 @@ export interface TopicProducer {
 
 export async function openTopicProducer(endpoints: StackEndpoints): Promise<TopicProducer> {
   const log = createLogger({ name: 'test-producer', level: 'warn' });
-  const kafka = createKafkaClient({ brokers: endpoints.kafkaBrokers, clientId: 'test-producer', log, requestTimeoutMs: 10_000 });
-  const serde = createAvroSerde(createSchemaRegistryClient(endpoints.schemaRegistryUrl));
+  const kafka = createKafkaClient({ brokers: endpoints.kafkaBrokers, security: endpoints.kafkaSecurity, clientId: 'test-producer', log, requestTimeoutMs: 10_000 });
+  const serde = createAvroSerde(createSchemaRegistryClient(schemaRegistryAccessOf(endpoints)));
   const producer = createIdempotentProducer(kafka);
   await producer.connect();
   return {

@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { createLogger } from '../../core/logger.ts';
 import { createKafkaClient, type IHeaders } from '../../core/kafka/kafka-client.ts';
-import { createAvroSerde, createSchemaRegistryClient } from '../../schemas/registry.ts';
+import { schemaRegistryAccessOf, createAvroSerde, createSchemaRegistryClient } from '../../schemas/registry.ts';
 import type { StackEndpoints } from '../../stack/endpoints.ts';
 
 export interface TopicRecord {
@@ -43,8 +43,8 @@ async function readAfterKept(endpoints: StackEndpoints, topic: string, cacheKey:
   const kept = readSoFar.get(cacheKey) ?? { records: [], next: new Map<number, bigint>() };
   readSoFar.set(cacheKey, kept);
   const log = createLogger({ name: 'test-topic-reader', level: 'warn' });
-  const kafka = createKafkaClient({ brokers: endpoints.kafkaBrokers, clientId: 'test-reader', log, requestTimeoutMs: 10_000 });
-  const serde = createAvroSerde(createSchemaRegistryClient(endpoints.schemaRegistryUrl));
+  const kafka = createKafkaClient({ brokers: endpoints.kafkaBrokers, security: endpoints.kafkaSecurity, clientId: 'test-reader', log, requestTimeoutMs: 10_000 });
+  const serde = createAvroSerde(createSchemaRegistryClient(schemaRegistryAccessOf(endpoints)));
   const admin = kafka.admin();
   await admin.connect();
   const ends = await admin.fetchTopicOffsets(topic);
