@@ -4,6 +4,7 @@ import type { Config } from '../core/config.ts';
 import type { Shutdown } from '../core/shutdown.ts';
 import type { StackEndpoints } from '../stack/endpoints.ts';
 import { startWebhook } from '../processors/webhook/start-webhook.ts';
+import { startWebhookCluster } from '../processors/webhook/webhook-cluster.ts';
 import { startRouter } from '../processors/router/start-router.ts';
 import { startAccumulator } from '../processors/accumulator/start-accumulator.ts';
 import { startAdmin } from '../processors/admin/start-admin.ts';
@@ -27,7 +28,7 @@ export function isProcessorName(name: string): name is ProcessorName {
 export async function startProcessor(name: ProcessorName, config: Config, endpoints: StackEndpoints): Promise<RunningProcess> {
   switch (name) {
     case 'webhook':
-      return startWebhook({ config, endpoints });
+      return config.WEBHOOK_WORKERS > 1 ? startWebhookCluster({ config, endpoints }) : startWebhook({ config, endpoints });
     case 'admin':
       return startAdmin({ config, endpoints });
     case 'router':
