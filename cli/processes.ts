@@ -5,6 +5,7 @@ import type { ProcessorName } from './processor-names.ts';
 import type { Shutdown } from '../core/shutdown.ts';
 import type { StackEndpoints } from '../stack/endpoints.ts';
 import { startWebhook } from '../processors/webhook/start-webhook.ts';
+import { startWebhookCluster } from '../processors/webhook/webhook-cluster.ts';
 import { startRouter } from '../processors/router/start-router.ts';
 import { startAccumulator } from '../processors/accumulator/start-accumulator.ts';
 import { startAdmin } from '../processors/admin/start-admin.ts';
@@ -25,7 +26,7 @@ export interface RunningProcess {
 export async function startProcessor(name: ProcessorName, config: Config, endpoints: StackEndpoints): Promise<RunningProcess> {
   switch (name) {
     case 'webhook':
-      return startWebhook({ config, endpoints });
+      return config.WEBHOOK_WORKERS > 1 ? startWebhookCluster({ config, endpoints }) : startWebhook({ config, endpoints });
     case 'admin':
       return startAdmin({ config, endpoints });
     case 'router':

@@ -6,8 +6,14 @@ import { mountErrorHandlers } from './http-errors.ts';
 
 export type ReadinessProbe = () => Promise<void>;
 
+/** What /metrics serves: a process's registry, or a view over several (the webhook's workers). */
+export interface MetricsSource {
+  readonly contentType: string;
+  metrics(): Promise<string>;
+}
+
 export interface OperationsRoutesOptions {
-  metrics: MetricsRegistry;
+  metrics: MetricsRegistry | MetricsSource;
   /** Named dependency checks; each must settle within `probeTimeoutMs`. */
   probes: Readonly<Record<string, ReadinessProbe>>;
   probeTimeoutMs?: number;

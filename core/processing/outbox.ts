@@ -70,6 +70,24 @@ export async function insertOutboxRecords(transaction: DatabaseTransactionConnec
   );
 }
 
+/** Records whose Avro payload the caller already encoded (to refuse a bad value early): not encoded twice. */
+export async function insertEncodedOutboxRecords(
+  transaction: DatabaseTransactionConnection,
+  records: readonly (OutboxRecord & { readonly payload: Buffer })[],
+): Promise<void> {
+  await insertOutboxRows(
+    transaction,
+    records.map((record) => ({
+      topic: record.topic,
+      key: record.key,
+      schemaName: record.schemaName,
+      payload: record.payload,
+      headers: record.headers ?? {},
+      correlationId: record.correlationId,
+    })),
+  );
+}
+
 export async function insertDeadLetters(transaction: DatabaseTransactionConnection, letters: readonly DeadLetter[]): Promise<void> {
   await insertOutboxRows(
     transaction,

@@ -23,7 +23,7 @@ import { z } from 'zod';
 import { createGroupCommit, type Settled } from '../../core/group-commit.ts';
 import { isRetriable, PipelineError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
-import { insertOutboxRecords, type OutboxRecord } from '../../core/processing/outbox.ts';
+import { insertEncodedOutboxRecords, type OutboxRecord } from '../../core/processing/outbox.ts';
 import { encodeAvroValue } from '../../schemas/avro-codec.ts';
 import { valueTypeOf } from '../../schemas/value-types.ts';
 import { classifyDatabaseError } from '../../db/errors.ts';
@@ -114,11 +114,14 @@ function factsOf(notification: IpnNotification): AcceptedPayment {
 
 const byText = (left: string, right: string): number => (left < right ? -1 : left > right ? 1 : 0);
 
+type EncodedPaymentRecord = OutboxRecord<'payment-received'> & { readonly payload: Buffer };
+
 /** The outgoing record of an accepted payment, encoded once here so a value the schema refuses fails this request alone. */
-function paymentRecordOf(request: Received): OutboxRecord<'payment-received'> {
+function paymentRecordOf(request: Received): EncodedPaymentRecord {
   const value = toPaymentReceived(request.notification, request.receivedAt);
-  encodeAvroValue(valueTypeOf('payment-received'), value, 'payment-received');
+  const payload = encodeAvroValue(valueTypeOf('payment-received'), value, 'payment-received');
   return {
+    payload,
     topic: topicNames.paymentsReceived,
     schemaName: 'payment-received',
     key: value.client_id,
@@ -200,7 +203,7 @@ async function routableClients(transaction: DatabaseTransactionConnection, clien
  */
 export async function acceptWithin(transaction: DatabaseTransactionConnection, requests: readonly Received[]): Promise<Settled<IntakeOutcome>[]> {
   const results: (Settled<IntakeOutcome> | undefined)[] = requests.map(() => undefined);
-  const records = new Map<number, OutboxRecord<'payment-received'>>();
+  const records = new Map<number, EncodedPaymentRecord>();
   // The first finished request of each payment id is the candidate; later ones compare with it.
   const candidateIndex = new Map<string, number>();
   requests.forEach((request, index) => {
@@ -224,7 +227,7 @@ export async function acceptWithin(transaction: DatabaseTransactionConnection, r
     candidates.filter((request) => inserted.has(request.notification.paymentId)).map((request) => request.notification.order.clientId),
   );
 
-  const outgoing: OutboxRecord[] = [];
+  const outgoing: EncodedPaymentRecord[] = [];
   requests.forEach((request, index) => {
     if (results[index] !== undefined) return;
     const { notification } = request;
@@ -252,7 +255,7 @@ export async function acceptWithin(transaction: DatabaseTransactionConnection, r
     transaction,
     requests.filter((_, index) => results[index]?.ok === true),
   );
-  await insertOutboxRecords(transaction, outgoing);
+  await insertEncodedOutboxRecords(transaction, outgoing);
   return results.map((result) => result ?? { ok: false, error: new Error('intake left a request unanswered') });
 }
 

@@ -10,7 +10,8 @@ import { createOperationsApp } from '../../core/http/operations-routes.ts';
 import { createShutdown, type Shutdown } from '../../core/shutdown.ts';
 import { openProcessResources } from '../../core/processing/process-resources.ts';
 import { createOutboxRelay } from '../../core/processing/outbox-relay.ts';
-import type { ReadinessProbe } from '../../core/http/operations-routes.ts';
+import type { MetricsSource, ReadinessProbe } from '../../core/http/operations-routes.ts';
+import type { MetricsRegistry } from '../../core/metrics.ts';
 import { Decimal } from '../../core/money.ts';
 import type { StackEndpoints } from '../../stack/endpoints.ts';
 import { createPaymentIntake } from './payment-intake.ts';
@@ -50,6 +51,17 @@ export interface StartWebhookOptions {
   /** 0 picks a free port (tests). */
   port?: number;
   now?: () => Date;
+  /** Set when this process is one of WEBHOOK_WORKERS sharing the port (webhook-cluster.ts). */
+  worker?: WebhookWorkerOptions;
+}
+
+export interface WebhookWorkerOptions {
+  /** Workers sharing the port: each enforces its share of the per-source rate limit. */
+  count: number;
+  /** What /metrics on the public port serves: the sum over all workers. */
+  metricsSource: MetricsSource;
+  /** Hands this worker's registry to the primary's collection. */
+  shareRegistry(registry: MetricsRegistry): void;
 }
 
 export async function startWebhook(options: StartWebhookOptions): Promise<RunningWebhook> {
@@ -77,6 +89,8 @@ export async function startWebhook(options: StartWebhookOptions): Promise<Runnin
     await relay.drain();
   });
 
+  const { worker } = options;
+  worker?.shareRegistry(metrics);
   const now = options.now ?? (() => new Date());
   const intake = createPaymentIntake({ pool, log, now, onRecordsWritten: () => relay.wake() });
   shutdown.add('payment intake', () => intake.idle());
@@ -94,11 +108,14 @@ export async function startWebhook(options: StartWebhookOptions): Promise<Runnin
     log,
     newCorrelationId: randomUUID,
     isAcceptingWork: () => !shutdown.draining,
-    rateLimitPerMinute: config.WEBHOOK_RATE_LIMIT_PER_MINUTE,
+    // Connections are dealt to the workers in turn, so each sees about its share of a source's.
+    rateLimitPerMinute: Math.ceil(config.WEBHOOK_RATE_LIMIT_PER_MINUTE / (worker?.count ?? 1)),
     serveMetrics: config.WEBHOOK_METRICS_PORT === undefined,
+    ...(worker === undefined ? {} : { metricsSource: worker.metricsSource }),
   });
   let operations: ListeningServer | undefined;
-  if (config.WEBHOOK_METRICS_PORT !== undefined) {
+  // A worker leaves WEBHOOK_METRICS_PORT to the primary, which serves the sum over all workers.
+  if (config.WEBHOOK_METRICS_PORT !== undefined && worker === undefined) {
     const operationsApp = createOperationsApp({ metrics, probes: readinessOf(probes), isAcceptingWork: () => !shutdown.draining, retryAfterSeconds: config.RETRY_AFTER_SECONDS });
     operations = await listen(operationsApp, config.WEBHOOK_METRICS_PORT, config.METRICS_HOST ?? config.LISTEN_HOST);
     shutdown.add('operations http server', () => operations!.close());

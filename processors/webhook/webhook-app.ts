@@ -8,7 +8,7 @@ import express, { type Express, type Request, type Response } from 'express';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import type { Logger } from '../../core/logger.ts';
 import type { MetricsRegistry } from '../../core/metrics.ts';
-import { mountOperationsRoutes, type ReadinessProbe } from '../../core/http/operations-routes.ts';
+import { mountOperationsRoutes, type MetricsSource, type ReadinessProbe } from '../../core/http/operations-routes.ts';
 import {
   mountErrorHandlers,
   rejection,
@@ -47,6 +47,8 @@ export interface WebhookAppOptions {
   rateLimitPerMinute: number;
   /** False when /metrics is served on WEBHOOK_METRICS_PORT instead of the public port. */
   serveMetrics?: boolean;
+  /** What /metrics serves when not `metrics` alone: a worker's answers for all workers. */
+  metricsSource?: MetricsSource;
 }
 
 const correlationIdPattern = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -81,6 +83,8 @@ export function createWebhookApp(options: WebhookAppOptions): Express {
     name: 'webhook_quarantine_held_ipns',
     help: 'Quarantined IPNs still held (neither reinjected nor dismissed), read from the database at each scrape',
     registers: [options.metrics],
+    // Every worker reads the same table: summing them over the workers would count each IPN once per worker.
+    aggregator: 'max',
     async collect() {
       // A database outage must not break /metrics: the last value stays and /ready reports the outage.
       try {
@@ -120,7 +124,7 @@ export function createWebhookApp(options: WebhookAppOptions): Express {
   }
 
   mountOperationsRoutes(app, {
-    metrics: options.metrics,
+    metrics: options.metricsSource ?? options.metrics,
     probes: options.probes,
     isAcceptingWork: options.isAcceptingWork,
     ...(options.serveMetrics === undefined ? {} : { serveMetrics: options.serveMetrics }),
