@@ -255,11 +255,8 @@ export function createSwapWorker(options: SwapWorkerOptions): SwapWorker {
     }
 
     async function stepFollow(row: SwapCommandRow): Promise<void> {
-      if (row.route === 'direct' || row.exchange_id === null || row.state === 'paying_in') {
-        // Waits for the chain connector's event; nothing to ask ChangeNow. In `paying_in` the
-        // exchange cannot move before our deposit arrives, and the chain connector says when it did
-        // (CONFIRMED moves the command to `following`, due at once) or that it never will (FAILED,
-        // REVERTED, REPLACED end it): a poll meanwhile only spends the shared rate budget.
+      if (row.route === 'direct' || row.exchange_id === null) {
+        // Waits for the chain connector's event; nothing to ask ChangeNow.
         await postpone(db, row.command_id, row.state, new Date(now().getTime() + options.pollIntervalMaxMs), null);
         return;
       }
