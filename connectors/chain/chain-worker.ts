@@ -50,12 +50,13 @@ import type { ChainMetrics } from './chain-metrics.ts';
 import { EvmRpcError, EvmUnavailableError, rejectionOf } from './evm-errors.ts';
 import type { EvmRpc, TransactionReceipt } from './evm-rpc.ts';
 import { feeAboveCapPrefix, planFees, planReplacementFees } from './fee-plan.ts';
-import { checkFunding, checkTokenFunding, type WalletSnapshot } from './funding-check.ts';
+import { checkFunding, checkTokenFunding, worstCaseEthOf, type WalletSnapshot } from './funding-check.ts';
 import { decideNonceStatus, type NonceFacts, type NonceFinding } from './nonce-check.ts';
 import { ledgerNoncesOf, recordedGenesisOf, recordNonceStatus } from './nonce-status-store.ts';
 import {
   countOpenTransfers,
   loadAttempts,
+  loadAttemptsOf,
   loadOpenTransfers,
   lockNextNonce,
   pendingSpendOf,
@@ -110,6 +111,8 @@ export interface ChainWorkerOptions {
 export interface PassSummary {
   /** False when another instance held the sender lock and this pass did nothing. */
   readonly leader: boolean;
+  /** The pass took a full page of requests: more may be queued, so the next pass should not wait for the poll. */
+  readonly moreQueued: boolean;
 }
 
 export interface ChainWorker {
@@ -124,6 +127,19 @@ const replacementWaitPrefix = 'replacement waits:';
 /** At most this many transfers per state are handled in one pass; the rest wait for the next. */
 export const transfersPerPassMax = 100;
 
+/** Node calls a pass has in flight at once (receipt lookups, gas estimates), so a pass of 100 is not 100 round trips in a row. */
+const nodeCallsInFlightMax = 8;
+
+/** A request that passed every check of its pass, to be signed with the rest. */
+interface ApprovedTransfer {
+  readonly row: TransferRow;
+  readonly call: ReturnType<typeof transferCallOf>;
+  readonly gasLimit: bigint;
+}
+
+/** The node's gas estimate for a request, or why it gave none. */
+type GasEstimate = { readonly ok: true; readonly estimate: bigint } | { readonly ok: false; readonly error: unknown };
+
 interface FeeChoice {
   readonly maxFeePerGasWei: bigint;
   readonly maxPriorityFeePerGasWei: bigint;
@@ -133,6 +149,21 @@ interface SignedTransferView extends SignedSubject {
   readonly row: TransferRow;
   readonly rawTransaction: string;
   readonly lastSeenAt: Date | null;
+}
+
+/** Runs `work` over `items` with at most `limit` in flight, results in item order. */
+async function eachAtMost<T, R>(limit: number, items: readonly T[], work: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = [];
+  let next = 0;
+  async function lane(): Promise<void> {
+    while (next < items.length) {
+      const index = next;
+      next += 1;
+      results[index] = await work(items[index] as T);
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, () => lane()));
+  return results;
 }
 
 /** What the chain says about a transfer, and which of its transactions (if any) was mined. */
@@ -220,6 +251,51 @@ export function createChainWorker(options: ChainWorkerOptions): ChainWorker {
     return { chain: { minedNonce, receipt: receiptView, knownToNode, headBlock }, mined };
   }
 
+  /**
+   * observe() for every broadcast transfer of a pass at once: the wallet's mined nonce once, before
+   * any receipt (the order observe() keeps, so "nonce used and no receipt of ours" still means
+   * replaced), the receipts and pool lookups of all of them concurrently, and the head block once,
+   * after every receipt (so no receipt is newer than the head it is counted against). One
+   * observation per transfer, each failing alone.
+   */
+  async function observeAll(connection: DatabasePoolConnection, views: readonly SignedTransferView[]): Promise<(() => Observation)[]> {
+    const attemptsOf = await loadAttemptsOf(connection, views.map((view) => view.transferId));
+    const minedNonce = await chain(() => rpc.transactionCount(sender, 'latest'));
+    const lookups = await eachAtMost(nodeCallsInFlightMax, views, async (view) => {
+      try {
+        const attempts = attemptsOf.get(view.transferId) ?? [];
+        assertInvariant(attempts.some((attempt) => attempt.tx_hash === view.txHash), 'the current transaction of a transfer is one of its attempts', { transferId: view.transferId });
+        let receipt: TransactionReceipt | null = null;
+        let mined: AttemptRow | null = null;
+        for (const attempt of attempts) {
+          receipt = await chain(() => rpc.transactionReceipt(attempt.tx_hash));
+          if (receipt !== null) {
+            mined = attempt;
+            break;
+          }
+        }
+        let knownToNode = receipt !== null;
+        for (const attempt of attempts) {
+          if (knownToNode) break;
+          knownToNode = (await chain(() => rpc.transaction(attempt.tx_hash))) !== null;
+        }
+        return { ok: true as const, receipt, mined, knownToNode };
+      } catch (error) {
+        return { ok: false as const, error };
+      }
+    });
+    const headBlock = (await chain(() => rpc.latestBlock())).number;
+    // Each observation throws its own lookup's error when the caller takes it (inside its transfer's step).
+    return views.map((view, index) => () => {
+      const lookup = lookups[index];
+      if (lookup === undefined) throw new InvariantViolation('one lookup per broadcast transfer', { transferId: view.transferId });
+      if (!lookup.ok) throw lookup.error;
+      const { receipt, mined, knownToNode } = lookup;
+      const receiptView = receipt === null || mined === null ? null : receiptViewOf(receipt, view.row, mined.kind === 'cancel');
+      return { chain: { minedNonce, receipt: receiptView, knownToNode, headBlock }, mined };
+    });
+  }
+
   async function send(rawTransaction: string, txHash: string): Promise<BroadcastResult> {
     try {
       const hash = await chain(() => rpc.sendRawTransaction(rawTransaction));
@@ -232,11 +308,26 @@ export function createChainWorker(options: ChainWorkerOptions): ChainWorker {
     }
   }
 
-  async function markBroadcast(connection: DatabasePoolConnection, view: SignedTransferView, outcome: 'accepted' | 'already_known' | 'mined_earlier'): Promise<void> {
+  type BroadcastOutcome = 'accepted' | 'already_known' | 'mined_earlier';
+
+  /**
+   * Records every transfer the node took in this pass as broadcast, with its event, in ONE
+   * transaction (a commit per transfer was a third of a transfer's cost). Sent but not yet
+   * recorded is the same window as before, only wider: killed inside it, the transfers are still
+   * `signed`, and the next pass sends the same stored bytes again ("known" or "nonce too low",
+   * both resolved by asking the chain) — never a new signature.
+   */
+  async function markBroadcastAll(connection: DatabasePoolConnection, taken: readonly { view: SignedTransferView; outcome: BroadcastOutcome }[]): Promise<void> {
+    if (taken.length === 0) return;
     const now = options.now();
-    await emitIn(connection, [broadcastEvent(view, now)], (transaction) => recordBroadcast(transaction, view.transferId, now));
-    metrics.broadcast(outcome);
-    logOf(view).info({ txHash: view.txHash, nonce: view.nonce.toString(), outcome }, 'transfer broadcast');
+    await connection.transaction(async (transaction) => {
+      for (const { view } of taken) await recordBroadcast(transaction, view.transferId, now);
+      await insertOutboxRecords(transaction, taken.map(({ view }) => broadcastEvent(view, now)));
+    });
+    for (const { view, outcome } of taken) {
+      metrics.broadcast(outcome);
+      logOf(view).info({ txHash: view.txHash, nonce: view.nonce.toString(), outcome }, 'transfer broadcast');
+    }
     failpoint('chain.after-broadcast');
   }
 
@@ -331,7 +422,20 @@ export function createChainWorker(options: ChainWorkerOptions): ChainWorker {
     failpoint('chain.after-store-replacement');
   }
 
-  async function broadcastSigned(connection: DatabasePoolConnection, view: SignedTransferView): Promise<void> {
+  /** Sends every signed transfer, lowest nonce first, and records those the node took together. */
+  async function broadcastSignedTransfers(connection: DatabasePoolConnection): Promise<void> {
+    const taken: { view: SignedTransferView; outcome: BroadcastOutcome }[] = [];
+    try {
+      for (const row of await loadOpenTransfers(connection, 'signed', transfersPerPassMax)) {
+        await isolated(row, 'broadcast', () => broadcastSigned(connection, signedViewOf(row), (view, outcome) => taken.push({ view, outcome })));
+      }
+    } finally {
+      // Also when an outage stops the pass: what the node took is recorded now, not re-sent later.
+      await markBroadcastAll(connection, taken);
+    }
+  }
+
+  async function broadcastSigned(connection: DatabasePoolConnection, view: SignedTransferView, taken: (view: SignedTransferView, outcome: BroadcastOutcome) => void): Promise<void> {
     const result = await send(view.rawTransaction, view.txHash);
     let decision = decideBroadcast(result);
     if (decision.kind === 'look-at-chain') {
@@ -341,13 +445,13 @@ export function createChainWorker(options: ChainWorkerOptions): ChainWorker {
         return;
       }
       if (afterNonceTooLow.kind === 'broadcast') {
-        await markBroadcast(connection, view, 'mined_earlier');
+        taken(view, 'mined_earlier');
         return;
       }
       decision = afterNonceTooLow;
     }
     if (decision.kind === 'broadcast') {
-      await markBroadcast(connection, view, result.kind === 'accepted' ? 'accepted' : 'already_known');
+      taken(view, result.kind === 'accepted' ? 'accepted' : 'already_known');
       return;
     }
     metrics.broadcast(result.kind === 'unclear' ? 'unclear' : 'refused');
@@ -495,43 +599,41 @@ export function createChainWorker(options: ChainWorkerOptions): ChainWorker {
     return { snapshot: { ethBalanceWei, usdtBalanceBaseUnits, pendingEthWei: 0n, pendingUsdtBaseUnits: 0n }, minedNonce };
   }
 
-  async function signRequested(
-    connection: DatabasePoolConnection,
-    row: TransferRow,
-    fees: FeeChoice,
-    { snapshot: onChain, minedNonce }: { snapshot: WalletSnapshot; minedNonce: bigint },
-  ): Promise<void> {
+  /**
+   * The checks before signing one request, against the pass's wallet snapshot and what the pass
+   * already approved (`pending`, counted in memory: the same sums pendingSpendOf would read back).
+   * A refusal is recorded (failed, with its event) here; an approved transfer is signed later,
+   * with the rest of the pass, in one transaction.
+   */
+  async function approveRequested(connection: DatabasePoolConnection, row: TransferRow, fees: FeeChoice, wallet: WalletSnapshot, estimated: GasEstimate): Promise<ApprovedTransfer | null> {
     const call = transferCallOf(row.asset, row.to_address, row.amount_base_units, options.usdtContractAddress);
-    const pending = await pendingSpendOf(connection, sender, minedNonce);
-    const snapshot: WalletSnapshot = { ...onChain, pendingEthWei: pending.ethWei, pendingUsdtBaseUnits: pending.usdtBaseUnits };
 
     // The token balance first: a token transfer the wallet cannot cover would also revert on
     // estimate, and "insufficient USDT" is the clearer reason.
-    const tokenCheck = checkTokenFunding(row.asset, row.amount_base_units, snapshot);
+    const tokenCheck = checkTokenFunding(row.asset, row.amount_base_units, wallet);
     if (tokenCheck.kind === 'refused') {
       await fail(connection, row, tokenCheck.reason, tokenCheck.message);
-      return;
+      return null;
     }
 
-    // The funds for the least gas a transfer can take, before estimating: a node estimates a value
-    // the wallet cannot pay as an error ("not enough funds"), not as a number.
-    const lowerBound = checkFunding({ asset: row.asset, amountBaseUnits: row.amount_base_units, gasLimit: ethTransferGas, maxFeePerGasWei: fees.maxFeePerGasWei }, snapshot);
+    // The funds for the least gas a transfer can take, before the estimate counts: a node
+    // estimates a value the wallet cannot pay as an error ("not enough funds"), not as a number.
+    const lowerBound = checkFunding({ asset: row.asset, amountBaseUnits: row.amount_base_units, gasLimit: ethTransferGas, maxFeePerGasWei: fees.maxFeePerGasWei }, wallet);
     if (lowerBound.kind === 'refused') {
       await fail(connection, row, lowerBound.reason, lowerBound.message);
-      return;
+      return null;
     }
 
     // ETH too is estimated: a contract wallet's receive code may need more than a plain 21,000.
-    let estimate: bigint;
-    try {
-      estimate = await chain(() => rpc.estimateGas({ from: sender, to: call.to, data: call.data, value: call.value }));
-    } catch (error) {
+    if (!estimated.ok) {
+      const { error } = estimated;
       if (error instanceof EvmRpcError && rejectionOf(error) === 'reverted') {
         await fail(connection, row, 'would_revert', `would revert: ${error.rpcMessage}`);
-        return;
+        return null;
       }
       throw error;
     }
+    const { estimate } = estimated;
     const gasLimit = estimate === ethTransferGas && row.asset === 'ETH' ? ethTransferGas : gasLimitWithHeadroom(estimate);
     if (gasLimit > settings.gasLimitMax) {
       await fail(
@@ -540,41 +642,53 @@ export function createChainWorker(options: ChainWorkerOptions): ChainWorker {
         'gas_above_cap',
         `gas above cap: the transfer needs a gas limit of ${gasLimit} (node estimate ${estimate} + 20 % headroom), above CHAIN_GAS_LIMIT_MAX ${settings.gasLimitMax}`,
       );
-      return;
+      return null;
     }
 
-    const funding = checkFunding({ asset: row.asset, amountBaseUnits: row.amount_base_units, gasLimit, maxFeePerGasWei: fees.maxFeePerGasWei }, snapshot);
+    const funding = checkFunding({ asset: row.asset, amountBaseUnits: row.amount_base_units, gasLimit, maxFeePerGasWei: fees.maxFeePerGasWei }, wallet);
     if (funding.kind === 'refused') {
       await fail(connection, row, funding.reason, funding.message);
-      return;
+      return null;
     }
+    return { row, call, gasLimit };
+  }
 
-    const pendingNonce = await chain(() => rpc.transactionCount(sender, 'pending'));
+  /**
+   * Allocates consecutive nonces to the approved transfers, signs each, and stores every signed
+   * transaction with its hash in ONE transaction that commits before any of them is broadcast: the
+   * nonce allocation and the stored bytes commit together, or none of them does (and nothing was
+   * sent). Killed after the commit, the next pass broadcasts the stored bytes; killed before, the
+   * signatures die with the process, never sent.
+   */
+  async function signAndStore(connection: DatabasePoolConnection, approved: readonly ApprovedTransfer[], fees: FeeChoice, pendingNonce: bigint): Promise<void> {
     chainId ??= await chain(() => rpc.chainId());
     const knownChainId = chainId;
     const now = options.now();
-    let signedHash = '';
-    let signedNonce = 0n;
+    const { maxFeePerGasWei, maxPriorityFeePerGasWei } = fees;
+    const signed: { row: TransferRow; gasLimit: bigint; hash: string; nonce: bigint }[] = [];
     await connection.transaction(async (transaction) => {
-      const nextNonce = await lockNextNonce(transaction, sender, now);
-      // The node may be ahead (the wallet was used elsewhere); our own record may be ahead (signed
-      // transactions the node has not seen yet, or forgot). Never reuse either.
-      const nonce = nextNonce > pendingNonce ? nextNonce : pendingNonce;
-      const { maxFeePerGasWei, maxPriorityFeePerGasWei } = fees;
-      const signed = await signer.sign({ chainId: knownChainId, nonce, call, gasLimit, maxFeePerGasWei, maxPriorityFeePerGasWei });
-      await storeSigned(
-        transaction,
-        row.transfer_id,
-        { senderAddress: sender, nonce, gasLimit, maxFeePerGasWei, maxPriorityFeePerGasWei, rawTransaction: signed.rawTransaction, txHash: signed.hash },
-        now,
-      );
-      signedHash = signed.hash;
-      signedNonce = nonce;
+      signed.length = 0;
+      for (const { row, call, gasLimit } of approved) {
+        const nextNonce = await lockNextNonce(transaction, sender, now);
+        // The node may be ahead (the wallet was used elsewhere); our own record may be ahead (signed
+        // transactions the node has not seen yet, or forgot). Never reuse either.
+        const nonce = nextNonce > pendingNonce ? nextNonce : pendingNonce;
+        const transfer = await signer.sign({ chainId: knownChainId, nonce, call, gasLimit, maxFeePerGasWei, maxPriorityFeePerGasWei });
+        await storeSigned(
+          transaction,
+          row.transfer_id,
+          { senderAddress: sender, nonce, gasLimit, maxFeePerGasWei, maxPriorityFeePerGasWei, rawTransaction: transfer.rawTransaction, txHash: transfer.hash },
+          now,
+        );
+        signed.push({ row, gasLimit, hash: transfer.hash, nonce });
+      }
     });
-    logOf(subjectOf(row)).info(
-      { txHash: signedHash, nonce: signedNonce.toString(), gasLimit: gasLimit.toString(), maxFeePerGasWei: fees.maxFeePerGasWei.toString(), maxPriorityFeePerGasWei: fees.maxPriorityFeePerGasWei.toString() },
-      'transfer signed and stored',
-    );
+    for (const { row, gasLimit, hash, nonce } of signed) {
+      logOf(subjectOf(row)).info(
+        { txHash: hash, nonce: nonce.toString(), gasLimit: gasLimit.toString(), maxFeePerGasWei: maxFeePerGasWei.toString(), maxPriorityFeePerGasWei: maxPriorityFeePerGasWei.toString() },
+        'transfer signed and stored',
+      );
+    }
     failpoint('chain.after-sign');
   }
 
@@ -589,9 +703,10 @@ export function createChainWorker(options: ChainWorkerOptions): ChainWorker {
     }
   }
 
-  async function signRequestedTransfers(connection: DatabasePoolConnection): Promise<void> {
+  /** Resolves to true when it took a full page of requests: more may be waiting. */
+  async function signRequestedTransfers(connection: DatabasePoolConnection): Promise<boolean> {
     const requested = await loadOpenTransfers(connection, 'requested', transfersPerPassMax);
-    if (requested.length === 0) return;
+    if (requested.length === 0) return false;
     // The requests are stored (committed) and nothing is signed yet.
     failpoint('chain.after-claim');
     const block = await chain(() => rpc.latestBlock());
@@ -604,19 +719,64 @@ export function createChainWorker(options: ChainWorkerOptions): ChainWorker {
         await recordWaiting(connection, row.transfer_id, fees.reason, options.now());
         if (row.waiting_reason?.startsWith(feeAboveCapPrefix) !== true) logOf(subjectOf(row)).warn({ reason: fees.reason }, 'transfer waits: fee above cap');
       }
-      return;
+      return false;
     }
-    // One wallet snapshot per pass, not per transfer (four node round trips each time, the signing
-    // rate's largest cost): the pass holds the sender lock and broadcasts only after signing, so
-    // nothing of ours is sent meanwhile, and the spends signed earlier in the pass are counted from
-    // the database (pendingSpendOf, every transfer at or above the snapshot's mined nonce) — the
-    // balance and the pending spends still describe the same moment, as one snapshot per transfer did.
-    const wallet = await walletSnapshot();
-    for (const row of requested) await isolated(row, 'sign', () => signRequested(connection, row, fees, wallet));
+    // One wallet snapshot per pass, not per transfer (four node round trips each time): the pass
+    // holds the sender lock and broadcasts only after signing, so nothing of ours is sent
+    // meanwhile. The spends of transfers signed before this pass are read once (pendingSpendOf,
+    // every transfer at or above the snapshot's mined nonce); those this pass approves are added
+    // in memory as it goes — the balance and the pending spends still describe the same moment.
+    const { snapshot, minedNonce } = await walletSnapshot();
+    const before = await pendingSpendOf(connection, sender, minedNonce);
+    let wallet: WalletSnapshot = { ...snapshot, pendingEthWei: before.ethWei, pendingUsdtBaseUnits: before.usdtBaseUnits };
+    // Every estimate of the pass at once, against the same mined state each was asked on one by
+    // one before (nothing of ours is broadcast while the pass signs); an error is kept for its
+    // transfer's checks below.
+    const estimates = await eachAtMost(nodeCallsInFlightMax, requested, async (row): Promise<GasEstimate> => {
+      const call = transferCallOf(row.asset, row.to_address, row.amount_base_units, options.usdtContractAddress);
+      try {
+        return { ok: true, estimate: await chain(() => rpc.estimateGas({ from: sender, to: call.to, data: call.data, value: call.value })) };
+      } catch (error) {
+        return { ok: false, error };
+      }
+    });
+    const approved: ApprovedTransfer[] = [];
+    let refused = 0;
+    for (const [index, row] of requested.entries()) {
+      const estimated = estimates[index];
+      if (estimated === undefined) continue;
+      await isolated(row, 'sign', async () => {
+        const transfer = await approveRequested(connection, row, fees, wallet, estimated);
+        if (transfer === null) {
+          refused += 1;
+          return;
+        }
+        approved.push(transfer);
+        wallet = {
+          ...wallet,
+          pendingEthWei: wallet.pendingEthWei + worstCaseEthOf({ asset: row.asset, amountBaseUnits: row.amount_base_units, gasLimit: transfer.gasLimit, maxFeePerGasWei: fees.maxFeePerGasWei }),
+          pendingUsdtBaseUnits: wallet.pendingUsdtBaseUnits + (row.asset === 'USDT' ? row.amount_base_units : 0n),
+        };
+      });
+    }
+    // Every request of the page left `requested` (signed in one transaction, or refused): only then
+    // may the caller run the next pass at once — a page that did not move waits for the poll.
+    let pageMoved = refused + approved.length === requested.length;
+    if (approved.length > 0) {
+      const pendingNonce = await chain(() => rpc.transactionCount(sender, 'pending'));
+      try {
+        await signAndStore(connection, approved, fees, pendingNonce);
+      } catch (error) {
+        pageMoved = false;
+        if (isRetriable(error) || error instanceof InvariantViolation) throw error;
+        // One transfer the batch cannot store must not hold the others: each alone, as its own step.
+        log.warn({ err: error, transfers: approved.length }, 'signing the pass in one transaction failed; signing each transfer alone');
+        for (const transfer of approved) await isolated(transfer.row, 'sign', () => signAndStore(connection, [transfer], fees, pendingNonce));
+      }
+    }
     // Freshly signed transfers are sent in the same pass.
-    for (const row of await loadOpenTransfers(connection, 'signed', transfersPerPassMax)) {
-      await isolated(row, 'broadcast', () => broadcastSigned(connection, signedViewOf(row)));
-    }
+    await broadcastSignedTransfers(connection);
+    return pageMoved && requested.length === transfersPerPassMax;
   }
 
   /**
@@ -673,21 +833,28 @@ export function createChainWorker(options: ChainWorkerOptions): ChainWorker {
     }
   }
 
-  async function pass(connection: DatabasePoolConnection): Promise<void> {
+  /** Resolves to true when the pass took a full page of requests (more may be queued). */
+  async function pass(connection: DatabasePoolConnection): Promise<boolean> {
     const finding = await checkNonces(connection);
     if (finding.blocksSending) {
       // Nothing is signed, broadcast, re-broadcast or replaced: on a node that lacks the ledger's
       // nonces every transaction would wait forever, or land on another chain.
       await holdOpenTransfers(connection, finding.reason ?? finding.status);
-      return;
+      return false;
     }
-    for (const row of await loadOpenTransfers(connection, 'signed', transfersPerPassMax)) {
-      await isolated(row, 'broadcast', () => broadcastSigned(connection, signedViewOf(row)));
+    await broadcastSignedTransfers(connection);
+    const broadcast = await loadOpenTransfers(connection, 'broadcast', transfersPerPassMax);
+    // A replacement stored but never broadcast is sent first, alone (broadcastStoredReplacement);
+    // every other broadcast transfer is observed together with the rest of the pass.
+    const unsent = broadcast.filter((row) => row.attempt_broadcast_at === null);
+    const watched = broadcast.filter((row) => row.attempt_broadcast_at !== null).map(signedViewOf);
+    for (const row of unsent) await isolated(row, 'watch', () => watchBroadcast(connection, signedViewOf(row)));
+    const observations = await observeAll(connection, watched);
+    for (const [index, view] of watched.entries()) {
+      const observation = observations[index];
+      if (observation !== undefined) await isolated(view.row, 'watch', () => watchMined(connection, view, observation()));
     }
-    for (const row of await loadOpenTransfers(connection, 'broadcast', transfersPerPassMax)) {
-      await isolated(row, 'watch', () => watchBroadcast(connection, signedViewOf(row)));
-    }
-    await signRequestedTransfers(connection);
+    return signRequestedTransfers(connection);
   }
 
   return {
@@ -695,9 +862,10 @@ export function createChainWorker(options: ChainWorkerOptions): ChainWorker {
       pool.connect(async (connection) => {
         const leader = await tryLockSender(connection, sender);
         metrics.leader(leader);
-        if (!leader) return { leader: false };
+        if (!leader) return { leader: false, moreQueued: false };
+        let moreQueued = false;
         try {
-          await pass(connection);
+          moreQueued = await pass(connection);
           const counts = await countOpenTransfers(connection);
           metrics.openTransfers(counts.byState, counts.waiting);
         } catch (error) {
@@ -706,7 +874,7 @@ export function createChainWorker(options: ChainWorkerOptions): ChainWorker {
         } finally {
           await unlockSender(connection, sender);
         }
-        return { leader: true };
+        return { leader: true, moreQueued };
       }),
     nonceFinding: () => lastNonceFinding,
   };

@@ -1,7 +1,8 @@
 // Wiring of the chain connector process (consumer group `chain`): it consumes transfer-requests
 // through the shared runtime (inbox claim by transfer_id, the request recorded in the same
 // transaction, dead letters for requests that break a rule), and runs the worker
-// (chain-worker.ts) after every committed chunk and every CHAIN_POLL_INTERVAL. Any number of
+// (chain-worker.ts) after every committed chunk and every CHAIN_POLL_INTERVAL, and again at once
+// while a pass leaves requests queued. Any number of
 // instances may run: the topic has one partition, and the worker signs and sends in one instance
 // at a time (the sender's advisory lock); the others are hot standbys.
 import type { Config } from '../../core/config.ts';
@@ -77,7 +78,10 @@ export async function startChainConnector(options: StartChainConnectorOptions): 
       };
       return async () => {
         try {
-          await worker.runPass();
+          // A pass that took a full page of requests runs again at once instead of waiting for the
+          // next poll: a mass payout is carried page after page. Bounded: such a pass moved its
+          // whole page out of `requested` (signed or refused), so the queue shrinks each time.
+          while ((await worker.runPass()).moreQueued);
         } catch (error) {
           // Nothing changed state on the failed step (see chain-worker.ts); the next trigger, at
           // the latest the next poll, tries again. A broken invariant will not fix itself.

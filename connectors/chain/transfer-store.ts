@@ -228,6 +228,17 @@ export async function loadAttempts(connection: CommonQueryMethods, transferId: s
   ];
 }
 
+/** Every transaction signed for each of `transferIds` (one query for a whole pass), in signing order. */
+export async function loadAttemptsOf(connection: CommonQueryMethods, transferIds: readonly string[]): Promise<Map<string, AttemptRow[]>> {
+  const attempts = new Map<string, AttemptRow[]>(transferIds.map((transferId) => [transferId, []]));
+  if (transferIds.length === 0) return attempts;
+  const rows = await connection.any(sql.type(attemptRow.extend({ transfer_id: z.string() }))`
+    SELECT transfer_id, tx_hash, attempt, kind, raw_transaction, reason, broadcast_at FROM chain_transfer_attempts
+    WHERE transfer_id = ANY(${sql.array(transferIds, 'text')}) ORDER BY transfer_id, attempt`);
+  for (const { transfer_id: transferId, ...attempt } of rows) attempts.get(transferId)?.push(attempt);
+  return attempts;
+}
+
 /**
  * Stores a replacement at the transfer's own nonce (the foreign key to chain_transfers' (sender,
  * nonce, transfer) makes any other nonce impossible) and makes it the transfer's current

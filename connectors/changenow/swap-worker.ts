@@ -40,7 +40,7 @@ import {
   ExchangeOutcomeUnclearError,
 } from './changenow-errors.ts';
 import type { ChangeNowClient } from './changenow-client.ts';
-import { assertWithinRange, isSameAddress, type CurrencyPair } from './changenow-api.ts';
+import { assertWithinRange, isSameAddress, type CurrencyPair, type ExchangeRange } from './changenow-api.ts';
 import type { SwapMetrics } from './swap-metrics.ts';
 import { swapCommandLock, tryLockForSession, unlockSession } from '../../db/advisory-locks.ts';
 
@@ -79,7 +79,7 @@ export function createSwapWorker(options: SwapWorkerOptions): SwapWorker {
   const concurrency = options.concurrency ?? 8;
 
   /** The steps of one command, every statement on `db`: the connection holding the command's lock. */
-  function stepperOn(db: DatabasePoolConnection): (row: SwapCommandRow) => Promise<void> {
+  function stepperOn(db: DatabasePoolConnection, ranges: RangesOfRun): (row: SwapCommandRow) => Promise<void> {
     async function withinTransaction(change: Transition, records: readonly OutboxRecord[]): Promise<boolean> {
       return db.transaction(async (transaction) => {
         const applied = await transition(transaction, change);
@@ -218,7 +218,7 @@ export function createSwapWorker(options: SwapWorkerOptions): SwapWorker {
       if (row.route === 'direct') return startDirect(row);
       if (pastCreateDeadline(row)) return giveUp(row);
       try {
-        assertWithinRange(await client.range(pairOf(row)), row.from_amount);
+        assertWithinRange(await ranges.of(pairOf(row)), row.from_amount);
       } catch (error) {
         if (error instanceof ExchangeAmountOutOfRangeError || error instanceof ChangeNowRejectedError) {
           await fail(row, error.message);
@@ -348,7 +348,7 @@ export function createSwapWorker(options: SwapWorkerOptions): SwapWorker {
   }
 
   /** Steps one command if no other worker holds it; false when it was held or no longer due. */
-  async function stepExclusively(commandId: string): Promise<boolean> {
+  async function stepExclusively(commandId: string, ranges: RangesOfRun): Promise<boolean> {
     return pool.connect(async (db) => {
       const lock = swapCommandLock(commandId);
       if (!(await tryLockForSession(db, lock))) return false;
@@ -356,7 +356,7 @@ export function createSwapWorker(options: SwapWorkerOptions): SwapWorker {
         // Read again under the lock: the listing may predate another worker's step.
         const row = await commandById(db, commandId);
         if (row === null || !isDue(row, now())) return false;
-        await stepperOn(db)(row);
+        await stepperOn(db, ranges)(row);
         return true;
       } finally {
         await unlockSession(db, lock);
@@ -367,12 +367,15 @@ export function createSwapWorker(options: SwapWorkerOptions): SwapWorker {
   return {
     async run() {
       try {
+        // One range answer per pair for the whole run: 1,000 payout commands share one pair, and a
+        // range call each would spend a third of the shared rate budget. The next run asks again.
+        const ranges = rangesOfRun(client);
         // Several rounds: a fresh command goes intent → creating → paying_in in one run.
         for (let round = 0; round < 3; round += 1) {
           const due = await dueCommands(pool, now(), options.batchSize ?? 50);
           if (due.length === 0) break;
           const stepped = await eachAtMost(concurrency, due, (row) =>
-            stepExclusively(row.command_id).catch((error: unknown) => {
+            stepExclusively(row.command_id, ranges).catch((error: unknown) => {
               // Lock or read failed (the step itself never rejects): the command stays due for the next run.
               log.error({ err: error, commandId: row.command_id }, 'could not take a swap command for a step');
               return false;
@@ -384,6 +387,29 @@ export function createSwapWorker(options: SwapWorkerOptions): SwapWorker {
       } catch (error) {
         log.error({ err: error }, 'swap worker run failed; the next trigger runs it again');
       }
+    },
+  };
+}
+
+/** ChangeNow's range per currency pair, asked once per worker run (an answer or its error). */
+interface RangesOfRun {
+  of(pair: CurrencyPair): Promise<ExchangeRange>;
+}
+
+function rangesOfRun(client: ChangeNowClient): RangesOfRun {
+  const asked = new Map<string, Promise<ExchangeRange>>();
+  return {
+    of(pair) {
+      const key = `${pair.fromCurrency}/${pair.fromNetwork}→${pair.toCurrency}/${pair.toNetwork}`;
+      let range = asked.get(key);
+      if (range === undefined) {
+        // An error is kept for the run too: every command of the pair would meet the same outage
+        // and postpone its step, without one more request each.
+        range = client.range(pair);
+        range.catch(() => undefined);
+        asked.set(key, range);
+      }
+      return range;
     },
   };
 }
