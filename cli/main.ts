@@ -71,6 +71,16 @@ stackCommand
   });
 
 program
+  .command('evm')
+  .description('the local EVM')
+  .command('deploy-local-usdt')
+  .description('deploy the local USDT at its fixed address on a fresh local chain (EVM_RPC_URL) and fund the simulator\'s hot wallet (compose does this once per chain)')
+  .action(async () => {
+    const { deployLocalUsdt } = await import('../stack/evm/deploy-local-usdt.ts');
+    await deployLocalUsdt(endpoints.evmRpcUrl, log);
+  });
+
+program
   .command('migrate')
   .description('apply the PostgreSQL migrations in db/migrations (idempotent)')
   .action(() => migrate(endpoints, log));
