@@ -7,7 +7,6 @@ import { loadConfig } from '../core/config.ts';
 import { createLogger } from '../core/logger.ts';
 import { exitOnSignals } from '../core/shutdown.ts';
 import { resolveEndpoints } from '../stack/endpoints.ts';
-import { describeStack, startStack } from '../stack/start-stack.ts';
 import { runSchemasCheck, runSchemasCodegen, runSchemasFreeze, runSchemasRegister } from '../schemas/commands.ts';
 import { schemaRegistryAccessOf } from '../schemas/registry.ts';
 import { signIpn } from '../processors/webhook/ipn-signature.ts';
@@ -21,7 +20,6 @@ import { replayDeadLetters } from './replay-dead-letters.ts';
 import { createDatabasePool } from '../db/pool.ts';
 import { runReconcile } from './reconcile.ts';
 import { runRecoveryList, runRecoveryResolve } from './recovery.ts';
-import { localIpnSecret, up } from './up.ts';
 import { dismissQuarantine, listQuarantine, reinjectQuarantine, showQuarantine } from '../processors/admin/quarantine-cli.ts';
 import { quarantineStates } from '../processors/webhook/ipn-quarantine.ts';
 import { describeStackReset, resetStackData } from './stack-reset.ts';
@@ -39,17 +37,24 @@ function positiveInteger(text: string): number {
   return value;
 }
 
+// The local-stack commands (`up`, `stack`) load the stack code only when they run: it starts
+// Hardhat, embedded PostgreSQL and processes through tsx, all devDependencies, and the production
+// runtime (`npm ci --omit=dev` + dist/, see docs/deploy.md) never reaches them.
+const loadLocalStack = () => import('../stack/start-stack.ts');
+const loadUp = () => import('./up.ts');
+
 const program = new Command('payout-pipeline').description('Operator commands of the payout pipeline.');
 
 program
   .command('up')
   .description('run the whole pipeline on the local stack: stack, migrations, topics, schemas, processors')
-  .action(() => up(config, log));
+  .action(async () => (await loadUp()).up(config, log));
 
 const stackCommand = program
   .command('stack')
   .description('start Kafka, the schema registry and PostgreSQL (env endpoints, else Docker, else native) until Ctrl-C')
   .action(async () => {
+    const { describeStack, startStack } = await loadLocalStack();
     const stack = await startStack({ config, log });
     process.stdout.write(`${describeStack(stack)}\n\nPress Ctrl-C to stop.\n`);
     const stopOnce = (): void => void stack.stop().then(() => process.exit(0));
@@ -64,6 +69,16 @@ stackCommand
     const outcome = await resetStackData(config.STACK_DATA_DIR, options.yes);
     process.stdout.write(`${describeStackReset(outcome)}\n`);
     if (outcome.kind === 'running' || outcome.kind === 'needs-confirmation') process.exitCode = 1;
+  });
+
+program
+  .command('evm')
+  .description('the local EVM')
+  .command('deploy-local-usdt')
+  .description('deploy the local USDT at its fixed address on a fresh local chain (EVM_RPC_URL) and fund the simulator\'s hot wallet (compose does this once per chain)')
+  .action(async () => {
+    const { deployLocalUsdt } = await import('../stack/evm/deploy-local-usdt.ts');
+    await deployLocalUsdt(endpoints.evmRpcUrl, log);
   });
 
 program
@@ -205,7 +220,8 @@ ipn
   .description('print the x-nowpayments-sig of an IPN body read from a file or stdin (the webhook\'s own canonical JSON and HMAC-SHA512)')
   .action(async (file: string | undefined) => {
     const body: unknown = parseLosslessJson(await readInput(file));
-    process.stdout.write(`${signIpn(body, config.NOWPAYMENTS_IPN_SECRET ?? localIpnSecret)}\n`);
+    const secret = config.NOWPAYMENTS_IPN_SECRET ?? (await loadUp()).localIpnSecret;
+    process.stdout.write(`${signIpn(body, secret)}\n`);
   });
 
 const quarantine = program.command('quarantine').description('signed IPNs that failed validation, kept for an operator');

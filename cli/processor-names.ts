@@ -21,3 +21,23 @@ export function processorUrls(config: Config): Record<ProcessorName, string> {
     chain: `http://localhost:${config.CHAIN_CONNECTOR_PORT}/metrics`,
   };
 }
+
+/** The port each processor serves /health and /ready on (the webhook's metrics port when it has one). */
+export function processorOperationsPort(name: ProcessorName, config: Config): number {
+  switch (name) {
+    case 'webhook':
+      return config.WEBHOOK_METRICS_PORT ?? config.WEBHOOK_PORT;
+    case 'admin':
+      return config.ADMIN_PORT;
+    case 'router':
+      return config.ROUTER_PORT;
+    case 'accumulator':
+      return config.ACCUMULATOR_PORT;
+    case 'settlement':
+      return config.SETTLEMENT_PORT;
+    case 'changenow':
+      return config.CHANGENOW_CONNECTOR_PORT;
+    case 'chain':
+      return config.CHAIN_CONNECTOR_PORT;
+  }
+}

@@ -54,12 +54,23 @@ export interface ProcessorProcess {
 export async function startProcessorProcess(
   name: string,
   portVariable: string,
-  options: { environment?: Record<string, string>; waitReady?: boolean; readyTimeoutMs?: number } = {},
+  options: {
+    environment?: Record<string, string>;
+    waitReady?: boolean;
+    readyTimeoutMs?: number;
+    /** Run a built CLI instead of the sources: `node <main> run <name>` in `cwd` (the --omit=dev test). */
+    built?: { cwd: string; main: string };
+  } = {},
 ): Promise<ProcessorProcess> {
   const port = await findFreePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'run', name], {
-    env: processorEnvironment({ ...options.environment, [portVariable]: String(port) }),
+  const args = options.built === undefined ? ['--import', 'tsx', 'cli/main.ts', 'run', name] : [options.built.main, 'run', name];
+  const environment = processorEnvironment({ ...options.environment, [portVariable]: String(port) });
+  // A built process gets no loader from the test runner: it must stand on dist/ and its own node_modules.
+  if (options.built !== undefined) delete environment['NODE_OPTIONS'];
+  const child = spawn(process.execPath, args, {
+    env: environment,
     stdio: ['ignore', 'inherit', 'inherit'],
+    ...(options.built === undefined ? {} : { cwd: options.built.cwd }),
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   // LISTEN_HOST defaults to loopback IPv4; "localhost" may resolve to ::1 first on some hosts.
