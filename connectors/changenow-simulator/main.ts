@@ -1,6 +1,6 @@
 // The ChangeNow simulator as its own process, as the stack starts it (stack/changenow-simulator/):
 //   npx tsx connectors/changenow-simulator/main.ts
-// Reads CHANGENOW_SIMULATOR_PORT, SIMULATOR_ETH_USD, SIMULATOR_FEE_PERCENT, SIMULATOR_STEP_DELAY,
+// Reads LISTEN_HOST, CHANGENOW_SIMULATOR_PORT, SIMULATOR_ETH_USD, SIMULATOR_FEE_PERCENT, SIMULATOR_STEP_DELAY,
 // CHANGENOW_API_KEY (else the development key) and the EVM endpoints (EVM_RPC_URL,
 // USDT_CONTRACT_ADDRESS, else the local stack's).
 import { loadConfig } from '../../core/config.ts';
@@ -18,6 +18,8 @@ const endpoints = resolveEndpoints(config);
 try {
   const simulator = await startChangeNowSimulator({
     port: config.CHANGENOW_SIMULATOR_PORT,
+    // In a container the connector reaches it from another host: the compose profile sets 0.0.0.0.
+    host: config.LISTEN_HOST,
     apiKey: config.CHANGENOW_API_KEY ?? localChangeNowApiKey,
     ethUsd: new Decimal(config.SIMULATOR_ETH_USD),
     feePercent: new Decimal(config.SIMULATOR_FEE_PERCENT),
