@@ -1,4 +1,3 @@
-#!/usr/bin/env -S node --import tsx
 // The single operator entry point. Every command is also an npm script (see package.json).
 import { readFile } from 'node:fs/promises';
 import { Command, InvalidArgumentError } from 'commander';
