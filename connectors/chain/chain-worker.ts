@@ -29,6 +29,7 @@
 // Order within a pass: check the nonces, send what is signed (lowest nonce first), watch what is
 // broadcast, then sign new requests — so the balance check for a new transfer sees the outcome of
 // the earlier ones.
+import { eachAtMost } from '../../core/bounded-concurrency.ts';
 import type { DatabasePool, DatabasePoolConnection, DatabaseTransactionConnection } from 'slonik';
 import { assertInvariant, InvariantViolation, isRetriable } from '../../core/errors.ts';
 import { failpoint } from '../../core/failpoints.ts';
@@ -149,21 +150,6 @@ interface SignedTransferView extends SignedSubject {
   readonly row: TransferRow;
   readonly rawTransaction: string;
   readonly lastSeenAt: Date | null;
-}
-
-/** Runs `work` over `items` with at most `limit` in flight, results in item order. */
-async function eachAtMost<T, R>(limit: number, items: readonly T[], work: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = [];
-  let next = 0;
-  async function lane(): Promise<void> {
-    while (next < items.length) {
-      const index = next;
-      next += 1;
-      results[index] = await work(items[index] as T);
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, () => lane()));
-  return results;
 }
 
 /** What the chain says about a transfer, and which of its transactions (if any) was mined. */

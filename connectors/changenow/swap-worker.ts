@@ -24,6 +24,7 @@
 // connections; a live, stalled holder keeps them, so nobody steps its commands meanwhile (a lease
 // would expire under a stalled holder and let a second worker create). Two connector instances are
 // safe for the same reason: the lock is PostgreSQL's, not the process's.
+import { eachAtMost } from '../../core/bounded-concurrency.ts';
 import type { DatabasePool, DatabasePoolConnection } from 'slonik';
 import type { Logger } from '../../core/logger.ts';
 import type { Decimal } from '../../core/money.ts';
@@ -412,19 +413,4 @@ function rangesOfRun(client: ChangeNowClient): RangesOfRun {
       return range;
     },
   };
-}
-
-/** Runs `work` over `items` with at most `limit` in flight, results in item order. */
-async function eachAtMost<T, R>(limit: number, items: readonly T[], work: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = [];
-  let next = 0;
-  async function lane(): Promise<void> {
-    while (next < items.length) {
-      const index = next;
-      next += 1;
-      results[index] = await work(items[index] as T);
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, () => lane()));
-  return results;
 }

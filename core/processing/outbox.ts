@@ -57,16 +57,9 @@ interface OutboxRow {
 }
 
 export async function insertOutboxRecords(transaction: DatabaseTransactionConnection, records: readonly OutboxRecord[]): Promise<void> {
-  await insertOutboxRows(
+  await insertEncodedOutboxRecords(
     transaction,
-    records.map((record) => ({
-      topic: record.topic,
-      key: record.key,
-      schemaName: record.schemaName,
-      payload: encodeAvroValue(valueTypeOf(record.schemaName), record.value, record.schemaName),
-      headers: record.headers ?? {},
-      correlationId: record.correlationId,
-    })),
+    records.map((record) => ({ ...record, payload: encodeAvroValue(valueTypeOf(record.schemaName), record.value, record.schemaName) })),
   );
 }
 
