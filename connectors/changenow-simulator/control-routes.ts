@@ -6,7 +6,7 @@
 //                               {kind: "timeout-after-create", count, hangMs?}
 //                                                                          POST /v2/exchange creates the exchange, then
 //                                                                          the connection is cut after hangMs (default 60 s)
-//   POST   /simulator/outcomes  {match: {userId?, payoutAddress?, toCurrency?}, outcome: "failed"|"refunded"|"verifying",
+//   POST   /simulator/outcomes  {match: {userId?, payoutAddress?, toCurrency?, fromAmount?}, outcome: "failed"|"refunded"|"verifying",
 //                                reason?, verifyingMs?}                   the next exchange created that matches ends
 //                                                                          that way (verifying: held, then carries on)
 //   POST   /simulator/pairs     {fromCurrency, fromNetwork, toCurrency, toNetwork, minAmount, maxAmount|null}
@@ -45,16 +45,16 @@ const faultSchema = z.union([
   z.object({ kind: z.literal('timeout-after-create'), count, hangMs: smallInteger(600_000).default(60_000) }).strict(),
 ]);
 
+const amount = z.preprocess(numberText, z.string().regex(plainDecimalPattern, 'must be a plain decimal').transform((text) => new Decimal(text)));
 const outcomeSchema = z
   .object({
-    match: z.object({ userId: z.string().min(1).optional(), payoutAddress: z.string().min(1).optional(), toCurrency: z.string().min(1).optional() }).strict(),
+    match: z.object({ userId: z.string().min(1).optional(), payoutAddress: z.string().min(1).optional(), toCurrency: z.string().min(1).optional(), fromAmount: amount.optional() }).strict(),
     outcome: z.enum(['failed', 'refunded', 'verifying']),
     reason: z.string().min(1).max(500).optional(),
     verifyingMs: smallInteger(600_000).optional(),
   })
   .strict();
 
-const amount = z.preprocess(numberText, z.string().regex(plainDecimalPattern, 'must be a plain decimal').transform((text) => new Decimal(text)));
 const pairRangeSchema = z
   .object({
     fromCurrency: z.string().min(1),

@@ -20,6 +20,8 @@ export interface OutcomeMatch {
   readonly userId?: string | undefined;
   readonly payoutAddress?: string | undefined;
   readonly toCurrency?: string | undefined;
+  /** The exact amount sent, so a test can aim at its own exchange when others are being created. */
+  readonly fromAmount?: Decimal | undefined;
 }
 
 export interface OutcomeRequest {
@@ -33,6 +35,7 @@ export interface ExchangeFacts {
   readonly userId: string | null;
   readonly payoutAddress: string;
   readonly toCurrency: string;
+  readonly fromAmount: Decimal;
 }
 
 export const createExchangePath = '/v2/exchange';
@@ -65,7 +68,8 @@ function outcomeMatches(match: OutcomeMatch, exchange: ExchangeFacts): boolean {
     (match.userId === undefined || match.userId === exchange.userId) &&
     // EVM addresses differ only in checksum casing.
     (match.payoutAddress === undefined || match.payoutAddress.toLowerCase() === exchange.payoutAddress.toLowerCase()) &&
-    (match.toCurrency === undefined || match.toCurrency === exchange.toCurrency)
+    (match.toCurrency === undefined || match.toCurrency === exchange.toCurrency) &&
+    (match.fromAmount === undefined || match.fromAmount.equals(exchange.fromAmount))
   );
 }
 
@@ -110,7 +114,7 @@ export function createSimulatorControls(): SimulatorControls {
       const amount = (value: Decimal | null): string | null => value?.toFixed() ?? null;
       return {
         faults: faults.map(({ fault, remaining }) => ({ ...fault, remaining })),
-        outcomes: [...outcomes],
+        outcomes: outcomes.map((request) => ({ ...request, match: { ...request.match, fromAmount: request.match.fromAmount?.toFixed() } })),
         ranges: [...ranges.values()].map(({ pair, range }) => ({ ...pair, minAmount: amount(range.minAmount), maxAmount: amount(range.maxAmount) })),
       };
     },

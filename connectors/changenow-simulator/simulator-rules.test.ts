@@ -68,9 +68,19 @@ describe('simulator controls', () => {
     const controls = createSimulatorControls();
     const payoutAddress = '0x9F4D8a2c6b3e1f7A5D0C2b8E4f6a1C3D5e7f9A0b';
     controls.addOutcome({ match: { payoutAddress: payoutAddress.toLowerCase(), toCurrency: 'usdt' }, outcome: 'refunded', reason: null, verifyingMs: 0 });
-    expect(controls.takeOutcome({ userId: 'a', payoutAddress, toCurrency: 'xmr' })).toBeNull();
-    expect(controls.takeOutcome({ userId: 'b', payoutAddress, toCurrency: 'usdt' })?.outcome).toBe('refunded');
-    expect(controls.takeOutcome({ userId: 'c', payoutAddress, toCurrency: 'usdt' })).toBeNull();
+    const fromAmount = new Decimal('0.5');
+    expect(controls.takeOutcome({ userId: 'a', payoutAddress, toCurrency: 'xmr', fromAmount })).toBeNull();
+    expect(controls.takeOutcome({ userId: 'b', payoutAddress, toCurrency: 'usdt', fromAmount })?.outcome).toBe('refunded');
+    expect(controls.takeOutcome({ userId: 'c', payoutAddress, toCurrency: 'usdt', fromAmount })).toBeNull();
+  });
+
+  it('aims a planned outcome at an exact amount sent, however it is written', () => {
+    const controls = createSimulatorControls();
+    const facts = { userId: null, payoutAddress: '0x0', toCurrency: 'usdt' };
+    controls.addOutcome({ match: { fromAmount: new Decimal('0.0097') }, outcome: 'failed', reason: null, verifyingMs: 0 });
+    expect(controls.takeOutcome({ ...facts, fromAmount: new Decimal('0.2433') })).toBeNull();
+    expect(controls.takeOutcome({ ...facts, fromAmount: new Decimal('0.009700') })?.outcome).toBe('failed');
+    expect(controls.takeOutcome({ ...facts, fromAmount: new Decimal('0.0097') })).toBeNull();
   });
 
   it('overrides a pair range, and a reset clears faults, outcomes and ranges', () => {
@@ -84,6 +94,6 @@ describe('simulator controls', () => {
     controls.clear();
     expect(controls.rangeOverride(pair)).toBeUndefined();
     expect(controls.takeFault('GET', '/v2/exchange/range')).toBeUndefined();
-    expect(controls.takeOutcome({ userId: null, payoutAddress: '0x0', toCurrency: 'usdt' })).toBeNull();
+    expect(controls.takeOutcome({ userId: null, payoutAddress: '0x0', toCurrency: 'usdt', fromAmount: new Decimal('1') })).toBeNull();
   });
 });

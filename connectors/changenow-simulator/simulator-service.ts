@@ -99,7 +99,7 @@ export function createSimulatorService(options: SimulatorServiceOptions): Simula
         refundHash: null,
         refundAmount: null,
         depositAfterBlock: options.scannedThrough(),
-        plannedOutcome: controls.takeOutcome({ userId: input.userId, payoutAddress: input.address, toCurrency: input.toCurrency }),
+        plannedOutcome: controls.takeOutcome({ userId: input.userId, payoutAddress: input.address, toCurrency: input.toCurrency, fromAmount: input.fromAmount }),
         endReason: null,
         statusHistory: ['new'],
       };

@@ -78,7 +78,7 @@ export async function injectFault(fault: SimulatorFault): Promise<void> {
 }
 
 export interface PlannedOutcomeRequest {
-  match: { userId?: string; payoutAddress?: string; toCurrency?: string };
+  match: { userId?: string; payoutAddress?: string; toCurrency?: string; fromAmount?: string };
   outcome: 'failed' | 'refunded' | 'verifying';
   reason?: string;
   verifyingMs?: number;
