@@ -1,8 +1,7 @@
-// The checks `npm test` runs before the tests — type check, lint, and the generated-file checks —
+// The checks `npm test` runs beside the tests — type check, lint, and the generated-file checks —
 // at the same time rather than one after the other: they read the same files and change nothing,
 // so their order does not matter, and run together they cost the slowest one (ESLint) instead of
-// the sum. Each one's output is printed in one piece once it ends, and the run fails if any fails:
-// its exit code is the first failing check's (1 if a check died of a signal).
+// the sum. Each one's output is printed in one piece once it ends, and the run fails if any fails.
 import { spawn } from 'node:child_process';
 
 /** The npm scripts run, with the arguments `npm test` gave them when they ran in sequence. */
@@ -21,11 +20,11 @@ interface CheckResult {
   readonly seconds: number;
 }
 
-function runCheck(script: readonly string[]): Promise<CheckResult> {
+function runCheck(script: readonly string[], niceness: number): Promise<CheckResult> {
   const started = performance.now();
   const name = script.join(' ');
   return new Promise((resolve) => {
-    const child = spawn('npm', ['run', '--silent', ...script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('nice', ['-n', String(niceness), 'npm', 'run', '--silent', ...script], { stdio: ['ignore', 'pipe', 'pipe'] });
     const chunks: Buffer[] = [];
     child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
     child.stderr.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -39,9 +38,16 @@ function runCheck(script: readonly string[]): Promise<CheckResult> {
   });
 }
 
-const results = await Promise.all(checks.map((script) => runCheck(script)));
-for (const result of results) {
-  process.stdout.write(`> npm run ${result.name}: ${result.exitCode === 0 ? 'ok' : `FAILED (exit ${result.exitCode})`} in ${result.seconds.toFixed(1)} s\n`);
-  if (result.output.trim() !== '') process.stdout.write(`${result.output.trimEnd()}\n`);
+/**
+ * Runs every check at the given niceness (0: as usual; 19: only on CPU nobody else wants), prints
+ * each one's result and output, and resolves to the first failing check's exit code (1 if a check
+ * died of a signal), 0 when all passed.
+ */
+export async function runStaticChecks(niceness = 0): Promise<number> {
+  const results = await Promise.all(checks.map((script) => runCheck(script, niceness)));
+  for (const result of results) {
+    process.stdout.write(`> npm run ${result.name}: ${result.exitCode === 0 ? 'ok' : `FAILED (exit ${result.exitCode})`} in ${result.seconds.toFixed(1)} s\n`);
+    if (result.output.trim() !== '') process.stdout.write(`${result.output.trimEnd()}\n`);
+  }
+  return results.find((result) => result.exitCode !== 0)?.exitCode ?? 0;
 }
-process.exitCode = results.find((result) => result.exitCode !== 0)?.exitCode ?? 0;

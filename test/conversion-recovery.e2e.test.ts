@@ -25,6 +25,7 @@ import { ethBalanceOf } from './support/local-evm.ts';
 import { planOutcome, simulatorExchanges } from './support/changenow-simulator.ts';
 import { processorEnvironment, startProcessorProcess, type ProcessorProcess } from './support/processor-process.ts';
 import { registerClient, type TestClient } from './support/settlement-fixtures.ts';
+import { skipEarlierCommands } from './support/whole-pipeline.ts';
 import { readTopic } from './support/topic-records.ts';
 
 const endpoints = inject('endpoints');
@@ -62,6 +63,7 @@ let client: TestClient;
 beforeAll(async () => {
   database = await openTestDatabase();
   client = await registerClient(database, { thresholdUsd: '500' });
+  await skipEarlierCommands(endpoints);
   // All five at once: they are independent consumers and servers, and starting them one after
   // the other cost the sum of five process start-ups.
   const started = await Promise.all(

@@ -3,6 +3,7 @@
 // typed access to them (their URLs, the admin API).
 import { inject } from 'vitest';
 import { topicNames } from '../../topics/topics.ts';
+import type { StackEndpoints } from '../../stack/endpoints.ts';
 import { skipGroupToLatest } from './consumer-groups.ts';
 import { startProcessorProcess, testAdminToken, type ProcessorProcess } from './processor-process.ts';
 
@@ -41,6 +42,17 @@ export interface AdminAnswer {
   readonly body: Record<string, unknown>;
 }
 
+/**
+ * Moves the connectors' and settlement's groups to the end of their topics (no member may be live):
+ * commands and events other files left there are not this file's to run, and running them — real
+ * exchanges, real transfers — would only make this file wait.
+ */
+export async function skipEarlierCommands(endpoints: StackEndpoints): Promise<void> {
+  await skipGroupToLatest(endpoints, 'changenow', [topicNames.conversionRequests, topicNames.payoutRequests, topicNames.chainEvents]);
+  await skipGroupToLatest(endpoints, 'chain', [topicNames.transferRequests]);
+  await skipGroupToLatest(endpoints, 'settlement', [topicNames.swapEvents]);
+}
+
 export interface WholePipeline {
   /** Moves the connectors' and settlement's groups to the end of their topics: commands other files left there are not this file's to run. */
   readonly skipEarlierCommands: () => Promise<void>;
@@ -60,11 +72,7 @@ export function createWholePipeline(options: { readyTimeoutMs: number }): WholeP
     return running.url;
   };
   return {
-    skipEarlierCommands: async () => {
-      await skipGroupToLatest(endpoints, 'changenow', [topicNames.conversionRequests, topicNames.payoutRequests, topicNames.chainEvents]);
-      await skipGroupToLatest(endpoints, 'chain', [topicNames.transferRequests]);
-      await skipGroupToLatest(endpoints, 'settlement', [topicNames.swapEvents]);
-    },
+    skipEarlierCommands: () => skipEarlierCommands(endpoints),
     start: async (name) => {
       const started = await startProcessorProcess(name, pipelineProcessorPorts[name], { environment: wholePipelineEnvironment, readyTimeoutMs: options.readyTimeoutMs });
       processes[name] = started;
