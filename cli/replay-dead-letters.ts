@@ -38,7 +38,8 @@ export async function replayDeadLetters(endpoints: StackEndpoints, topic: string
   if (remaining.size === 0) return { replayed: 0 };
 
   const producer = createIdempotentProducer(kafka);
-  const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false });
+  // disconnect() waits for the fetch in flight, which the broker holds this long once the end is read.
+  const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, maxWaitTimeInMs: 100 });
   await producer.connect();
   await consumer.connect();
   let replayed = 0;

@@ -22,7 +22,8 @@ export function toDisplayJson(value: unknown): string {
 export async function tailTopic(endpoints: StackEndpoints, options: TailOptions, log: Logger, write: (line: string) => void): Promise<number> {
   const kafka = createKafkaClient({ brokers: endpoints.kafkaBrokers, security: endpoints.kafkaSecurity, clientId: 'cli-tail', log, requestTimeoutMs: 10_000 });
   const serde = createAvroSerde(createSchemaRegistryClient(schemaRegistryAccessOf(endpoints)));
-  const consumer = kafka.consumer({ groupId: `cli-tail-${randomUUID()}`, allowAutoTopicCreation: false });
+  // disconnect() waits for the fetch in flight, which the broker holds this long once the end is read.
+  const consumer = kafka.consumer({ groupId: `cli-tail-${randomUUID()}`, allowAutoTopicCreation: false, maxWaitTimeInMs: 100 });
   await consumer.connect();
   let printed = 0;
   let idleTimer: NodeJS.Timeout | undefined;

@@ -85,6 +85,11 @@ export const configSchema = z.object({
   KAFKA_REBALANCE_TIMEOUT: duration
     .default('30s')
     .describe('How long a rebalance waits for members to rejoin; bounds recovery after a SIGKILLed member.'),
+  KAFKA_FETCH_MAX_WAIT: duration
+    .default('500ms')
+    .describe(
+      "How long the broker holds a consumer's fetch when nothing new has arrived (Kafka's own default). A stopping consumer waits for the fetch in flight, so this bounds how long a SIGTERM drain waits on it; new records end the wait at once whatever it is.",
+    ),
 
   LISTEN_HOST: listenHost
     .default('127.0.0.1')

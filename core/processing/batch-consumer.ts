@@ -42,6 +42,8 @@ export interface BatchConsumerOptions<S extends ValueSchemaName, Store, Result> 
   fromBeginning?: boolean;
   sessionTimeoutMs: number;
   rebalanceTimeoutMs: number;
+  /** The broker's long-poll on an idle fetch; stop() waits for the fetch in flight, so this bounds a drain. */
+  fetchMaxWaitMs: number;
 }
 
 export interface RunningBatchConsumer {
@@ -84,6 +86,7 @@ export async function startBatchConsumer<S extends ValueSchemaName, Store, Resul
     sessionTimeout: options.sessionTimeoutMs,
     rebalanceTimeout: options.rebalanceTimeoutMs,
     heartbeatInterval: heartbeatIntervalMs,
+    maxWaitTimeInMs: options.fetchMaxWaitMs,
     maxBytesPerPartition: 1_048_576,
     retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 10_000 },
   });

@@ -143,6 +143,7 @@ export async function startConsumerProcess<S extends ValueSchemaName, Store, Res
     onFatal: fatal,
     sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT,
     rebalanceTimeoutMs: config.KAFKA_REBALANCE_TIMEOUT,
+    fetchMaxWaitMs: config.KAFKA_FETCH_MAX_WAIT,
     ...(evaluate === undefined ? {} : { onChunkCommitted: evaluate }),
   });
   shutdown.add('kafka consumer', () => consumer.stop());

@@ -60,7 +60,8 @@ async function readAfterKept(endpoints: StackEndpoints, topic: string, cacheKey:
   const records: TopicRecord[] = [];
   if (remaining.size === 0) return [...kept.records];
 
-  const consumer = kafka.consumer({ groupId: `test-reader-${randomUUID()}`, allowAutoTopicCreation: false });
+  // disconnect() waits for the fetch in flight, which the broker holds this long once the end is read.
+  const consumer = kafka.consumer({ groupId: `test-reader-${randomUUID()}`, allowAutoTopicCreation: false, maxWaitTimeInMs: 100 });
   await consumer.connect();
   try {
     await consumer.subscribe({ topic, fromBeginning: true });
