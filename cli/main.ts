@@ -6,23 +6,8 @@ import { loadConfig } from '../core/config.ts';
 import { createLogger } from '../core/logger.ts';
 import { exitOnSignals } from '../core/shutdown.ts';
 import { resolveEndpoints } from '../stack/endpoints.ts';
-import { runSchemasCheck, runSchemasCodegen, runSchemasFreeze, runSchemasRegister } from '../schemas/commands.ts';
-import { schemaRegistryAccessOf } from '../schemas/registry.ts';
-import { signIpn } from '../processors/webhook/ipn-signature.ts';
-import { applyAllTopics, migrate, prepare } from './prepare.ts';
-import { isProcessorName, processorNames, startProcessor } from './processes.ts';
-import { tailTopic, toDisplayJson } from './tail-topic.ts';
-import { runSetThreshold } from '../processors/admin/set-threshold.ts';
-import { describeWindow } from '../processors/accumulator/micro-batch-evaluation.ts';
-import { windowRulesOf } from '../processors/accumulator/start-accumulator.ts';
-import { replayDeadLetters } from './replay-dead-letters.ts';
-import { createDatabasePool } from '../db/pool.ts';
-import { runReconcile } from './reconcile.ts';
-import { runRecoveryList, runRecoveryResolve } from './recovery.ts';
-import { dismissQuarantine, listQuarantine, reinjectQuarantine, showQuarantine } from '../processors/admin/quarantine-cli.ts';
 import { quarantineStates } from '../processors/webhook/ipn-quarantine.ts';
-import { describeStackReset, resetStackData } from './stack-reset.ts';
-import { syncConfigReference } from './config-reference.ts';
+import { isProcessorName, processorNames, startProcessor } from './processes.ts';
 
 const config = loadConfig();
 const log = createLogger({ name: 'cli', level: config.LOG_LEVEL });
@@ -36,11 +21,19 @@ function positiveInteger(text: string): number {
   return value;
 }
 
-// The local-stack commands (`up`, `stack`) load the stack code only when they run: it starts
-// Hardhat, embedded PostgreSQL and processes through tsx, all devDependencies, and the production
-// runtime (`npm ci --omit=dev` + dist/, see docs/deploy.md) never reaches them.
+// Each command loads its code when it runs, so `run <processor>` — every process start, every pod
+// restart — loads only that processor (cli/processes.ts). The local-stack commands (`up`, `stack`)
+// must load that way anyway: they start Hardhat, embedded PostgreSQL and processes through tsx, all
+// devDependencies, and the production runtime (`npm ci --omit=dev` + dist/, see docs/deploy.md)
+// never reaches them.
 const loadLocalStack = () => import('../stack/start-stack.ts');
 const loadUp = () => import('./up.ts');
+const loadPrepare = () => import('./prepare.ts');
+const loadSchemaCommands = () => import('../schemas/commands.ts');
+const registryAccess = async () => (await import('../schemas/registry.ts')).schemaRegistryAccessOf(endpoints);
+const loadQuarantine = () => import('../processors/admin/quarantine-cli.ts');
+/** Records as JSON for people: decimals and bigints as text, dates as ISO strings. */
+const toDisplayJson = async (value: unknown): Promise<string> => (await import('./tail-topic.ts')).toDisplayJson(value);
 
 const program = new Command('payout-pipeline').description('Operator commands of the payout pipeline.');
 
@@ -65,6 +58,7 @@ stackCommand
   .description('delete the local stack\'s data (STACK_DATA_DIR) so the next start is clean; stops nothing, refuses while it runs')
   .option('--yes', 'really delete (without it, only says what would be deleted)', false)
   .action(async (options: { yes: boolean }) => {
+    const { describeStackReset, resetStackData } = await import('./stack-reset.ts');
     const outcome = await resetStackData(config.STACK_DATA_DIR, options.yes);
     process.stdout.write(`${describeStackReset(outcome)}\n`);
     if (outcome.kind === 'running' || outcome.kind === 'needs-confirmation') process.exitCode = 1;
@@ -83,14 +77,14 @@ program
 program
   .command('migrate')
   .description('apply the PostgreSQL migrations in db/migrations (idempotent)')
-  .action(() => migrate(endpoints, log));
+  .action(async () => (await loadPrepare()).migrate(endpoints, log));
 
 const topics = program.command('topics').description('topics as code');
 topics
   .command('apply')
   .description('create missing topics and report drift (idempotent)')
   .action(async () => {
-    process.stdout.write(`${await applyAllTopics(endpoints, log)}\n`);
+    process.stdout.write(`${await (await loadPrepare()).applyAllTopics(endpoints, log)}\n`);
   });
 topics
   .command('tail <topic>')
@@ -99,6 +93,7 @@ topics
   .option('--max <count>', 'stop after this many records', positiveInteger, 1_000)
   .option('--idle-timeout-ms <ms>', 'stop when no record arrived for this long', positiveInteger, 5_000)
   .action(async (topic: string, options: { fromBeginning: boolean; max: number; idleTimeoutMs: number }) => {
+    const { tailTopic } = await import('./tail-topic.ts');
     await tailTopic(endpoints, { topic, ...options }, log, (line) => process.stdout.write(`${line}\n`));
   });
 
@@ -107,34 +102,34 @@ schemas
   .command('check')
   .description('fail on a schema change that is not BACKWARD compatible (with history and golden fixtures; and the registry with --registry)')
   .option('--registry', 'also ask the schema registry', false)
-  .action((options: { registry: boolean }) =>
-    runSchemasCheck(options.registry ? { registry: schemaRegistryAccessOf(endpoints) } : {}),
+  .action(async (options: { registry: boolean }) =>
+    (await loadSchemaCommands()).runSchemasCheck(options.registry ? { registry: await registryAccess() } : {}),
   );
 schemas
   .command('register')
   .description('register every value schema under <topic>-value with BACKWARD compatibility')
-  .action(() => runSchemasRegister({ registry: schemaRegistryAccessOf(endpoints) }));
+  .action(async () => (await loadSchemaCommands()).runSchemasRegister({ registry: await registryAccess() }));
 schemas
   .command('codegen')
   .description('generate schemas/generated/records.ts from schemas/avro')
   .option('--check', 'fail when the generated file is out of date', false)
-  .action((options: { check: boolean }) => runSchemasCodegen({ check: options.check }));
+  .action(async (options: { check: boolean }) => (await loadSchemaCommands()).runSchemasCodegen({ check: options.check }));
 schemas
   .command('freeze')
   .description('record changed schemas as the next version in schemas/history, with golden fixtures')
-  .action(() => runSchemasFreeze());
+  .action(async () => (await loadSchemaCommands()).runSchemasFreeze());
 
 const docs = program.command('docs').description('generated documentation');
 docs
   .command('config')
   .description('generate docs/configuration.md from the configuration schema in core/config.ts')
   .option('--check', 'fail when the file is out of date, naming the variables that differ', false)
-  .action((options: { check: boolean }) => syncConfigReference({ check: options.check }));
+  .action(async (options: { check: boolean }) => (await import('./config-reference.ts')).syncConfigReference({ check: options.check }));
 
 program
   .command('prepare')
   .description('migrations, topics and schemas in one go (what `run --prepare` does first)')
-  .action(() => prepare(endpoints, log));
+  .action(async () => (await loadPrepare()).prepare(endpoints, log));
 
 program
   .command('run <processor>')
@@ -142,7 +137,7 @@ program
   .option('--prepare', 'apply migrations, topics and schemas first', false)
   .action(async (name: string, options: { prepare: boolean }) => {
     if (!isProcessorName(name)) throw new InvalidArgumentError(`unknown processor "${name}"; known: ${processorNames.join(', ')}`);
-    if (options.prepare) await prepare(endpoints, log);
+    if (options.prepare) await (await loadPrepare()).prepare(endpoints, log);
     const processor = await startProcessor(name, config, endpoints);
     exitOnSignals(processor.shutdown, { log });
   });
@@ -153,9 +148,10 @@ pipelineConfig
   .description('set the global micro-batch threshold (USD) without a restart; audited')
   .option('--actor <name>', 'recorded as who changed it (default cli:<os user>)')
   .action(async (usd: string, options: { actor?: string }) => {
+    const { runSetThreshold } = await import('../processors/admin/set-threshold.ts');
     const { outcome, published } = await runSetThreshold({ config, endpoints, log, value: usd, ...(options.actor === undefined ? {} : { actor: options.actor }) });
     process.stdout.write(
-      `${outcome.kind === 'changed' ? 'changed' : 'unchanged'}: micro-batch threshold ${toDisplayJson(outcome.state)}${published ? '' : ' (not published yet: a running relay will publish it)'}\n`,
+      `${outcome.kind === 'changed' ? 'changed' : 'unchanged'}: micro-batch threshold ${await toDisplayJson(outcome.state)}${published ? '' : ' (not published yet: a running relay will publish it)'}\n`,
     );
   });
 
@@ -163,9 +159,14 @@ program
   .command('window')
   .description('show the global micro-batch window: pending payments, their sum, the threshold in force')
   .action(async () => {
+    const [{ createDatabasePool }, { describeWindow }, { windowRulesOf }] = await Promise.all([
+      import('../db/pool.ts'),
+      import('../processors/accumulator/micro-batch-evaluation.ts'),
+      import('../processors/accumulator/start-accumulator.ts'),
+    ]);
     const pool = await createDatabasePool(endpoints.databaseUrl);
     try {
-      process.stdout.write(`${toDisplayJson(await describeWindow(pool, windowRulesOf(config)))}\n`);
+      process.stdout.write(`${await toDisplayJson(await describeWindow(pool, windowRulesOf(config)))}\n`);
     } finally {
       await pool.end();
     }
@@ -176,6 +177,7 @@ program
   .description("check the ledger's invariants and what waits over the whole database; exit code 1 on any violation, 3 on a liveness finding (none: 0)")
   .option('--no-publish', 'leave the alerts in the outbox for a running relay instead of publishing them now')
   .action(async (options: { publish: boolean }) => {
+    const { runReconcile } = await import('./reconcile.ts');
     process.exitCode = await runReconcile({ config, endpoints, log, publish: options.publish, write: (text) => process.stdout.write(text) });
   });
 
@@ -183,7 +185,7 @@ const recovery = program.command('recovery').description('conversions that faile
 recovery
   .command('list')
   .description('every conversion that failed after its pay-in, open ones first, as JSON lines')
-  .action(() => runRecoveryList(endpoints, (text) => process.stdout.write(text)));
+  .action(async () => (await import('./recovery.ts')).runRecoveryList(endpoints, (text) => process.stdout.write(text)));
 recovery
   .command('resolve <batchId> <resolution>')
   .description('resolve one: refund_received (back to pending), recovered --usdt-amount X (credited), written_off --note WHY')
@@ -191,6 +193,7 @@ recovery
   .option('--note <text>', 'why (required for written_off)')
   .option('--actor <name>', 'recorded as who resolved it (default cli:<os user>)')
   .action(async (batchId: string, resolution: string, options: { usdtAmount?: string; note?: string; actor?: string }) => {
+    const { runRecoveryResolve } = await import('./recovery.ts');
     const outcome = await runRecoveryResolve({ config, endpoints, log, batchId, resolution, ...options });
     process.stdout.write(`${JSON.stringify(outcome)}\n`);
     // Nothing was resolved: a distinct exit code, so a script does not take it for done.
@@ -201,6 +204,7 @@ program
   .command('replay <topic>')
   .description('move the dead letters of <topic> (from <topic>.dlq) back onto it, unchanged')
   .action(async (topic: string) => {
+    const { replayDeadLetters } = await import('./replay-dead-letters.ts');
     const { replayed } = await replayDeadLetters(endpoints, topic, log);
     process.stdout.write(`replayed ${replayed} record(s) from ${topic}.dlq to ${topic}\n`);
   });
@@ -220,12 +224,13 @@ ipn
   .action(async (file: string | undefined) => {
     const body: unknown = parseLosslessJson(await readInput(file));
     const secret = config.NOWPAYMENTS_IPN_SECRET ?? (await loadUp()).localIpnSecret;
+    const { signIpn } = await import('../processors/webhook/ipn-signature.ts');
     process.stdout.write(`${signIpn(body, secret)}\n`);
   });
 
 const quarantine = program.command('quarantine').description('signed IPNs that failed validation, kept for an operator');
 const quarantineContext = { config, endpoints, log };
-const print = (value: unknown): void => void process.stdout.write(`${toDisplayJson(value)}\n`);
+const print = async (value: unknown): Promise<void> => void process.stdout.write(`${await toDisplayJson(value)}\n`);
 quarantine
   .command('list')
   .description('quarantined IPNs, oldest first')
@@ -236,12 +241,12 @@ quarantine
       throw new InvalidArgumentError(`--state must be one of ${quarantineStates.join(', ')}, all`);
     }
     const state = options.state === 'all' ? {} : { state: options.state as (typeof quarantineStates)[number] };
-    for (const row of await listQuarantine(quarantineContext, { ...state, limit: options.limit })) print(row);
+    for (const row of await (await loadQuarantine()).listQuarantine(quarantineContext, { ...state, limit: options.limit })) await print(row);
   });
 quarantine
   .command('show <id>')
   .description('one quarantined IPN with its body exactly as received')
-  .action(async (id: string) => print(await showQuarantine(quarantineContext, id)));
+  .action(async (id: string) => print(await (await loadQuarantine()).showQuarantine(quarantineContext, id)));
 quarantine
   .command('reinject <id>')
   .description('accept a corrected IPN through the webhook\'s validation and intake (the payment-id dedupe applies)')
@@ -251,8 +256,8 @@ quarantine
   .option('--actor <name>', 'recorded as who reinjected it (default cli:<os user>)')
   .action(async (id: string, options: { body?: string; set: string[]; note?: string; actor?: string }) => {
     const bodyText = options.body === undefined ? undefined : await readInput(options.body);
-    print(
-      await reinjectQuarantine(quarantineContext, id, {
+    await print(
+      await (await loadQuarantine()).reinjectQuarantine(quarantineContext, id, {
         assignments: options.set,
         ...(bodyText === undefined ? {} : { bodyText }),
         ...(options.note === undefined ? {} : { note: options.note }),
@@ -266,7 +271,7 @@ quarantine
   .requiredOption('--reason <text>', 'why, for the record')
   .option('--actor <name>', 'recorded as who dismissed it (default cli:<os user>)')
   .action(async (id: string, options: { reason: string; actor?: string }) => {
-    print(await dismissQuarantine(quarantineContext, id, { reason: options.reason, ...(options.actor === undefined ? {} : { actor: options.actor }) }));
+    await print(await (await loadQuarantine()).dismissQuarantine(quarantineContext, id, { reason: options.reason, ...(options.actor === undefined ? {} : { actor: options.actor }) }));
   });
 
 program.parseAsync().catch((error: unknown) => {
