@@ -12,6 +12,7 @@ import { startAdmin } from '../processors/admin/start-admin.ts';
 import { startSettlement } from '../processors/settlement/start-settlement.ts';
 import { startChangeNowConnector } from '../connectors/changenow/start-changenow-connector.ts';
 import { startChainConnector } from '../connectors/chain/start-chain-connector.ts';
+import { startNotifier } from '../processors/notifier/start-notifier.ts';
 
 // The names and ports live apart from the starters, so tooling (the deployment manifests' test)
 // reads them without loading every processor.
@@ -39,5 +40,7 @@ export async function startProcessor(name: ProcessorName, config: Config, endpoi
       return startChangeNowConnector({ config, endpoints });
     case 'chain':
       return startChainConnector({ config, endpoints });
+    case 'notifier':
+      return startNotifier({ config, endpoints });
   }
 }
