@@ -32,7 +32,7 @@ export function backoffSchedule(plan: DeliveryPlan): readonly number[] {
   }
 }
 
-/** Which HTTP answers are worth another attempt: 2xx is delivered; 408, 429 and 5xx may pass later; any other 4xx will not. */
+/** Which HTTP answers are worth another attempt: 2xx is delivered; 408, 429 and 5xx may pass later; any other answer (4xx, or a 3xx: redirects are not followed) will not. */
 export function statusOutcome(status: number): 'delivered' | 'retriable' | 'refused' {
   if (status >= 200 && status < 300) return 'delivered';
   if (status === 408 || status === 429 || status >= 500) return 'retriable';
