@@ -23,6 +23,7 @@ const portVariables: Record<ProcessorName, string> = {
   changenow: 'CHANGENOW_CONNECTOR_PORT',
   chain: 'CHAIN_CONNECTOR_PORT',
   settlement: 'SETTLEMENT_PORT',
+  notifier: 'NOTIFIER_PORT',
 };
 
 let installDirectory: string;

@@ -38,5 +38,7 @@ export async function startProcessor(name: ProcessorName, config: Config, endpoi
       return (await import('../connectors/changenow/start-changenow-connector.ts')).startChangeNowConnector({ config, endpoints });
     case 'chain':
       return (await import('../connectors/chain/start-chain-connector.ts')).startChainConnector({ config, endpoints });
+    case 'notifier':
+      return (await import('../processors/notifier/start-notifier.ts')).startNotifier({ config, endpoints });
   }
 }

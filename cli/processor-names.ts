@@ -2,7 +2,7 @@
 // tools such as the Kubernetes manifests' test (deploy/k8s) can check against them cheaply.
 import type { Config } from '../core/config.ts';
 
-export const processorNames = ['webhook', 'admin', 'router', 'accumulator', 'changenow', 'chain', 'settlement'] as const;
+export const processorNames = ['webhook', 'admin', 'router', 'accumulator', 'changenow', 'chain', 'settlement', 'notifier'] as const;
 export type ProcessorName = (typeof processorNames)[number];
 
 export function isProcessorName(name: string): name is ProcessorName {
@@ -19,6 +19,7 @@ export function processorUrls(config: Config): Record<ProcessorName, string> {
     settlement: `http://localhost:${config.SETTLEMENT_PORT}/metrics`,
     changenow: `http://localhost:${config.CHANGENOW_CONNECTOR_PORT}/metrics`,
     chain: `http://localhost:${config.CHAIN_CONNECTOR_PORT}/metrics`,
+    notifier: `http://localhost:${config.NOTIFIER_PORT}/metrics`,
   };
 }
 
@@ -39,5 +40,7 @@ export function processorOperationsPort(name: ProcessorName, config: Config): nu
       return config.CHANGENOW_CONNECTOR_PORT;
     case 'chain':
       return config.CHAIN_CONNECTOR_PORT;
+    case 'notifier':
+      return config.NOTIFIER_PORT;
   }
 }

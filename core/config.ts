@@ -4,6 +4,7 @@
 // variable, instead of surfacing later as a strange runtime error.
 import { z } from 'zod';
 import { PipelineError } from './errors.ts';
+import { parseWebhookUrls } from '../processors/notifier/webhook-urls.ts';
 
 const port = z.coerce.number().int().min(1).max(65_535);
 const positiveInt = z.coerce.number().int().positive();
@@ -315,6 +316,32 @@ export const configSchema = z.object({
     .union([z.literal('0').transform(() => 0), duration])
     .default('1m')
     .describe('How often the admin process runs the liveness check; 0 turns it off.'),
+
+  CONSUMER_LAG_INTERVAL: z
+    .union([z.literal('0').transform(() => 0), duration])
+    .default('15s')
+    .describe('How often the admin process reads every consumer group\'s lag from Kafka for `payout_pipeline_consumer_lag`; 0 turns it off.'),
+
+  // The notifier: alert events to webhook URLs (processors/notifier/).
+  NOTIFIER_PORT: port.default(8097).describe("The notifier's /health, /ready and /metrics port."),
+  NOTIFIER_WEBHOOK_URLS: z
+    .string()
+    .min(1, 'comma-separated http(s) URLs')
+    .optional()
+    .transform((text, context) => {
+      const parsed = parseWebhookUrls(text);
+      if (parsed.ok) return parsed.urls;
+      context.addIssue({ code: z.ZodIssueCode.custom, message: parsed.problem });
+      return z.NEVER;
+    })
+    .describe(
+      'Where the notifier posts every alert event (Slack-compatible JSON); unset, the notifier runs and delivers nowhere. The path of a Slack webhook is its secret: keep this in the secret store.',
+    ),
+  NOTIFIER_ATTEMPTS_MAX: positiveInt.max(100).default(10).describe('Attempts of one delivery (an alert to one URL) before it is dead-lettered on `alerts.dlq`.'),
+  NOTIFIER_BACKOFF_INITIAL: duration.default('1s').describe('Delay before the second attempt of a failed delivery, doubled for each further attempt.'),
+  NOTIFIER_BACKOFF_MAX: duration.default('5m').describe('The longest delay between two attempts of a delivery.'),
+  NOTIFIER_REQUEST_TIMEOUT: duration.default('10s').describe('Time limit of one POST to a webhook URL.'),
+  NOTIFIER_POLL_INTERVAL: duration.default('1s').describe('How often the notifier looks for deliveries whose next attempt is due.'),
 
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])

@@ -171,13 +171,17 @@ const pipelineTopics: readonly TopicDefinition[] = [
     name: topicNames.alerts,
     partitions: 1,
     cleanupPolicy: 'delete',
-    retentionMs: 90 * dayMs,
+    // 30 days, not longer: the notifier consumes it, and its inbox (INBOX_RETENTION, 60 days) must
+    // outlive any record a replay could bring back (core/processing/retention-policy.ts). The
+    // history stays in liveness_findings and notifier_deliveries.
+    retentionMs: 30 * dayMs,
     replicationFactor: 3,
     minInSyncReplicas: 2,
     valueSchema: 'alert',
-    consumed: false,
+    // The notifier consumes it; its deliveries that fail for good go to alerts.dlq.
+    consumed: true,
     // One partition: alerts are few, and people read them in the order they were raised.
-    description: 'Liveness findings for people: money that waits and cannot clear by itself, keyed by finding id (reconcile, admin → outside).',
+    description: 'Liveness findings for people: money that waits and cannot clear by itself, keyed by finding id (reconcile, admin → notifier → webhook URLs).',
   },
 ];
 

@@ -9,12 +9,12 @@ import { inboxRetentionMsMin, planInboxRetention, segmentLifetimeMsMax } from '.
 const dayMs = 24 * 60 * 60 * 1000;
 
 describe('planInboxRetention', () => {
-  it('prunes the 30-day command and event topics and keeps the inbox of every topic kept forever', () => {
+  it('prunes the 30-day command, event and alert topics and keeps the inbox of every topic kept forever', () => {
     const check = planInboxRetention(topicDefinitions, 60 * dayMs);
     expect(check.ok).toBe(true);
     if (!check.ok) return;
     expect([...check.plan.prunableTopics].sort()).toEqual(
-      [topicNames.conversionRequests, topicNames.payoutRequests, topicNames.swapEvents, topicNames.transferRequests, topicNames.chainEvents].sort(),
+      [topicNames.conversionRequests, topicNames.payoutRequests, topicNames.swapEvents, topicNames.transferRequests, topicNames.chainEvents, topicNames.alerts].sort(),
     );
     for (const forever of [topicNames.paymentsReceived, topicNames.clientPayoutConfigs, topicNames.pipelineConfig, topicNames.usdtCredits]) {
       expect(check.plan.prunableTopics).not.toContain(forever);

@@ -27,6 +27,7 @@ import { createClientService, type ClientService } from './client-service.ts';
 import { microBatchThresholdLimitsOf } from './micro-batch-threshold.ts';
 import { createQuarantineServiceOf } from './quarantine-service.ts';
 import { checkLiveness, createFindingsGauge, livenessRulesOf } from './liveness-alerts.ts';
+import { createConsumerLagMonitor } from './consumer-lag.ts';
 
 export interface RunningAdmin {
   readonly url: string;
@@ -47,6 +48,8 @@ export interface StartAdminOptions {
   cooldownSweepIntervalMs?: number;
   /** How often the liveness check runs; default LIVENESS_CHECK_INTERVAL, 0 turns it off. */
   livenessCheckIntervalMs?: number;
+  /** How often every group's consumer lag is read; default CONSUMER_LAG_INTERVAL, 0 turns it off. */
+  consumerLagIntervalMs?: number;
   bodyLimitBytes?: number;
 }
 
@@ -65,7 +68,7 @@ export async function startAdmin(options: StartAdminOptions): Promise<RunningAdm
   }
   const now = options.now ?? (() => new Date());
   const shutdown = createShutdown({ log });
-  const { pool, producer, serde, metrics, probes } = await openProcessResources({
+  const { pool, kafka, producer, serde, metrics, probes } = await openProcessResources({
     name: 'admin',
     config,
     endpoints,
@@ -113,6 +116,21 @@ export async function startAdmin(options: StartAdminOptions): Promise<RunningAdm
       },
     });
     shutdown.add('liveness check', () => check.stop());
+  }
+
+  // One place computes the lag of every consumer group of the cluster (consumer-lag.ts).
+  const consumerLagIntervalMs = options.consumerLagIntervalMs ?? config.CONSUMER_LAG_INTERVAL;
+  if (consumerLagIntervalMs > 0) {
+    const lagMonitor = createConsumerLagMonitor({ kafka, metrics, log });
+    shutdown.add('consumer lag admin client', () => lagMonitor.close());
+    const lagTimer = startPunctuation({
+      intervalMs: consumerLagIntervalMs,
+      log,
+      run: async () => {
+        await lagMonitor.refresh();
+      },
+    });
+    shutdown.add('consumer lag', () => lagTimer.stop());
   }
 
   const app = createAdminApp({
