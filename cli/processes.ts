@@ -16,7 +16,7 @@ export interface RunningProcess {
 }
 
 /**
- * Loads only the processor it starts: a process is one processor, and loading the other six (their
+ * Loads only the processor it starts: a process is one processor, and loading all the others (their
  * HTTP frameworks, the EVM client, …) cost every start — every pod restart, every test process —
  * about a second of CPU for nothing.
  */
