@@ -65,7 +65,7 @@ export async function startAdmin(options: StartAdminOptions): Promise<RunningAdm
   }
   const now = options.now ?? (() => new Date());
   const shutdown = createShutdown({ log });
-  const { pool, producer, serde, metrics, probes } = await openProcessResources({
+  const { pool, kafka, producer, serde, metrics, probes } = await openProcessResources({
     name: 'admin',
     config,
     endpoints,
@@ -133,6 +133,7 @@ export async function startAdmin(options: StartAdminOptions): Promise<RunningAdm
     payoutMaxAgeMs: config.PAYOUT_MAX_AGE,
     quarantine: createQuarantineServiceOf({ config, pool, log, now }),
     livenessRules,
+    kafka,
   });
   const server = await listen(app, options.port ?? config.ADMIN_PORT, config.ADMIN_HOST ?? config.LISTEN_HOST);
   // Registered last so it runs first: no new requests while the relay drains and the pool closes.
