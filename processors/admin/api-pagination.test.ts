@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { HttpRejection } from '../../core/http/http-errors.ts';
 import { decodeCursor, encodeCursor, isoInstantPattern, pageOf, parsePageLimit } from './api-pagination.ts';
+import { parseQuery, payoutBatchListQuery } from './api-schemas.ts';
 
 const idPattern = /^[A-Za-z0-9._:-]{1,128}$/;
 const instant = fc.date({ min: new Date('2000-01-01T00:00:00Z'), max: new Date('2099-12-31T23:59:59Z'), noInvalidDate: true }).chain((date) =>
@@ -79,5 +80,14 @@ describe('pages', () => {
         expect(seen).toEqual(sorted);
       }),
     );
+  });
+});
+
+describe('date filters', () => {
+  it('accept dates that exist and refuse the rest, naming the field', () => {
+    for (const good of ['2026-02-28', '2024-02-29', '2026-12-03T10:00Z', '2026-12-03T10:00:00.123456+02:00']) expect(parseQuery(payoutBatchListQuery, { from: good }).from).toBe(good);
+    for (const bad of ['2026-02-30', '2025-02-29', '2026-13-01', '2026-12-03T25:00Z', 'yesterday', '2026-12-03T10:00']) {
+      expect(fieldOf(() => parseQuery(payoutBatchListQuery, { from: bad }))).toBe('400 from');
+    }
   });
 });

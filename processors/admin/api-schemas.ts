@@ -10,10 +10,18 @@ import { pageLimitDefault, pageLimitMax } from './api-pagination.ts';
 
 export const decimalText = z.string().regex(/^-?(0|[1-9][0-9]*)(\.[0-9]+)?$/).describe('an exact decimal, as a string');
 export const instantText = z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/).describe('ISO 8601 instant in UTC');
+/** The calendar date exists (Date.parse reads 2026-02-30 as 2 March) and the whole text parses. */
+function isExistingDate(text: string): boolean {
+  const [year, month, day] = text.slice(0, 10).split('-').map(Number);
+  if (year === undefined || month === undefined || day === undefined) return false;
+  const date = new Date(Date.UTC(year, month - 1, day));
+  return date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day && !Number.isNaN(Date.parse(text));
+}
+
 const dateFilter = z
   .string()
   .regex(/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2}))?$/)
-  .refine((text) => !Number.isNaN(Date.parse(text)), 'a date that exists')
+  .refine(isExistingDate, 'a date that exists')
   .describe('a date (YYYY-MM-DD, UTC midnight) or an ISO 8601 instant with a zone');
 const clientIdText = z.string().regex(/^-?[0-9]{1,14}$/).describe('a Telegram channel id');
 const idText = z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/);
