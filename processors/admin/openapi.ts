@@ -37,7 +37,7 @@ interface OperationSpec {
   readonly summary: string;
   readonly query?: z.ZodObject;
   /** Status → the body's zod schema, a JSON Schema, or `csv`. */
-  readonly ok: { readonly status: number; readonly schema: z.ZodType | 'object'; readonly csv?: boolean };
+  readonly ok: { readonly status: number; readonly schema: z.ZodType | 'object'; readonly csv?: boolean; readonly alsoStatus?: number };
   readonly errors: readonly number[];
   readonly requestBody?: boolean;
   readonly public?: boolean;
@@ -62,7 +62,7 @@ const operations: readonly OperationSpec[] = [
     errors: [400, 401, 404, 422, 429],
   },
   // Routes that predate the document: parameters and errors described, success bodies as objects.
-  { method: 'put', path: '/api/clients/{clientId}', summary: "Register or change a client's payout config", ok: { status: 200, schema: 'object' }, errors: writes, requestBody: true },
+  { method: 'put', path: '/api/clients/{clientId}', summary: "Register or change a client's payout config (201 created, 200 updated or unchanged)", ok: { status: 200, alsoStatus: 201, schema: 'object' }, errors: writes, requestBody: true },
   { method: 'get', path: '/api/clients/{clientId}', summary: 'The config in force', ok: { status: 200, schema: 'object' }, errors: reads },
   { method: 'get', path: '/api/clients/{clientId}/history', summary: 'Every accepted change', ok: { status: 200, schema: 'object' }, errors: reads },
   { method: 'delete', path: '/api/clients/{clientId}/pending-wallet', summary: 'Cancel a destination change in its cooldown', ok: { status: 200, schema: 'object' }, errors: writes },
@@ -116,6 +116,7 @@ function operationObject(operation: OperationSpec): JsonSchema {
   const content: JsonSchema = { 'application/json': { schema: okSchema } };
   if (operation.ok.csv === true) content['text/csv'] = { schema: { type: 'string', description: `RFC 4180, header line: ${statementCsvColumns.join(',')}` } };
   const responses: JsonSchema = { [String(operation.ok.status)]: { description: operation.ok.schema === 'object' ? 'Success (body not yet described field by field)' : 'Success', content } };
+  if (operation.ok.alsoStatus !== undefined) responses[String(operation.ok.alsoStatus)] = responses[String(operation.ok.status)];
   for (const status of [...operation.errors, 503]) responses[String(status)] = { description: statusText[status] ?? 'Error', content: { 'application/json': { schema: errorRef } } };
   return {
     operationId: `${operation.method}${operation.path.replace(/[^A-Za-z0-9]+(.)?/g, (_match, next: string | undefined) => (next ?? '').toUpperCase())}`,
