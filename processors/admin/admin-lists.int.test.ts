@@ -212,13 +212,16 @@ describe('lists', () => {
     expect(paid.items.map((item) => item.batch_id)).toContain(settled.payoutBatchId);
   });
 
-  it('lists conversion batches, alerts and consumer groups in the documented shape', async () => {
+  it('lists conversion batches, alerts, consumer groups and dead-letter depths in the documented shape', async () => {
     const conversions = await get(`/api/conversion-batches?state=finished&from=${startedAt.toISOString().slice(0, 10)}&limit=200`);
     expect(conversions.status).toBe(200);
     expect((conversions.body as Page<unknown>).items.length).toBeGreaterThan(0);
     expect((await get('/api/alerts?status=all&limit=5')).status).toBe(200);
     expect((await get('/api/alerts')).status).toBe(200);
     expect((await get('/api/consumer-groups?limit=3')).status).toBe(200);
+    const deadLetters = await get('/api/dead-letters?limit=200');
+    expect(deadLetters.status).toBe(200);
+    expect((deadLetters.body as Page<{ topic: string }>).items.map((item) => item.topic)).toContain('swap-events.dlq');
   });
 
   it('answers a bad query with 400 naming the field', async () => {
@@ -236,6 +239,7 @@ describe('lists', () => {
       ['/api/conversion-batches?to=2026-13-01', 'to'],
       ['/api/alerts?status=closed', 'status'],
       ['/api/consumer-groups?limit=x', 'limit'],
+      ['/api/dead-letters?cursor=x', 'cursor'],
     ];
     for (const [path, field] of cases) {
       const answer = await get(path);

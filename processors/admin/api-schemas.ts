@@ -75,6 +75,8 @@ export const alertListQuery = z.strictObject({
 
 export const consumerGroupListQuery = z.strictObject({ ...pageQuery });
 
+export const deadLetterListQuery = z.strictObject({ ...pageQuery });
+
 export const statementQuery = z.strictObject({
   payout_batch_id: idText.optional(),
   from: dateFilter.optional().describe('payments paid at or after'),
@@ -189,6 +191,16 @@ export const consumerGroupListItem = z.object({
 });
 export const consumerGroupListPage = pageOf(consumerGroupListItem);
 
+const recordCount = z.string().regex(/^[0-9]+$/);
+export const deadLetterTopicItem = z.object({
+  topic: z.string(),
+  source_topic: z.string(),
+  records: recordCount.describe('records kept on the dead-letter topic'),
+  not_replayed: recordCount.describe('records the replay command has not moved back yet'),
+  partitions: z.array(z.object({ partition: z.number().int(), records: recordCount, not_replayed: recordCount })),
+});
+export const deadLetterListPage = pageOf(deadLetterTopicItem);
+
 export const statementRow = z.object({
   payment_id: z.string(),
   paid_at: instantText,
@@ -240,5 +252,6 @@ export type PayoutBatchListItem = z.output<typeof payoutBatchListItem>;
 export type ConversionBatchListItem = z.output<typeof conversionBatchListItem>;
 export type AlertListItem = z.output<typeof alertListItem>;
 export type ConsumerGroupListItem = z.output<typeof consumerGroupListItem>;
+export type DeadLetterTopicItem = z.output<typeof deadLetterTopicItem>;
 export type StatementRow = z.output<typeof statementRow>;
 export type StatementBody = z.output<typeof statementBody>;

@@ -6,6 +6,7 @@
 //   GET /api/conversion-batches?state=&from=&to=            newest first
 //   GET /api/alerts?status=open|all             the liveness check's findings, newest first
 //   GET /api/consumer-groups                    Kafka consumer groups with lag per partition
+//   GET /api/dead-letters                       each dead-letter topic's depth, and what replay has not moved back
 //   GET /api/clients/:clientId/statement?payout_batch_id=… | ?from=…&to=…  [&format=json|csv]
 // Every list takes `limit` (1..200, default 50) and `cursor` (the previous page's next_cursor) and
 // answers {items, next_cursor}; a bad query parameter is 400 naming it.
@@ -20,11 +21,13 @@ import {
   clientListQuery,
   consumerGroupListQuery,
   conversionBatchListQuery,
+  deadLetterListQuery,
   parseQuery,
   payoutBatchListQuery,
   statementQuery,
 } from './api-schemas.ts';
 import { readConsumerGroups } from './consumer-groups.ts';
+import { readDeadLetterDepths } from './dead-letters.ts';
 import { listAlerts, listClients, listConversionBatches, listPayoutBatches } from './list-store.ts';
 import { alertListItemOf, clientListItemOf, conversionBatchListItemOf, payoutBatchListItemOf } from './list-views.ts';
 import { buildStatement, statementCsv } from './statement.ts';
@@ -118,6 +121,21 @@ export function mountListRoutes(app: Express, options: ListRoutesOptions): void 
     try {
       const groups = await readConsumerGroups(admin, { afterGroupId: after?.[0] ?? null, limit });
       response.json(pageOf(groups, limit, (group) => [group.group_id], (group) => group));
+    } finally {
+      await admin.disconnect();
+    }
+  });
+
+  app.get('/api/dead-letters', async (request: Request, response: Response) => {
+    const query = parseQuery(deadLetterListQuery, request.query);
+    const limit = parsePageLimit(query.limit);
+    const after = cursorOf(query.cursor, [/^[A-Za-z0-9._-]{1,249}$/]);
+    if (options.kafka === undefined) throw rejection(503, 'unavailable', 'kafka', 'a Kafka connection', 'This admin process has no Kafka connection.');
+    const admin = options.kafka.admin();
+    await admin.connect();
+    try {
+      const topics = await readDeadLetterDepths(admin, { afterTopic: after?.[0] ?? null, limit });
+      response.json(pageOf(topics, limit, (topic) => [topic.topic], (topic) => topic));
     } finally {
       await admin.disconnect();
     }

@@ -13,6 +13,8 @@ import {
   consumerGroupListQuery,
   conversionBatchListPage,
   conversionBatchListQuery,
+  deadLetterListPage,
+  deadLetterListQuery,
   errorBody,
   payoutBatchListPage,
   payoutBatchListQuery,
@@ -53,6 +55,7 @@ const operations: readonly OperationSpec[] = [
   { method: 'get', path: '/api/conversion-batches', summary: 'Conversion batches, newest first', query: conversionBatchListQuery, ok: { status: 200, schema: conversionBatchListPage }, errors: [400, 401, 429] },
   { method: 'get', path: '/api/alerts', summary: "The liveness check's findings, newest first", query: alertListQuery, ok: { status: 200, schema: alertListPage }, errors: [400, 401, 429] },
   { method: 'get', path: '/api/consumer-groups', summary: 'Kafka consumer groups with lag per partition', query: consumerGroupListQuery, ok: { status: 200, schema: consumerGroupListPage }, errors: [400, 401, 429] },
+  { method: 'get', path: '/api/dead-letters', summary: "Each dead-letter topic's depth and what replay has not moved back", query: deadLetterListQuery, ok: { status: 200, schema: deadLetterListPage }, errors: [400, 401, 429] },
   {
     method: 'get',
     path: '/api/clients/{clientId}/statement',
