@@ -1,7 +1,8 @@
 // Proves the admin API's contract through HTTP against the real stack: accepted client configs and
 // threshold changes are stored, audited and published to their compacted topics (decoded through
 // the registry); every bad request gets a specific 4xx and changes nothing in PostgreSQL or Kafka;
-// a wallet change waits out its cooldown, visibly and cancellably.
+// a wallet change waits out its cooldown, visibly and cancellably. Every answer is checked against
+// the served OpenAPI document (test/support/openapi-contract.ts).
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { sql, type DatabasePool } from 'slonik';
 import { z } from 'zod';
@@ -14,6 +15,7 @@ import { openTestDatabase } from '../../test/support/database.ts';
 import { uniqueClientId } from '../../test/support/ipn.ts';
 import { readTopic } from '../../test/support/topic-records.ts';
 import { testStackEnvironment } from '../../test/support/test-stack-environment.ts';
+import { openContractClient, type ContractClient } from '../../test/support/openapi-contract.ts';
 import { startAdmin, type RunningAdmin } from './start-admin.ts';
 import { runSetThreshold } from './set-threshold.ts';
 
@@ -25,6 +27,8 @@ const dayMs = 86_400_000;
 
 let admin: RunningAdmin;
 let database: DatabasePool;
+// Every answer this file sees is checked against the served OpenAPI document (the contract test).
+let api: ContractClient;
 // The admin's clock: the real time plus an offset a test may move forward.
 let clockOffsetMs = 0;
 const now = (): Date => new Date(Date.now() + clockOffsetMs);
@@ -37,6 +41,7 @@ const btc = '1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa';
 beforeAll(async () => {
   admin = await startAdmin({ config, endpoints, port: 0, log: silent, now, cooldownSweepIntervalMs: 0, bodyLimitBytes: 2_048 });
   database = await openTestDatabase();
+  api = await openContractClient(admin.url);
 });
 
 afterEach(() => {
@@ -62,8 +67,8 @@ async function call(method: string, path: string, options: CallOptions = {}): Pr
   if (options.actor !== undefined) headers['x-actor'] = options.actor;
   const bodyText = options.rawBody ?? (options.body === undefined ? undefined : JSON.stringify(options.body));
   if (bodyText !== undefined) headers['content-type'] = options.contentType ?? 'application/json';
-  const response = await fetch(`${admin.url}${path}`, { method, headers, ...(bodyText === undefined ? {} : { body: bodyText }) });
-  return { status: response.status, body: (await response.json()) as Record<string, unknown>, headers: response.headers };
+  const response = await api.fetch(path, { method, headers, ...(bodyText === undefined ? {} : { body: bodyText }) });
+  return { status: response.status, body: response.body as Record<string, unknown>, headers: response.headers };
 }
 
 const putClient = (clientId: string, body: unknown, options: CallOptions = {}) => call('PUT', `/api/clients/${clientId}`, { ...options, body });

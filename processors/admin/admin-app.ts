@@ -23,6 +23,9 @@ import type { LivenessRules } from '../../db/liveness.ts';
 import { mountSettlementRoutes } from '../settlement/settlement-routes.ts';
 import { mountQuarantineRoutes } from './quarantine-routes.ts';
 import type { QuarantineService } from './quarantine-service.ts';
+import type { KafkaClient } from '../../core/kafka/kafka-client.ts';
+import { mountListRoutes } from './list-routes.ts';
+import { buildOpenApiDocument } from './openapi.ts';
 
 export const correlationIdRequestHeader = 'x-correlation-id';
 
@@ -49,6 +52,8 @@ export interface AdminAppOptions {
   quarantine?: QuarantineService;
   /** For the findings of GET /api/reconciliation. */
   livenessRules: LivenessRules;
+  /** For GET /api/consumer-groups (the Kafka admin client); absent, that route answers 503. */
+  kafka?: KafkaClient;
 }
 
 const correlationIdPattern = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -121,6 +126,11 @@ export function createAdminApp(options: AdminAppOptions): Express {
     next();
   });
   app.use('/api', createRequestRateLimit({ requestsPerMinute: options.rateLimitPerMinute }));
+  // The document describes routes and holds no data, so it needs no token (still rate-limited).
+  const openApiDocument = buildOpenApiDocument();
+  app.get('/api/openapi.json', (_request: Request, response: Response) => {
+    response.json(openApiDocument);
+  });
   app.use('/api', requireAdminBearer(options.adminTokens, (reason) => authFailures.inc({ reason })));
 
   const jsonBody: RequestHandler[] = [
@@ -222,6 +232,7 @@ export function createAdminApp(options: AdminAppOptions): Express {
   // Settlement's routes (balance, lineage, operator requests, reconciliation, conversion recovery):
   // settlement's module owns them and its tables; this process only serves them.
   mountSettlementRoutes(app, { pool: options.pool, log, now: options.now, newRequestId: options.newCorrelationId, payoutMaxAgeMs: options.payoutMaxAgeMs, actorOf, livenessRules: options.livenessRules, jsonBody });
+  mountListRoutes(app, { pool: options.pool, now: options.now, ...(options.kafka === undefined ? {} : { kafka: options.kafka }) });
   if (options.quarantine !== undefined) mountQuarantineRoutes(app, { quarantine: options.quarantine, bodyLimitBytes: options.bodyLimitBytes, actorOf });
 
   mountErrorHandlers(app, {

@@ -151,6 +151,7 @@ export async function startAdmin(options: StartAdminOptions): Promise<RunningAdm
     payoutMaxAgeMs: config.PAYOUT_MAX_AGE,
     quarantine: createQuarantineServiceOf({ config, pool, log, now }),
     livenessRules,
+    kafka,
   });
   const server = await listen(app, options.port ?? config.ADMIN_PORT, config.ADMIN_HOST ?? config.LISTEN_HOST);
   // Registered last so it runs first: no new requests while the relay drains and the pool closes.

@@ -1,0 +1,257 @@
+// The zod schemas of the admin's list, statement and OpenAPI routes: the routes parse their query
+// with them, the views are typed by them, and openapi.ts turns the very same objects into the
+// OpenAPI 3.1 document (zod's own JSON Schema output, draft 2020-12, which is OpenAPI 3.1's
+// dialect). They use zod's v4 API (`zod/v4`, shipped inside the installed zod 3.25) because its
+// toJSONSchema is native; row schemas of the database keep using `zod` (slonik's sql.type).
+// Money is a decimal string everywhere (never a JSON number); times are ISO 8601 in UTC.
+import { z } from 'zod/v4';
+import { rejection } from '../../core/http/http-errors.ts';
+import { pageLimitDefault, pageLimitMax } from './api-pagination.ts';
+
+export const decimalText = z.string().regex(/^-?(0|[1-9][0-9]*)(\.[0-9]+)?$/).describe('an exact decimal, as a string');
+export const instantText = z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/).describe('ISO 8601 instant in UTC');
+/** The calendar date exists (Date.parse reads 2026-02-30 as 2 March) and the whole text parses. */
+function isExistingDate(text: string): boolean {
+  const [year, month, day] = text.slice(0, 10).split('-').map(Number);
+  if (year === undefined || month === undefined || day === undefined) return false;
+  const date = new Date(Date.UTC(year, month - 1, day));
+  return date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day && !Number.isNaN(Date.parse(text));
+}
+
+const dateFilter = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2}))?$/)
+  .refine(isExistingDate, 'a date that exists')
+  .describe('a date (YYYY-MM-DD, UTC midnight) or an ISO 8601 instant with a zone');
+const clientIdText = z.string().regex(/^-?[0-9]{1,14}$/).describe('a Telegram channel id');
+const idText = z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/);
+
+const pageQuery = {
+  limit: z.string().regex(/^[1-9][0-9]{0,2}$/).optional().describe(`page size, 1..${pageLimitMax}, default ${pageLimitDefault}`),
+  cursor: z.string().max(1024).optional().describe('next_cursor of the previous page (opaque)'),
+};
+
+// ---- errors -----------------------------------------------------------------------------------
+
+export const errorBody = z.object({
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    field: z.string().optional(),
+    rule: z.string().optional(),
+    problems: z.array(z.object({ field: z.string(), rule: z.string() })).optional(),
+  }),
+});
+
+// ---- queries ----------------------------------------------------------------------------------
+
+export const clientListQuery = z.strictObject({
+  ...pageQuery,
+  q: z.string().regex(/^-?[0-9]{0,14}$/).optional().describe('client id prefix'),
+  strategy: z.enum(['instant', 'threshold']).optional(),
+});
+
+export const payoutBatchStates = ['requested', 'swapping', 'finished', 'failed'] as const;
+export const payoutBatchListQuery = z.strictObject({
+  ...pageQuery,
+  state: z.enum(payoutBatchStates).optional(),
+  client_id: clientIdText.optional(),
+  from: dateFilter.optional().describe('created at or after'),
+  to: dateFilter.optional().describe('created before'),
+});
+
+export const conversionBatchStates = ['requested', 'swapping', 'finished', 'failed'] as const;
+export const conversionBatchListQuery = z.strictObject({
+  ...pageQuery,
+  state: z.enum(conversionBatchStates).optional(),
+  from: dateFilter.optional().describe('created at or after'),
+  to: dateFilter.optional().describe('created before'),
+});
+
+export const alertListQuery = z.strictObject({
+  ...pageQuery,
+  status: z.enum(['open', 'all']).optional().describe('open (default): findings not cleared; all: every finding'),
+});
+
+export const consumerGroupListQuery = z.strictObject({ ...pageQuery });
+
+export const deadLetterListQuery = z.strictObject({ ...pageQuery });
+
+export const statementQuery = z.strictObject({
+  payout_batch_id: idText.optional(),
+  from: dateFilter.optional().describe('payments paid at or after'),
+  to: dateFilter.optional().describe('payments paid before'),
+  format: z.enum(['json', 'csv']).optional().describe('json (default) or csv; also chosen by Accept: text/csv'),
+});
+
+/** Parses a query with its schema; the first problem is a 400 naming its field and rule. */
+export function parseQuery<Schema extends z.ZodType>(schema: Schema, query: unknown): z.output<Schema> {
+  const result = schema.safeParse(query);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  if (issue === undefined) throw rejection(400, 'invalid_query', 'query', 'valid query parameters', 'The query parameters are not valid.');
+  if (issue.code === 'unrecognized_keys') {
+    const field = issue.keys[0] ?? 'query';
+    throw rejection(400, 'invalid_query', field, 'a known query parameter', `${field} is not a query parameter of this route.`);
+  }
+  const field = String(issue.path[0] ?? 'query');
+  const rule = issue.code === 'invalid_value' ? `one of ${issue.values.map(String).join(', ')}` : issue.code === 'invalid_type' ? 'a single value' : issue.message;
+  throw rejection(400, 'invalid_query', field, rule, `${field} is not valid: ${rule}.`);
+}
+
+// ---- responses --------------------------------------------------------------------------------
+
+function pageOf<Item extends z.ZodType>(item: Item) {
+  return z.object({ items: z.array(item), next_cursor: z.string().nullable() });
+}
+
+export const clientListItem = z.object({
+  client_id: z.string(),
+  strategy: z.enum(['instant', 'threshold']),
+  threshold_usd: decimalText.nullable(),
+  payout_currency: z.string(),
+  payout_network: z.string(),
+  unpaid_usdt: decimalText.describe('credited, not yet paid out'),
+  unconverted_usd: decimalText.describe('net USD of payments not yet converted'),
+  state: z.enum(['paid_up', 'waiting_for_conversion', 'below_threshold', 'payout_due', 'held', 'payout_in_flight', 'failed_retrying', 'needs_recovery']),
+  reason: z.string(),
+  last_payout: z
+    .object({ batch_id: z.string(), state: z.enum(payoutBatchStates), created_at: instantText, completed_at: instantText.nullable(), payout_hash: z.string().nullable() })
+    .nullable(),
+  created_at: instantText,
+});
+export const clientListPage = pageOf(clientListItem);
+
+export const payoutBatchListItem = z.object({
+  batch_id: z.string(),
+  client_id: z.string(),
+  reason: z.string(),
+  state: z.enum(payoutBatchStates),
+  payout_currency: z.string(),
+  payout_network: z.string(),
+  source_currency: z.string(),
+  source_amount: decimalText,
+  usd_value: decimalText,
+  payout_amount: decimalText.nullable(),
+  payout_hash: z.string().nullable(),
+  failure_reason: z.string().nullable(),
+  attempts: z.number().int(),
+  retry_of: z.string().nullable(),
+  created_at: instantText,
+  completed_at: instantText.nullable(),
+});
+export const payoutBatchListPage = pageOf(payoutBatchListItem);
+
+export const conversionBatchListItem = z.object({
+  batch_id: z.string(),
+  state: z.enum(conversionBatchStates),
+  trigger: z.string(),
+  member_count: z.number().int(),
+  total_usd: decimalText,
+  total_eth: decimalText,
+  usdt_received: decimalText.nullable(),
+  exchange_id: z.string().nullable(),
+  exchange_status: z.string().nullable(),
+  failure_reason: z.string().nullable(),
+  created_at: instantText,
+  finished_at: instantText.nullable(),
+  failed_at: instantText.nullable(),
+});
+export const conversionBatchListPage = pageOf(conversionBatchListItem);
+
+export const alertListItem = z.object({
+  finding_id: z.string(),
+  kind: z.string(),
+  subject: z.string(),
+  severity: z.enum(['warning', 'critical']),
+  detail: z.string(),
+  open: z.boolean(),
+  first_seen_at: instantText,
+  last_seen_at: instantText,
+  last_alerted_at: instantText,
+  alerts_emitted: z.number().int(),
+  cleared_at: instantText.nullable(),
+});
+export const alertListPage = pageOf(alertListItem);
+
+export const consumerGroupListItem = z.object({
+  group_id: z.string(),
+  state: z.string(),
+  members: z.number().int(),
+  total_lag: z.string().regex(/^[0-9]+$/).describe('records, as a decimal string (a sum of Kafka offsets)'),
+  partitions: z.array(
+    z.object({
+      topic: z.string(),
+      partition: z.number().int(),
+      committed_offset: z.string().regex(/^-?[0-9]+$/).describe('-1 when nothing is committed'),
+      end_offset: z.string().regex(/^[0-9]+$/),
+      lag: z.string().regex(/^[0-9]+$/),
+    }),
+  ),
+});
+export const consumerGroupListPage = pageOf(consumerGroupListItem);
+
+const recordCount = z.string().regex(/^[0-9]+$/);
+export const deadLetterTopicItem = z.object({
+  topic: z.string(),
+  source_topic: z.string(),
+  records: recordCount.describe('records kept on the dead-letter topic'),
+  not_replayed: recordCount.describe('records the replay command has not moved back yet'),
+  partitions: z.array(z.object({ partition: z.number().int(), records: recordCount, not_replayed: recordCount })),
+});
+export const deadLetterListPage = pageOf(deadLetterTopicItem);
+
+export const statementRow = z.object({
+  payment_id: z.string(),
+  paid_at: instantText,
+  usd_gross: decimalText,
+  platform_fee_usd: decimalText,
+  usd_net: decimalText,
+  eth_net: decimalText,
+  conversion_batch_id: z.string().nullable().describe('null for an instant payment (paid in ETH, never converted)'),
+  conversion_share: decimalText.nullable().describe("the payment's share of its conversion: usd_net / the conversion's total_usd, 18 decimals"),
+  usdt_credited: decimalText.nullable(),
+  payout_batch_id: z.string().nullable(),
+  payout_state: z.enum(payoutBatchStates).nullable(),
+  payout_tx_hash: z.string().nullable(),
+  payout_currency: z.string().nullable(),
+  payout_amount: decimalText.nullable().describe("the payout batch's whole amount in payout_currency"),
+});
+
+export const statementBody = z.object({
+  client_id: z.string(),
+  period: z.object({ payout_batch_id: z.string().nullable(), from: instantText.nullable(), to: instantText.nullable() }),
+  generated_at: instantText,
+  rows: z.array(statementRow),
+  totals: z.object({
+    payments: z.number().int(),
+    usd_gross: decimalText,
+    platform_fee_usd: decimalText,
+    usd_net: decimalText,
+    eth_net: decimalText,
+    usdt_credited: decimalText,
+  }),
+  payouts: z
+    .array(
+      z.object({
+        batch_id: z.string(),
+        state: z.enum(payoutBatchStates),
+        source_currency: z.string(),
+        source_amount: decimalText.describe('what the payout sent (USDT for a threshold payout): equals the sum of its rows\' usdt_credited'),
+        usdt_credited: decimalText.describe('sum of usdt_credited of this statement\'s rows in the batch'),
+        payout_currency: z.string(),
+        payout_amount: decimalText.nullable(),
+        payout_tx_hash: z.string().nullable(),
+      }),
+    )
+    .describe('every payout batch the rows name'),
+});
+
+export type ClientListItem = z.output<typeof clientListItem>;
+export type PayoutBatchListItem = z.output<typeof payoutBatchListItem>;
+export type ConversionBatchListItem = z.output<typeof conversionBatchListItem>;
+export type AlertListItem = z.output<typeof alertListItem>;
+export type ConsumerGroupListItem = z.output<typeof consumerGroupListItem>;
+export type DeadLetterTopicItem = z.output<typeof deadLetterTopicItem>;
+export type StatementRow = z.output<typeof statementRow>;
+export type StatementBody = z.output<typeof statementBody>;
