@@ -4,6 +4,7 @@
 // bounded number of admin requests whatever the cluster holds. Offsets stay strings (int64).
 import type { Admin } from '../../core/kafka/kafka-client.ts';
 import type { ConsumerGroupListItem } from './api-schemas.ts';
+import { lagOf, type PartitionEnds } from './consumer-lag-plan.ts';
 
 export interface GroupPageRequest {
   readonly afterGroupId: string | null;
@@ -20,29 +21,20 @@ export async function readConsumerGroups(admin: Admin, request: GroupPageRequest
     .slice(0, request.limit + 1);
   if (ids.length === 0) return [];
   const described = await admin.describeGroups(ids);
-  const ends = new Map<string, Map<number, { high: bigint; low: bigint }>>();
-  const endsOf = async (topic: string) => {
-    const known = ends.get(topic);
-    if (known !== undefined) return known;
-    const offsets = new Map((await admin.fetchTopicOffsets(topic)).map((offset) => [offset.partition, { high: BigInt(offset.high), low: BigInt(offset.low) }]));
-    ends.set(topic, offsets);
-    return offsets;
-  };
+  const endsByTopic = new Map<string, readonly PartitionEnds[]>();
   const items: ConsumerGroupListItem[] = [];
   for (const groupId of ids) {
     const description = described.groups.find((group) => group.groupId === groupId);
-    const committed = await admin.fetchOffsets({ groupId });
-    const partitions = [];
-    for (const topic of committed) {
-      const topicEnds = await endsOf(topic.topic);
-      for (const partition of topic.partitions) {
-        const end = topicEnds.get(partition.partition) ?? { high: 0n, low: 0n };
-        const offset = BigInt(partition.offset);
-        // Nothing committed: the group would start from the earliest record still kept.
-        const lag = offset < 0n ? end.high - end.low : end.high > offset ? end.high - offset : 0n;
-        partitions.push({ topic: topic.topic, partition: partition.partition, committed_offset: offset.toString(), end_offset: end.high.toString(), lag: lag.toString() });
-      }
+    const committed = (await admin.fetchOffsets({ groupId })).flatMap(({ topic, partitions }) => partitions.map((entry) => ({ topic, partition: entry.partition, offset: entry.offset })));
+    for (const { topic } of committed) {
+      if (!endsByTopic.has(topic)) endsByTopic.set(topic, await admin.fetchTopicOffsets(topic));
     }
+    // The same arithmetic as the exported lag metric (consumer-lag-plan.ts), so the console and the alerts agree.
+    const partitions = lagOf(groupId, committed, endsByTopic).map((lag) => {
+      const offset = committed.find((entry) => entry.topic === lag.topic && entry.partition === lag.partition)?.offset ?? '-1';
+      const end = endsByTopic.get(lag.topic)?.find((entry) => entry.partition === lag.partition)?.high ?? '0';
+      return { topic: lag.topic, partition: lag.partition, committed_offset: offset, end_offset: end, lag: String(lag.lag) };
+    });
     partitions.sort((a, b) => (a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1));
     items.push({
       group_id: groupId,
