@@ -10,6 +10,7 @@ import { runSchemasCheck, runSchemasCodegen, runSchemasFreeze, runSchemasRegiste
 import { schemaRegistryAccessOf } from '../schemas/registry.ts';
 import { signIpn } from '../processors/webhook/ipn-signature.ts';
 import { applyAllTopics, migrate, prepare } from './prepare.ts';
+import { replicationSettingsOf } from '../topics/topic-plan.ts';
 import { isProcessorName, processorNames, startProcessor } from './processes.ts';
 import { tailTopic, toDisplayJson } from './tail-topic.ts';
 import { runSetThreshold } from '../processors/admin/set-threshold.ts';
@@ -88,9 +89,9 @@ program
 const topics = program.command('topics').description('topics as code');
 topics
   .command('apply')
-  .description('create missing topics and report drift (idempotent)')
+  .description('create missing topics (replication: TOPIC_REPLICATION_FACTOR / TOPIC_MIN_INSYNC_REPLICAS, else topics/topics.ts, lowered to the brokers present) and report drift (idempotent)')
   .action(async () => {
-    process.stdout.write(`${await applyAllTopics(endpoints, log)}\n`);
+    process.stdout.write(`${await applyAllTopics(endpoints, log, replicationSettingsOf(config))}\n`);
   });
 topics
   .command('tail <topic>')
@@ -134,7 +135,7 @@ docs
 program
   .command('prepare')
   .description('migrations, topics and schemas in one go (what `run --prepare` does first)')
-  .action(() => prepare(endpoints, log));
+  .action(() => prepare(endpoints, log, replicationSettingsOf(config)));
 
 program
   .command('run <processor>')
@@ -142,7 +143,7 @@ program
   .option('--prepare', 'apply migrations, topics and schemas first', false)
   .action(async (name: string, options: { prepare: boolean }) => {
     if (!isProcessorName(name)) throw new InvalidArgumentError(`unknown processor "${name}"; known: ${processorNames.join(', ')}`);
-    if (options.prepare) await prepare(endpoints, log);
+    if (options.prepare) await prepare(endpoints, log, replicationSettingsOf(config));
     const processor = await startProcessor(name, config, endpoints);
     exitOnSignals(processor.shutdown, { log });
   });

@@ -2,7 +2,7 @@
 // reported, not repaired: changing the partition count of a keyed topic moves keys between
 // partitions and breaks per-key ordering, so that stays an operator's decision.
 import { ConfigResourceTypes, type Admin } from '../core/kafka/kafka-client.ts';
-import { planTopics, type ExistingTopic, type TopicPlan } from './topic-plan.ts';
+import { describeReplication, planTopics, type ExistingTopic, type ReplicationSettings, type TopicPlan } from './topic-plan.ts';
 import type { TopicDefinition } from './topics.ts';
 
 async function describeExisting(admin: Admin, names: readonly string[]): Promise<ExistingTopic[]> {
@@ -28,13 +28,19 @@ async function describeExisting(admin: Admin, names: readonly string[]): Promise
   }));
 }
 
-export async function applyTopics(admin: Admin, definitions: readonly TopicDefinition[]): Promise<TopicPlan> {
+export interface AppliedTopics extends TopicPlan {
+  /** The replication line of describeReplication: wanted, from where, and whether the broker count lowered it. */
+  readonly replication: string;
+}
+
+export async function applyTopics(admin: Admin, definitions: readonly TopicDefinition[], settings: ReplicationSettings = {}): Promise<AppliedTopics> {
   const { brokers } = await admin.describeCluster();
+  const replication = describeReplication(definitions, brokers.length, settings);
   const existing = await describeExisting(
     admin,
     definitions.map((definition) => definition.name),
   );
-  const plan = planTopics(definitions, existing, brokers.length);
+  const plan = planTopics(definitions, existing, brokers.length, settings);
   if (plan.create.length > 0) {
     await admin.createTopics({
       waitForLeaders: true,
@@ -46,11 +52,12 @@ export async function applyTopics(admin: Admin, definitions: readonly TopicDefin
       })),
     });
   }
-  return plan;
+  return { ...plan, replication };
 }
 
-export function formatTopicPlan(plan: TopicPlan): string {
+export function formatTopicPlan(plan: AppliedTopics): string {
   const lines = [
+    plan.replication,
     ...plan.create.map((topic) => `created   ${topic.name} (${topic.partitions} partitions, rf ${topic.replicationFactor}, ${topic.configs['cleanup.policy']})`),
     ...plan.unchanged.map((name) => `ok        ${name}`),
     ...plan.drift.map((drift) => `DRIFT     ${drift.topic}: ${drift.setting} is ${drift.actual}, wanted ${drift.wanted}`),
