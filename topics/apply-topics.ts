@@ -1,6 +1,7 @@
 // `topics apply`: creates the missing topics and reports drift on the existing ones. Drift is
 // reported, not repaired: changing the partition count of a keyed topic moves keys between
 // partitions and breaks per-key ordering, so that stays an operator's decision.
+import { UnavailableError } from '../core/errors.ts';
 import { ConfigResourceTypes, type Admin } from '../core/kafka/kafka-client.ts';
 import { describeReplication, planTopics, type ExistingTopic, type ReplicationSettings, type TopicPlan } from './topic-plan.ts';
 import type { TopicDefinition } from './topics.ts';
@@ -43,7 +44,10 @@ export async function applyTopics(admin: Admin, definitions: readonly TopicDefin
   const plan = planTopics(definitions, existing, brokers.length, settings);
   if (plan.create.length > 0) {
     await admin.createTopics({
-      waitForLeaders: true,
+      // kafkajs' own wait asks one broker for the new topics' metadata and gives up when that
+      // broker has not learned of them yet (UNKNOWN_TOPIC_OR_PARTITION), which on a cluster of
+      // several brokers happens right after the create; waitForLeaders below retries instead.
+      waitForLeaders: false,
       topics: plan.create.map((topic) => ({
         topic: topic.name,
         numPartitions: topic.partitions,
@@ -51,8 +55,29 @@ export async function applyTopics(admin: Admin, definitions: readonly TopicDefin
         configEntries: Object.entries(topic.configs).map(([name, value]) => ({ name, value })),
       })),
     });
+    await waitForLeaders(admin, plan.create.map((topic) => topic.name));
   }
   return { ...plan, replication };
+}
+
+const leaderWaitMs = 30_000;
+
+/** Until every partition of the topics has a leader, as the clients see it; broker metadata lags a create by a moment. */
+async function waitForLeaders(admin: Admin, topics: readonly string[]): Promise<void> {
+  const deadline = Date.now() + leaderWaitMs;
+  for (;;) {
+    let problem: string;
+    try {
+      const metadata = await admin.fetchTopicMetadata({ topics: [...topics] });
+      const leaderless = metadata.topics.flatMap((topic) => topic.partitions.filter((partition) => partition.leader < 0).map((partition) => `${topic.name}-${partition.partitionId}`));
+      if (leaderless.length === 0) return;
+      problem = `no leader yet for ${leaderless.join(', ')}`;
+    } catch (error) {
+      problem = error instanceof Error ? error.message : String(error);
+    }
+    if (Date.now() > deadline) throw new UnavailableError(`topics created, but not usable within ${leaderWaitMs} ms: ${problem}`, { context: { topics } });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
 }
 
 export function formatTopicPlan(plan: AppliedTopics): string {
