@@ -204,6 +204,23 @@ function longestGap(instants: readonly number[]): { gapMs: number; fromMs: numbe
   return best;
 }
 
+/** For a failure message: how far the payments not yet in the ledger got (accepted, published, consumed). */
+async function whereStuck(paymentIds: readonly string[]): Promise<string> {
+  const row = await database.one(sql.type(z.object({ accepted: z.number(), unrouted: z.number(), unpublished: z.number() }))`
+    SELECT (SELECT count(*)::int FROM webhook_payments WHERE payment_id = ANY(${sql.array([...paymentIds], 'text')})) AS accepted,
+           (SELECT count(*)::int FROM webhook_payments w WHERE w.payment_id = ANY(${sql.array([...paymentIds], 'text')})
+              AND NOT EXISTS (SELECT 1 FROM payment_ledger l WHERE l.payment_id = w.payment_id)) AS unrouted,
+           (SELECT count(*)::int FROM outbox WHERE published_at IS NULL) AS unpublished`);
+  const lag = await withKafkaAdmin(endpoints, async (admin) => {
+    const [committed] = await admin.fetchOffsets({ groupId: 'router', topics: [topicNames.paymentsReceived] });
+    const ends = await admin.fetchTopicOffsets(topicNames.paymentsReceived);
+    const { groups } = await admin.describeGroups(['router']);
+    const behind = ends.map((end) => `${end.partition}:${committed?.partitions.find((partition) => partition.partition === end.partition)?.offset ?? '?'}/${end.high}`);
+    return `router group ${groups[0]?.state ?? '?'} with ${groups[0]?.members.length ?? 0} members, committed/end per partition ${behind.join(' ')}`;
+  }).catch((error: unknown) => `router group lag unreadable: ${String(error)}`);
+  return `${row.accepted} of ${paymentIds.length} in webhook_payments, ${row.unrouted} of them not in the ledger; ${row.unpublished} outbox rows unpublished; ${lag}`;
+}
+
 const ledgerRow = z.object({ payment_id: z.string(), state: z.string(), routed_at: z.date().nullable(), paid_out_at: z.date().nullable() });
 const creditRow = z.object({ payment_id: z.string(), payout_batch_id: z.string().nullable(), paid_out_at: z.date().nullable() });
 const payoutRow = z.object({ batch_id: z.string(), client_id: z.string(), state: z.string(), payout_amount: decimalColumn.nullable() });
@@ -291,7 +308,9 @@ it('credits and pays every payment exactly once through a broker SIGKILL and a r
       expect(row).toEqual({ routed: paymentIds.length, paid: paymentIds.length, credits: paymentIds.length, credits_paid: paymentIds.length });
     },
     { timeoutMs: 150_000, intervalMs: 500 },
-  );
+  ).catch(async (error: unknown) => {
+    throw new Error(`${error instanceof Error ? error.message : String(error)}\nwhere the missing payments are: ${await whereStuck(paymentIds)}`);
+  });
 
   // In the ledger once, credited once, each credit in one finished payout batch.
   const ledger = await database.any(sql.type(ledgerRow)`
