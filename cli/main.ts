@@ -6,6 +6,7 @@ import { loadConfig } from '../core/config.ts';
 import { createLogger } from '../core/logger.ts';
 import { exitOnSignals } from '../core/shutdown.ts';
 import { resolveEndpoints } from '../stack/endpoints.ts';
+import { replicationSettingsOf } from '../topics/topic-plan.ts';
 import { quarantineStates } from '../processors/webhook/ipn-quarantine.ts';
 import { isProcessorName, processorNames, startProcessor } from './processes.ts';
 
@@ -82,9 +83,9 @@ program
 const topics = program.command('topics').description('topics as code');
 topics
   .command('apply')
-  .description('create missing topics and report drift (idempotent)')
+  .description('create missing topics (replication: TOPIC_REPLICATION_FACTOR / TOPIC_MIN_INSYNC_REPLICAS, else topics/topics.ts, lowered to the brokers present) and report drift (idempotent)')
   .action(async () => {
-    process.stdout.write(`${await (await loadPrepare()).applyAllTopics(endpoints, log)}\n`);
+    process.stdout.write(`${await (await loadPrepare()).applyAllTopics(endpoints, log, replicationSettingsOf(config))}\n`);
   });
 topics
   .command('tail <topic>')
@@ -129,7 +130,7 @@ docs
 program
   .command('prepare')
   .description('migrations, topics and schemas in one go (what `run --prepare` does first)')
-  .action(async () => (await loadPrepare()).prepare(endpoints, log));
+  .action(async () => (await loadPrepare()).prepare(endpoints, log, replicationSettingsOf(config)));
 
 program
   .command('run <processor>')
@@ -137,7 +138,7 @@ program
   .option('--prepare', 'apply migrations, topics and schemas first', false)
   .action(async (name: string, options: { prepare: boolean }) => {
     if (!isProcessorName(name)) throw new InvalidArgumentError(`unknown processor "${name}"; known: ${processorNames.join(', ')}`);
-    if (options.prepare) await (await loadPrepare()).prepare(endpoints, log);
+    if (options.prepare) await (await loadPrepare()).prepare(endpoints, log, replicationSettingsOf(config));
     const processor = await startProcessor(name, config, endpoints);
     exitOnSignals(processor.shutdown, { log });
   });

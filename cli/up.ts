@@ -7,6 +7,7 @@ import type { Logger } from '../core/logger.ts';
 import { describeStack, startStack } from '../stack/start-stack.ts';
 import { endpointsAsEnvironment } from '../stack/endpoints.ts';
 import { prepare } from './prepare.ts';
+import { replicationSettingsOf } from '../topics/topic-plan.ts';
 import { createDatabasePool } from '../db/pool.ts';
 import { checkChainCoherence } from '../stack/evm/chain-coherence.ts';
 import { processorNames, processorUrls } from './processes.ts';
@@ -50,7 +51,7 @@ export async function up(config: Config, log: Logger): Promise<void> {
   process.once('SIGTERM', () => void stopEverything(0));
 
   try {
-    await prepare(stack.endpoints, log);
+    await prepare(stack.endpoints, log, replicationSettingsOf(config));
   } catch (error) {
     log.error({ err: error }, 'preparing the stack failed');
     await stopEverything(1);

@@ -75,6 +75,20 @@ export const configSchema = z.object({
     .describe('Basic-auth user of the schema registry (Confluent Cloud: the registry API key); with SCHEMA_REGISTRY_PASSWORD.'),
   SCHEMA_REGISTRY_PASSWORD: z.string().min(1).optional().describe('Basic-auth password of the schema registry; never logged.'),
 
+  // Replication of the pipeline's topics per environment, read by `topics apply` (topics/topic-plan.ts checks them together).
+  TOPIC_REPLICATION_FACTOR: positiveInt
+    .max(32_767)
+    .optional()
+    .describe(
+      "Replicas of every pipeline topic `topics apply` creates, instead of the definitions' 3; still lowered to the brokers present (the log line says so).",
+    ),
+  TOPIC_MIN_INSYNC_REPLICAS: positiveInt
+    .max(32_767)
+    .optional()
+    .describe(
+      "`min.insync.replicas` of every pipeline topic, instead of the definitions' 2; at most the replication factor. On a cluster with fewer brokers than the replication factor it is lowered to one less than the brokers.",
+    ),
+
   KAFKA_CLIENT_ID: z.string().min(1).default('payout-pipeline').describe('Kafka client id prefix; each processor appends its name.'),
   KAFKA_REQUEST_TIMEOUT_MS: positiveInt.default(10_000).describe('kafkajs request timeout, in milliseconds.'),
   KAFKA_PRODUCE_TIMEOUT_MS: positiveInt

@@ -13,10 +13,12 @@ import { ConfigMap, Namespace, Service } from 'kubernetes-models/v1';
 import { Deployment } from 'kubernetes-models/apps/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
+import { Job } from 'kubernetes-models/batch/v1';
 import { ScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1';
 import { configSchema, loadConfig } from '../../core/config.ts';
 import { processorNames, processorUrls } from '../../cli/processor-names.ts';
 import { topicDefinitions } from '../../topics/topics.ts';
+import { replicationSettingsOf } from '../../topics/topic-plan.ts';
 import { renderKustomization, type KubernetesObject } from './render-kustomization.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -24,6 +26,7 @@ const builds = ['base', 'overlays/staging', 'overlays/production'] as const;
 const overlays = ['overlays/staging', 'overlays/production'] as const;
 const secretName = 'payout-pipeline-secrets';
 const configMapName = 'payout-pipeline-config';
+const topicsConfigMapName = 'payout-pipeline-topics';
 /** core/shutdown.ts: a drain that has not finished after this long exits by itself. */
 const drainTimeoutSeconds = 30;
 /** The processes that must never be autoscaled: one active, one standby, the advisory lock decides. */
@@ -74,6 +77,7 @@ const models: Record<string, (object: KubernetesObject) => { validate(): void }>
   'v1/Service': (object) => new Service(object),
   'apps/v1/Deployment': (object) => new Deployment(object),
   'policy/v1/PodDisruptionBudget': (object) => new PodDisruptionBudget(object),
+  'batch/v1/Job': (object) => new Job(object),
   'autoscaling/v2/HorizontalPodAutoscaler': (object) => new HorizontalPodAutoscaler(object),
   'keda.sh/v1alpha1/ScaledObject': (object) => new ScaledObject(object as never),
 };
@@ -158,6 +162,23 @@ describe.each(builds)('deploy/k8s/%s', (build) => {
       }
       expect(container.env?.map((variable) => variable.name), deployment.metadata.name).toContain('DATABASE_URL');
     }
+  });
+
+  it('runs `prepare` as a Job that reads the per-environment topic replication, valid settings of `topics apply`', async () => {
+    const objects = await render(build);
+    const jobs = ofKind<{ metadata: { name: string }; spec: { template: { spec: { containers: Container[] } } } }>(objects, 'Job');
+    expect(jobs.map((job) => job.metadata.name)).toEqual(['prepare']);
+    const [container, ...others] = jobs[0]!.spec.template.spec.containers;
+    expect(others).toEqual([]);
+    expect(container!.args).toEqual(['prepare']);
+    expect(container!.image.startsWith('payout-pipeline')).toBe(true);
+    expect(container!.envFrom).toEqual([{ configMapRef: { name: configMapName } }, { configMapRef: { name: topicsConfigMapName } }]);
+    expect(container!.env?.map((variable) => variable.valueFrom?.secretKeyRef?.key)).toEqual(['DATABASE_URL']);
+    const topicsConfig = ofKind<{ metadata: { name: string }; data: Record<string, string> }>(objects, 'ConfigMap').find((map) => map.metadata.name === topicsConfigMapName);
+    expect(Object.keys(topicsConfig?.data ?? {}).sort()).toEqual(['TOPIC_MIN_INSYNC_REPLICAS', 'TOPIC_REPLICATION_FACTOR']);
+    // What the Job's process would read: both ConfigMaps as one environment, checked as `topics apply` checks it.
+    const settings = replicationSettingsOf(loadConfig({ ...configOf(objects).data, ...topicsConfig!.data }));
+    expect(settings.replicationFactor).toBeGreaterThanOrEqual(settings.minInSyncReplicas ?? 1);
   });
 
   it('probes /health and /ready on the port each process listens on', async () => {

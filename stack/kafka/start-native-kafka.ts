@@ -38,6 +38,19 @@ export interface NativeKafkaOptions {
   extraProperties?: Readonly<Record<string, string | number | boolean>>;
   /** SCRAM users written into the cluster metadata when the storage is formatted (`format --add-scram`); a restart on existing data ignores them. */
   scramCredentials?: readonly ScramCredential[];
+  /** This node as one of several (start-kafka-cluster.ts); absent, it is a cluster of its own. */
+  clusterMember?: ClusterMember;
+  /** The JVM's -Xmx; default 512m. A three-node cluster on a dev box wants less per node. */
+  maxHeap?: string;
+}
+
+/** A node of a multi-node KRaft cluster: every node a broker and a voter of the controller quorum. */
+export interface ClusterMember {
+  nodeId: number;
+  /** Every voter of the quorum, this node included, by node id and controller port. */
+  voters: readonly { nodeId: number; controllerPort: number }[];
+  /** The same for every node: storage formatted with another id refuses to join. */
+  clusterId: string;
 }
 
 export interface ExtraListener {
@@ -53,7 +66,12 @@ export interface ScramCredential {
   password: string;
 }
 
-export type NativeKafka = RunningService & { brokers: string[]; pid: number };
+export type NativeKafka = RunningService & {
+  brokers: string[];
+  pid: number;
+  /** SIGKILL, no controlled shutdown: the crash of a broker. The data stays for a restart on it. */
+  kill(): Promise<void>;
+};
 
 const pomPath = fileURLToPath(new URL('./pom.xml', import.meta.url));
 const log4jPath = fileURLToPath(new URL('./log4j.properties', import.meta.url));
@@ -64,8 +82,8 @@ const defaultReadyTimeoutMs = 90_000;
 const shutdownGraceMs = 20_000;
 
 // Kafka's own launcher defaults, minus the 1 GB heap: a dev box runs the whole stack at once.
-const jvmOptions = [
-  '-Xmx512m',
+const jvmOptions = (maxHeap: string): string[] => [
+  `-Xmx${maxHeap}`,
   '-Xms256m',
   '-XX:+UseG1GC',
   '-XX:MaxGCPauseMillis=20',
@@ -76,6 +94,7 @@ const jvmOptions = [
   '-XX:+ExitOnOutOfMemoryError',
   '-Djava.awt.headless=true',
 ];
+const defaultMaxHeap = '512m';
 
 const mainClass = 'kafka.Kafka';
 
@@ -113,13 +132,14 @@ export async function startNativeKafka(options: NativeKafkaOptions): Promise<Nat
       logDirectory: files.logDirectory,
       extraListeners: options.extraListeners ?? [],
       extraProperties: options.extraProperties ?? {},
+      ...(options.clusterMember === undefined ? {} : { clusterMember: options.clusterMember }),
     }),
   );
-  await formatStorageOnce(classpath, files, options.scramCredentials ?? [], log);
+  await formatStorageOnce(classpath, files, options.scramCredentials ?? [], log, options.clusterMember?.clusterId);
 
   const startedAt = Date.now();
   const serverLogOffset = await fileSize(files.serverLog);
-  const broker = await spawnJava([...jvmOptions, ...log4jOptions(dataDirectory), '-cp', classpath, mainClass, files.serverProperties], {
+  const broker = await spawnJava([...jvmOptions(options.maxHeap ?? defaultMaxHeap), ...log4jOptions(dataDirectory), '-cp', classpath, mainClass, files.serverProperties], {
     dataDirectory,
     outputFile: files.consoleLog,
     description: 'Kafka',
@@ -140,6 +160,13 @@ export async function startNativeKafka(options: NativeKafkaOptions): Promise<Nat
     log.info({ pid }, 'Kafka broker stopped');
   };
   const stop = (): Promise<void> => (stopping ??= terminate());
+  const crash = async (): Promise<void> => {
+    stopRequested = true;
+    await stopChild(broker, [{ signal: 'SIGKILL' }], () => undefined);
+    await removePidFileIfOurs(files.pidFile, pid);
+    log.info({ pid }, 'Kafka broker killed (SIGKILL)');
+  };
+  const kill = (): Promise<void> => (stopping ??= crash());
 
   // Exits during start-up are reported by the thrown error instead; later ones would otherwise
   // only show up as connection errors in every processor.
@@ -169,7 +196,7 @@ export async function startNativeKafka(options: NativeKafkaOptions): Promise<Nat
   ready = true;
   log.info({ pid, brokers, startupMs: Date.now() - startedAt }, 'Kafka broker ready');
 
-  return { name: 'kafka', endpoint: brokers.join(','), brokers, pid, stop };
+  return { name: 'kafka', endpoint: brokers.join(','), brokers, pid, stop, kill };
 }
 
 const resolveClasspathShared = sharedPerCacheDirectory(resolveClasspathUncached);
@@ -226,6 +253,7 @@ interface BrokerSettings {
   logDirectory: string;
   extraListeners: readonly ExtraListener[];
   extraProperties: Readonly<Record<string, string | number | boolean>>;
+  clusterMember?: ClusterMember;
 }
 
 function serverProperties(settings: BrokerSettings): string {
@@ -233,8 +261,10 @@ function serverProperties(settings: BrokerSettings): string {
   const extraAddresses = extra.map((listener) => `,${listener.name}://localhost:${listener.port}`).join('');
   const properties: Record<string, string | number | boolean> = {
     'process.roles': 'broker,controller',
-    'node.id': 1,
-    'controller.quorum.voters': `1@localhost:${settings.controllerPort}`,
+    'node.id': settings.clusterMember?.nodeId ?? 1,
+    'controller.quorum.voters': (settings.clusterMember?.voters ?? [{ nodeId: 1, controllerPort: settings.controllerPort }])
+      .map((voter) => `${voter.nodeId}@localhost:${voter.controllerPort}`)
+      .join(','),
     listeners: `PLAINTEXT://localhost:${settings.port},CONTROLLER://localhost:${settings.controllerPort}${extraAddresses}`,
     'advertised.listeners': `PLAINTEXT://localhost:${settings.port}${extraAddresses}`,
     'listener.security.protocol.map': `PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT${extra.map((listener) => `,${listener.name}:${listener.securityProtocol}`).join('')}`,
@@ -242,7 +272,7 @@ function serverProperties(settings: BrokerSettings): string {
     'inter.broker.listener.name': 'PLAINTEXT',
     'log.dirs': settings.logDirectory,
     // A single node cannot hold more than one replica; the internal topics' defaults of 3 would
-    // make consumer groups and transactions unusable.
+    // make consumer groups and transactions unusable. A cluster sets its own (extraProperties).
     'offsets.topic.replication.factor': 1,
     'transaction.state.log.replication.factor': 1,
     'transaction.state.log.min.isr': 1,
@@ -274,9 +304,15 @@ function log4jOptions(dataDirectory: string): string[] {
 }
 
 /** Formats log.dirs the first time only: formatting again would refuse, or with --ignore-formatted mask a cluster-id mix-up. */
-async function formatStorageOnce(classpath: string, files: DataFiles, scramCredentials: readonly ScramCredential[], log: Logger): Promise<void> {
+async function formatStorageOnce(
+  classpath: string,
+  files: DataFiles,
+  scramCredentials: readonly ScramCredential[],
+  log: Logger,
+  sharedClusterId: string | undefined,
+): Promise<void> {
   if ((await readOptional(path.join(files.logDirectory, 'meta.properties'))) !== undefined) return;
-  let clusterId = (await readOptional(files.clusterIdFile))?.trim();
+  let clusterId = sharedClusterId ?? (await readOptional(files.clusterIdFile))?.trim();
   if (clusterId === undefined || clusterId === '') {
     clusterId = newClusterId();
     await writeFile(files.clusterIdFile, `${clusterId}\n`);
@@ -306,7 +342,7 @@ async function formatStorageOnce(classpath: string, files: DataFiles, scramCrede
 }
 
 /** Same shape as Kafka's Uuid.randomUuid(): 16 random bytes, base64url, never starting with '-' (the CLI would read it as a flag). */
-function newClusterId(): string {
+export function newClusterId(): string {
   for (;;) {
     const id = Buffer.from(randomUUID().replaceAll('-', ''), 'hex').toString('base64url');
     if (!id.startsWith('-')) return id;
