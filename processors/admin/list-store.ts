@@ -10,6 +10,10 @@ import type { SortKey } from './api-pagination.ts';
 const decimal = decimalColumn;
 const sortAt = (column: string) => sql.fragment`to_char(${sql.identifier(column.split('.'))} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
+/** Rows after the cursor's (time, id) in a newest-first keyset: strictly older, ties broken by id. */
+const olderThan = (timeColumn: string, idColumn: string, after: SortKey) =>
+  sql.fragment`(${sql.identifier(timeColumn.split('.'))}, ${sql.identifier(idColumn.split('.'))}) < (${after[0] ?? ''}::timestamptz, ${after[1] ?? ''})`;
+
 // ---- clients ----------------------------------------------------------------------------------
 
 const clientListRow = z.object({
@@ -114,7 +118,7 @@ export async function listPayoutBatches(
   const conditions = [sql.fragment`TRUE`, ...timeConditions('p.created_at', filter)];
   if (filter.state !== undefined) conditions.push(sql.fragment`p.state = ${filter.state}`);
   if (filter.clientId !== undefined) conditions.push(sql.fragment`p.client_id = ${filter.clientId}`);
-  if (filter.after !== null) conditions.push(sql.fragment`(p.created_at, p.batch_id) < (${filter.after[0] ?? ''}::timestamptz, ${filter.after[1] ?? ''})`);
+  if (filter.after !== null) conditions.push(olderThan('p.created_at', 'p.batch_id', filter.after));
   return connection.any(sql.type(payoutBatchListRow)`
     SELECT ${sortAt('p.created_at')} AS sort_at, p.batch_id, p.client_id, p.reason, p.state, p.payout_currency, p.payout_network,
            p.source_currency, p.source_amount, p.usd_value, p.payout_amount, p.payout_hash, p.failure_reason, p.attempts, p.retry_of,
@@ -150,7 +154,7 @@ export async function listConversionBatches(
 ): Promise<readonly ConversionBatchListRow[]> {
   const conditions = [sql.fragment`TRUE`, ...timeConditions('b.created_at', filter)];
   if (filter.state !== undefined) conditions.push(sql.fragment`b.state = ${filter.state}`);
-  if (filter.after !== null) conditions.push(sql.fragment`(b.created_at, b.batch_id) < (${filter.after[0] ?? ''}::timestamptz, ${filter.after[1] ?? ''})`);
+  if (filter.after !== null) conditions.push(olderThan('b.created_at', 'b.batch_id', filter.after));
   return connection.any(sql.type(conversionBatchListRow)`
     SELECT ${sortAt('b.created_at')} AS sort_at, b.batch_id, b.state, b.trigger, b.member_count, b.total_usd, b.total_eth, b.usdt_received,
            b.exchange_id, b.exchange_status, b.failure_reason, b.created_at, b.finished_at, b.failed_at
@@ -181,7 +185,7 @@ export type AlertListRow = z.infer<typeof alertListRow>;
 export async function listAlerts(connection: CommonQueryMethods, filter: { readonly open: boolean; readonly after: SortKey | null; readonly limit: number }): Promise<readonly AlertListRow[]> {
   const conditions = [sql.fragment`TRUE`];
   if (filter.open) conditions.push(sql.fragment`f.cleared_at IS NULL`);
-  if (filter.after !== null) conditions.push(sql.fragment`(f.first_seen_at, f.finding_id) < (${filter.after[0] ?? ''}::timestamptz, ${filter.after[1] ?? ''})`);
+  if (filter.after !== null) conditions.push(olderThan('f.first_seen_at', 'f.finding_id', filter.after));
   return connection.any(sql.type(alertListRow)`
     SELECT ${sortAt('f.first_seen_at')} AS sort_at, f.finding_id, f.kind, f.subject, f.severity, f.detail, f.first_seen_at, f.last_seen_at,
            f.last_alerted_at, f.alerts_emitted, f.cleared_at
