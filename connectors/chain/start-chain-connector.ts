@@ -5,12 +5,10 @@
 // while a pass leaves requests queued. Any number of
 // instances may run: the topic has one partition, and the worker signs and sends in one instance
 // at a time (the sender's advisory lock); the others are hot standbys.
-import type { Config } from '../../core/config.ts';
-import { createLogger, type Logger } from '../../core/logger.ts';
+import { createLogger } from '../../core/logger.ts';
 import { clockOf } from '../../core/clock.ts';
-import { startConsumerProcess, type RunningConsumerProcess } from '../../core/processing/consumer-process.ts';
+import { startConsumerProcess, type RunningConsumerProcess, type ConsumerProcessStartOptions } from '../../core/processing/consumer-process.ts';
 import { InvariantViolation } from '../../core/errors.ts';
-import type { StackEndpoints } from '../../core/endpoints.ts';
 import { hostWalletPrivateKey } from '../host-wallet.ts';
 import { chainSettingsOf } from './chain-settings.ts';
 import { createChainMetrics, type ChainMetrics } from './chain-metrics.ts';
@@ -21,16 +19,7 @@ import { createTransferSigner } from './transfer-transaction.ts';
 
 export const chainConsumerGroup = 'chain';
 
-export interface StartChainConnectorOptions {
-  config: Config;
-  endpoints: StackEndpoints;
-  log?: Logger;
-  /** 0 picks a free port (tests); default CHAIN_CONNECTOR_PORT. */
-  port?: number;
-  now?: () => Date;
-  /** How the process ends after a broken invariant; default `process.exit`. */
-  exit?: (code: number) => void;
-}
+export type StartChainConnectorOptions = ConsumerProcessStartOptions;
 
 export async function startChainConnector(options: StartChainConnectorOptions): Promise<RunningConsumerProcess> {
   const { config, endpoints } = options;

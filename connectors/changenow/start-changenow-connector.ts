@@ -3,11 +3,9 @@
 // after every committed chunk and on a short timer, which is when due polls happen. Any number of
 // instances may run: commands are partitioned by the group, and every instance's worker steps up to
 // SWAP_CONCURRENCY commands at once, each under its own advisory lock (swap-worker.ts).
-import type { Config } from '../../core/config.ts';
-import { createLogger, type Logger } from '../../core/logger.ts';
+import { createLogger } from '../../core/logger.ts';
 import { clockOf } from '../../core/clock.ts';
-import type { StackEndpoints } from '../../core/endpoints.ts';
-import { startConsumerProcess, type RunningConsumerProcess } from '../../core/processing/consumer-process.ts';
+import { startConsumerProcess, type RunningConsumerProcess, type ConsumerProcessStartOptions } from '../../core/processing/consumer-process.ts';
 import { hostWalletAddress } from '../host-wallet.ts';
 import { createChangeNowClient } from './changenow-client.ts';
 import { createChangeNowProcessor } from './changenow-handler.ts';
@@ -18,15 +16,7 @@ import { defaultDatabasePoolOptions } from '../../db/pool.ts';
 
 export const changeNowConsumerGroup = 'changenow';
 
-export interface StartChangeNowConnectorOptions {
-  config: Config;
-  endpoints: StackEndpoints;
-  log?: Logger;
-  port?: number;
-  now?: () => Date;
-  /** How the process ends after a broken invariant; default `process.exit`. */
-  exit?: (code: number) => void;
-}
+export type StartChangeNowConnectorOptions = ConsumerProcessStartOptions;
 
 /** How often the worker looks for due steps when no record arrives. */
 const workerTickMs = 250;

@@ -76,6 +76,18 @@ export interface NotificationTrigger {
 /** The exit code of a process stopped by a broken invariant (EX_SOFTWARE). */
 export const fatalExitCode = 70;
 
+/** What a consumer processor's start function takes (router, connectors, notifier): the same knobs for each. */
+export interface ConsumerProcessStartOptions {
+  config: Config;
+  endpoints: StackEndpoints;
+  log?: Logger;
+  /** 0 picks a free port (tests); default the processor's own port setting. */
+  port?: number;
+  now?: () => Date;
+  /** How the process ends after a broken invariant; default `process.exit`. */
+  exit?: (code: number) => void;
+}
+
 export interface RunningConsumerProcess {
   readonly url: string;
   readonly shutdown: Shutdown;

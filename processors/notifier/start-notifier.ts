@@ -2,11 +2,9 @@
 // the deliveries), the delivery worker on the runtime's worker hook (requested after every
 // committed chunk and every NOTIFIER_POLL_INTERVAL, for the retries that come due), and the shared
 // runtime's /health /ready /metrics and drain on SIGTERM.
-import type { Config } from '../../core/config.ts';
 import { clockOf } from '../../core/clock.ts';
-import type { StackEndpoints } from '../../core/endpoints.ts';
-import { createLogger, type Logger } from '../../core/logger.ts';
-import { startConsumerProcess, type RunningConsumerProcess } from '../../core/processing/consumer-process.ts';
+import { createLogger } from '../../core/logger.ts';
+import { startConsumerProcess, type RunningConsumerProcess, type ConsumerProcessStartOptions } from '../../core/processing/consumer-process.ts';
 import { createDeliveryWorker, createNotifierMetrics } from './delivery-worker.ts';
 import { createNotifierProcessor } from './notifier-handler.ts';
 import { openDeliveryQueue } from './notifier-store.ts';
@@ -14,15 +12,7 @@ import { redactedUrl } from './webhook-urls.ts';
 
 export const notifierConsumerGroup = 'notifier';
 
-export interface StartNotifierOptions {
-  config: Config;
-  endpoints: StackEndpoints;
-  log?: Logger;
-  /** 0 picks a free port (tests); default NOTIFIER_PORT. */
-  port?: number;
-  now?: () => Date;
-  exit?: (code: number) => void;
-}
+export type StartNotifierOptions = ConsumerProcessStartOptions;
 
 export async function startNotifier(options: StartNotifierOptions): Promise<RunningConsumerProcess> {
   const { config } = options;

@@ -1,26 +1,15 @@
 // Wiring of the router process: its own consumer group `router` on payments-received and
 // client-payout-configs, on the shared runtime (batch consumer with inbox and outbox, relay,
 // /health /ready /metrics, drain on SIGTERM). What it does with a chunk is in router-handler.ts.
-import type { Config } from '../../core/config.ts';
 import { clockOf } from '../../core/clock.ts';
-import type { StackEndpoints } from '../../core/endpoints.ts';
-import { createLogger, type Logger } from '../../core/logger.ts';
-import { startConsumerProcess, type RunningConsumerProcess } from '../../core/processing/consumer-process.ts';
+import { createLogger } from '../../core/logger.ts';
+import { startConsumerProcess, type RunningConsumerProcess, type ConsumerProcessStartOptions } from '../../core/processing/consumer-process.ts';
 import { parseFeePercent } from './platform-fee.ts';
 import { createRouterProcessor } from './router-handler.ts';
 
 export const routerConsumerGroup = 'router';
 
-export interface StartRouterOptions {
-  config: Config;
-  endpoints: StackEndpoints;
-  log?: Logger;
-  /** 0 picks a free port (tests); default ROUTER_PORT. */
-  port?: number;
-  now?: () => Date;
-  /** How the process ends after a broken invariant; default `process.exit`. */
-  exit?: (code: number) => void;
-}
+export type StartRouterOptions = ConsumerProcessStartOptions;
 
 export async function startRouter(options: StartRouterOptions): Promise<RunningConsumerProcess> {
   const { config } = options;
