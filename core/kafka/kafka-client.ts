@@ -7,7 +7,7 @@ import type { Logger } from '../logger.ts';
 import { UnavailableError } from '../errors.ts';
 import { kafkajsSecurityOptions, type KafkaSecurity } from './kafka-security.ts';
 
-export type { Producer, Admin, Consumer, EachBatchPayload, IHeaders, KafkaMessage } from 'kafkajs';
+export type { Producer, Admin, Consumer, EachBatchPayload, IHeaders, KafkaMessage, Message } from 'kafkajs';
 
 export interface KafkaClientOptions {
   brokers: readonly string[];
@@ -22,7 +22,7 @@ export interface KafkaClientOptions {
 // kafkajs is CommonJS and Node's ESM loader cannot see all of its named exports
 // (ConfigResourceTypes among them), so they are taken from the default export once, here.
 const { Kafka, logLevel, ConfigResourceTypes, Partitioners } = kafkajs;
-export { ConfigResourceTypes };
+export { ConfigResourceTypes, Partitioners };
 
 export type KafkaClient = InstanceType<typeof Kafka>;
 

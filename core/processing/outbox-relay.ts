@@ -6,12 +6,21 @@
 // before the commit publishes the rows again.
 // That duplicate is expected: every record carries a business id (payment id, command id, event
 // id) and every consumer dedupes on it in its inbox. Exactly once in effect, not in delivery.
+//
+// One request per partition, never one sendBatch over many: kafkajs (2.2.4, unmaintained) keeps a
+// multi-broker send's answers per broker, and when one broker fails mid-send it retries only the
+// brokers that did not answer. If that broker's partitions have meanwhile moved to a broker that
+// already answered for its own, their records are never sent and the send still resolves — records
+// lost with the rows stamped published (kafkajs issue 1303). The three-broker failover test lost a
+// conversion command and a swap event that way. A one-partition send has one leader at a time, so
+// its retry always goes to the partition's current leader.
 import { sql, type DatabasePool } from 'slonik';
 import { z } from 'zod';
 import { Counter, Gauge } from 'prom-client';
 import type { Logger } from '../logger.ts';
 import type { MetricsRegistry } from '../metrics.ts';
-import { correlationIdHeader, type Producer } from '../kafka/kafka-client.ts';
+import { correlationIdHeader, type Message, type Producer } from '../kafka/kafka-client.ts';
+import { partitionOf } from '../kafka/partitioning.ts';
 import type { AvroSerde } from '../../schemas/registry.ts';
 import { decodeAvroValue } from '../../schemas/avro-codec.ts';
 import { isValueSchemaName, valueTypeOf } from '../../schemas/value-types.ts';
@@ -98,20 +107,21 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       `);
       lag.set(rows.length);
       if (rows.length === 0) return 0;
-      const byTopic = new Map<string, { key: string | null; value: Buffer | null; headers: Record<string, string> }[]>();
+      // Rows of one partition stay in id order within its request, so per-key order holds.
+      const byPartition = new Map<string, { topic: string; partition: number; messages: Message[] }>();
       for (const row of rows) {
-        const messages = byTopic.get(row.topic) ?? [];
-        messages.push({ key: row.message_key, value: await valueOf(row), headers: { ...row.headers, [correlationIdHeader]: row.correlation_id } });
-        byTopic.set(row.topic, messages);
+        const partition = partitionOf(row.topic, row.message_key);
+        const group = byPartition.get(`${row.topic}/${partition}`) ?? { topic: row.topic, partition, messages: [] };
+        group.messages.push({ key: row.message_key, value: await valueOf(row), partition, headers: { ...row.headers, [correlationIdHeader]: row.correlation_id } });
+        byPartition.set(`${row.topic}/${partition}`, group);
       }
-      await producer.sendBatch({
-        acks: -1,
-        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
-      });
+      // Partitions in parallel: kafkajs serialises requests per broker and keeps sequence numbers per
+      // partition, so concurrent one-partition sends on the idempotent producer are safe.
+      await Promise.all([...byPartition.values()].map(({ topic, messages }) => producer.send({ topic, acks: -1, messages })));
       await transaction.query(sql.unsafe`
         UPDATE outbox SET published_at = now() WHERE id = ANY(${sql.array(rows.map((row) => row.id), 'int8')})
       `);
-      for (const [topic, messages] of byTopic) published.inc({ topic }, messages.length);
+      for (const { topic, messages } of byPartition.values()) published.inc({ topic }, messages.length);
       return rows.length;
     });
   }
