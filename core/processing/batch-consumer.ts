@@ -88,7 +88,13 @@ export async function startBatchConsumer<S extends ValueSchemaName, Store, Resul
     heartbeatInterval: heartbeatIntervalMs,
     maxWaitTimeInMs: options.fetchMaxWaitMs,
     maxBytesPerPartition: 1_048_576,
-    retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 10_000 },
+    // Short on purpose. kafkajs retries a failed fetch or offset commit against the broker it had
+    // (its metadata is not refreshed between these retries), so while that broker is dead every retry
+    // fails the same way; only a crash, which restarts the consumer with fresh metadata, finds the new
+    // leader or coordinator. With 10 retries up to 10 s apart the three-broker failover test saw the
+    // router stall 41 s after a broker SIGKILL; these (≈6 s, then a restart 300 ms later) give up
+    // soon after the cluster has moved leadership (KRaft notices a dead broker in about 9 s).
+    retry: { retries: 5, initialRetryTime: 300, maxRetryTime: 2_000 },
   });
   // kafkajs restarts a crashed consumer by itself; until it has joined its group again the process
   // is not ready, so an operator sees a processor that keeps failing instead of a green /ready.
