@@ -173,6 +173,11 @@ export const configSchema = z.object({
     .max(1_000_000)
     .default(600)
     .describe('/api/* requests per source per minute (429 past it), counted before the token is checked.'),
+  CONSOLE_EXPLORER_TX_URL: z
+    .string()
+    .regex(/^https?:\/\/\S*\{tx\}\S*$/, 'an http(s) URL containing {tx}')
+    .optional()
+    .describe('The block explorer link of a transaction in the console, {tx} replaced by its hash (e.g. https://etherscan.io/tx/{tx}); unset, hashes are shown without links.'),
   CLIENT_THRESHOLD_MIN_USD: decimalText.default('50').describe('The smallest payout threshold a threshold client may set.'),
   CLIENT_THRESHOLD_MAX_USD: decimalText.default('100000').describe('The largest payout threshold a threshold client may set.'),
   WALLET_CHANGE_COOLDOWN: duration

@@ -26,6 +26,7 @@ import type { QuarantineService } from './quarantine-service.ts';
 import type { KafkaClient } from '../../core/kafka/kafka-client.ts';
 import { mountListRoutes } from './list-routes.ts';
 import { buildOpenApiDocument } from './openapi.ts';
+import { mountConsole, type ConsoleOptions } from './console-static.ts';
 
 export const correlationIdRequestHeader = 'x-correlation-id';
 
@@ -54,6 +55,8 @@ export interface AdminAppOptions {
   livenessRules: LivenessRules;
   /** For GET /api/consumer-groups (the Kafka admin client); absent, that route answers 503. */
   kafka?: KafkaClient;
+  /** The operator console at /console (console-static.ts). */
+  console?: ConsoleOptions;
 }
 
 const correlationIdPattern = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -125,6 +128,8 @@ export function createAdminApp(options: AdminAppOptions): Express {
     });
     next();
   });
+  // The console's files hold no data (every figure comes from /api with the session), so they need no token.
+  mountConsole(app, options.console ?? { explorerTxUrl: null });
   app.use('/api', createRequestRateLimit({ requestsPerMinute: options.rateLimitPerMinute }));
   // The document describes routes and holds no data, so it needs no token (still rate-limited).
   const openApiDocument = buildOpenApiDocument();

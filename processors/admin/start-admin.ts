@@ -152,6 +152,7 @@ export async function startAdmin(options: StartAdminOptions): Promise<RunningAdm
     quarantine: createQuarantineServiceOf({ config, pool, log, now }),
     livenessRules,
     kafka,
+    console: { explorerTxUrl: config.CONSOLE_EXPLORER_TX_URL ?? null },
   });
   const server = await listen(app, options.port ?? config.ADMIN_PORT, config.ADMIN_HOST ?? config.LISTEN_HOST);
   // Registered last so it runs first: no new requests while the relay drains and the pool closes.
