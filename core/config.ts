@@ -166,9 +166,31 @@ export const configSchema = z.object({
     ),
   ADMIN_TOKENS: z
     .string()
-    .regex(/^[A-Za-z0-9._@+-]{1,64}:[0-9a-fA-F]{64}(\s*,\s*[A-Za-z0-9._@+-]{1,64}:[0-9a-fA-F]{64})*$/, 'comma-separated name:sha256hex pairs')
+    .regex(
+      /^[A-Za-z0-9._@+-]{1,64}:[0-9a-fA-F]{64}(:(viewer|operator))?(\s*,\s*[A-Za-z0-9._@+-]{1,64}:[0-9a-fA-F]{64}(:(viewer|operator))?)*$/,
+      'comma-separated name:sha256hex[:role] entries, role viewer or operator',
+    )
     .optional()
-    .describe('Named tokens, `name:sha256hex,…`, of which only the digests are kept; the name is the actor recorded for what the token changes.'),
+    .describe(
+      'Named tokens, `name:sha256hex[:role],…`, of which only the digests are kept; the name is the actor recorded for what the token changes. The role is `operator` (the default: may act) or `viewer` (may only read: GET and HEAD).',
+    ),
+  ADMIN_VIEWER_TOKEN: z
+    .string()
+    .min(24, 'at least 24 characters')
+    .optional()
+    .describe('One plain read-only token of /api/*, acting as `viewer` with the role viewer (GET and HEAD only; any action is 403).'),
+  CONSOLE_SESSION_TTL: duration
+    .default('8h')
+    .describe('How long a console session (the `pp_session` cookie of POST /api/session) lasts; a session is never extended, the operator logs in again.'),
+  CONSOLE_COOKIE_SECURE: z
+    .enum(['true', 'false'])
+    .transform((text) => text === 'true')
+    .default('false')
+    .describe('`true` marks the session cookie `Secure` (sent over HTTPS only); set it whenever the console is reached through TLS.'),
+  CONSOLE_LOGIN_RATE_LIMIT_PER_MINUTE: positiveInt
+    .max(10_000)
+    .default(10)
+    .describe('POST /api/session (console log-ins) per source per minute, on top of ADMIN_RATE_LIMIT_PER_MINUTE: it bounds guessing a token through the log-in form.'),
   ADMIN_RATE_LIMIT_PER_MINUTE: positiveInt
     .max(1_000_000)
     .default(600)

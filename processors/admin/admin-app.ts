@@ -9,7 +9,11 @@ import type { MetricsRegistry } from '../../core/metrics.ts';
 import { mountOperationsRoutes, type ReadinessProbe } from '../../core/http/operations-routes.ts';
 import { mountErrorHandlers, parseJsonBody, rejection, requireJsonContentType, type HttpError } from '../../core/http/http-errors.ts';
 import { createRequestRateLimit } from '../../core/http/rate-limit.ts';
-import { requireAdminBearer, tokenNameOf } from './admin-auth.ts';
+import { authenticatedOf, createAdminAuthentication, tokenNameOf, type AuthFailure } from './admin-auth.ts';
+import { mountLoginRoute, mountSessionRoutes } from './access-routes.ts';
+import { insertAuditEntry } from './audit-store.ts';
+import { isReadMethod } from './console-session.ts';
+import { findSession } from './session-store.ts';
 import type { AdminTokenDigest } from './admin-tokens.ts';
 import { parseClientConfigRequest, type ClientThresholdBounds } from './client-config.ts';
 import type { ClientService } from './client-service.ts';
@@ -35,6 +39,12 @@ export interface AdminAppOptions {
   adminTokens: readonly AdminTokenDigest[];
   /** Per source, on /api/* (checked before the token, so guessing tokens is limited too). */
   rateLimitPerMinute: number;
+  /** CONSOLE_SESSION_TTL. */
+  sessionTtlMs: number;
+  /** CONSOLE_COOKIE_SECURE. */
+  secureCookie: boolean;
+  /** CONSOLE_LOGIN_RATE_LIMIT_PER_MINUTE: POST /api/session per source, on top of rateLimitPerMinute. */
+  loginRateLimitPerMinute: number;
   pool: DatabasePool;
   clients: ClientService;
   thresholdBounds: ClientThresholdBounds;
@@ -103,7 +113,7 @@ export function createAdminApp(options: AdminAppOptions): Express {
   });
   const authFailures = new Counter({
     name: 'admin_auth_failures_total',
-    help: 'Admin API requests refused for a missing or wrong bearer token',
+    help: 'Admin API requests refused by authentication: missing_token, invalid_token, invalid_session, csrf_token, forbidden_role, login_failed',
     labelNames: ['reason'] as const,
     registers: [options.metrics],
   });
@@ -136,7 +146,64 @@ export function createAdminApp(options: AdminAppOptions): Express {
   app.get('/api/openapi.json', (_request: Request, response: Response) => {
     response.json(openApiDocument);
   });
-  app.use('/api', requireAdminBearer(options.adminTokens, (reason) => authFailures.inc({ reason })));
+  const auditWriteFailures = new Counter({
+    name: 'admin_audit_write_failures_total',
+    help: 'Console audit rows that could not be written (the request was answered; see the error log)',
+    registers: [options.metrics],
+  });
+  // The audit of every /api request other than GET/HEAD, allowed or refused. The row is written
+  // when the answer is over ('close': sent, or the client went away first, recorded as 499),
+  // because only then is the status known, refusals included (401, 403, 4xx of validation). A row
+  // written before the handler could not say how the request ended, and one written inside each
+  // route's transaction would vanish with a refused request's rollback and depend on every route
+  // remembering it. The cost is that the row is not atomic with the action: a crash between the
+  // action's commit and this insert loses the row. The changes that matter keep their own
+  // transactional history beside it (client_config_history, config_audit), so this is the record
+  // of who asked what, not the source of truth of what changed.
+  app.use('/api', (request: Request, response: Response, next) => {
+    if (isReadMethod(request.method)) {
+      next();
+      return;
+    }
+    const at = options.now();
+    response.on('close', () => {
+      const authenticated = authenticatedOf(response);
+      insertAuditEntry(options.pool, {
+        at,
+        actor: authenticated?.actor ?? null,
+        role: authenticated?.role ?? null,
+        method: request.method,
+        path: request.originalUrl.split('?')[0] ?? request.path,
+        status: response.headersSent ? response.statusCode : 499,
+        correlationId: String(response.locals['correlationId']),
+      }).catch((error: unknown) => {
+        auditWriteFailures.inc();
+        log.error({ err: error, method: request.method, path: request.path }, 'console audit row not written');
+      });
+    });
+    next();
+  });
+  const accessOptions = {
+    pool: options.pool,
+    digests: options.adminTokens,
+    sessionTtlMs: options.sessionTtlMs,
+    secureCookie: options.secureCookie,
+    loginRateLimitPerMinute: options.loginRateLimitPerMinute,
+    bodyLimitBytes: options.bodyLimitBytes,
+    now: options.now,
+    onFailure: (reason: AuthFailure) => authFailures.inc({ reason }),
+  };
+  mountLoginRoute(app, accessOptions);
+  app.use(
+    '/api',
+    createAdminAuthentication({
+      digests: options.adminTokens,
+      findSession: (cookieValue) => findSession(options.pool, cookieValue, options.now()),
+      onFailure: (reason) => authFailures.inc({ reason }),
+      secureCookie: options.secureCookie,
+    }),
+  );
+  mountSessionRoutes(app, accessOptions);
 
   const jsonBody: RequestHandler[] = [
     requireJsonContentType('Send the body as application/json.'),

@@ -247,6 +247,38 @@ export const statementBody = z.object({
     .describe('every payout batch the rows name'),
 });
 
+// ---- access: console sessions and the audit ---------------------------------------------------
+
+export const adminRoleEnum = z.enum(['viewer', 'operator']);
+
+export const loginRequest = z.strictObject({ token: z.string().min(1).max(512).describe('an admin token (ADMIN_TOKEN, ADMIN_VIEWER_TOKEN or one of ADMIN_TOKENS)') });
+
+export const sessionBody = z.object({
+  actor: z.string().describe("the token's name: who acts"),
+  role: adminRoleEnum,
+  csrf_token: z.string().describe('send it as X-CSRF-Token on every request other than GET/HEAD made with the cookie'),
+  expires_at: instantText,
+});
+
+export const auditListQuery = z.strictObject({
+  ...pageQuery,
+  actor: z.string().regex(/^[A-Za-z0-9._@+-]{1,64}$/).optional().describe("only this actor's requests"),
+});
+
+export const auditListItem = z.object({
+  id: z.string().regex(/^[0-9]+$/),
+  at: instantText,
+  actor: z.string().nullable().describe('null when the request never authenticated'),
+  role: adminRoleEnum.nullable(),
+  method: z.string(),
+  path: z.string(),
+  status: z.number().int(),
+  correlation_id: z.string(),
+});
+export const auditListPage = pageOf(auditListItem);
+export type AuditListItem = z.output<typeof auditListItem>;
+export type SessionBody = z.output<typeof sessionBody>;
+
 export type ClientListItem = z.output<typeof clientListItem>;
 export type PayoutBatchListItem = z.output<typeof payoutBatchListItem>;
 export type ConversionBatchListItem = z.output<typeof conversionBatchListItem>;

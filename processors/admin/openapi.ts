@@ -7,6 +7,8 @@ import { z } from 'zod/v4';
 import {
   alertListPage,
   alertListQuery,
+  auditListPage,
+  auditListQuery,
   clientListPage,
   clientListQuery,
   consumerGroupListPage,
@@ -16,8 +18,10 @@ import {
   deadLetterListPage,
   deadLetterListQuery,
   errorBody,
+  loginRequest,
   payoutBatchListPage,
   payoutBatchListQuery,
+  sessionBody,
   statementBody,
   statementQuery,
 } from './api-schemas.ts';
@@ -38,15 +42,16 @@ interface OperationSpec {
   readonly path: string;
   readonly summary: string;
   readonly query?: z.ZodObject;
-  /** Status → the body's zod schema, a JSON Schema, or `csv`. */
-  readonly ok: { readonly status: number; readonly schema: z.ZodType | 'object'; readonly csv?: boolean; readonly alsoStatus?: number };
+  /** Status → the body's zod schema, any object, or no body at all (`none`, a 204). */
+  readonly ok: { readonly status: number; readonly schema: z.ZodType | 'object' | 'none'; readonly csv?: boolean; readonly alsoStatus?: number };
   readonly errors: readonly number[];
-  readonly requestBody?: boolean;
+  /** true: some JSON object; a zod schema: exactly that. */
+  readonly requestBody?: boolean | z.ZodType;
   readonly public?: boolean;
 }
 
 const reads = [400, 401, 404, 422, 429];
-const writes = [400, 401, 404, 409, 413, 415, 422, 429];
+const writes = [400, 401, 403, 404, 409, 413, 415, 422, 429];
 
 const operations: readonly OperationSpec[] = [
   { method: 'get', path: '/api/openapi.json', summary: 'This document', ok: { status: 200, schema: 'object' }, errors: [429], public: true },
@@ -55,6 +60,18 @@ const operations: readonly OperationSpec[] = [
   { method: 'get', path: '/api/conversion-batches', summary: 'Conversion batches, newest first', query: conversionBatchListQuery, ok: { status: 200, schema: conversionBatchListPage }, errors: [400, 401, 429] },
   { method: 'get', path: '/api/alerts', summary: "The liveness check's findings, newest first", query: alertListQuery, ok: { status: 200, schema: alertListPage }, errors: [400, 401, 429] },
   { method: 'get', path: '/api/consumer-groups', summary: 'Kafka consumer groups with lag per partition', query: consumerGroupListQuery, ok: { status: 200, schema: consumerGroupListPage }, errors: [400, 401, 429] },
+  {
+    method: 'post',
+    path: '/api/session',
+    summary: 'Log in to the console with an admin token: the session body and the pp_session cookie (HttpOnly, SameSite=Strict)',
+    ok: { status: 200, schema: sessionBody },
+    errors: [400, 401, 413, 415, 429],
+    requestBody: loginRequest,
+    public: true,
+  },
+  { method: 'get', path: '/api/session', summary: 'The session of the pp_session cookie, with its csrf_token', ok: { status: 200, schema: sessionBody }, errors: [401, 429] },
+  { method: 'delete', path: '/api/session', summary: 'Log out: revoke the session and clear the cookie (X-CSRF-Token required)', ok: { status: 204, schema: 'none' }, errors: [401, 403, 429] },
+  { method: 'get', path: '/api/audit', summary: 'Every /api request other than GET/HEAD, allowed or refused, newest first', query: auditListQuery, ok: { status: 200, schema: auditListPage }, errors: [400, 401, 429] },
   { method: 'get', path: '/api/dead-letters', summary: "Each dead-letter topic's depth and what replay has not moved back", query: deadLetterListQuery, ok: { status: 200, schema: deadLetterListPage }, errors: [400, 401, 429] },
   {
     method: 'get',
@@ -90,7 +107,8 @@ const operations: readonly OperationSpec[] = [
 const errorRef = { $ref: '#/components/schemas/Error' };
 const statusText: Record<number, string> = {
   400: 'A malformed request or query parameter (field and rule named)',
-  401: 'No or a wrong bearer token',
+  401: 'No or a wrong bearer token, or no live console session',
+  403: 'A cookie request without its X-CSRF-Token, or a viewer acting (field role, rule operator)',
   404: 'Unknown resource',
   409: 'Conflicts with the current state',
   413: 'Body too large',
@@ -115,10 +133,14 @@ function parametersOf(operation: OperationSpec): JsonSchema[] {
 }
 
 function operationObject(operation: OperationSpec): JsonSchema {
-  const okSchema = operation.ok.schema === 'object' ? { type: 'object' } : jsonSchemaOf(operation.ok.schema, 'output');
+  const { schema } = operation.ok;
+  const okSchema = schema === 'object' || schema === 'none' ? { type: 'object' } : jsonSchemaOf(schema, 'output');
   const content: JsonSchema = { 'application/json': { schema: okSchema } };
   if (operation.ok.csv === true) content['text/csv'] = { schema: { type: 'string', description: `RFC 4180, header line: ${statementCsvColumns.join(',')}` } };
-  const responses: JsonSchema = { [String(operation.ok.status)]: { description: operation.ok.schema === 'object' ? 'Success (body not yet described field by field)' : 'Success', content } };
+  const responses: JsonSchema = {
+    [String(operation.ok.status)]:
+      schema === 'none' ? { description: 'Success, no body' } : { description: schema === 'object' ? 'Success (body not yet described field by field)' : 'Success', content },
+  };
   if (operation.ok.alsoStatus !== undefined) responses[String(operation.ok.alsoStatus)] = responses[String(operation.ok.status)];
   for (const status of [...operation.errors, 503]) responses[String(status)] = { description: statusText[status] ?? 'Error', content: { 'application/json': { schema: errorRef } } };
   return {
@@ -126,7 +148,9 @@ function operationObject(operation: OperationSpec): JsonSchema {
     summary: operation.summary,
     ...(operation.public === true ? { security: [] } : {}),
     parameters: parametersOf(operation),
-    ...(operation.requestBody === true ? { requestBody: { required: true, content: { 'application/json': { schema: { type: 'object' } } } } } : {}),
+    ...(operation.requestBody === undefined || operation.requestBody === false
+      ? {}
+      : { requestBody: { required: true, content: { 'application/json': { schema: operation.requestBody === true ? { type: 'object' } : jsonSchemaOf(operation.requestBody, 'input') } } } }),
     responses,
   };
 }
@@ -140,9 +164,14 @@ export function buildOpenApiDocument(): JsonSchema {
     openapi: '3.1.0',
     info: { title: 'payout-pipeline admin API', version: '1', description: 'See docs/http-api.md. Money is always a decimal string; times are ISO 8601 in UTC.' },
     jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
-    security: [{ adminBearer: [] }],
+    // Either scheme authenticates a request; with the cookie, a request other than GET/HEAD also
+    // sends X-CSRF-Token (the csrf_token of the session body).
+    security: [{ adminBearer: [] }, { consoleSession: [] }],
     components: {
-      securitySchemes: { adminBearer: { type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN or one of ADMIN_TOKENS' } },
+      securitySchemes: {
+        adminBearer: { type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN, ADMIN_VIEWER_TOKEN or one of ADMIN_TOKENS' },
+        consoleSession: { type: 'apiKey', in: 'cookie', name: 'pp_session', description: 'The cookie of POST /api/session; actions also send X-CSRF-Token' },
+      },
       schemas: { Error: jsonSchemaOf(errorBody, 'output') },
     },
     paths,

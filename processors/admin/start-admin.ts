@@ -61,7 +61,7 @@ export async function startAdmin(options: StartAdminOptions): Promise<RunningAdm
   const log = options.log ?? createLogger({ name: 'admin', level: config.LOG_LEVEL });
   // Checked before anything opens: an admin API without a token must not start at all. Only the
   // digests are kept from here on.
-  const adminTokens = adminTokenDigestsOf({ plainToken: config.ADMIN_TOKEN, namedTokens: config.ADMIN_TOKENS });
+  const adminTokens = adminTokenDigestsOf({ plainToken: config.ADMIN_TOKEN, namedTokens: config.ADMIN_TOKENS, viewerToken: config.ADMIN_VIEWER_TOKEN });
   const thresholdBounds = { min: new Decimal(config.CLIENT_THRESHOLD_MIN_USD), max: new Decimal(config.CLIENT_THRESHOLD_MAX_USD) };
   if (thresholdBounds.min.gt(thresholdBounds.max)) {
     throw new PipelineError('CLIENT_THRESHOLD_MIN_USD is above CLIENT_THRESHOLD_MAX_USD: no threshold could be registered.');
@@ -136,6 +136,9 @@ export async function startAdmin(options: StartAdminOptions): Promise<RunningAdm
   const app = createAdminApp({
     adminTokens,
     rateLimitPerMinute: config.ADMIN_RATE_LIMIT_PER_MINUTE,
+    sessionTtlMs: config.CONSOLE_SESSION_TTL,
+    secureCookie: config.CONSOLE_COOKIE_SECURE,
+    loginRateLimitPerMinute: config.CONSOLE_LOGIN_RATE_LIMIT_PER_MINUTE,
     pool,
     clients,
     thresholdBounds,
