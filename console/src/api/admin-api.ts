@@ -17,6 +17,23 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/api/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every /api request other than GET/HEAD, allowed or refused, newest first */
+        get: operations["getApiAudit"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/clients": {
         parameters: {
             query?: never;
@@ -444,6 +461,25 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/api/session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The session of the pp_session cookie, with its csrf_token */
+        get: operations["getApiSession"];
+        put?: never;
+        /** Log in to the console with an admin token: the session body and the pp_session cookie (HttpOnly, SameSite=Strict) */
+        post: operations["postApiSession"];
+        /** Log out: revoke the session and clear the cookie (X-CSRF-Token required) */
+        delete: operations["deleteApiSession"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 };
 export type webhooks = Record<string, never>;
 export type components = {
@@ -522,7 +558,84 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No or a wrong bearer token */
+            /** @description No or a wrong bearer token, or no live console session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited (Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A dependency is down (Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getApiAudit: {
+        parameters: {
+            query?: {
+                /** @description only this actor's requests */
+                actor?: string;
+                /** @description next_cursor of the previous page (opaque) */
+                cursor?: string;
+                /** @description page size, 1..200, default 50 */
+                limit?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            /** @description null when the request never authenticated */
+                            actor: string | null;
+                            /** @description ISO 8601 instant in UTC */
+                            at: string;
+                            correlation_id: string;
+                            id: string;
+                            method: string;
+                            path: string;
+                            role: ("viewer" | "operator") | null;
+                            status: number;
+                        }[];
+                        next_cursor: string | null;
+                    };
+                };
+            };
+            /** @description A malformed request or query parameter (field and rule named) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or a wrong bearer token, or no live console session */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -614,7 +727,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No or a wrong bearer token */
+            /** @description No or a wrong bearer token, or no live console session */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -672,7 +785,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No or a wrong bearer token */
+            /** @description No or a wrong bearer token, or no live console session */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -761,8 +874,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No or a wrong bearer token */
+            /** @description No or a wrong bearer token, or no live console session */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A cookie request without its X-CSRF-Token, or a viewer acting (field role, rule operator) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -864,7 +986,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No or a wrong bearer token */
+            /** @description No or a wrong bearer token, or no live console session */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -940,7 +1062,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No or a wrong bearer token */
+            /** @description No or a wrong bearer token, or no live console session */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1016,8 +1138,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No or a wrong bearer token */
+            /** @description No or a wrong bearer token, or no live console session */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A cookie request without its X-CSRF-Token, or a viewer acting (field role, rule operator) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1119,8 +1250,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No or a wrong bearer token */
+            /** @description No or a wrong bearer token, or no live console session */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A cookie request without its X-CSRF-Token, or a viewer acting (field role, rule operator) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1291,7 +1431,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No or a wrong bearer token */
+            /** @description No or a wrong bearer token, or no live console session */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1365,7 +1505,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No or a wrong bearer token */
+            /** @description No or a wrong bearer token, or no live console session */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1439,7 +1579,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No or a wrong bearer token */
+            /** @description No or a wrong bearer token, or no live console session */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1517,8 +1657,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No or a wrong bearer token */
+            /** @description No or a wrong bearer token, or no live console session */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A cookie request without its X-CSRF-Token, or a viewer acting (field role, rule operator) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1640,7 +1789,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No or a wrong bearer token */
+            /** @description No or a wrong bearer token, or no live console session */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1727,7 +1876,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No or a wrong bearer token */
+            /** @description No or a wrong bearer token, or no live console session */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1789,8 +1938,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No or a wrong bearer token */
+            /** @description No or a wrong bearer token, or no live console session */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A cookie request without its X-CSRF-Token, or a viewer acting (field role, rule operator) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1890,7 +2048,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No or a wrong bearer token */
+            /** @description No or a wrong bearer token, or no live console session */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1984,7 +2142,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No or a wrong bearer token */
+            /** @description No or a wrong bearer token, or no live console session */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2114,7 +2272,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No or a wrong bearer token */
+            /** @description No or a wrong bearer token, or no live console session */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2172,7 +2330,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No or a wrong bearer token */
+            /** @description No or a wrong bearer token, or no live console session */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2248,8 +2406,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No or a wrong bearer token */
+            /** @description No or a wrong bearer token, or no live console session */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A cookie request without its X-CSRF-Token, or a viewer acting (field role, rule operator) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2351,7 +2518,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No or a wrong bearer token */
+            /** @description No or a wrong bearer token, or no live console session */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2427,7 +2594,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No or a wrong bearer token */
+            /** @description No or a wrong bearer token, or no live console session */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2501,7 +2668,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No or a wrong bearer token */
+            /** @description No or a wrong bearer token, or no live console session */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2577,7 +2744,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No or a wrong bearer token */
+            /** @description No or a wrong bearer token, or no live console session */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2657,8 +2824,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No or a wrong bearer token */
+            /** @description No or a wrong bearer token, or no live console session */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A cookie request without its X-CSRF-Token, or a viewer acting (field role, rule operator) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2764,8 +2940,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No or a wrong bearer token */
+            /** @description No or a wrong bearer token, or no live console session */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A cookie request without its X-CSRF-Token, or a viewer acting (field role, rule operator) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2856,8 +3041,208 @@ export interface operations {
                     "application/json": Record<string, never>;
                 };
             };
-            /** @description No or a wrong bearer token */
+            /** @description No or a wrong bearer token, or no live console session */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited (Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A dependency is down (Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getApiSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description the token's name: who acts */
+                        actor: string;
+                        /** @description send it as X-CSRF-Token on every request other than GET/HEAD made with the cookie */
+                        csrf_token: string;
+                        /** @description ISO 8601 instant in UTC */
+                        expires_at: string;
+                        /** @enum {string} */
+                        role: "viewer" | "operator";
+                    };
+                };
+            };
+            /** @description No or a wrong bearer token, or no live console session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited (Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A dependency is down (Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postApiSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description an admin token (ADMIN_TOKEN, ADMIN_VIEWER_TOKEN or one of ADMIN_TOKENS) */
+                    token: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description the token's name: who acts */
+                        actor: string;
+                        /** @description send it as X-CSRF-Token on every request other than GET/HEAD made with the cookie */
+                        csrf_token: string;
+                        /** @description ISO 8601 instant in UTC */
+                        expires_at: string;
+                        /** @enum {string} */
+                        role: "viewer" | "operator";
+                    };
+                };
+            };
+            /** @description A malformed request or query parameter (field and rule named) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or a wrong bearer token, or no live console session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited (Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A dependency is down (Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteApiSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success, no body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No or a wrong bearer token, or no live console session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A cookie request without its X-CSRF-Token, or a viewer acting (field role, rule operator) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -83,11 +83,7 @@ export function get<Path extends string>(_typed: Path, path: string): Promise<Ok
   return call<OkBodyOf<Path>>('GET', path);
 }
 
-interface SessionBody {
-  actor: string;
-  role: Role;
-  csrf_token: string;
-}
+type SessionBody = OkBody<'/api/session', 'post'>;
 
 function sessionOf(body: SessionBody): Session {
   return { actor: body.actor, role: body.role, csrfToken: body.csrf_token };
