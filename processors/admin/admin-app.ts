@@ -26,6 +26,7 @@ import type { QuarantineService } from './quarantine-service.ts';
 import type { KafkaClient } from '../../core/kafka/kafka-client.ts';
 import { mountListRoutes } from './list-routes.ts';
 import { buildOpenApiDocument } from './openapi.ts';
+import { mountLiveRoutes, type LiveRoutesOptions } from './live-routes.ts';
 
 export const correlationIdRequestHeader = 'x-correlation-id';
 
@@ -54,6 +55,8 @@ export interface AdminAppOptions {
   livenessRules: LivenessRules;
   /** For GET /api/consumer-groups (the Kafka admin client); absent, that route answers 503. */
   kafka?: KafkaClient;
+  /** The console's overview, events, dead-letter records, replays and offset resets; absent, not mounted. */
+  live?: Omit<LiveRoutesOptions, 'pool' | 'log'>;
 }
 
 const correlationIdPattern = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -233,6 +236,7 @@ export function createAdminApp(options: AdminAppOptions): Express {
   // settlement's module owns them and its tables; this process only serves them.
   mountSettlementRoutes(app, { pool: options.pool, log, now: options.now, newRequestId: options.newCorrelationId, payoutMaxAgeMs: options.payoutMaxAgeMs, actorOf, livenessRules: options.livenessRules, jsonBody });
   mountListRoutes(app, { pool: options.pool, now: options.now, ...(options.kafka === undefined ? {} : { kafka: options.kafka }) });
+  if (options.live !== undefined) mountLiveRoutes(app, { ...options.live, pool: options.pool, log }, { jsonBody, actorOf });
   if (options.quarantine !== undefined) mountQuarantineRoutes(app, { quarantine: options.quarantine, bodyLimitBytes: options.bodyLimitBytes, actorOf });
 
   mountErrorHandlers(app, {
