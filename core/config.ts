@@ -363,6 +363,21 @@ export const configSchema = z.object({
     .default('15s')
     .describe('How often the admin process reads every consumer group\'s lag from Kafka for `payout_pipeline_consumer_lag`; 0 turns it off.'),
 
+  // The operator console's live data (processors/admin/live-events.ts, overview.ts).
+  CONSOLE_EVENTS_INTERVAL: duration
+    .default('2s')
+    .describe('How often the admin process re-reads the overview for GET /api/events; a stream gets an `overview` event only when it changed.'),
+  CONSOLE_EVENT_STREAMS_MAX: positiveInt
+    .max(10_000)
+    .default(100)
+    .describe('The most GET /api/events streams one admin process serves at once; one more is answered 503.'),
+  HOST_WALLET_LOW_ETH: decimalText
+    .default('0.05')
+    .describe("The host wallet's ETH balance below which the console's overview shows it as low (gas for every transfer, and instant payouts)."),
+  HOST_WALLET_LOW_USDT: decimalText
+    .default('100')
+    .describe("The host wallet's USDT balance below which the console's overview shows it as low (threshold payouts are paid from it)."),
+
   // The notifier: alert events to webhook URLs (processors/notifier/).
   NOTIFIER_PORT: port.default(8097).describe("The notifier's /health, /ready and /metrics port."),
   NOTIFIER_WEBHOOK_URLS: z

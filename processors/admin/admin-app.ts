@@ -31,6 +31,7 @@ import type { KafkaClient } from '../../core/kafka/kafka-client.ts';
 import { mountListRoutes } from './list-routes.ts';
 import { buildOpenApiDocument } from './openapi.ts';
 import { mountConsole, type ConsoleOptions } from './console-static.ts';
+import { mountLiveRoutes, type LiveRoutesOptions } from './live-routes.ts';
 
 export const correlationIdRequestHeader = 'x-correlation-id';
 
@@ -67,6 +68,8 @@ export interface AdminAppOptions {
   kafka?: KafkaClient;
   /** The operator console at /console (console-static.ts). */
   console?: ConsoleOptions;
+  /** The console's overview, events, dead-letter records, replays and offset resets; absent, not mounted. */
+  live?: Omit<LiveRoutesOptions, 'pool' | 'log'>;
 }
 
 const correlationIdPattern = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -305,6 +308,7 @@ export function createAdminApp(options: AdminAppOptions): Express {
   // settlement's module owns them and its tables; this process only serves them.
   mountSettlementRoutes(app, { pool: options.pool, log, now: options.now, newRequestId: options.newCorrelationId, payoutMaxAgeMs: options.payoutMaxAgeMs, actorOf, livenessRules: options.livenessRules, jsonBody });
   mountListRoutes(app, { pool: options.pool, now: options.now, ...(options.kafka === undefined ? {} : { kafka: options.kafka }) });
+  if (options.live !== undefined) mountLiveRoutes(app, { ...options.live, pool: options.pool, log }, { jsonBody, actorOf });
   if (options.quarantine !== undefined) mountQuarantineRoutes(app, { quarantine: options.quarantine, bodyLimitBytes: options.bodyLimitBytes, actorOf });
 
   mountErrorHandlers(app, {

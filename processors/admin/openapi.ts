@@ -17,6 +17,14 @@ import {
   conversionBatchListQuery,
   deadLetterListPage,
   deadLetterListQuery,
+  deadLetterRecordPage,
+  deadLetterRecordsQuery,
+  offsetResetPlan,
+  offsetResetRequest,
+  overviewBody,
+  replayAccepted,
+  replayRequest,
+  replayView,
   errorBody,
   loginRequest,
   payoutBatchListPage,
@@ -42,8 +50,8 @@ interface OperationSpec {
   readonly path: string;
   readonly summary: string;
   readonly query?: z.ZodObject;
-  /** Status → the body's zod schema, any object, or no body at all (`none`, a 204). */
-  readonly ok: { readonly status: number; readonly schema: z.ZodType | 'object' | 'none'; readonly csv?: boolean; readonly alsoStatus?: number };
+  /** Status → the body's zod schema, any object, an event stream, or no body at all (`none`, a 204). */
+  readonly ok: { readonly status: number; readonly schema: z.ZodType | 'object' | 'none' | 'event-stream'; readonly csv?: boolean; readonly alsoStatus?: number };
   readonly errors: readonly number[];
   /** true: some JSON object; a zod schema: exactly that. */
   readonly requestBody?: boolean | z.ZodType;
@@ -80,6 +88,40 @@ const operations: readonly OperationSpec[] = [
     query: statementQuery,
     ok: { status: 200, schema: statementBody, csv: true },
     errors: [400, 401, 404, 422, 429],
+  },
+  // The console's live data and operations (live-routes.ts).
+  { method: 'get', path: '/api/overview', summary: "The operator's snapshot: micro-batch, work in flight, volume, alerts, lag, dead letters, host wallet", ok: { status: 200, schema: overviewBody }, errors: [401, 429] },
+  {
+    method: 'get',
+    path: '/api/events',
+    summary: 'Server-sent events: `overview` (the GET /api/overview body) at connect and on change, `replay` (a replay\'s progress), `: keep-alive` every 15 s',
+    ok: { status: 200, schema: 'event-stream' },
+    errors: [401, 429],
+  },
+  {
+    method: 'get',
+    path: '/api/dead-letters/{topic}/records',
+    summary: "A dead-letter topic's records, oldest first, decoded through the schema registry",
+    query: deadLetterRecordsQuery,
+    ok: { status: 200, schema: deadLetterRecordPage },
+    errors: [400, 401, 404, 429],
+  },
+  {
+    method: 'post',
+    path: '/api/dead-letters/{topic}/replay',
+    summary: 'Replay selected dead letters, or all of them, onto their topic (202; progress at GET /api/replays/{id} and as `replay` events)',
+    ok: { status: 202, schema: replayAccepted },
+    errors: [400, 401, 404, 409, 413, 415, 429],
+    requestBody: replayRequest,
+  },
+  { method: 'get', path: '/api/replays/{id}', summary: "A replay's progress (replays are kept in memory by the admin process that started them)", ok: { status: 200, schema: replayView }, errors: [401, 404, 429] },
+  {
+    method: 'post',
+    path: '/api/consumer-groups/{group}/offset-reset',
+    summary: "Reset a stopped group's offsets on one topic: a dry run shows the plan and its confirm_token, which applies it",
+    ok: { status: 200, schema: offsetResetPlan },
+    errors: [400, 401, 404, 409, 413, 415, 429],
+    requestBody: offsetResetRequest,
   },
   // Routes that predate the document: parameters and errors described, success bodies as objects.
   { method: 'put', path: '/api/clients/{clientId}', summary: "Register or change a client's payout config (201 created, 200 updated or unchanged)", ok: { status: 200, alsoStatus: 201, schema: 'object' }, errors: writes, requestBody: true },
@@ -134,8 +176,11 @@ function parametersOf(operation: OperationSpec): JsonSchema[] {
 
 function operationObject(operation: OperationSpec): JsonSchema {
   const { schema } = operation.ok;
-  const okSchema = schema === 'object' || schema === 'none' ? { type: 'object' } : jsonSchemaOf(schema, 'output');
-  const content: JsonSchema = { 'application/json': { schema: okSchema } };
+  const okSchema = schema === 'object' || schema === 'none' || schema === 'event-stream' ? { type: 'object' } : jsonSchemaOf(schema, 'output');
+  const content: JsonSchema =
+    schema === 'event-stream'
+      ? { 'text/event-stream': { schema: { type: 'string', description: 'event: overview|replay, data: one line of JSON' } } }
+      : { 'application/json': { schema: okSchema } };
   if (operation.ok.csv === true) content['text/csv'] = { schema: { type: 'string', description: `RFC 4180, header line: ${statementCsvColumns.join(',')}` } };
   const responses: JsonSchema = {
     [String(operation.ok.status)]:

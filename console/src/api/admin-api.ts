@@ -206,6 +206,23 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/api/consumer-groups/{group}/offset-reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Reset a stopped group's offsets on one topic: a dry run shows the plan and its confirm_token, which applies it */
+        post: operations["postApiConsumerGroupsGroupOffsetReset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/conversion-batches": {
         parameters: {
             query?: never;
@@ -274,6 +291,57 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/api/dead-letters/{topic}/records": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A dead-letter topic's records, oldest first, decoded through the schema registry */
+        get: operations["getApiDeadLettersTopicRecords"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/dead-letters/{topic}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Replay selected dead letters, or all of them, onto their topic (202; progress at GET /api/replays/{id} and as `replay` events) */
+        post: operations["postApiDeadLettersTopicReplay"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Server-sent events: `overview` (the GET /api/overview body) at connect and on change, `replay` (a replay's progress), `: keep-alive` every 15 s */
+        get: operations["getApiEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/openapi.json": {
         parameters: {
             query?: never;
@@ -283,6 +351,23 @@ export type paths = {
         };
         /** This document */
         get: operations["getApiOpenapiJson"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/overview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The operator's snapshot: micro-batch, work in flight, volume, alerts, lag, dead letters, host wallet */
+        get: operations["getApiOverview"];
         put?: never;
         post?: never;
         delete?: never;
@@ -453,6 +538,23 @@ export type paths = {
         };
         /** Invariants and liveness findings */
         get: operations["getApiReconciliation"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/replays/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A replay's progress (replays are kept in memory by the admin process that started them) */
+        get: operations["getApiReplaysId"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1818,6 +1920,128 @@ export interface operations {
             };
         };
     };
+    postApiConsumerGroupsGroupOffsetReset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                group: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description the dry run's confirm_token; required when dry_run is false */
+                    confirm_token?: string;
+                    dry_run: boolean;
+                    to: ("earliest" | "latest") | {
+                        /** @description a date (YYYY-MM-DD, UTC midnight) or an ISO 8601 instant with a zone */
+                        timestamp: string;
+                    };
+                    topic: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        applied: boolean;
+                        /** @description sha256 of the plan: apply with it, refused (409 plan_changed) if the plan has changed since */
+                        confirm_token: string;
+                        group: string;
+                        partitions: {
+                            /** @description -1 when the group has committed nothing there */
+                            current: string;
+                            /** @description target − current (from the log start when nothing is committed) */
+                            delta: string;
+                            partition: number;
+                            /** @description a Kafka offset, as a decimal string (int64) */
+                            target: string;
+                        }[];
+                        topic: string;
+                    };
+                };
+            };
+            /** @description A malformed request or query parameter (field and rule named) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or a wrong bearer token, or no live console session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unknown resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited (Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A dependency is down (Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     getApiConversionBatches: {
         parameters: {
             query?: {
@@ -2171,6 +2395,254 @@ export interface operations {
             };
         };
     };
+    getApiDeadLettersTopicRecords: {
+        parameters: {
+            query?: {
+                /** @description next_cursor of the previous page (opaque) */
+                cursor?: string;
+                /** @description page size, 1..200, default 50 */
+                limit?: string;
+            };
+            header?: never;
+            path: {
+                topic: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            decode_error: string | null;
+                            /** @description every header as UTF-8 text (dlq-reason, dlq-rule, … among them) */
+                            headers: {
+                                [key: string]: string;
+                            };
+                            key: string | null;
+                            /** @description a Kafka offset, as a decimal string (int64) */
+                            offset: string;
+                            partition: number;
+                            /** @description the raw value when it does not decode */
+                            raw_base64: string | null;
+                            replayed: boolean;
+                            /** @description ISO 8601 instant in UTC */
+                            timestamp: string;
+                            /** @description the record decoded through the schema registry, money as strings; null when it does not decode */
+                            value: unknown;
+                        }[];
+                        next_cursor: string | null;
+                    };
+                };
+            };
+            /** @description A malformed request or query parameter (field and rule named) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or a wrong bearer token, or no live console session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unknown resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited (Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A dependency is down (Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postApiDeadLettersTopicReplay: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                topic: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    records: {
+                        /** @description a Kafka offset, as a decimal string (int64) */
+                        offset: string;
+                        partition: number;
+                    }[];
+                } | {
+                    /** @constant */
+                    all: true;
+                };
+            };
+        };
+        responses: {
+            /** @description Success */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        replay_id: string;
+                    };
+                };
+            };
+            /** @description A malformed request or query parameter (field and rule named) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No or a wrong bearer token, or no live console session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unknown resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited (Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A dependency is down (Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getApiEvents: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            /** @description No or a wrong bearer token, or no live console session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited (Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A dependency is down (Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     getApiOpenapiJson: {
         parameters: {
             query?: never;
@@ -2187,6 +2659,128 @@ export interface operations {
                 };
                 content: {
                     "application/json": Record<string, never>;
+                };
+            };
+            /** @description Rate limited (Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A dependency is down (Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getApiOverview: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description ISO 8601 instant in UTC */
+                        at: string;
+                        /** @description null when Kafka did not answer */
+                        consumer_lag: {
+                            group: string;
+                            lag: string;
+                            topic: string;
+                        }[] | null;
+                        /** @description oldest first, at most 50 */
+                        conversions_in_flight: {
+                            /** @description an exact decimal, as a string */
+                            amount_usd: string;
+                            batch_id: string;
+                            /** @description ISO 8601 instant in UTC */
+                            since: string;
+                            stage: string;
+                            state: string;
+                        }[];
+                        /** @description null when Kafka did not answer */
+                        dead_letters: {
+                            not_replayed: string;
+                            topic: string;
+                        }[] | null;
+                        /** @description null when this process cannot know it (no sender address yet, or the EVM node did not answer) */
+                        host_wallet: {
+                            address: string;
+                            /** @description an exact decimal, as a string */
+                            eth: string;
+                            /** @description an exact decimal, as a string */
+                            low_eth: string;
+                            /** @description an exact decimal, as a string */
+                            low_usdt: string;
+                            /** @description an exact decimal, as a string */
+                            usdt: string;
+                        } | null;
+                        micro_batch: {
+                            /** @description until the oldest pending payment closes a batch by max wait; null when nothing is pending */
+                            flush_in_seconds: number | null;
+                            /** @description MICRO_BATCH_MAX_WAIT */
+                            max_wait_seconds: number;
+                            oldest_pending_at: string | null;
+                            pending_payments: number;
+                            /** @description net USD of the payments pending conversion */
+                            pending_usd: string;
+                            /** @description the threshold the accumulator decides with */
+                            threshold_usd: string;
+                        };
+                        /** @description oldest first, at most 50 */
+                        open_alerts: {
+                            id: string;
+                            kind: string;
+                            severity: string;
+                            /** @description ISO 8601 instant in UTC */
+                            since: string;
+                            summary: string;
+                        }[];
+                        /** @description oldest first, at most 50; amount in currency (what the batch sends) */
+                        payouts_in_flight: {
+                            /** @description an exact decimal, as a string */
+                            amount: string;
+                            batch_id: string;
+                            client_id: string;
+                            currency: string;
+                            /** @description ISO 8601 instant in UTC */
+                            since: string;
+                            stage: string;
+                            state: string;
+                        }[];
+                        /** @description payments accepted by the webhook since midnight UTC */
+                        volume_today: {
+                            payments: number;
+                            /** @description an exact decimal, as a string */
+                            usd: string;
+                        };
+                    };
+                };
+            };
+            /** @description No or a wrong bearer token, or no live console session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Rate limited (Retry-After) */
@@ -3043,6 +3637,72 @@ export interface operations {
             };
             /** @description No or a wrong bearer token, or no live console session */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited (Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A dependency is down (Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getApiReplaysId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: string | null;
+                        replay_id: string;
+                        replayed: number;
+                        /** @enum {string} */
+                        state: "running" | "done" | "failed";
+                        topic: string;
+                        total: number;
+                    };
+                };
+            };
+            /** @description No or a wrong bearer token, or no live console session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unknown resource */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -2,7 +2,6 @@
 // on every action, and the project's rejection shape turned into an Error with its code and field.
 // Response types come from admin-api.ts (generated from /api/openapi.json), never restated here.
 import type { paths } from './admin-api.ts';
-import type { PendingContract } from './pending-contract.ts';
 
 type JsonContent<Response> = Response extends { content: { 'application/json': infer Body } } ? Body : never;
 type Method = 'get' | 'put' | 'post' | 'delete';
@@ -79,8 +78,8 @@ export async function call<Body>(method: 'GET' | 'PUT' | 'POST' | 'DELETE', path
 }
 
 /** GET `path` (ids filled in), typed by `typed`, its path in the OpenAPI document. */
-export function get<Path extends string>(_typed: Path, path: string): Promise<OkBodyOf<Path>> {
-  return call<OkBodyOf<Path>>('GET', path);
+export function get<Path extends keyof paths>(_typed: Path, path: string): Promise<OkBody<Path>> {
+  return call<OkBody<Path>>('GET', path);
 }
 
 type SessionBody = OkBody<'/api/session', 'post'>;
@@ -127,9 +126,3 @@ export function query(parameters: Record<string, string | undefined>): string {
   return text === '' ? '' : `?${text}`;
 }
 
-/** OkBody of a path the document may not list yet (a route another branch adds): never until it does. */
-export type OkBodyOf<Path extends string, M extends Method = 'get'> = Path extends keyof paths
-  ? OkBody<Path, M>
-  : Path extends keyof PendingContract
-    ? PendingContract[Path]
-    : never;

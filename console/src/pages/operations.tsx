@@ -2,14 +2,14 @@
 // an offset reset behind a dry run, the runtime micro-batch threshold with its audit log, and
 // reconciliation. Actions are hidden for viewers (and refused by the server anyway).
 import { useEffect, useState } from 'preact/hooks';
-import { call, get, query, type OkBodyOf } from '../api/http.ts';
+import { call, get, query, type OkBody } from '../api/http.ts';
 import { Money } from '../money.tsx';
 import { ActionButton, ErrorBox, Field, Loading, Select, textOf, TextInput, useLoad, ViewerNote, When, type Untyped } from '../ui.tsx';
 
-type DeadLetterRecords = OkBodyOf<'/api/dead-letters/{topic}/records'>;
+type DeadLetterRecords = OkBody<'/api/dead-letters/{topic}/records'>;
 type DeadLetterRecord = DeadLetterRecords extends { items: (infer Item)[] } ? Item : never;
-type Replay = OkBodyOf<'/api/replays/{id}'>;
-type ResetPlan = OkBodyOf<'/api/consumer-groups/{group}/offset-reset', 'post'>;
+type Replay = OkBody<'/api/replays/{id}'>;
+type ResetPlan = OkBody<'/api/consumer-groups/{group}/offset-reset', 'post'>;
 
 function errorOf(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));

@@ -1,18 +1,18 @@
 // The overview: the global micro-batch against its threshold, what is in flight, today's volume,
 // open alerts, consumer lag, dead letters and the host wallet — live from /api/events.
 import { useEffect, useState } from 'preact/hooks';
-import { get, type OkBodyOf } from '../api/http.ts';
+import { get, type OkBody } from '../api/http.ts';
 import { LagChart, type LagSample } from '../lag-chart.tsx';
 import { Money, percentOf } from '../money.tsx';
 import { base, ErrorBox, Field, Link, When } from '../ui.tsx';
 
-type Overview = OkBodyOf<'/api/overview'>;
+type Overview = OkBody<'/api/overview'>;
 
 const samplesKept = 300;
 
 function lagSampleOf(overview: Overview): LagSample {
   const lag = new Map<string, number>();
-  for (const entry of overview.consumer_lag) lag.set(entry.group, (lag.get(entry.group) ?? 0) + Number(entry.lag));
+  for (const entry of overview.consumer_lag ?? []) lag.set(entry.group, (lag.get(entry.group) ?? 0) + Number(entry.lag));
   return { at: Date.parse(overview.at) / 1000, lag };
 }
 
@@ -123,7 +123,14 @@ export function OverviewPage() {
               </tr>
             </thead>
             <tbody>
-              {overview.dead_letters.map((entry) => (
+              {overview.dead_letters === null && (
+                <tr>
+                  <td colSpan={2} class="muted">
+                    Kafka did not answer.
+                  </td>
+                </tr>
+              )}
+              {(overview.dead_letters ?? []).map((entry) => (
                 <tr key={entry.topic}>
                   <td>{entry.topic}</td>
                   <td>{entry.not_replayed}</td>
