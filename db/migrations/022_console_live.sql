@@ -5,7 +5,7 @@
 -- what is in flight and of today's volume are index range scans, not scans of whole history.
 CREATE INDEX conversion_batches_in_flight ON conversion_batches (created_at) WHERE state IN ('requested', 'swapping');
 CREATE INDEX payout_batches_in_flight ON payout_batches (created_at) WHERE state IN ('requested', 'swapping');
-CREATE INDEX webhook_payments_produced ON webhook_payments (produced_at);
+CREATE INDEX webhook_payments_accepted ON webhook_payments (accepted_at);
 
 -- Dead letters replayed one by one from the console. The replay group's committed offset
 -- (dlq-replay-<topic>) is a watermark: everything below it was replayed. A record picked out of

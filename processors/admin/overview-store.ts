@@ -52,7 +52,7 @@ export async function readOverviewFigures(pool: DatabasePool, rules: WindowRules
     // Accepted payments (the webhook's rows), whether or not their client is registered yet.
     const volume = await transaction.one(sql.type(volumeRow)`
       SELECT count(*)::int4 AS payments, coalesce(sum(usd_amount), 0) AS usd FROM webhook_payments
-      WHERE produced_at >= ${sql.timestamp(startOfUtcDay(now))}`);
+      WHERE accepted_at >= ${sql.timestamp(startOfUtcDay(now))}`);
     const alerts = await transaction.any(sql.type(alertRow)`
       SELECT finding_id, kind, severity, first_seen_at, subject, detail FROM liveness_findings
       WHERE cleared_at IS NULL ORDER BY first_seen_at, finding_id LIMIT ${overviewListMax}`);
