@@ -27,12 +27,14 @@ function DeadLetterRecordsTable(props: { topic: string }) {
   const [error, setError] = useState<Error | undefined>(undefined);
 
   useEffect(() => {
-    if (replay === undefined || replay.state !== 'running') return undefined;
+    if (replay === undefined) return undefined;
+    // Done (or failed): the records show what was replayed now.
+    if (replay.state !== 'running') {
+      records.reload();
+      return undefined;
+    }
     const timer = setTimeout(() => {
-      get('/api/replays/{id}', `/api/replays/${encodeURIComponent(replay.replay_id)}`).then((next) => {
-        setReplay(next);
-        if (next.state !== 'running') records.reload();
-      }, (failure: unknown) => setError(errorOf(failure)));
+      get('/api/replays/{id}', `/api/replays/${encodeURIComponent(replay.replay_id)}`).then(setReplay, (failure: unknown) => setError(errorOf(failure)));
     }, 500);
     return () => clearTimeout(timer);
   }, [replay]);
