@@ -21,12 +21,14 @@ import { openContractClient, type CheckedResponse, type ContractClient } from '.
 import { paymentReceivedRecord } from '../../test/support/payment-record.ts';
 import { testStackEnvironment } from '../../test/support/test-stack-environment.ts';
 import { readTopic } from '../../test/support/topic-records.ts';
+import { localHostWallet } from '../../stack/evm/local-wallets.ts';
 import type { DeadLetterRecordItem, OffsetResetPlanBody, OverviewBody, ReplayView } from './api-schemas.ts';
 import { startAdmin, type RunningAdmin } from './start-admin.ts';
 
 const endpoints = inject('endpoints');
 const adminToken = 'test-admin-token-console-live-0123456789';
-const config = loadConfig({ ...testStackEnvironment(process.env), ADMIN_TOKEN: adminToken });
+// One stream at most, so the bound is tested with two; the local chain's host wallet, so its balances are known.
+const config = loadConfig({ ...testStackEnvironment(process.env), ADMIN_TOKEN: adminToken, CONSOLE_EVENT_STREAMS_MAX: '1', HOST_WALLET_PRIVATE_KEY: localHostWallet.privateKey });
 const log = createLogger({ name: 'console-live-test', level: 'silent' });
 const kafka = createKafkaClient({ brokers: endpoints.kafkaBrokers, security: endpoints.kafkaSecurity, clientId: 'console-live-test', log, requestTimeoutMs: 10_000 });
 const authorization = { authorization: `Bearer ${adminToken}` };
@@ -99,10 +101,16 @@ describe('GET /api/overview and GET /api/events', () => {
     expect(before.micro_batch.max_wait_seconds).toBe(config.MICRO_BATCH_MAX_WAIT / 1_000);
     expect(before.consumer_lag).not.toBeNull();
     expect(before.dead_letters?.map((entry) => entry.topic)).toContain(deadLetterTopicOf(topicNames.paymentsReceived));
+    expect(before.host_wallet?.address.toLowerCase()).toBe(localHostWallet.address.toLowerCase());
+    expect(new Decimal(before.host_wallet?.eth ?? '0').greaterThan(0)).toBe(true);
+    expect(before.host_wallet).toMatchObject({ low_eth: config.HOST_WALLET_LOW_ETH, low_usdt: config.HOST_WALLET_LOW_USDT });
 
     const events = await openEvents();
     try {
       const first = (await events.next('overview')) as OverviewBody;
+      const beyondBound = await get('/api/events');
+      expect(beyondBound.status).toBe(503);
+      expect(beyondBound.body).toMatchObject({ error: { code: 'too_many_streams' } });
       await acceptPayment('12.34');
       const after = (await get('/api/overview')).body as OverviewBody;
       expect(after.volume_today.payments).toBeGreaterThan(before.volume_today.payments);

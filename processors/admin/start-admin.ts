@@ -177,7 +177,7 @@ export async function startAdmin(options: StartAdminOptions): Promise<RunningAdm
     payoutMaxAgeMs: config.PAYOUT_MAX_AGE,
     quarantine: createQuarantineServiceOf({ config, pool, log, now }),
     livenessRules,
-    kafka,
+    kafkaAdmin,
     live: { readOverview, events, kafka: { client: kafka, admin: kafkaAdmin, serde, replays } },
   });
   const server = await listen(app, options.port ?? config.ADMIN_PORT, config.ADMIN_HOST ?? config.LISTEN_HOST);
