@@ -150,9 +150,18 @@ describe('dead letters', () => {
     expect(listed).toMatchObject({ headers: { 'dlq-reason': 'client ünknown', 'dlq-rule': 'registered-client', 'correlation-id': 'console-live' }, decode_error: null, raw_base64: null, replayed: false });
     expect(listed.value).toMatchObject({ payment_id: paymentId });
 
+    const events = await openEvents();
     const accepted = await post(`/api/dead-letters/${deadLetterTopic}/replay`, { records: [{ partition: listed.partition, offset: listed.offset }] });
     expect(accepted.status).toBe(202);
     const replayId = (accepted.body as { replay_id: string }).replay_id;
+    try {
+      // The stream carries the replay's progress up to its end.
+      let progress = (await events.next('replay')) as ReplayView;
+      while (progress.replay_id !== replayId || progress.state === 'running') progress = (await events.next('replay')) as ReplayView;
+      expect(progress).toMatchObject({ state: 'done', replayed: 1, total: 1 });
+    } finally {
+      events.close();
+    }
     const done = await eventually(async () => {
       const view = (await get(`/api/replays/${replayId}`)).body as ReplayView;
       expect(view.state).not.toBe('running');
