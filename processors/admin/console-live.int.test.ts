@@ -150,6 +150,12 @@ describe('dead letters', () => {
     expect(listed).toMatchObject({ headers: { 'dlq-reason': 'client ünknown', 'dlq-rule': 'registered-client', 'correlation-id': 'console-live' }, decode_error: null, raw_base64: null, replayed: false });
     expect(listed.value).toMatchObject({ payment_id: paymentId });
 
+    const notReplayed = async (): Promise<bigint> => {
+      const depths = (await get('/api/dead-letters?limit=200')).body as { items: { topic: string; not_replayed: string }[] };
+      return BigInt(depths.items.find((item) => item.topic === deadLetterTopic)?.not_replayed ?? 'x');
+    };
+    const depthBefore = await notReplayed();
+    expect(depthBefore).toBeGreaterThanOrEqual(1n);
     const events = await openEvents();
     const accepted = await post(`/api/dead-letters/${deadLetterTopic}/replay`, { records: [{ partition: listed.partition, offset: listed.offset }] });
     expect(accepted.status).toBe(202);
@@ -174,6 +180,7 @@ describe('dead letters', () => {
     expect(headerText(back[0]?.headers, 'replayed-from')).toBe(`${deadLetterTopic}/${listed.partition}/${listed.offset}`);
     expect(headerText(back[0]?.headers, 'dlq-reason')).toBeUndefined();
     expect((await findOurs()).replayed).toBe(true);
+    expect(await notReplayed()).toBe(depthBefore - 1n);
 
     expect((await get('/api/dead-letters/no-such.dlq/records')).status).toBe(404);
     expect((await get(`/api/dead-letters/${deadLetterTopic}/records?cursor=bogus`)).status).toBe(400);

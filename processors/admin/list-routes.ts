@@ -125,7 +125,7 @@ export function mountListRoutes(app: Express, options: ListRoutesOptions): void 
     const limit = parsePageLimit(query.limit);
     const after = cursorOf(query.cursor, [/^[A-Za-z0-9._-]{1,249}$/]);
     if (options.kafkaAdmin === undefined) throw rejection(503, 'unavailable', 'kafka', 'a Kafka connection', 'This admin process has no Kafka connection.');
-    const topics = await options.kafkaAdmin.use((admin) => readDeadLetterDepths(admin, { afterTopic: after?.[0] ?? null, limit }));
+    const topics = await options.kafkaAdmin.use((admin) => readDeadLetterDepths(admin, pool, { afterTopic: after?.[0] ?? null, limit }));
     response.json(pageOf(topics, limit, (topic) => [topic.topic], (topic) => topic));
   });
 
