@@ -27,7 +27,7 @@ import type { LivenessRules } from '../../db/liveness.ts';
 import { mountSettlementRoutes } from '../settlement/settlement-routes.ts';
 import { mountQuarantineRoutes } from './quarantine-routes.ts';
 import type { QuarantineService } from './quarantine-service.ts';
-import type { KafkaClient } from '../../core/kafka/kafka-client.ts';
+import type { SharedKafkaAdmin } from './shared-kafka-admin.ts';
 import { mountListRoutes } from './list-routes.ts';
 import { buildOpenApiDocument } from './openapi.ts';
 import { mountConsole, type ConsoleOptions } from './console-static.ts';
@@ -64,8 +64,8 @@ export interface AdminAppOptions {
   quarantine?: QuarantineService;
   /** For the findings of GET /api/reconciliation. */
   livenessRules: LivenessRules;
-  /** For GET /api/consumer-groups (the Kafka admin client); absent, that route answers 503. */
-  kafka?: KafkaClient;
+  /** The process's one Kafka admin connection (GET /api/consumer-groups, /api/dead-letters); absent, they answer 503. */
+  kafkaAdmin?: SharedKafkaAdmin;
   /** The operator console at /console (console-static.ts). */
   console?: ConsoleOptions;
   /** The console's overview, events, dead-letter records, replays and offset resets; absent, not mounted. */
@@ -307,7 +307,7 @@ export function createAdminApp(options: AdminAppOptions): Express {
   // Settlement's routes (balance, lineage, operator requests, reconciliation, conversion recovery):
   // settlement's module owns them and its tables; this process only serves them.
   mountSettlementRoutes(app, { pool: options.pool, log, now: options.now, newRequestId: options.newCorrelationId, payoutMaxAgeMs: options.payoutMaxAgeMs, actorOf, livenessRules: options.livenessRules, jsonBody });
-  mountListRoutes(app, { pool: options.pool, now: options.now, ...(options.kafka === undefined ? {} : { kafka: options.kafka }) });
+  mountListRoutes(app, { pool: options.pool, now: options.now, ...(options.kafkaAdmin === undefined ? {} : { kafkaAdmin: options.kafkaAdmin }) });
   if (options.live !== undefined) mountLiveRoutes(app, { ...options.live, pool: options.pool, log }, { jsonBody, actorOf });
   if (options.quarantine !== undefined) mountQuarantineRoutes(app, { quarantine: options.quarantine, bodyLimitBytes: options.bodyLimitBytes, actorOf });
 

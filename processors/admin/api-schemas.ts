@@ -197,7 +197,7 @@ export const deadLetterTopicItem = z.object({
   topic: z.string(),
   source_topic: z.string(),
   records: recordCount.describe('records kept on the dead-letter topic'),
-  not_replayed: recordCount.describe('records the replay command has not moved back yet'),
+  not_replayed: recordCount.describe('records not moved back yet (by the replay command, or the console\'s replay of all or of selected records)'),
   partitions: z.array(z.object({ partition: z.number().int(), records: recordCount, not_replayed: recordCount })),
 });
 export const deadLetterListPage = pageOf(deadLetterTopicItem);

@@ -21,12 +21,14 @@ import { openContractClient, type CheckedResponse, type ContractClient } from '.
 import { paymentReceivedRecord } from '../../test/support/payment-record.ts';
 import { testStackEnvironment } from '../../test/support/test-stack-environment.ts';
 import { readTopic } from '../../test/support/topic-records.ts';
+import { localHostWallet } from '../../stack/evm/local-wallets.ts';
 import type { DeadLetterRecordItem, OffsetResetPlanBody, OverviewBody, ReplayView } from './api-schemas.ts';
 import { startAdmin, type RunningAdmin } from './start-admin.ts';
 
 const endpoints = inject('endpoints');
 const adminToken = 'test-admin-token-console-live-0123456789';
-const config = loadConfig({ ...testStackEnvironment(process.env), ADMIN_TOKEN: adminToken });
+// One stream at most, so the bound is tested with two; the local chain's host wallet, so its balances are known.
+const config = loadConfig({ ...testStackEnvironment(process.env), ADMIN_TOKEN: adminToken, CONSOLE_EVENT_STREAMS_MAX: '1', HOST_WALLET_PRIVATE_KEY: localHostWallet.privateKey });
 const log = createLogger({ name: 'console-live-test', level: 'silent' });
 const kafka = createKafkaClient({ brokers: endpoints.kafkaBrokers, security: endpoints.kafkaSecurity, clientId: 'console-live-test', log, requestTimeoutMs: 10_000 });
 const authorization = { authorization: `Bearer ${adminToken}` };
@@ -99,10 +101,16 @@ describe('GET /api/overview and GET /api/events', () => {
     expect(before.micro_batch.max_wait_seconds).toBe(config.MICRO_BATCH_MAX_WAIT / 1_000);
     expect(before.consumer_lag).not.toBeNull();
     expect(before.dead_letters?.map((entry) => entry.topic)).toContain(deadLetterTopicOf(topicNames.paymentsReceived));
+    expect(before.host_wallet?.address.toLowerCase()).toBe(localHostWallet.address.toLowerCase());
+    expect(new Decimal(before.host_wallet?.eth ?? '0').greaterThan(0)).toBe(true);
+    expect(before.host_wallet).toMatchObject({ low_eth: config.HOST_WALLET_LOW_ETH, low_usdt: config.HOST_WALLET_LOW_USDT });
 
     const events = await openEvents();
     try {
       const first = (await events.next('overview')) as OverviewBody;
+      const beyondBound = await get('/api/events');
+      expect(beyondBound.status).toBe(503);
+      expect(beyondBound.body).toMatchObject({ error: { code: 'too_many_streams' } });
       await acceptPayment('12.34');
       const after = (await get('/api/overview')).body as OverviewBody;
       expect(after.volume_today.payments).toBeGreaterThan(before.volume_today.payments);
@@ -142,9 +150,24 @@ describe('dead letters', () => {
     expect(listed).toMatchObject({ headers: { 'dlq-reason': 'client ünknown', 'dlq-rule': 'registered-client', 'correlation-id': 'console-live' }, decode_error: null, raw_base64: null, replayed: false });
     expect(listed.value).toMatchObject({ payment_id: paymentId });
 
+    const notReplayed = async (): Promise<bigint> => {
+      const depths = (await get('/api/dead-letters?limit=200')).body as { items: { topic: string; not_replayed: string }[] };
+      return BigInt(depths.items.find((item) => item.topic === deadLetterTopic)?.not_replayed ?? 'x');
+    };
+    const depthBefore = await notReplayed();
+    expect(depthBefore).toBeGreaterThanOrEqual(1n);
+    const events = await openEvents();
     const accepted = await post(`/api/dead-letters/${deadLetterTopic}/replay`, { records: [{ partition: listed.partition, offset: listed.offset }] });
     expect(accepted.status).toBe(202);
     const replayId = (accepted.body as { replay_id: string }).replay_id;
+    try {
+      // The stream carries the replay's progress up to its end.
+      let progress = (await events.next('replay')) as ReplayView;
+      while (progress.replay_id !== replayId || progress.state === 'running') progress = (await events.next('replay')) as ReplayView;
+      expect(progress).toMatchObject({ state: 'done', replayed: 1, total: 1 });
+    } finally {
+      events.close();
+    }
     const done = await eventually(async () => {
       const view = (await get(`/api/replays/${replayId}`)).body as ReplayView;
       expect(view.state).not.toBe('running');
@@ -157,6 +180,7 @@ describe('dead letters', () => {
     expect(headerText(back[0]?.headers, 'replayed-from')).toBe(`${deadLetterTopic}/${listed.partition}/${listed.offset}`);
     expect(headerText(back[0]?.headers, 'dlq-reason')).toBeUndefined();
     expect((await findOurs()).replayed).toBe(true);
+    expect(await notReplayed()).toBe(depthBefore - 1n);
 
     expect((await get('/api/dead-letters/no-such.dlq/records')).status).toBe(404);
     expect((await get(`/api/dead-letters/${deadLetterTopic}/records?cursor=bogus`)).status).toBe(400);

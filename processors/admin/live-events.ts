@@ -6,7 +6,7 @@
 // proxies from closing an idle stream. At most CONSOLE_EVENT_STREAMS_MAX streams (one more is 503);
 // a stream ends when its client goes, and every stream is ended on shutdown before the HTTP server
 // closes, so an open console never holds up the admin process's drain.
-import type { Request, Response } from 'express';
+import type { Response } from 'express';
 import { rejection } from '../../core/http/http-errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import { overviewChangeKey, type Overview } from './overview.ts';
@@ -21,7 +21,7 @@ export interface LiveEventsOptions {
 
 export interface LiveEvents {
   /** Serves one stream (the route handler). Throws a 503 rejection when full or shutting down. */
-  open(request: Request, response: Response): void;
+  open(response: Response): void;
   /** Sends an event to every open stream (replay progress). */
   broadcast(event: string, data: unknown): void;
   readonly streams: number;
@@ -98,7 +98,7 @@ export function createLiveEvents(options: LiveEventsOptions): LiveEvents {
   }
 
   return {
-    open(request, response) {
+    open(response) {
       if (closed) throw rejection(503, 'unavailable', 'events', 'a running admin process', 'The admin process is shutting down.');
       if (streams.size >= options.maxStreams) {
         throw rejection(503, 'too_many_streams', 'events', `at most ${options.maxStreams} open event streams`, 'Too many event streams are open on this admin process; retry later.');
@@ -109,9 +109,9 @@ export function createLiveEvents(options: LiveEventsOptions): LiveEvents {
       response.write('retry: 2000\n\n');
       const stream: Stream = { response, sentKey: undefined };
       streams.add(stream);
-      request.on('close', () => {
+      // The response's close: the connection went (client disconnect) or the stream was ended.
+      response.on('close', () => {
         streams.delete(stream);
-        if (!response.writableEnded) response.end();
         stopIfIdle();
       });
       sendOverview(stream);

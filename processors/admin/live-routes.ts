@@ -58,8 +58,8 @@ export function mountLiveRoutes(app: Express, options: LiveRoutesOptions, http: 
     response.json(await options.readOverview());
   });
 
-  app.get('/api/events', (request: Request, response: Response) => {
-    options.events.open(request, response);
+  app.get('/api/events', (_request: Request, response: Response) => {
+    options.events.open(response);
   });
 
   app.get('/api/dead-letters/:topic/records', async (request: Request, response: Response) => {

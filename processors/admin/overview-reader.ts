@@ -42,7 +42,7 @@ export function createOverviewReader(options: {
         'dead letters',
         kafkaAdmin &&
           (async () => {
-            const depths = await kafkaAdmin.use((admin) => readDeadLetterDepths(admin, { afterTopic: null, limit: deadLetterTopics.length }));
+            const depths = await kafkaAdmin.use((admin) => readDeadLetterDepths(admin, options.pool, { afterTopic: null, limit: deadLetterTopics.length }));
             return depths.map((depth) => ({ topic: depth.topic, notReplayed: depth.not_replayed }));
           }),
       ),

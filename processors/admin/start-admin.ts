@@ -180,12 +180,12 @@ export async function startAdmin(options: StartAdminOptions): Promise<RunningAdm
     payoutMaxAgeMs: config.PAYOUT_MAX_AGE,
     quarantine: createQuarantineServiceOf({ config, pool, log, now }),
     livenessRules,
-    kafka,
+    kafkaAdmin,
     console: { explorerTxUrl: config.CONSOLE_EXPLORER_TX_URL ?? null },
     live: { readOverview, events, kafka: { client: kafka, admin: kafkaAdmin, serde, replays } },
   });
   const server = await listen(app, options.port ?? config.ADMIN_PORT, config.ADMIN_HOST ?? config.LISTEN_HOST);
-  // Registered last so it runs first: no new requests while the relay drains and the pool closes.
+  // Registered (nearly) last so it runs (nearly) first: no new requests while the relay drains and the pool closes.
   shutdown.add('http server', () => server.close());
   // Registered after the server so it runs before it: open event streams never end by themselves,
   // and server.close() waits for every open connection.

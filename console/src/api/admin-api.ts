@@ -2341,7 +2341,7 @@ export interface operations {
                 content: {
                     "application/json": {
                         items: {
-                            /** @description records the replay command has not moved back yet */
+                            /** @description records not moved back yet (by the replay command, or the console's replay of all or of selected records) */
                             not_replayed: string;
                             partitions: {
                                 not_replayed: string;
