@@ -1,4 +1,4 @@
-// One client: its config (with a pending wallet change and its cooldown), unpaid groups with their
+// One client: its config (with a pending wallet change and its cooldown) and history, unpaid groups with their
 // reasons, its payouts, "pay now" and a statement download.
 // The config and balance bodies are not yet described field by field in the OpenAPI document, so
 // they are read as plain JSON objects here (console/README.md names this gap).
@@ -21,6 +21,7 @@ export function ClientPage(props: { clientId: string }) {
   const id = encodeURIComponent(props.clientId);
   const config = useLoad(() => get('/api/clients/{clientId}', `/api/clients/${id}`), `config ${id}`);
   const balance = useLoad(() => get('/api/clients/{clientId}/balance', `/api/clients/${id}/balance`), `balance ${id}`);
+  const history = useLoad(() => get('/api/clients/{clientId}/history', `/api/clients/${id}/history`), `history ${id}`);
   const [payNow, setPayNow] = useState<{ error?: Error; message?: string }>({});
   const [from, setFrom] = useState(dayOffset(-30));
   const [to, setTo] = useState(dayOffset(1));
@@ -142,6 +143,42 @@ export function ClientPage(props: { clientId: string }) {
           </p>
         )}
         <ErrorBox error={payNow.error} />
+      </section>
+      <section aria-labelledby="history">
+        <h2 id="history">Config history</h2>
+        <Loading loaded={history}>
+          {(body) => {
+            const changes = ((body as Untyped)['history'] ?? []) as Untyped[];
+            return (
+              <table aria-label="Config history">
+                <thead>
+                  <tr>
+                    <th scope="col">Revision</th>
+                    <th scope="col">When</th>
+                    <th scope="col">By</th>
+                    <th scope="col">Note</th>
+                    <th scope="col">Config</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {changes.map((change) => (
+                    <tr key={textOf(change['revision'])}>
+                      <td>{textOf(change['revision'])}</td>
+                      <td>
+                        <When at={str(change, 'changed_at')} />
+                      </td>
+                      <td>{textOf(change['changed_by'])}</td>
+                      <td>{textOf(change['actor_note'])}</td>
+                      <td>
+                        <pre>{JSON.stringify(change['config'])}</pre>
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            );
+          }}
+        </Loading>
       </section>
       <section aria-labelledby="statement">
         <h2 id="statement">Statement</h2>
