@@ -16,7 +16,7 @@ const chaosRequested = process.env['PIPELINE_CHAOS'] === '1';
 
 export default defineConfig({
   test: {
-    exclude: ['node_modules/**', '.cache/**', 'dist/**'],
+    exclude: ['node_modules/**', '.cache/**', 'dist/**', 'console/dist/**'],
     pool: 'forks',
     testTimeout: 60_000,
     teardownTimeout: 60_000,

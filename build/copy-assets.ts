@@ -5,12 +5,13 @@
 //   db/migrate.ts                 → db/migrations/*.sql
 //   schemas/schema-files.ts       → schemas/avro/*.avsc (schemas register), schemas/history (schemas check)
 //   stack/evm/local-usdt-artifact → stack/evm/artifacts/LocalUsdt.json (deploying the local USDT)
+//   processors/admin/console-static → console/dist/ (the operator console, built by `vite build console` first)
 // The native stack's own files (Maven poms, hardhat config) are not copied: the stack is a
 // development tool and runs from the sources only.
 import { cp, rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
-export const runtimeAssetDirectories = ['db/migrations', 'schemas/avro', 'schemas/history', 'stack/evm/artifacts'] as const;
+export const runtimeAssetDirectories = ['db/migrations', 'schemas/avro', 'schemas/history', 'stack/evm/artifacts', 'console/dist'] as const;
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const dist = fileURLToPath(new URL('../dist/', import.meta.url));

@@ -9,6 +9,11 @@ export function isProcessorName(name: string): name is ProcessorName {
   return (processorNames as readonly string[]).includes(name);
 }
 
+/** The operator console, served by the admin process. */
+export function consoleUrl(config: Config): string {
+  return `http://localhost:${config.ADMIN_PORT}/console/`;
+}
+
 /** Where each processor listens, for the start-up summary. */
 export function processorUrls(config: Config): Record<ProcessorName, string> {
   return {

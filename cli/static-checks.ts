@@ -11,6 +11,7 @@ const checks: readonly (readonly string[])[] = [
   ['schemas:codegen', '--', '--check'],
   ['docs:config', '--', '--check'],
   ['evm:build', '--', '--check'],
+  ['console:types', '--', '--check'],
 ];
 
 interface CheckResult {

@@ -11,8 +11,10 @@ import { replicationSettingsOf } from '../topics/topic-plan.ts';
 import { createDatabasePool } from '../db/pool.ts';
 import { checkChainCoherence } from '../stack/evm/chain-coherence.ts';
 import { processorNames, processorUrls } from './processes.ts';
+import { consoleUrl } from './processor-names.ts';
 import { localHostWallet } from '../stack/evm/local-wallets.ts';
 import { localChangeNowApiKey } from '../connectors/changenow-simulator/local-api-key.ts';
+import { ensureConsoleBuilt } from './console-build.ts';
 
 /** Used only when nothing is configured, so `npm start` works on a fresh clone; never in production. */
 export const localIpnSecret = 'local-development-ipn-secret';
@@ -73,6 +75,13 @@ export async function up(config: Config, log: Logger): Promise<void> {
     }
   }
 
+  try {
+    await ensureConsoleBuilt(log);
+  } catch (error) {
+    // The pipeline runs without it; /console then says how to build it.
+    log.error({ err: error }, 'building the console failed: /console answers 503 until `npm run build:console` succeeds');
+  }
+
   const ipnSecret = config.NOWPAYMENTS_IPN_SECRET ?? localIpnSecret;
   if (config.NOWPAYMENTS_IPN_SECRET === undefined) {
     log.warn(`NOWPAYMENTS_IPN_SECRET is not set: the webhook uses the local development secret "${localIpnSecret}"`);
@@ -100,7 +109,8 @@ export async function up(config: Config, log: Logger): Promise<void> {
 
   const urls = processorUrls(config);
   const lines = processorNames.map((name) => `  ${name.padEnd(17)}${urls[name]}`);
-  process.stdout.write(`\n${describeStack(stack)}\n${lines.join('\n')}\n\nPress Ctrl-C to stop.\n`);
+  const consoleLine = `  ${'console'.padEnd(17)}${consoleUrl(config)}  (sign in with the admin token${config.ADMIN_TOKEN === undefined ? ` "${localAdminToken}"` : ''})`;
+  process.stdout.write(`\n${describeStack(stack)}\n${lines.join('\n')}\n${consoleLine}\n\nPress Ctrl-C to stop.\n`);
 }
 
 /**

@@ -166,13 +166,40 @@ export const configSchema = z.object({
     ),
   ADMIN_TOKENS: z
     .string()
-    .regex(/^[A-Za-z0-9._@+-]{1,64}:[0-9a-fA-F]{64}(\s*,\s*[A-Za-z0-9._@+-]{1,64}:[0-9a-fA-F]{64})*$/, 'comma-separated name:sha256hex pairs')
+    .regex(
+      /^[A-Za-z0-9._@+-]{1,64}:[0-9a-fA-F]{64}(:(viewer|operator))?(\s*,\s*[A-Za-z0-9._@+-]{1,64}:[0-9a-fA-F]{64}(:(viewer|operator))?)*$/,
+      'comma-separated name:sha256hex[:role] entries, role viewer or operator',
+    )
     .optional()
-    .describe('Named tokens, `name:sha256hex,…`, of which only the digests are kept; the name is the actor recorded for what the token changes.'),
+    .describe(
+      'Named tokens, `name:sha256hex[:role],…`, of which only the digests are kept; the name is the actor recorded for what the token changes. The role is `operator` (the default: may act) or `viewer` (may only read: GET and HEAD).',
+    ),
+  ADMIN_VIEWER_TOKEN: z
+    .string()
+    .min(24, 'at least 24 characters')
+    .optional()
+    .describe('One plain read-only token of /api/*, acting as `viewer` with the role viewer (GET and HEAD only; any action is 403).'),
+  CONSOLE_SESSION_TTL: duration
+    .default('8h')
+    .describe('How long a console session (the `pp_session` cookie of POST /api/session) lasts; a session is never extended, the operator logs in again.'),
+  CONSOLE_COOKIE_SECURE: z
+    .enum(['true', 'false'])
+    .transform((text) => text === 'true')
+    .default('false')
+    .describe('`true` marks the session cookie `Secure` (sent over HTTPS only); set it whenever the console is reached through TLS.'),
+  CONSOLE_LOGIN_RATE_LIMIT_PER_MINUTE: positiveInt
+    .max(10_000)
+    .default(10)
+    .describe('POST /api/session (console log-ins) per source per minute, on top of ADMIN_RATE_LIMIT_PER_MINUTE: it bounds guessing a token through the log-in form.'),
   ADMIN_RATE_LIMIT_PER_MINUTE: positiveInt
     .max(1_000_000)
     .default(600)
     .describe('/api/* requests per source per minute (429 past it), counted before the token is checked.'),
+  CONSOLE_EXPLORER_TX_URL: z
+    .string()
+    .regex(/^https?:\/\/\S*\{tx\}\S*$/, 'an http(s) URL containing {tx}')
+    .optional()
+    .describe('The block explorer link of a transaction in the console, {tx} replaced by its hash (e.g. https://etherscan.io/tx/{tx}); unset, hashes are shown without links.'),
   CLIENT_THRESHOLD_MIN_USD: decimalText.default('50').describe('The smallest payout threshold a threshold client may set.'),
   CLIENT_THRESHOLD_MAX_USD: decimalText.default('100000').describe('The largest payout threshold a threshold client may set.'),
   WALLET_CHANGE_COOLDOWN: duration
@@ -335,6 +362,21 @@ export const configSchema = z.object({
     .union([z.literal('0').transform(() => 0), duration])
     .default('15s')
     .describe('How often the admin process reads every consumer group\'s lag from Kafka for `payout_pipeline_consumer_lag`; 0 turns it off.'),
+
+  // The operator console's live data (processors/admin/live-events.ts, overview.ts).
+  CONSOLE_EVENTS_INTERVAL: duration
+    .default('2s')
+    .describe('How often the admin process re-reads the overview for GET /api/events; a stream gets an `overview` event only when it changed.'),
+  CONSOLE_EVENT_STREAMS_MAX: positiveInt
+    .max(10_000)
+    .default(100)
+    .describe('The most GET /api/events streams one admin process serves at once; one more is answered 503.'),
+  HOST_WALLET_LOW_ETH: decimalText
+    .default('0.05')
+    .describe("The host wallet's ETH balance below which the console's overview shows it as low (gas for every transfer, and instant payouts)."),
+  HOST_WALLET_LOW_USDT: decimalText
+    .default('100')
+    .describe("The host wallet's USDT balance below which the console's overview shows it as low (threshold payouts are paid from it)."),
 
   // The notifier: alert events to webhook URLs (processors/notifier/).
   NOTIFIER_PORT: port.default(8097).describe("The notifier's /health, /ready and /metrics port."),

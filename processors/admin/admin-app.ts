@@ -9,7 +9,11 @@ import type { MetricsRegistry } from '../../core/metrics.ts';
 import { mountOperationsRoutes, type ReadinessProbe } from '../../core/http/operations-routes.ts';
 import { mountErrorHandlers, parseJsonBody, rejection, requireJsonContentType, type HttpError } from '../../core/http/http-errors.ts';
 import { createRequestRateLimit } from '../../core/http/rate-limit.ts';
-import { requireAdminBearer, tokenNameOf } from './admin-auth.ts';
+import { authenticatedOf, createAdminAuthentication, tokenNameOf, type AuthFailure } from './admin-auth.ts';
+import { mountLoginRoute, mountSessionRoutes } from './access-routes.ts';
+import { insertAuditEntry } from './audit-store.ts';
+import { isReadMethod } from './console-session.ts';
+import { findSession } from './session-store.ts';
 import type { AdminTokenDigest } from './admin-tokens.ts';
 import { parseClientConfigRequest, type ClientThresholdBounds } from './client-config.ts';
 import type { ClientService } from './client-service.ts';
@@ -23,9 +27,11 @@ import type { LivenessRules } from '../../db/liveness.ts';
 import { mountSettlementRoutes } from '../settlement/settlement-routes.ts';
 import { mountQuarantineRoutes } from './quarantine-routes.ts';
 import type { QuarantineService } from './quarantine-service.ts';
-import type { KafkaClient } from '../../core/kafka/kafka-client.ts';
+import type { SharedKafkaAdmin } from './shared-kafka-admin.ts';
 import { mountListRoutes } from './list-routes.ts';
 import { buildOpenApiDocument } from './openapi.ts';
+import { mountConsole, type ConsoleOptions } from './console-static.ts';
+import { mountLiveRoutes, type LiveRoutesOptions } from './live-routes.ts';
 
 export const correlationIdRequestHeader = 'x-correlation-id';
 
@@ -34,6 +40,12 @@ export interface AdminAppOptions {
   adminTokens: readonly AdminTokenDigest[];
   /** Per source, on /api/* (checked before the token, so guessing tokens is limited too). */
   rateLimitPerMinute: number;
+  /** CONSOLE_SESSION_TTL. */
+  sessionTtlMs: number;
+  /** CONSOLE_COOKIE_SECURE. */
+  secureCookie: boolean;
+  /** CONSOLE_LOGIN_RATE_LIMIT_PER_MINUTE: POST /api/session per source, on top of rateLimitPerMinute. */
+  loginRateLimitPerMinute: number;
   pool: DatabasePool;
   clients: ClientService;
   thresholdBounds: ClientThresholdBounds;
@@ -52,8 +64,12 @@ export interface AdminAppOptions {
   quarantine?: QuarantineService;
   /** For the findings of GET /api/reconciliation. */
   livenessRules: LivenessRules;
-  /** For GET /api/consumer-groups (the Kafka admin client); absent, that route answers 503. */
-  kafka?: KafkaClient;
+  /** The process's one Kafka admin connection (GET /api/consumer-groups, /api/dead-letters); absent, they answer 503. */
+  kafkaAdmin?: SharedKafkaAdmin;
+  /** The operator console at /console (console-static.ts). */
+  console?: ConsoleOptions;
+  /** The console's overview, events, dead-letter records, replays and offset resets; absent, not mounted. */
+  live?: Omit<LiveRoutesOptions, 'pool' | 'log'>;
 }
 
 const correlationIdPattern = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -100,7 +116,7 @@ export function createAdminApp(options: AdminAppOptions): Express {
   });
   const authFailures = new Counter({
     name: 'admin_auth_failures_total',
-    help: 'Admin API requests refused for a missing or wrong bearer token',
+    help: 'Admin API requests refused by authentication: missing_token, invalid_token, invalid_session, csrf_token, forbidden_role, login_failed',
     labelNames: ['reason'] as const,
     registers: [options.metrics],
   });
@@ -125,13 +141,72 @@ export function createAdminApp(options: AdminAppOptions): Express {
     });
     next();
   });
+  // The console's files hold no data (every figure comes from /api with the session), so they need no token.
+  mountConsole(app, options.console ?? { explorerTxUrl: null });
   app.use('/api', createRequestRateLimit({ requestsPerMinute: options.rateLimitPerMinute }));
   // The document describes routes and holds no data, so it needs no token (still rate-limited).
   const openApiDocument = buildOpenApiDocument();
   app.get('/api/openapi.json', (_request: Request, response: Response) => {
     response.json(openApiDocument);
   });
-  app.use('/api', requireAdminBearer(options.adminTokens, (reason) => authFailures.inc({ reason })));
+  const auditWriteFailures = new Counter({
+    name: 'admin_audit_write_failures_total',
+    help: 'Console audit rows that could not be written (the request was answered; see the error log)',
+    registers: [options.metrics],
+  });
+  // The audit of every /api request other than GET/HEAD, allowed or refused. The row is written
+  // when the answer is over ('close': sent, or the client went away first, recorded as 499),
+  // because only then is the status known, refusals included (401, 403, 4xx of validation). A row
+  // written before the handler could not say how the request ended, and one written inside each
+  // route's transaction would vanish with a refused request's rollback and depend on every route
+  // remembering it. The cost is that the row is not atomic with the action: a crash between the
+  // action's commit and this insert loses the row. The changes that matter keep their own
+  // transactional history beside it (client_config_history, config_audit), so this is the record
+  // of who asked what, not the source of truth of what changed.
+  app.use('/api', (request: Request, response: Response, next) => {
+    if (isReadMethod(request.method)) {
+      next();
+      return;
+    }
+    const at = options.now();
+    response.on('close', () => {
+      const authenticated = authenticatedOf(response);
+      insertAuditEntry(options.pool, {
+        at,
+        actor: authenticated?.actor ?? null,
+        role: authenticated?.role ?? null,
+        method: request.method,
+        path: request.originalUrl.split('?')[0] ?? request.path,
+        status: response.headersSent ? response.statusCode : 499,
+        correlationId: String(response.locals['correlationId']),
+      }).catch((error: unknown) => {
+        auditWriteFailures.inc();
+        log.error({ err: error, method: request.method, path: request.path }, 'console audit row not written');
+      });
+    });
+    next();
+  });
+  const accessOptions = {
+    pool: options.pool,
+    digests: options.adminTokens,
+    sessionTtlMs: options.sessionTtlMs,
+    secureCookie: options.secureCookie,
+    loginRateLimitPerMinute: options.loginRateLimitPerMinute,
+    bodyLimitBytes: options.bodyLimitBytes,
+    now: options.now,
+    onFailure: (reason: AuthFailure) => authFailures.inc({ reason }),
+  };
+  mountLoginRoute(app, accessOptions);
+  app.use(
+    '/api',
+    createAdminAuthentication({
+      digests: options.adminTokens,
+      findSession: (cookieValue) => findSession(options.pool, cookieValue, options.now()),
+      onFailure: (reason) => authFailures.inc({ reason }),
+      secureCookie: options.secureCookie,
+    }),
+  );
+  mountSessionRoutes(app, accessOptions);
 
   const jsonBody: RequestHandler[] = [
     requireJsonContentType('Send the body as application/json.'),
@@ -232,7 +307,8 @@ export function createAdminApp(options: AdminAppOptions): Express {
   // Settlement's routes (balance, lineage, operator requests, reconciliation, conversion recovery):
   // settlement's module owns them and its tables; this process only serves them.
   mountSettlementRoutes(app, { pool: options.pool, log, now: options.now, newRequestId: options.newCorrelationId, payoutMaxAgeMs: options.payoutMaxAgeMs, actorOf, livenessRules: options.livenessRules, jsonBody });
-  mountListRoutes(app, { pool: options.pool, now: options.now, ...(options.kafka === undefined ? {} : { kafka: options.kafka }) });
+  mountListRoutes(app, { pool: options.pool, now: options.now, ...(options.kafkaAdmin === undefined ? {} : { kafkaAdmin: options.kafkaAdmin }) });
+  if (options.live !== undefined) mountLiveRoutes(app, { ...options.live, pool: options.pool, log }, { jsonBody, actorOf });
   if (options.quarantine !== undefined) mountQuarantineRoutes(app, { quarantine: options.quarantine, bodyLimitBytes: options.bodyLimitBytes, actorOf });
 
   mountErrorHandlers(app, {

@@ -4,7 +4,7 @@
 // (fast-check over arbitrary tables and headers).
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { adminTokenDigestsOf, adminTokenNameOf, parseAdminTokens, sha256Of, singleAdminTokenName } from './admin-tokens.ts';
+import { adminTokenDigestsOf, adminTokenNameOf, adminTokenOf, parseAdminTokens, sha256Of, singleAdminTokenName, viewerTokenName } from './admin-tokens.ts';
 import { parseRequestActor, systemActorPrefix } from '../../core/http/request-validation.ts';
 
 const hexOf = (token: string): string => sha256Of(token).toString('hex');
@@ -21,8 +21,24 @@ describe('the token table', () => {
     expect(adminTokenNameOf(hexOf('ops-secret'), digests)).toBeUndefined();
   });
 
+  it('gives each token its role: operator by default, viewer when the entry says so, ADMIN_VIEWER_TOKEN a viewer', () => {
+    const digests = adminTokenDigestsOf({
+      plainToken: 'plain-token-0123456789abcdef',
+      viewerToken: 'viewer-token-0123456789abcdef',
+      namedTokens: `ops:${hexOf('ops-secret')}, auditor:${hexOf('auditor-secret')}:viewer, lead:${hexOf('lead-secret')}:operator`,
+    });
+    expect(digests.map(({ name, role }) => `${name}:${role}`)).toEqual(['admin:operator', `${viewerTokenName}:viewer`, 'ops:operator', 'auditor:viewer', 'lead:operator']);
+    expect(adminTokenOf('auditor-secret', digests)).toMatchObject({ name: 'auditor', role: 'viewer' });
+    expect(adminTokenOf('viewer-token-0123456789abcdef', digests)).toMatchObject({ name: 'viewer', role: 'viewer' });
+    expect(adminTokenOf('lead-secret', digests)).toMatchObject({ name: 'lead', role: 'operator' });
+  });
+
   it.each([
     ['no token at all', {}, /ADMIN_TOKEN .* or ADMIN_TOKENS/],
+    ['an unknown role', { namedTokens: `ops:${hexOf('a')}:admin` }, /entry 1 has an unknown role/],
+    ['an empty role', { namedTokens: `ops:${hexOf('a')}:` }, /entry 1 has an unknown role/],
+    ['a role in capitals', { namedTokens: `ops:${hexOf('a')}:Viewer` }, /entry 1 has an unknown role/],
+    ['a named "viewer" beside ADMIN_VIEWER_TOKEN', { viewerToken: 'viewer-token-0123456789abcdef', namedTokens: `viewer:${hexOf('b')}:viewer` }, /its own name/],
     ['a plain token instead of a digest', { namedTokens: 'ops:my-secret-token' }, /entry 1 must be name:sha256hex/],
     ['an entry without a name', { namedTokens: `:${hexOf('x')}` }, /entry 1/],
     ['a system: name', { namedTokens: `system:wallet-cooldown:${hexOf('x')}` }, /entry 1/],

@@ -5,6 +5,7 @@
 // toJSONSchema is native; row schemas of the database keep using `zod` (slonik's sql.type).
 // Money is a decimal string everywhere (never a JSON number); times are ISO 8601 in UTC.
 import { z } from 'zod/v4';
+import { isLosslessNumber } from 'lossless-json';
 import { rejection } from '../../core/http/http-errors.ts';
 import { pageLimitDefault, pageLimitMax } from './api-pagination.ts';
 
@@ -196,7 +197,7 @@ export const deadLetterTopicItem = z.object({
   topic: z.string(),
   source_topic: z.string(),
   records: recordCount.describe('records kept on the dead-letter topic'),
-  not_replayed: recordCount.describe('records the replay command has not moved back yet'),
+  not_replayed: recordCount.describe('records not moved back yet (by the replay command, or the console\'s replay of all or of selected records)'),
   partitions: z.array(z.object({ partition: z.number().int(), records: recordCount, not_replayed: recordCount })),
 });
 export const deadLetterListPage = pageOf(deadLetterTopicItem);
@@ -246,6 +247,151 @@ export const statementBody = z.object({
     )
     .describe('every payout batch the rows name'),
 });
+
+// ---- access: console sessions and the audit ---------------------------------------------------
+
+export const adminRoleEnum = z.enum(['viewer', 'operator']);
+
+export const loginRequest = z.strictObject({ token: z.string().min(1).max(512).describe('an admin token (ADMIN_TOKEN, ADMIN_VIEWER_TOKEN or one of ADMIN_TOKENS)') });
+
+export const sessionBody = z.object({
+  actor: z.string().describe("the token's name: who acts"),
+  role: adminRoleEnum,
+  csrf_token: z.string().describe('send it as X-CSRF-Token on every request other than GET/HEAD made with the cookie'),
+  expires_at: instantText,
+});
+
+export const auditListQuery = z.strictObject({
+  ...pageQuery,
+  actor: z.string().regex(/^[A-Za-z0-9._@+-]{1,64}$/).optional().describe("only this actor's requests"),
+});
+
+export const auditListItem = z.object({
+  id: z.string().regex(/^[0-9]+$/),
+  at: instantText,
+  actor: z.string().nullable().describe('null when the request never authenticated'),
+  role: adminRoleEnum.nullable(),
+  method: z.string(),
+  path: z.string(),
+  status: z.number().int(),
+  correlation_id: z.string(),
+});
+export const auditListPage = pageOf(auditListItem);
+export type AuditListItem = z.output<typeof auditListItem>;
+export type SessionBody = z.output<typeof sessionBody>;
+
+// ---- live data and operations (the console) ---------------------------------------------------
+
+const offsetText = z.string().regex(/^[0-9]{1,19}$/).describe('a Kafka offset, as a decimal string (int64)');
+const signedOffsetText = z.string().regex(/^-?[0-9]{1,19}$/);
+
+export const overviewBody = z.object({
+  at: instantText,
+  micro_batch: z.object({
+    pending_usd: decimalText.describe('net USD of the payments pending conversion'),
+    threshold_usd: decimalText.describe('the threshold the accumulator decides with'),
+    pending_payments: z.number().int(),
+    oldest_pending_at: instantText.nullable(),
+    max_wait_seconds: z.number().int().describe('MICRO_BATCH_MAX_WAIT'),
+    flush_in_seconds: z.number().int().nullable().describe('until the oldest pending payment closes a batch by max wait; null when nothing is pending'),
+  }),
+  conversions_in_flight: z.array(z.object({ batch_id: z.string(), state: z.string(), stage: z.string(), since: instantText, amount_usd: decimalText })).describe('oldest first, at most 50'),
+  payouts_in_flight: z
+    .array(z.object({ batch_id: z.string(), client_id: z.string(), state: z.string(), stage: z.string(), since: instantText, amount: decimalText, currency: z.string() }))
+    .describe('oldest first, at most 50; amount in currency (what the batch sends)'),
+  volume_today: z.object({ payments: z.number().int(), usd: decimalText }).describe('payments accepted by the webhook since midnight UTC'),
+  open_alerts: z.array(z.object({ id: z.string(), kind: z.string(), severity: z.string(), since: instantText, summary: z.string() })).describe('oldest first, at most 50'),
+  consumer_lag: z.array(z.object({ group: z.string(), topic: z.string(), lag: z.string().regex(/^[0-9]+$/) })).nullable().describe('null when Kafka did not answer'),
+  dead_letters: z.array(z.object({ topic: z.string(), not_replayed: z.string().regex(/^[0-9]+$/) })).nullable().describe('null when Kafka did not answer'),
+  host_wallet: z
+    .object({ address: z.string(), eth: decimalText, usdt: decimalText, low_eth: decimalText, low_usdt: decimalText })
+    .nullable()
+    .describe('null when this process cannot know it (no sender address yet, or the EVM node did not answer)'),
+});
+
+export const deadLetterRecordsQuery = z.strictObject({ ...pageQuery });
+
+export const deadLetterRecordItem = z.object({
+  partition: z.number().int(),
+  offset: offsetText,
+  timestamp: instantText,
+  key: z.string().nullable(),
+  headers: z.record(z.string(), z.string()).describe('every header as UTF-8 text (dlq-reason, dlq-rule, … among them)'),
+  value: z.unknown().describe('the record decoded through the schema registry, money as strings; null when it does not decode'),
+  raw_base64: z.string().nullable().describe('the raw value when it does not decode'),
+  decode_error: z.string().nullable(),
+  replayed: z.boolean(),
+});
+export const deadLetterRecordPage = pageOf(deadLetterRecordItem);
+
+export const replayRequest = z.union([
+  z.strictObject({ records: z.array(z.strictObject({ partition: z.number().int().min(0).max(99_999), offset: offsetText })).min(1).max(1_000) }),
+  z.strictObject({ all: z.literal(true) }),
+]);
+
+export const replayAccepted = z.object({ replay_id: z.string() });
+
+export const replayView = z.object({
+  replay_id: z.string(),
+  topic: z.string(),
+  state: z.enum(['running', 'done', 'failed']),
+  total: z.number().int(),
+  replayed: z.number().int(),
+  error: z.string().nullable(),
+});
+
+export const offsetResetRequest = z.strictObject({
+  topic: z.string().regex(/^[A-Za-z0-9._-]{1,249}$/),
+  to: z.union([z.enum(['earliest', 'latest']), z.strictObject({ timestamp: dateFilter })]),
+  dry_run: z.boolean(),
+  confirm_token: z.string().regex(/^[0-9a-f]{64}$/).optional().describe('the dry run\'s confirm_token; required when dry_run is false'),
+});
+
+export const offsetResetPlan = z.object({
+  group: z.string(),
+  topic: z.string(),
+  partitions: z.array(
+    z.object({
+      partition: z.number().int(),
+      current: signedOffsetText.describe('-1 when the group has committed nothing there'),
+      target: offsetText,
+      delta: signedOffsetText.describe('target − current (from the log start when nothing is committed)'),
+    }),
+  ),
+  confirm_token: z.string().describe('sha256 of the plan: apply with it, refused (409 plan_changed) if the plan has changed since'),
+  applied: z.boolean(),
+});
+
+/** A JSON body (parsed losslessly) with its schema; the first problem is a 400 naming its field. */
+export function parseBody<Schema extends z.ZodType>(schema: Schema, body: unknown): z.output<Schema> {
+  const result = schema.safeParse(plainNumbers(body));
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  if (issue === undefined) throw rejection(400, 'invalid_body', 'body', 'a valid body', 'The body is not valid.');
+  if (issue.code === 'unrecognized_keys') {
+    const field = [...issue.path, issue.keys[0] ?? ''].join('.');
+    throw rejection(400, 'invalid_body', field, 'a known field', `${field} is not a field of this body.`);
+  }
+  if (issue.code === 'invalid_union') {
+    // Which shape was meant is unknown: name the body, with the accepted shapes.
+    throw rejection(400, 'invalid_body', issue.path.length === 0 ? 'body' : issue.path.join('.'), 'one of the documented shapes', 'The body does not have one of the documented shapes (see /api/openapi.json).');
+  }
+  const field = issue.path.length === 0 ? 'body' : issue.path.join('.');
+  throw rejection(400, 'invalid_body', field, issue.message, `${field} is not valid: ${issue.message}.`);
+}
+
+/** lossless-json's numbers as JS numbers when they are safe integers; any other number stays text (and fails a number schema). */
+function plainNumbers(value: unknown): unknown {
+  if (isLosslessNumber(value)) return Number.isSafeInteger(Number(value.value)) && /^-?[0-9]+$/.test(value.value) ? Number(value.value) : value.value;
+  if (Array.isArray(value)) return value.map(plainNumbers);
+  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, plainNumbers(item)]));
+  return value;
+}
+
+export type OverviewBody = z.output<typeof overviewBody>;
+export type DeadLetterRecordItem = z.output<typeof deadLetterRecordItem>;
+export type ReplayView = z.output<typeof replayView>;
+export type OffsetResetPlanBody = z.output<typeof offsetResetPlan>;
 
 export type ClientListItem = z.output<typeof clientListItem>;
 export type PayoutBatchListItem = z.output<typeof payoutBatchListItem>;

@@ -4,19 +4,37 @@
 // /metrics. One figure for all groups, so Prometheus alerts on lag without a Kafka exporter and the
 // Grafana dashboard shows it per group and partition (ops/).
 import { Counter, Gauge } from 'prom-client';
-import type { KafkaClient, Admin } from '../../core/kafka/kafka-client.ts';
+import type { Admin } from '../../core/kafka/kafka-client.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { MetricsRegistry } from '../../core/metrics.ts';
 import { lagOf, type PartitionEnds, type PartitionLag } from './consumer-lag-plan.ts';
+import type { SharedKafkaAdmin } from './shared-kafka-admin.ts';
+
+/** Every group's lag per partition, read once: the metric's refresh and the console's overview both use it. */
+export async function readAllGroupLags(client: Admin): Promise<PartitionLag[]> {
+  const { groups } = await client.listGroups();
+  // Consumer groups, and groups that only hold committed offsets (protocol type empty).
+  const groupIds = groups.filter((group) => group.protocolType === 'consumer' || group.protocolType === '').map((group) => group.groupId).sort();
+  const endsByTopic = new Map<string, readonly PartitionEnds[]>();
+  const lags: PartitionLag[] = [];
+  for (const groupId of groupIds) {
+    const topics = await client.fetchOffsets({ groupId });
+    for (const { topic } of topics) {
+      if (!endsByTopic.has(topic)) endsByTopic.set(topic, await client.fetchTopicOffsets(topic).catch(() => []));
+    }
+    lags.push(...lagOf(groupId, topics.flatMap(({ topic, partitions }) => partitions.map((entry) => ({ topic, partition: entry.partition, offset: entry.offset }))), endsByTopic));
+  }
+  return lags;
+}
 
 export interface ConsumerLagMonitor {
   /** Reads every group's offsets once and replaces the exported figures. */
   refresh(): Promise<readonly PartitionLag[]>;
-  close(): Promise<void>;
 }
 
-export function createConsumerLagMonitor(options: { kafka: KafkaClient; metrics: MetricsRegistry; log: Logger }): ConsumerLagMonitor {
-  const { kafka, log } = options;
+/** Reads through the process's one Kafka admin connection (shared-kafka-admin.ts), which it does not own. */
+export function createConsumerLagMonitor(options: { kafkaAdmin: SharedKafkaAdmin; metrics: MetricsRegistry; log: Logger }): ConsumerLagMonitor {
+  const { kafkaAdmin, log } = options;
   const lagGauge = new Gauge({
     name: 'payout_pipeline_consumer_lag',
     help: 'Records a consumer group has not consumed yet, per topic and partition (high watermark − committed offset), as of the last refresh',
@@ -33,32 +51,10 @@ export function createConsumerLagMonitor(options: { kafka: KafkaClient; metrics:
     help: 'Consumer lag refreshes that failed (Kafka unreachable); the figures keep their last values',
     registers: [options.metrics],
   });
-  let admin: Admin | undefined;
-
-  async function connected(): Promise<Admin> {
-    if (admin !== undefined) return admin;
-    const created = kafka.admin();
-    await created.connect();
-    admin = created;
-    return created;
-  }
-
   return {
     async refresh() {
       try {
-        const client = await connected();
-        const { groups } = await client.listGroups();
-        // Consumer groups, and groups that only hold committed offsets (protocol type empty).
-        const groupIds = groups.filter((group) => group.protocolType === 'consumer' || group.protocolType === '').map((group) => group.groupId).sort();
-        const endsByTopic = new Map<string, readonly PartitionEnds[]>();
-        const lags: PartitionLag[] = [];
-        for (const groupId of groupIds) {
-          const topics = await client.fetchOffsets({ groupId });
-          for (const { topic } of topics) {
-            if (!endsByTopic.has(topic)) endsByTopic.set(topic, await client.fetchTopicOffsets(topic).catch(() => []));
-          }
-          lags.push(...lagOf(groupId, topics.flatMap(({ topic, partitions }) => partitions.map((entry) => ({ topic, partition: entry.partition, offset: entry.offset }))), endsByTopic));
-        }
+        const lags = await kafkaAdmin.use(readAllGroupLags);
         // Replaced in one synchronous step: a scrape sees the old figures or the new ones, and a
         // group that went away disappears instead of standing at its last lag.
         lagGauge.reset();
@@ -68,15 +64,8 @@ export function createConsumerLagMonitor(options: { kafka: KafkaClient; metrics:
       } catch (error) {
         failures.inc();
         log.warn({ err: error }, 'consumer lag refresh failed; the figures keep their last values');
-        const broken = admin;
-        admin = undefined;
-        await broken?.disconnect().catch(() => undefined);
         return [];
       }
-    },
-    async close() {
-      await admin?.disconnect();
-      admin = undefined;
     },
   };
 }

@@ -14,7 +14,7 @@ import type { Express, Request, Response } from 'express';
 import type { DatabasePool } from 'slonik';
 import { rejection } from '../../core/http/http-errors.ts';
 import { parseClientId } from '../../core/http/request-validation.ts';
-import type { KafkaClient } from '../../core/kafka/kafka-client.ts';
+import type { SharedKafkaAdmin } from './shared-kafka-admin.ts';
 import { decodeCursor, isoInstantPattern, pageOf, parsePageLimit, type SortKey } from './api-pagination.ts';
 import {
   alertListQuery,
@@ -35,8 +35,8 @@ import { readStatement, statementRowsMax } from './statement-store.ts';
 
 export interface ListRoutesOptions {
   pool: DatabasePool;
-  /** For /api/consumer-groups; absent, that route answers 503. */
-  kafka?: KafkaClient;
+  /** The process's one Kafka admin connection, for /api/consumer-groups and /api/dead-letters; absent, they answer 503. */
+  kafkaAdmin?: SharedKafkaAdmin;
   now: () => Date;
 }
 
@@ -115,30 +115,18 @@ export function mountListRoutes(app: Express, options: ListRoutesOptions): void 
     const query = parseQuery(consumerGroupListQuery, request.query);
     const limit = parsePageLimit(query.limit);
     const after = cursorOf(query.cursor, [groupIdPattern]);
-    if (options.kafka === undefined) throw rejection(503, 'unavailable', 'kafka', 'a Kafka connection', 'This admin process has no Kafka connection.');
-    const admin = options.kafka.admin();
-    await admin.connect();
-    try {
-      const groups = await readConsumerGroups(admin, { afterGroupId: after?.[0] ?? null, limit });
-      response.json(pageOf(groups, limit, (group) => [group.group_id], (group) => group));
-    } finally {
-      await admin.disconnect();
-    }
+    if (options.kafkaAdmin === undefined) throw rejection(503, 'unavailable', 'kafka', 'a Kafka connection', 'This admin process has no Kafka connection.');
+    const groups = await options.kafkaAdmin.use((admin) => readConsumerGroups(admin, { afterGroupId: after?.[0] ?? null, limit }));
+    response.json(pageOf(groups, limit, (group) => [group.group_id], (group) => group));
   });
 
   app.get('/api/dead-letters', async (request: Request, response: Response) => {
     const query = parseQuery(deadLetterListQuery, request.query);
     const limit = parsePageLimit(query.limit);
     const after = cursorOf(query.cursor, [/^[A-Za-z0-9._-]{1,249}$/]);
-    if (options.kafka === undefined) throw rejection(503, 'unavailable', 'kafka', 'a Kafka connection', 'This admin process has no Kafka connection.');
-    const admin = options.kafka.admin();
-    await admin.connect();
-    try {
-      const topics = await readDeadLetterDepths(admin, { afterTopic: after?.[0] ?? null, limit });
-      response.json(pageOf(topics, limit, (topic) => [topic.topic], (topic) => topic));
-    } finally {
-      await admin.disconnect();
-    }
+    if (options.kafkaAdmin === undefined) throw rejection(503, 'unavailable', 'kafka', 'a Kafka connection', 'This admin process has no Kafka connection.');
+    const topics = await options.kafkaAdmin.use((admin) => readDeadLetterDepths(admin, pool, { afterTopic: after?.[0] ?? null, limit }));
+    response.json(pageOf(topics, limit, (topic) => [topic.topic], (topic) => topic));
   });
 
   app.get('/api/clients/:clientId/statement', async (request: Request, response: Response) => {

@@ -7,6 +7,8 @@ import { z } from 'zod/v4';
 import {
   alertListPage,
   alertListQuery,
+  auditListPage,
+  auditListQuery,
   clientListPage,
   clientListQuery,
   consumerGroupListPage,
@@ -15,9 +17,19 @@ import {
   conversionBatchListQuery,
   deadLetterListPage,
   deadLetterListQuery,
+  deadLetterRecordPage,
+  deadLetterRecordsQuery,
+  offsetResetPlan,
+  offsetResetRequest,
+  overviewBody,
+  replayAccepted,
+  replayRequest,
+  replayView,
   errorBody,
+  loginRequest,
   payoutBatchListPage,
   payoutBatchListQuery,
+  sessionBody,
   statementBody,
   statementQuery,
 } from './api-schemas.ts';
@@ -38,15 +50,16 @@ interface OperationSpec {
   readonly path: string;
   readonly summary: string;
   readonly query?: z.ZodObject;
-  /** Status → the body's zod schema, a JSON Schema, or `csv`. */
-  readonly ok: { readonly status: number; readonly schema: z.ZodType | 'object'; readonly csv?: boolean; readonly alsoStatus?: number };
+  /** Status → the body's zod schema, any object, an event stream, or no body at all (`none`, a 204). */
+  readonly ok: { readonly status: number; readonly schema: z.ZodType | 'object' | 'none' | 'event-stream'; readonly csv?: boolean; readonly alsoStatus?: number };
   readonly errors: readonly number[];
-  readonly requestBody?: boolean;
+  /** true: some JSON object; a zod schema: exactly that. */
+  readonly requestBody?: boolean | z.ZodType;
   readonly public?: boolean;
 }
 
 const reads = [400, 401, 404, 422, 429];
-const writes = [400, 401, 404, 409, 413, 415, 422, 429];
+const writes = [400, 401, 403, 404, 409, 413, 415, 422, 429];
 
 const operations: readonly OperationSpec[] = [
   { method: 'get', path: '/api/openapi.json', summary: 'This document', ok: { status: 200, schema: 'object' }, errors: [429], public: true },
@@ -55,6 +68,18 @@ const operations: readonly OperationSpec[] = [
   { method: 'get', path: '/api/conversion-batches', summary: 'Conversion batches, newest first', query: conversionBatchListQuery, ok: { status: 200, schema: conversionBatchListPage }, errors: [400, 401, 429] },
   { method: 'get', path: '/api/alerts', summary: "The liveness check's findings, newest first", query: alertListQuery, ok: { status: 200, schema: alertListPage }, errors: [400, 401, 429] },
   { method: 'get', path: '/api/consumer-groups', summary: 'Kafka consumer groups with lag per partition', query: consumerGroupListQuery, ok: { status: 200, schema: consumerGroupListPage }, errors: [400, 401, 429] },
+  {
+    method: 'post',
+    path: '/api/session',
+    summary: 'Log in to the console with an admin token: the session body and the pp_session cookie (HttpOnly, SameSite=Strict)',
+    ok: { status: 200, schema: sessionBody },
+    errors: [400, 401, 413, 415, 429],
+    requestBody: loginRequest,
+    public: true,
+  },
+  { method: 'get', path: '/api/session', summary: 'The session of the pp_session cookie, with its csrf_token', ok: { status: 200, schema: sessionBody }, errors: [401, 429] },
+  { method: 'delete', path: '/api/session', summary: 'Log out: revoke the session and clear the cookie (X-CSRF-Token required)', ok: { status: 204, schema: 'none' }, errors: [401, 403, 429] },
+  { method: 'get', path: '/api/audit', summary: 'Every /api request other than GET/HEAD, allowed or refused, newest first', query: auditListQuery, ok: { status: 200, schema: auditListPage }, errors: [400, 401, 429] },
   { method: 'get', path: '/api/dead-letters', summary: "Each dead-letter topic's depth and what replay has not moved back", query: deadLetterListQuery, ok: { status: 200, schema: deadLetterListPage }, errors: [400, 401, 429] },
   {
     method: 'get',
@@ -63,6 +88,40 @@ const operations: readonly OperationSpec[] = [
     query: statementQuery,
     ok: { status: 200, schema: statementBody, csv: true },
     errors: [400, 401, 404, 422, 429],
+  },
+  // The console's live data and operations (live-routes.ts).
+  { method: 'get', path: '/api/overview', summary: "The operator's snapshot: micro-batch, work in flight, volume, alerts, lag, dead letters, host wallet", ok: { status: 200, schema: overviewBody }, errors: [401, 429] },
+  {
+    method: 'get',
+    path: '/api/events',
+    summary: 'Server-sent events: `overview` (the GET /api/overview body) at connect and on change, `replay` (a replay\'s progress), `: keep-alive` every 15 s',
+    ok: { status: 200, schema: 'event-stream' },
+    errors: [401, 429],
+  },
+  {
+    method: 'get',
+    path: '/api/dead-letters/{topic}/records',
+    summary: "A dead-letter topic's records, oldest first, decoded through the schema registry",
+    query: deadLetterRecordsQuery,
+    ok: { status: 200, schema: deadLetterRecordPage },
+    errors: [400, 401, 404, 429],
+  },
+  {
+    method: 'post',
+    path: '/api/dead-letters/{topic}/replay',
+    summary: 'Replay selected dead letters, or all of them, onto their topic (202; progress at GET /api/replays/{id} and as `replay` events)',
+    ok: { status: 202, schema: replayAccepted },
+    errors: [400, 401, 404, 409, 413, 415, 429],
+    requestBody: replayRequest,
+  },
+  { method: 'get', path: '/api/replays/{id}', summary: "A replay's progress (replays are kept in memory by the admin process that started them)", ok: { status: 200, schema: replayView }, errors: [401, 404, 429] },
+  {
+    method: 'post',
+    path: '/api/consumer-groups/{group}/offset-reset',
+    summary: "Reset a stopped group's offsets on one topic: a dry run shows the plan and its confirm_token, which applies it",
+    ok: { status: 200, schema: offsetResetPlan },
+    errors: [400, 401, 404, 409, 413, 415, 429],
+    requestBody: offsetResetRequest,
   },
   // Routes that predate the document: parameters and errors described, success bodies as objects.
   { method: 'put', path: '/api/clients/{clientId}', summary: "Register or change a client's payout config (201 created, 200 updated or unchanged)", ok: { status: 200, alsoStatus: 201, schema: 'object' }, errors: writes, requestBody: true },
@@ -90,7 +149,8 @@ const operations: readonly OperationSpec[] = [
 const errorRef = { $ref: '#/components/schemas/Error' };
 const statusText: Record<number, string> = {
   400: 'A malformed request or query parameter (field and rule named)',
-  401: 'No or a wrong bearer token',
+  401: 'No or a wrong bearer token, or no live console session',
+  403: 'A cookie request without its X-CSRF-Token, or a viewer acting (field role, rule operator)',
   404: 'Unknown resource',
   409: 'Conflicts with the current state',
   413: 'Body too large',
@@ -115,10 +175,17 @@ function parametersOf(operation: OperationSpec): JsonSchema[] {
 }
 
 function operationObject(operation: OperationSpec): JsonSchema {
-  const okSchema = operation.ok.schema === 'object' ? { type: 'object' } : jsonSchemaOf(operation.ok.schema, 'output');
-  const content: JsonSchema = { 'application/json': { schema: okSchema } };
+  const { schema } = operation.ok;
+  const okSchema = schema === 'object' || schema === 'none' || schema === 'event-stream' ? { type: 'object' } : jsonSchemaOf(schema, 'output');
+  const content: JsonSchema =
+    schema === 'event-stream'
+      ? { 'text/event-stream': { schema: { type: 'string', description: 'event: overview|replay, data: one line of JSON' } } }
+      : { 'application/json': { schema: okSchema } };
   if (operation.ok.csv === true) content['text/csv'] = { schema: { type: 'string', description: `RFC 4180, header line: ${statementCsvColumns.join(',')}` } };
-  const responses: JsonSchema = { [String(operation.ok.status)]: { description: operation.ok.schema === 'object' ? 'Success (body not yet described field by field)' : 'Success', content } };
+  const responses: JsonSchema = {
+    [String(operation.ok.status)]:
+      schema === 'none' ? { description: 'Success, no body' } : { description: schema === 'object' ? 'Success (body not yet described field by field)' : 'Success', content },
+  };
   if (operation.ok.alsoStatus !== undefined) responses[String(operation.ok.alsoStatus)] = responses[String(operation.ok.status)];
   for (const status of [...operation.errors, 503]) responses[String(status)] = { description: statusText[status] ?? 'Error', content: { 'application/json': { schema: errorRef } } };
   return {
@@ -126,7 +193,9 @@ function operationObject(operation: OperationSpec): JsonSchema {
     summary: operation.summary,
     ...(operation.public === true ? { security: [] } : {}),
     parameters: parametersOf(operation),
-    ...(operation.requestBody === true ? { requestBody: { required: true, content: { 'application/json': { schema: { type: 'object' } } } } } : {}),
+    ...(operation.requestBody === undefined || operation.requestBody === false
+      ? {}
+      : { requestBody: { required: true, content: { 'application/json': { schema: operation.requestBody === true ? { type: 'object' } : jsonSchemaOf(operation.requestBody, 'input') } } } }),
     responses,
   };
 }
@@ -140,9 +209,14 @@ export function buildOpenApiDocument(): JsonSchema {
     openapi: '3.1.0',
     info: { title: 'payout-pipeline admin API', version: '1', description: 'See docs/http-api.md. Money is always a decimal string; times are ISO 8601 in UTC.' },
     jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
-    security: [{ adminBearer: [] }],
+    // Either scheme authenticates a request; with the cookie, a request other than GET/HEAD also
+    // sends X-CSRF-Token (the csrf_token of the session body).
+    security: [{ adminBearer: [] }, { consoleSession: [] }],
     components: {
-      securitySchemes: { adminBearer: { type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN or one of ADMIN_TOKENS' } },
+      securitySchemes: {
+        adminBearer: { type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN, ADMIN_VIEWER_TOKEN or one of ADMIN_TOKENS' },
+        consoleSession: { type: 'apiKey', in: 'cookie', name: 'pp_session', description: 'The cookie of POST /api/session; actions also send X-CSRF-Token' },
+      },
       schemas: { Error: jsonSchemaOf(errorBody, 'output') },
     },
     paths,

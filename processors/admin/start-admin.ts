@@ -28,6 +28,12 @@ import { microBatchThresholdLimitsOf } from './micro-batch-threshold.ts';
 import { createQuarantineServiceOf } from './quarantine-service.ts';
 import { checkLiveness, createFindingsGauge, livenessRulesOf } from './liveness-alerts.ts';
 import { createConsumerLagMonitor } from './consumer-lag.ts';
+import { createSharedKafkaAdmin } from './shared-kafka-admin.ts';
+import { createHostWalletReader } from './host-wallet-balance.ts';
+import { createOverviewReader } from './overview-reader.ts';
+import { createLiveEvents } from './live-events.ts';
+import { createReplayJobs } from './replay-jobs.ts';
+import { windowRulesOf } from '../accumulator/start-accumulator.ts';
 
 export interface RunningAdmin {
   readonly url: string;
@@ -48,6 +54,8 @@ export interface StartAdminOptions {
   cooldownSweepIntervalMs?: number;
   /** How often the liveness check runs; default LIVENESS_CHECK_INTERVAL, 0 turns it off. */
   livenessCheckIntervalMs?: number;
+  /** How often the overview is re-read for GET /api/events; default CONSOLE_EVENTS_INTERVAL. */
+  consoleEventsIntervalMs?: number;
   /** How often every group's consumer lag is read; default CONSUMER_LAG_INTERVAL, 0 turns it off. */
   consumerLagIntervalMs?: number;
   bodyLimitBytes?: number;
@@ -61,7 +69,7 @@ export async function startAdmin(options: StartAdminOptions): Promise<RunningAdm
   const log = options.log ?? createLogger({ name: 'admin', level: config.LOG_LEVEL });
   // Checked before anything opens: an admin API without a token must not start at all. Only the
   // digests are kept from here on.
-  const adminTokens = adminTokenDigestsOf({ plainToken: config.ADMIN_TOKEN, namedTokens: config.ADMIN_TOKENS });
+  const adminTokens = adminTokenDigestsOf({ plainToken: config.ADMIN_TOKEN, namedTokens: config.ADMIN_TOKENS, viewerToken: config.ADMIN_VIEWER_TOKEN });
   const thresholdBounds = { min: new Decimal(config.CLIENT_THRESHOLD_MIN_USD), max: new Decimal(config.CLIENT_THRESHOLD_MAX_USD) };
   if (thresholdBounds.min.gt(thresholdBounds.max)) {
     throw new PipelineError('CLIENT_THRESHOLD_MIN_USD is above CLIENT_THRESHOLD_MAX_USD: no threshold could be registered.');
@@ -80,6 +88,11 @@ export async function startAdmin(options: StartAdminOptions): Promise<RunningAdm
     // p99 is what it costs most).
     pool: { resetSessionOnRelease: false },
   });
+
+  // The one Kafka admin connection of the process (lag metric, overview, console operations);
+  // registered here so it closes after everything that uses it.
+  const kafkaAdmin = createSharedKafkaAdmin(kafka);
+  shutdown.add('kafka admin client', () => kafkaAdmin.close());
 
   const relay = createOutboxRelay({ pool, producer, serde, log, metrics });
   relay.start();
@@ -121,8 +134,7 @@ export async function startAdmin(options: StartAdminOptions): Promise<RunningAdm
   // One place computes the lag of every consumer group of the cluster (consumer-lag.ts).
   const consumerLagIntervalMs = options.consumerLagIntervalMs ?? config.CONSUMER_LAG_INTERVAL;
   if (consumerLagIntervalMs > 0) {
-    const lagMonitor = createConsumerLagMonitor({ kafka, metrics, log });
-    shutdown.add('consumer lag admin client', () => lagMonitor.close());
+    const lagMonitor = createConsumerLagMonitor({ kafkaAdmin, metrics, log });
     const lagTimer = startPunctuation({
       intervalMs: consumerLagIntervalMs,
       log,
@@ -133,9 +145,26 @@ export async function startAdmin(options: StartAdminOptions): Promise<RunningAdm
     shutdown.add('consumer lag', () => lagTimer.stop());
   }
 
+  // The console's live data: one overview poller for every event stream, replays in the background.
+  const readOverview = createOverviewReader({
+    pool,
+    rules: windowRulesOf(config),
+    kafkaAdmin,
+    hostWallet: createHostWalletReader({ pool, config, evmRpcUrl: endpoints.evmRpcUrl, usdtContractAddress: endpoints.usdtContractAddress }),
+    now,
+    log,
+  });
+  const events = createLiveEvents({ readOverview, intervalMs: options.consoleEventsIntervalMs ?? config.CONSOLE_EVENTS_INTERVAL, maxStreams: config.CONSOLE_EVENT_STREAMS_MAX, log });
+  const replays = createReplayJobs({ kafka, kafkaAdmin, producer, pool, log, newId: randomUUID, now, onChange: (view) => events.broadcast('replay', view) });
+  // Runs after the HTTP server has closed (registered before it): a replay in flight finishes.
+  shutdown.add('dead-letter replays', () => replays.close());
+
   const app = createAdminApp({
     adminTokens,
     rateLimitPerMinute: config.ADMIN_RATE_LIMIT_PER_MINUTE,
+    sessionTtlMs: config.CONSOLE_SESSION_TTL,
+    secureCookie: config.CONSOLE_COOKIE_SECURE,
+    loginRateLimitPerMinute: config.CONSOLE_LOGIN_RATE_LIMIT_PER_MINUTE,
     pool,
     clients,
     thresholdBounds,
@@ -151,11 +180,16 @@ export async function startAdmin(options: StartAdminOptions): Promise<RunningAdm
     payoutMaxAgeMs: config.PAYOUT_MAX_AGE,
     quarantine: createQuarantineServiceOf({ config, pool, log, now }),
     livenessRules,
-    kafka,
+    kafkaAdmin,
+    console: { explorerTxUrl: config.CONSOLE_EXPLORER_TX_URL ?? null },
+    live: { readOverview, events, kafka: { client: kafka, admin: kafkaAdmin, serde, replays } },
   });
   const server = await listen(app, options.port ?? config.ADMIN_PORT, config.ADMIN_HOST ?? config.LISTEN_HOST);
-  // Registered last so it runs first: no new requests while the relay drains and the pool closes.
+  // Registered (nearly) last so it runs (nearly) first: no new requests while the relay drains and the pool closes.
   shutdown.add('http server', () => server.close());
+  // Registered after the server so it runs before it: open event streams never end by themselves,
+  // and server.close() waits for every open connection.
+  shutdown.add('event streams', () => events.close());
   const { url } = server;
   log.info({ url }, 'admin API listening');
 

@@ -62,7 +62,12 @@ export async function openContractClient(baseUrl: string): Promise<ContractClien
       const documented = responses[String(status)] ?? responses[`${String(status)[0]}XX`];
       if (documented === undefined) throw new ContractViolation(`${method} ${operationEntry.entry.template}: status ${status} is not documented`);
       const mediaType = contentType.split(';')[0]?.trim() ?? '';
-      if (documented.content?.[mediaType] === undefined) throw new ContractViolation(`${method} ${operationEntry.entry.template} ${status}: content type ${mediaType} is not documented`);
+      // A response documented without content (a 204) must come without a body.
+      if (documented.content === undefined) {
+        if (body !== '') throw new ContractViolation(`${method} ${operationEntry.entry.template} ${status}: documented without a body but answered one`);
+        return;
+      }
+      if (documented.content[mediaType] === undefined) throw new ContractViolation(`${method} ${operationEntry.entry.template} ${status}: content type ${mediaType} is not documented`);
       const statusKey = responses[String(status)] === undefined ? `${String(status)[0]}XX` : String(status);
       pointer = `/paths/${pointerPart(operationEntry.entry.template)}/${method.toLowerCase()}/responses/${statusKey}/content/${pointerPart(mediaType)}/schema`;
     }
