@@ -1,5 +1,6 @@
 // Proves `replay` on the real broker: dead letters go back onto their topic byte for byte, with
-// their original key and headers but without the dlq-* reasons, and a second replay moves nothing.
+// their original key and headers but without the dlq-* reasons, the progress it reports starts at
+// 0 and ends at its total, and a second replay moves nothing.
 import { expect, inject, it } from 'vitest';
 import { createLogger } from '../core/logger.ts';
 import { createIdempotentProducer, createKafkaClient, headerText } from '../core/kafka/kafka-client.ts';
@@ -7,7 +8,7 @@ import { readTopic } from '../test/support/topic-records.ts';
 import { createAvroSerde, createSchemaRegistryClient } from '../schemas/registry.ts';
 import { deadLetterTopicOf, topicNames } from '../topics/topics.ts';
 import { uniqueClientId, uniquePaymentId } from '../test/support/ipn.ts';
-import { replayDeadLetters } from './replay-dead-letters.ts';
+import { replayDeadLetters, type ReplayProgress } from './replay-dead-letters.ts';
 import { paymentReceivedRecord } from '../test/support/payment-record.ts';
 
 it('moves dead letters back unchanged, once', async () => {
@@ -27,8 +28,11 @@ it('moves dead letters back unchanged, once', async () => {
   });
   await producer.disconnect();
 
-  const first = await replayDeadLetters(endpoints, topicNames.paymentsReceived, log);
+  const progress: ReplayProgress[] = [];
+  const first = await replayDeadLetters(endpoints, topicNames.paymentsReceived, log, { onProgress: (step) => progress.push(step) });
   expect(first.replayed).toBeGreaterThanOrEqual(1);
+  expect(progress[0]).toMatchObject({ done: 0, replayed: 0 });
+  expect(progress.at(-1)).toEqual({ total: progress[0]?.total, done: progress[0]?.total, replayed: first.replayed });
   const replayed = (await readTopic(endpoints, topicNames.paymentsReceived)).filter((record) => record.raw?.equals(value) === true);
   expect(replayed).toHaveLength(1);
   expect(replayed[0]?.key).toBe(clientId);

@@ -11,6 +11,21 @@ export interface ReplayResult {
   replayed: number;
 }
 
+/**
+ * How far a replay is, in offsets of the dead-letter topic: `done` reaches `total` when the replay
+ * ends. Offsets, not records, because a partition's offsets may include a transaction's markers.
+ */
+export interface ReplayProgress {
+  readonly total: number;
+  readonly done: number;
+  readonly replayed: number;
+}
+
+export interface ReplayOptions {
+  /** Called once with done 0 when the work is known, then after each record. */
+  readonly onProgress?: (progress: ReplayProgress) => void;
+}
+
 function withoutDeadLetterHeaders(headers: IHeaders | undefined, from: string): IHeaders {
   const kept: IHeaders = {};
   for (const [name, value] of Object.entries(headers ?? {})) if (!name.startsWith('dlq-') && value !== undefined) kept[name] = value;
@@ -18,7 +33,7 @@ function withoutDeadLetterHeaders(headers: IHeaders | undefined, from: string): 
   return kept;
 }
 
-export async function replayDeadLetters(endpoints: StackEndpoints, topic: string, log: Logger): Promise<ReplayResult> {
+export async function replayDeadLetters(endpoints: StackEndpoints, topic: string, log: Logger, options: ReplayOptions = {}): Promise<ReplayResult> {
   const deadLetterTopic = deadLetterTopicOf(topic);
   const kafka = createKafkaClient({ brokers: endpoints.kafkaBrokers, security: endpoints.kafkaSecurity, clientId: 'cli-replay', log, requestTimeoutMs: 10_000 });
   const admin = kafka.admin();
@@ -30,11 +45,22 @@ export async function replayDeadLetters(endpoints: StackEndpoints, topic: string
   const committedOf = new Map(committed[0]?.partitions.map((partition) => [partition.partition, BigInt(partition.offset)]) ?? []);
   // A partition still has work when its end lies past where the replay group stopped (-1: never ran).
   const remaining = new Map<number, bigint>();
+  const startOf = new Map<number, bigint>();
   for (const end of ends) {
     const committedOffset = committedOf.get(end.partition) ?? -1n;
     const start = committedOffset < 0n ? BigInt(end.low) : committedOffset;
-    if (BigInt(end.high) > start) remaining.set(end.partition, BigInt(end.high));
+    if (BigInt(end.high) > start) {
+      remaining.set(end.partition, BigInt(end.high));
+      startOf.set(end.partition, start);
+    }
   }
+  const total = [...remaining].reduce((sum, [partition, high]) => sum + high - (startOf.get(partition) ?? high), 0n);
+  const covered = new Map<number, bigint>();
+  const report = (replayed: number): void => {
+    const done = [...covered.values()].reduce((sum, offsets) => sum + offsets, 0n);
+    options.onProgress?.({ total: Number(total), done: Number(done), replayed });
+  };
+  report(0);
   if (remaining.size === 0) return { replayed: 0 };
 
   const producer = createIdempotentProducer(kafka);
@@ -60,6 +86,8 @@ export async function replayDeadLetters(endpoints: StackEndpoints, topic: string
             // Committed only after the record is back on its topic: a crash replays it again (harmless).
             await consumer.commitOffsets([{ topic: deadLetterTopic, partition, offset: (BigInt(message.offset) + 1n).toString() }]);
             replayed += 1;
+            covered.set(partition, BigInt(message.offset) + 1n - (startOf.get(partition) ?? 0n));
+            report(replayed);
             if (BigInt(message.offset) + 1n >= high) remaining.delete(partition);
             if (remaining.size === 0) resolve();
           },
