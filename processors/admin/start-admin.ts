@@ -133,12 +133,23 @@ export async function startAdmin(options: StartAdminOptions): Promise<RunningAdm
     shutdown.add('consumer lag', () => lagTimer.stop());
   }
 
+  // Audit rows are written after their answer (admin-app.ts): shutdown waits for those in flight
+  // after the server has stopped taking requests and before the pool closes.
+  const auditWrites = new Set<Promise<void>>();
+  shutdown.add('console audit writes', async () => {
+    await Promise.all(auditWrites);
+  });
+
   const app = createAdminApp({
     adminTokens,
     rateLimitPerMinute: config.ADMIN_RATE_LIMIT_PER_MINUTE,
     sessionTtlMs: config.CONSOLE_SESSION_TTL,
     secureCookie: config.CONSOLE_COOKIE_SECURE,
     loginRateLimitPerMinute: config.CONSOLE_LOGIN_RATE_LIMIT_PER_MINUTE,
+    trackAuditWrite: (write) => {
+      auditWrites.add(write);
+      void write.finally(() => auditWrites.delete(write));
+    },
     pool,
     clients,
     thresholdBounds,
