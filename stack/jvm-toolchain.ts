@@ -165,30 +165,39 @@ export async function resolveMavenClasspath(wanted: MavenClasspath, cacheDirecto
   log.info({ cacheDirectory, pom: wanted.pom }, `${wanted.task} (the first run downloads them)`);
   await mkdir(cacheDirectory, { recursive: true });
   const staging = path.join(cacheDirectory, `libs.partial-${process.pid}`);
-  // The progress of the download: how many jars there are comes from the dependency tree (poms
-  // only), then each jar Maven reports downloaded moves the bar; jars already in the local Maven
-  // repository are not downloaded, so the bar completes when the copy does.
-  const total = await countRuntimeArtifacts(wanted, cacheDirectory);
-  const progress = startProgress({ label: wanted.task, total, unit: 'jars' });
-  let downloaded = 0;
-  try {
-    await runMaven({
-      task: wanted.task,
-      pom: wanted.pom,
-      args: ['dependency:copy-dependencies', `-DoutputDirectory=${staging}`, '-DincludeScope=runtime'],
-      outputDirectory: staging,
-      context: { cacheDirectory },
-      onLine: (line) => {
-        if (!/^\[INFO\] Downloaded from [^:]+: \S+\.jar /.test(line)) return;
-        downloaded += 1;
-        progress.update(Math.min(downloaded, total));
-      },
-    });
-    const jars = (await readdir(staging)).filter((name) => name.endsWith('.jar')).length;
-    progress.setTotal(jars);
-    progress.update(jars);
-  } finally {
-    progress.stop();
+  const copy = {
+    task: wanted.task,
+    pom: wanted.pom,
+    args: ['dependency:copy-dependencies', `-DoutputDirectory=${staging}`, '-DincludeScope=runtime'],
+    outputDirectory: staging,
+    context: { cacheDirectory },
+  };
+  if (process.stderr.isTTY === true) {
+    // A person is watching: a progress bar. How many jars there are comes from the dependency tree
+    // (poms only, one more Maven run of a few seconds), then each jar Maven reports downloaded
+    // moves the bar; jars already in the local Maven repository are not downloaded, so the bar
+    // completes when the copy does. Without a terminal (CI) the two log lines around this say it
+    // all, and the extra Maven run is not worth its seconds.
+    const total = await countRuntimeArtifacts(wanted, cacheDirectory);
+    const progress = startProgress({ label: wanted.task, total, unit: 'jars' });
+    let downloaded = 0;
+    try {
+      await runMaven({
+        ...copy,
+        onLine: (line) => {
+          if (!/^\[INFO\] Downloaded from [^:]+: \S+\.jar /.test(line)) return;
+          downloaded += 1;
+          progress.update(Math.min(downloaded, total));
+        },
+      });
+      const jars = (await readdir(staging)).filter((name) => name.endsWith('.jar')).length;
+      progress.setTotal(jars);
+      progress.update(jars);
+    } finally {
+      progress.stop();
+    }
+  } else {
+    await runMaven(copy);
   }
   if (!(await complete(staging))) {
     throw new PipelineError(`${wanted.task}: Maven succeeded but produced no ${wanted.requiredJarPrefix}*.jar in ${staging}; check ${wanted.pom}.`, {
