@@ -8,12 +8,15 @@
 //   npm run bench:all
 //
 // Benchmarks run sequentially, never side by side: each one's figures assume the machine to itself.
+// On a terminal a progress bar on stderr counts the benchmarks done (their output scrolls above
+// it); otherwise a plain line per step says the same (core/progress.ts).
 // A failing benchmark is reported and the run goes on with the next one; the exit code is then 1.
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { startProgress, type Progress } from '../core/progress.ts';
 import { formatTable, machineLine } from './support/bench-stack.ts';
 
 interface Benchmark {
@@ -79,13 +82,25 @@ async function main(): Promise<number> {
   await mkdir(directory, { recursive: true });
   const reportPath = path.join(directory, `${new Date().toISOString().replaceAll(':', '-')}.txt`);
   const report = createWriteStream(reportPath);
+  // A bar only when both streams are the terminal: with stdout piped (tee), the output must stay on stdout.
+  let progress: Progress | undefined;
   const write = (text: string): void => {
-    process.stdout.write(text);
+    if (progress === undefined) process.stdout.write(text);
+    else progress.log(text);
     report.write(text);
   };
   write(`${machineLine('native')}\nbenchmarks: ${selected.map((benchmark) => benchmark.name).join(', ')}\n`);
   const outcomes: Outcome[] = [];
-  for (const benchmark of selected) outcomes.push(await run(benchmark, write));
+  progress = startProgress({ label: 'bench:all', total: selected.length, unit: 'benchmarks', bar: process.stderr.isTTY && process.stdout.isTTY });
+  try {
+    for (const benchmark of selected) {
+      outcomes.push(await run(benchmark, write));
+      progress.update(outcomes.length);
+    }
+  } finally {
+    progress.stop();
+    progress = undefined;
+  }
   write(
     `\n=== summary — ${new Date().toISOString()}\n${formatTable(
       ['benchmark', 'minutes', 'result', 'reproduce'],

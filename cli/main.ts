@@ -206,7 +206,17 @@ program
   .description('move the dead letters of <topic> (from <topic>.dlq) back onto it, unchanged')
   .action(async (topic: string) => {
     const { replayDeadLetters } = await import('./replay-dead-letters.ts');
-    const { replayed } = await replayDeadLetters(endpoints, topic, log);
+    const { startProgress } = await import('../core/progress.ts');
+    let progress: ReturnType<typeof startProgress> | undefined;
+    let replayed: number;
+    try {
+      ({ replayed } = await replayDeadLetters(endpoints, topic, log, (done, total) => {
+        progress ??= startProgress({ label: `replaying ${topic}.dlq`, total, unit: 'records' });
+        progress.update(done);
+      }));
+    } finally {
+      progress?.stop();
+    }
     process.stdout.write(`replayed ${replayed} record(s) from ${topic}.dlq to ${topic}\n`);
   });
 

@@ -1,5 +1,6 @@
 // Proves `replay` on the real broker: dead letters go back onto their topic byte for byte, with
-// their original key and headers but without the dlq-* reasons, and a second replay moves nothing.
+// their original key and headers but without the dlq-* reasons, the progress it reports starts at
+// 0 and ends at its total, and a second replay moves nothing.
 import { expect, inject, it } from 'vitest';
 import { createLogger } from '../core/logger.ts';
 import { createIdempotentProducer, createKafkaClient, headerText } from '../core/kafka/kafka-client.ts';
@@ -27,8 +28,11 @@ it('moves dead letters back unchanged, once', async () => {
   });
   await producer.disconnect();
 
-  const first = await replayDeadLetters(endpoints, topicNames.paymentsReceived, log);
+  const progress: { replayed: number; total: number }[] = [];
+  const first = await replayDeadLetters(endpoints, topicNames.paymentsReceived, log, (replayed, total) => progress.push({ replayed, total }));
   expect(first.replayed).toBeGreaterThanOrEqual(1);
+  expect(progress[0]).toEqual({ replayed: 0, total: first.replayed });
+  expect(progress.at(-1)).toEqual({ replayed: first.replayed, total: first.replayed });
   const replayed = (await readTopic(endpoints, topicNames.paymentsReceived)).filter((record) => record.raw?.equals(value) === true);
   expect(replayed).toHaveLength(1);
   expect(replayed[0]?.key).toBe(clientId);

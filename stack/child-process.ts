@@ -114,12 +114,16 @@ export interface CommandResult {
 }
 
 /** Runs a command to its end, collecting its output for error messages. */
-export async function runToCompletion(command: string, args: readonly string[], options: SpawnOptions = {}): Promise<CommandResult> {
+export async function runToCompletion(command: string, args: readonly string[], options: SpawnOptions = {}, onOutput?: (chunk: string) => void): Promise<CommandResult> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => chunks.push(chunk));
+    const collect = (chunk: Buffer): void => {
+      chunks.push(chunk);
+      onOutput?.(chunk.toString('utf8'));
+    };
+    child.stdout.on('data', collect);
+    child.stderr.on('data', collect);
     const output = (): string => Buffer.concat(chunks).toString('utf8');
     child.once('error', (error) => resolve({ code: null, output: output(), error }));
     child.once('close', (code) => resolve({ code, output: output() }));

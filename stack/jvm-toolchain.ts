@@ -5,6 +5,7 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promise
 import path from 'node:path';
 import { PipelineError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
+import { startProgress } from '../core/progress.ts';
 import { runToCompletion, spawnDetached, type WatchedChild } from './child-process.ts';
 import { lastLines } from './log-tail.ts';
 import { readOptional } from './read-optional.ts';
@@ -55,10 +56,26 @@ export async function runMaven(settings: {
   args: readonly string[];
   outputDirectory: string;
   context: Record<string, unknown>;
+  /**
+   * Each complete output line, with Maven's transfer log on ("Downloaded from <repo>: <url>"):
+   * everything else is kept at warnings, as quiet as -q otherwise.
+   */
+  onLine?: (line: string) => void;
 }): Promise<void> {
-  const { task, pom, outputDirectory } = settings;
+  const { task, pom, outputDirectory, onLine } = settings;
   await rm(outputDirectory, { recursive: true, force: true });
-  const maven = await runToCompletion('mvn', ['-B', '-q', '-Dstyle.color=never', '-f', pom, ...settings.args]);
+  const verbosity =
+    onLine === undefined
+      ? ['-q']
+      : ['-Dorg.slf4j.simpleLogger.defaultLogLevel=warn', '-Dorg.slf4j.simpleLogger.log.org.apache.maven.cli.transfer.Slf4jMavenTransferListener=info'];
+  let partialLine = '';
+  const maven = await runToCompletion('mvn', ['-B', ...verbosity, '-Dstyle.color=never', '-f', pom, ...settings.args], {}, onLine === undefined
+    ? undefined
+    : (chunk) => {
+        const lines = (partialLine + chunk).split('\n');
+        partialLine = lines.pop() ?? '';
+        for (const line of lines) onLine(line.replace(ansiEscape, ''));
+      });
   if (maven.error === undefined && maven.code === 0) return;
   await rm(outputDirectory, { recursive: true, force: true });
   const reason =
@@ -102,6 +119,31 @@ export interface MavenClasspath {
 }
 
 /**
+ * How many runtime artifacts the pom resolves to, from `mvn dependency:tree` in TGF (a node per
+ * line before the `#`, the first being the pom itself), which reads poms and downloads no jar.
+ * 0 when the tree cannot be had: the download then runs with a bar that only completes at the end.
+ */
+async function countRuntimeArtifacts(wanted: MavenClasspath, cacheDirectory: string): Promise<number> {
+  const treeDirectory = path.join(cacheDirectory, `tree.partial-${process.pid}`);
+  const treeFile = path.join(treeDirectory, 'tree.tgf');
+  try {
+    await runMaven({
+      task: `${wanted.task} (dependency tree)`,
+      pom: wanted.pom,
+      args: ['dependency:tree', '-Dscope=runtime', '-DoutputType=tgf', `-DoutputFile=${treeFile}`],
+      outputDirectory: treeDirectory,
+      context: { cacheDirectory },
+    });
+    const nodes = (await readFile(treeFile, 'utf8')).split('\n#')[0]?.split('\n').filter((line) => line.trim() !== '') ?? [];
+    return Math.max(0, nodes.length - 1);
+  } catch {
+    return 0;
+  } finally {
+    await rm(treeDirectory, { recursive: true, force: true });
+  }
+}
+
+/**
  * Returns a `java -cp` value for the pom's runtime jars in `cacheDirectory/libs`, running Maven
  * only when the pom changed since the last successful resolve (its hash is kept beside the jars).
  * Resolved into a staging directory and swapped in whole, so an interrupted or failed run never
@@ -123,13 +165,40 @@ export async function resolveMavenClasspath(wanted: MavenClasspath, cacheDirecto
   log.info({ cacheDirectory, pom: wanted.pom }, `${wanted.task} (the first run downloads them)`);
   await mkdir(cacheDirectory, { recursive: true });
   const staging = path.join(cacheDirectory, `libs.partial-${process.pid}`);
-  await runMaven({
+  const copy = {
     task: wanted.task,
     pom: wanted.pom,
     args: ['dependency:copy-dependencies', `-DoutputDirectory=${staging}`, '-DincludeScope=runtime'],
     outputDirectory: staging,
     context: { cacheDirectory },
-  });
+  };
+  if (process.stderr.isTTY === true) {
+    // A person is watching: a progress bar. How many jars there are comes from the dependency tree
+    // (poms only, one more Maven run of a few seconds), then each jar Maven reports downloaded
+    // moves the bar; jars already in the local Maven repository are not downloaded, so the bar
+    // completes when the copy does. Without a terminal (CI) the two log lines around this say it
+    // all, and the extra Maven run is not worth its seconds.
+    const total = await countRuntimeArtifacts(wanted, cacheDirectory);
+    const progress = startProgress({ label: wanted.task, total, unit: 'jars' });
+    let downloaded = 0;
+    try {
+      await runMaven({
+        ...copy,
+        onLine: (line) => {
+          if (!/^\[INFO\] Downloaded from [^:]+: \S+\.jar /.test(line)) return;
+          downloaded += 1;
+          progress.update(Math.min(downloaded, total));
+        },
+      });
+      const jars = (await readdir(staging)).filter((name) => name.endsWith('.jar')).length;
+      progress.setTotal(jars);
+      progress.update(jars);
+    } finally {
+      progress.stop();
+    }
+  } else {
+    await runMaven(copy);
+  }
   if (!(await complete(staging))) {
     throw new PipelineError(`${wanted.task}: Maven succeeded but produced no ${wanted.requiredJarPrefix}*.jar in ${staging}; check ${wanted.pom}.`, {
       context: { pom: wanted.pom, cacheDirectory },

@@ -46,6 +46,8 @@ export interface AdminAppOptions {
   secureCookie: boolean;
   /** CONSOLE_LOGIN_RATE_LIMIT_PER_MINUTE: POST /api/session per source, on top of rateLimitPerMinute. */
   loginRateLimitPerMinute: number;
+  /** Given every audit write in flight, so that shutdown can wait for them before the pool closes. */
+  trackAuditWrite?: (write: Promise<void>) => void;
   pool: DatabasePool;
   clients: ClientService;
   thresholdBounds: ClientThresholdBounds;
@@ -171,7 +173,7 @@ export function createAdminApp(options: AdminAppOptions): Express {
     const at = options.now();
     response.on('close', () => {
       const authenticated = authenticatedOf(response);
-      insertAuditEntry(options.pool, {
+      const write = insertAuditEntry(options.pool, {
         at,
         actor: authenticated?.actor ?? null,
         role: authenticated?.role ?? null,
@@ -183,6 +185,7 @@ export function createAdminApp(options: AdminAppOptions): Express {
         auditWriteFailures.inc();
         log.error({ err: error, method: request.method, path: request.path }, 'console audit row not written');
       });
+      options.trackAuditWrite?.(write);
     });
     next();
   });

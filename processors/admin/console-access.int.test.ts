@@ -4,7 +4,8 @@
 // a viewer reads and never acts (cookie or bearer); a bearer token still acts without CSRF; a
 // log-out revokes the session; a session past CONSOLE_SESSION_TTL is refused; every non-GET
 // request lands in the audit with its actor and status; bad bodies and queries are 400 naming the
-// field. The admin's clock is the test's, so expiry needs no waiting.
+// field; a second admin instance serves the first one's sessions, but not one whose token it does
+// not have. The admin's clock is the test's, so expiry needs no waiting.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '../../core/config.ts';
@@ -186,6 +187,31 @@ describe('the audit', () => {
     expect(new Set(seen.map((item) => item.id)).size).toBe(seen.length);
     expect(seen.map((item) => BigInt(item.id))).toEqual([...seen.map((item) => BigInt(item.id))].sort((a, b) => (a < b ? 1 : a > b ? -1 : 0)));
     expect(seen.some((item) => item.correlation_id === correlation('viewer'))).toBe(true);
+  });
+});
+
+describe('another admin instance', () => {
+  it("serves the first one's sessions from PostgreSQL, and refuses a session whose token it does not have", async () => {
+    const operator = await logIn(operatorToken);
+    const viewer = await logIn(viewerToken);
+    const second = await startAdmin({
+      config: { ...config, ADMIN_VIEWER_TOKEN: undefined },
+      endpoints,
+      port: 0,
+      log: createLogger({ name: 'console-access-test-2', level: 'silent' }),
+      cooldownSweepIntervalMs: 0,
+      livenessCheckIntervalMs: 0,
+      consumerLagIntervalMs: 0,
+    });
+    try {
+      const other = await openContractClient(second.url);
+      expect(await other.fetch('/api/session', { headers: { cookie: operator.cookie } })).toMatchObject({ status: 200, body: operator.body });
+      const refused = await other.fetch('/api/session', { headers: { cookie: viewer.cookie } });
+      expect(refused.status).toBe(401);
+      expect(errorOf(refused)).toMatchObject({ code: 'invalid_session' });
+    } finally {
+      await second.stop();
+    }
   });
 });
 

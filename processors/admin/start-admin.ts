@@ -158,6 +158,12 @@ export async function startAdmin(options: StartAdminOptions): Promise<RunningAdm
   const replays = createReplayJobs({ kafka, kafkaAdmin, producer, pool, log, newId: randomUUID, now, onChange: (view) => events.broadcast('replay', view) });
   // Runs after the HTTP server has closed (registered before it): a replay in flight finishes.
   shutdown.add('dead-letter replays', () => replays.close());
+  // Audit rows are written after their answer (admin-app.ts): shutdown waits for those in flight
+  // after the server has stopped taking requests and before the pool closes.
+  const auditWrites = new Set<Promise<void>>();
+  shutdown.add('console audit writes', async () => {
+    await Promise.all(auditWrites);
+  });
 
   const app = createAdminApp({
     adminTokens,
@@ -165,6 +171,10 @@ export async function startAdmin(options: StartAdminOptions): Promise<RunningAdm
     sessionTtlMs: config.CONSOLE_SESSION_TTL,
     secureCookie: config.CONSOLE_COOKIE_SECURE,
     loginRateLimitPerMinute: config.CONSOLE_LOGIN_RATE_LIMIT_PER_MINUTE,
+    trackAuditWrite: (write) => {
+      auditWrites.add(write);
+      void write.finally(() => auditWrites.delete(write));
+    },
     pool,
     clients,
     thresholdBounds,

@@ -2,7 +2,8 @@
 // document the admin process serves (GET /api/openapi.json), with ajv's JSON Schema 2020-12
 // validator (OpenAPI 3.1's dialect). The operation is found by method and path template, the
 // response by its status (an undocumented status fails), and the body must match the response's
-// schema for its content type. A mismatch throws, so the test that saw the answer fails.
+// schema for its content type; a response documented without content (a 204) must have no body.
+// A mismatch throws, so the test that saw the answer fails.
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { ValidateFunction } from 'ajv';
 
