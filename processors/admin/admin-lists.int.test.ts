@@ -6,7 +6,7 @@
 // credits sum to what the payout sent, in JSON and in RFC 4180 CSV.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { DatabasePool } from 'slonik';
+import { sql, type DatabasePool } from 'slonik';
 import { loadConfig } from '../../core/config.ts';
 import { createLogger } from '../../core/logger.ts';
 import { Decimal } from '../../core/money.ts';
@@ -222,6 +222,28 @@ describe('lists', () => {
     const deadLetters = await get('/api/dead-letters?limit=200');
     expect(deadLetters.status).toBe(200);
     expect((deadLetters.body as Page<{ topic: string }>).items.map((item) => item.topic)).toContain('swap-events.dlq');
+  });
+
+  it('lists a conversion held for recovery (needs_recovery) and filters on it', async () => {
+    // Planted and removed again by this test: a held conversion stands for an operator's work in
+    // every later file's reconciliation.
+    const client = await registerClient(database);
+    const held = await plantConversionBatch(database, [{ clientId: client.clientId, usdGross: '12' }]);
+    await database.query(sql.unsafe`UPDATE payment_ledger SET state = 'needs_recovery' WHERE conversion_batch_id = ${held.batchId}`);
+    await database.query(sql.unsafe`UPDATE conversion_batches SET state = 'needs_recovery' WHERE batch_id = ${held.batchId}`);
+    try {
+      const all = await get('/api/conversion-batches?limit=200');
+      expect(all.status).toBe(200);
+      const filtered = await get('/api/conversion-batches?state=needs_recovery&limit=200');
+      expect(filtered.status).toBe(200);
+      expect((filtered.body as Page<{ batch_id: string; state: string }>).items).toContainEqual(expect.objectContaining({ batch_id: held.batchId, state: 'needs_recovery' }));
+    } finally {
+      await database.transaction(async (transaction) => {
+        await transaction.query(sql.unsafe`DELETE FROM conversion_batch_members WHERE batch_id = ${held.batchId}`);
+        await transaction.query(sql.unsafe`DELETE FROM payment_ledger WHERE conversion_batch_id = ${held.batchId}`);
+        await transaction.query(sql.unsafe`DELETE FROM conversion_batches WHERE batch_id = ${held.batchId}`);
+      });
+    }
   });
 
   it('answers a bad query with 400 naming the field', async () => {

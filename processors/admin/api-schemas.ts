@@ -61,7 +61,8 @@ export const payoutBatchListQuery = z.strictObject({
   to: dateFilter.optional().describe('created before'),
 });
 
-export const conversionBatchStates = ['requested', 'swapping', 'finished', 'failed'] as const;
+// needs_recovery and written_off: a conversion that failed after its pay-in, held for an operator or written off.
+export const conversionBatchStates = ['requested', 'swapping', 'finished', 'failed', 'needs_recovery', 'written_off'] as const;
 export const conversionBatchListQuery = z.strictObject({
   ...pageQuery,
   state: z.enum(conversionBatchStates).optional(),

@@ -6,6 +6,7 @@ import { sql, type CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
 import { decimalColumn } from '../../db/column-types.ts';
 import type { SortKey } from './api-pagination.ts';
+import { conversionBatchStates } from './api-schemas.ts';
 
 const decimal = decimalColumn;
 const sortAt = (column: string) => sql.fragment`to_char(${sql.identifier(column.split('.'))} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
@@ -132,7 +133,7 @@ export async function listPayoutBatches(
 const conversionBatchListRow = z.object({
   sort_at: z.string(),
   batch_id: z.string(),
-  state: z.enum(['requested', 'swapping', 'finished', 'failed']),
+  state: z.enum(conversionBatchStates),
   trigger: z.string(),
   member_count: z.number().int(),
   total_usd: decimal,

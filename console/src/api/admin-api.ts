@@ -2051,7 +2051,7 @@ export interface operations {
                 from?: string;
                 /** @description page size, 1..200, default 50 */
                 limit?: string;
-                state?: "requested" | "swapping" | "finished" | "failed";
+                state?: "requested" | "swapping" | "finished" | "failed" | "needs_recovery" | "written_off";
                 /** @description created before */
                 to?: string;
             };
@@ -2079,7 +2079,7 @@ export interface operations {
                             finished_at: string | null;
                             member_count: number;
                             /** @enum {string} */
-                            state: "requested" | "swapping" | "finished" | "failed";
+                            state: "requested" | "swapping" | "finished" | "failed" | "needs_recovery" | "written_off";
                             /** @description an exact decimal, as a string */
                             total_eth: string;
                             /** @description an exact decimal, as a string */

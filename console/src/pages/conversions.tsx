@@ -18,7 +18,7 @@ export function ConversionsPage() {
   return (
     <>
       <form class="filters" onSubmit={(event) => event.preventDefault()} aria-label="Conversion filters">
-        <Select label="State" name="state" value={state} options={['', 'requested', 'swapping', 'finished', 'failed']} onChange={filter(setState)} />
+        <Select label="State" name="state" value={state} options={['', 'requested', 'swapping', 'finished', 'failed', 'needs_recovery', 'written_off']} onChange={filter(setState)} />
         <TextInput label="Created from" name="from" type="date" value={from} onInput={filter(setFrom)} />
         <TextInput label="Created before" name="to" type="date" value={to} onInput={filter(setTo)} />
       </form>
