@@ -140,7 +140,7 @@ program
     if (!isProcessorName(name)) throw new InvalidArgumentError(`unknown processor "${name}"; known: ${processorNames.join(', ')}`);
     if (options.prepare) await (await loadPrepare()).prepare(endpoints, log, replicationSettingsOf(config));
     const processor = await startProcessor(name, config, endpoints);
-    exitOnSignals(processor.shutdown, { log });
+    exitOnSignals(processor.shutdown, { log, drainTimeoutMs: config.SHUTDOWN_DRAIN_TIMEOUT });
   });
 
 const pipelineConfig = program.command('config').description('runtime settings of the pipeline');

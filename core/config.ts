@@ -100,6 +100,11 @@ export const configSchema = z.object({
   KAFKA_REBALANCE_TIMEOUT: duration
     .default('30s')
     .describe('How long a rebalance waits for members to rejoin; bounds recovery after a SIGKILLed member.'),
+  SHUTDOWN_DRAIN_TIMEOUT: duration
+    .default('30s')
+    .describe(
+      'How long a processor drains after SIGTERM (finishing the work in flight, committing, closing) before it exits 1 anyway. Keep the pod\'s terminationGracePeriodSeconds above it plus any preStop delay.',
+    ),
   KAFKA_FETCH_MAX_WAIT: duration
     .default('500ms')
     .describe(
