@@ -16,7 +16,7 @@ import { eventually } from './support/eventually.ts';
 import { finishedIpn, jsonNumber, paymentIdOf, postIpn, uniqueClientId } from './support/ipn.ts';
 import { startProcessorProcess, type ProcessorProcess } from './support/processor-process.ts';
 import { readTopic } from './support/topic-records.ts';
-import { withKafkaAdmin } from './support/consumer-groups.ts';
+import { setGroupOffsets, withKafkaAdmin } from './support/consumer-groups.ts';
 import { formatOrderId } from '../processors/webhook/order-id.ts';
 
 const seed = Number(process.env['CRASH_TEST_SEED'] ?? Date.now() % 1_000_000);
@@ -198,7 +198,7 @@ it('changes nothing when the router replays payments-received from where this fi
     // From where this file began, not from the earliest offset: earlier files move the router's
     // group past what they leave behind (test/support/consumer-groups.ts), and routing those
     // payments on a replay would be right, but it is not what this test asks.
-    await admin.setOffsets({ groupId: 'router', topic: topicNames.paymentsReceived, partitions: replayFrom });
+    await setGroupOffsets(inject('endpoints'), 'router', [{ topic: topicNames.paymentsReceived, partitions: replayFrom }]);
     await start('router');
     await eventually(
       async () => {

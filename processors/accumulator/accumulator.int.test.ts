@@ -25,6 +25,7 @@ import type { ConversionRequested, PipelineConfig } from '../../schemas/generate
 import { deadLetterTopicOf, topicNames } from '../../topics/topics.ts';
 import { openTestDatabase } from '../../test/support/database.ts';
 import { eventually } from '../../test/support/eventually.ts';
+import { setGroupOffsets } from '../../test/support/consumer-groups.ts';
 import { readTopic } from '../../test/support/topic-records.ts';
 import { testStackEnvironment } from '../../test/support/test-stack-environment.ts';
 import { describeWindow } from './micro-batch-evaluation.ts';
@@ -695,7 +696,8 @@ describe('replaying pipeline-config from the beginning', () => {
         SELECT count(*)::int4 AS count FROM processed_messages WHERE consumer = ${accumulatorConsumerGroup}`),
     });
     const before = await snapshot();
-    await eventually(() => admin.resetOffsets({ groupId: accumulatorConsumerGroup, topic: topicNames.pipelineConfig, earliest: true }), { timeoutMs: 30_000, intervalMs: 500 });
+    const earliest = (await admin.fetchTopicOffsets(topicNames.pipelineConfig)).map((range) => ({ partition: range.partition, offset: range.low }));
+    await eventually(() => setGroupOffsets(endpoints, accumulatorConsumerGroup, [{ topic: topicNames.pipelineConfig, partitions: earliest }]), { timeoutMs: 30_000, intervalMs: 500 });
 
     accumulator = await startInstance(eventDrivenConfig, clock);
     const [end] = await admin.fetchTopicOffsets(topicNames.pipelineConfig);

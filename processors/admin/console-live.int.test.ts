@@ -14,7 +14,7 @@ import { createIdempotentProducer, createKafkaClient, headerText, type Consumer,
 import { createAvroSerde, createSchemaRegistryClient } from '../../schemas/registry.ts';
 import { deadLetterTopicOf, topicNames } from '../../topics/topics.ts';
 import { eventually } from '../../test/support/eventually.ts';
-import { withKafkaAdmin } from '../../test/support/consumer-groups.ts';
+import { setGroupOffsets, withKafkaAdmin } from '../../test/support/consumer-groups.ts';
 import { openTestDatabase } from '../../test/support/database.ts';
 import { uniqueClientId, uniquePaymentId } from '../../test/support/ipn.ts';
 import { openContractClient, type CheckedResponse, type ContractClient } from '../../test/support/openapi-contract.ts';
@@ -200,7 +200,7 @@ describe('POST /api/consumer-groups/:group/offset-reset', () => {
   beforeAll(async () => {
     await withKafkaAdmin(endpoints, (kafkaAdmin) => kafkaAdmin.createTopics({ topics: [{ topic, numPartitions: 2, replicationFactor: 1 }], waitForLeaders: true }));
     await producer.send({ topic, acks: -1, messages: [0, 1, 2, 3].map((index) => ({ key: `k${index}`, value: Buffer.from(`r${index}`), partition: index % 2 })) });
-    await withKafkaAdmin(endpoints, (kafkaAdmin) => kafkaAdmin.setOffsets({ groupId: group, topic, partitions: [{ partition: 0, offset: '2' }, { partition: 1, offset: '1' }] }));
+    await setGroupOffsets(endpoints, group, [{ topic, partitions: [{ partition: 0, offset: '2' }, { partition: 1, offset: '1' }] }]);
   });
 
   afterAll(async () => {

@@ -7,7 +7,7 @@ import { loadConfig } from '../../core/config.ts';
 import { createLogger } from '../../core/logger.ts';
 import { createIdempotentProducer, createKafkaClient, type Producer } from '../../core/kafka/kafka-client.ts';
 import { eventually } from '../../test/support/eventually.ts';
-import { withKafkaAdmin } from '../../test/support/consumer-groups.ts';
+import { setGroupOffsets, withKafkaAdmin } from '../../test/support/consumer-groups.ts';
 import { testStackEnvironment } from '../../test/support/test-stack-environment.ts';
 import { startAdmin, type RunningAdmin } from './start-admin.ts';
 
@@ -48,7 +48,7 @@ describe('payout_pipeline_consumer_lag', () => {
     await producer.send({ topic, acks: -1, messages: [0, 1, 2, 3, 4].map((index) => ({ ...message(index), partition: 0 })) });
     await producer.send({ topic, acks: -1, messages: [5, 6, 7].map((index) => ({ ...message(index), partition: 1 })) });
     // The group consumed two records of partition 0 and none of partition 1.
-    await withKafkaAdmin(endpoints, (kafkaAdmin) => kafkaAdmin.setOffsets({ groupId: group, topic, partitions: [{ partition: 0, offset: '2' }, { partition: 1, offset: '0' }] }));
+    await setGroupOffsets(endpoints, group, [{ topic, partitions: [{ partition: 0, offset: '2' }, { partition: 1, offset: '0' }] }]);
 
     await eventually(async () => {
       expect(await lagLines()).toEqual([
@@ -57,7 +57,7 @@ describe('payout_pipeline_consumer_lag', () => {
       ]);
     }, wait);
 
-    await withKafkaAdmin(endpoints, (kafkaAdmin) => kafkaAdmin.setOffsets({ groupId: group, topic, partitions: [{ partition: 0, offset: '5' }, { partition: 1, offset: '1' }] }));
+    await setGroupOffsets(endpoints, group, [{ topic, partitions: [{ partition: 0, offset: '5' }, { partition: 1, offset: '1' }] }]);
     await eventually(async () => {
       expect(await lagLines()).toEqual([
         `payout_pipeline_consumer_lag{group="${group}",topic="${topic}",partition="0",service="admin"} 0`,

@@ -113,7 +113,7 @@ export function mountLiveRoutes(app: Express, options: LiveRoutesOptions, http: 
     }
     const kafka = kafkaOf();
     const result = await kafka.admin.use((admin) =>
-      resetOffsets(admin, { group, topic: body.topic, to: body.to, dryRun: body.dry_run, ...(body.confirm_token === undefined ? {} : { confirmToken: body.confirm_token }) }),
+      resetOffsets(kafka.client, admin, { group, topic: body.topic, to: body.to, dryRun: body.dry_run, ...(body.confirm_token === undefined ? {} : { confirmToken: body.confirm_token }) }),
     );
     if (result.applied) log.info({ actor: actorOf(request, response).actor, group, topic: body.topic, partitions: result.partitions }, 'consumer group offsets reset');
     response.json(result);

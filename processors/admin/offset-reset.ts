@@ -2,10 +2,11 @@
 // (404), the group must have no members (409 group_active: Kafka refuses to move a live group's
 // offsets, and a running consumer would overwrite them with its next commit anyway), then the plan
 // (offset-reset-plan.ts) is shown (dry run) or, if its confirm token still matches, applied with
-// admin.setOffsets. setOffsets itself refuses a group that gained a member in between; that is a
-// 409 group_active too.
+// commitIdleGroupOffsets (core/kafka/group-offsets.ts), which itself refuses a group that gained a
+// member in between; that is a 409 group_active too.
 import { rejection } from '../../core/http/http-errors.ts';
-import type { Admin } from '../../core/kafka/kafka-client.ts';
+import { commitIdleGroupOffsets, GroupActiveError } from '../../core/kafka/group-offsets.ts';
+import type { Admin, KafkaClient } from '../../core/kafka/kafka-client.ts';
 import type { OffsetResetPlanBody } from './api-schemas.ts';
 import { confirmTokenOf, planOffsetReset, type ResetTarget } from './offset-reset-plan.ts';
 
@@ -40,16 +41,16 @@ async function planOf(admin: Admin, request: OffsetResetRequest): Promise<Offset
   return { group, topic, partitions, confirm_token: confirmTokenOf(group, topic, partitions), applied: false };
 }
 
-export async function resetOffsets(admin: Admin, request: OffsetResetRequest): Promise<OffsetResetPlanBody> {
+export async function resetOffsets(kafka: KafkaClient, admin: Admin, request: OffsetResetRequest): Promise<OffsetResetPlanBody> {
   const plan = await planOf(admin, request);
   if (request.dryRun) return plan;
   if (request.confirmToken !== plan.confirm_token) {
     throw rejection(409, 'plan_changed', 'confirm_token', 'the confirm_token of the current plan', 'The offsets have moved since the dry run: look at the new plan and confirm it.');
   }
   try {
-    await admin.setOffsets({ groupId: request.group, topic: request.topic, partitions: plan.partitions.map((partition) => ({ partition: partition.partition, offset: partition.target })) });
+    await commitIdleGroupOffsets(kafka, request.group, [{ topic: request.topic, partitions: plan.partitions.map((partition) => ({ partition: partition.partition, offset: partition.target })) }]);
   } catch (error) {
-    if (error instanceof Error && /must have no running instances/.test(error.message)) throw groupActive(request.group, 1);
+    if (error instanceof GroupActiveError) throw groupActive(request.group, 1);
     throw error;
   }
   return { ...plan, applied: true };

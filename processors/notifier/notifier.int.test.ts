@@ -19,7 +19,7 @@ import type { Alert } from '../../schemas/generated/records.ts';
 import { deadLetterTopicOf, topicNames } from '../../topics/topics.ts';
 import { openTestDatabase } from '../../test/support/database.ts';
 import { eventually } from '../../test/support/eventually.ts';
-import { skipGroupToLatest, withKafkaAdmin } from '../../test/support/consumer-groups.ts';
+import { setGroupOffsets, skipGroupToLatest } from '../../test/support/consumer-groups.ts';
 import { openTopicProducer, type TopicProducer } from '../../test/support/topic-producer.ts';
 import { readTopic } from '../../test/support/topic-records.ts';
 import { testStackEnvironment } from '../../test/support/test-stack-environment.ts';
@@ -171,9 +171,7 @@ describe('the notifier', () => {
     notifier = undefined;
     const record = (await readTopic(endpoints, topicNames.alerts)).find((candidate) => (candidate.value as Alert).alert_id === alertId);
     expect(record).toBeDefined();
-    await withKafkaAdmin(endpoints, (admin) =>
-      admin.setOffsets({ groupId: notifierConsumerGroup, topic: topicNames.alerts, partitions: [{ partition: record!.partition, offset: record!.offset }] }),
-    );
+    await setGroupOffsets(endpoints, notifierConsumerGroup, [{ topic: topicNames.alerts, partitions: [{ partition: record!.partition, offset: record!.offset }] }]);
     notifier = await startNotifier({ config, endpoints, port: 0, log });
 
     // The replayed alert is consumed again (its dead-lettered delivery released the inbox claim):

@@ -4,27 +4,39 @@
 // exchanges, real transfers — muddling this file's assertions. Moving the group to the end of its
 // topics before its processes start makes the file see only what it produces itself.
 import { createLogger } from '../../core/logger.ts';
-import { createKafkaClient, type Admin } from '../../core/kafka/kafka-client.ts';
+import { createKafkaClient, type Admin, type KafkaClient } from '../../core/kafka/kafka-client.ts';
+import { commitIdleGroupOffsets, type GroupOffsets } from '../../core/kafka/group-offsets.ts';
 import type { StackEndpoints } from '../../stack/endpoints.ts';
 
-/** Runs `use` with a connected Kafka admin client of the test stack, disconnected afterwards. */
-export async function withKafkaAdmin<T>(endpoints: StackEndpoints, use: (admin: Admin) => Promise<T>): Promise<T> {
+/** Runs `use` with a Kafka client of the test stack and its connected admin, disconnected afterwards. */
+export async function withKafka<T>(endpoints: StackEndpoints, use: (kafka: KafkaClient, admin: Admin) => Promise<T>): Promise<T> {
   const log = createLogger({ name: 'test-consumer-groups', level: 'warn' });
-  const admin = createKafkaClient({ brokers: endpoints.kafkaBrokers, security: endpoints.kafkaSecurity, clientId: 'test-consumer-groups', log, requestTimeoutMs: 10_000 }).admin();
+  const kafka = createKafkaClient({ brokers: endpoints.kafkaBrokers, security: endpoints.kafkaSecurity, clientId: 'test-consumer-groups', log, requestTimeoutMs: 10_000 });
+  const admin = kafka.admin();
   await admin.connect();
   try {
-    return await use(admin);
+    return await use(kafka, admin);
   } finally {
     await admin.disconnect();
   }
 }
 
-/** The group must have no live member (start its processes afterwards). */
+/** Runs `use` with a connected Kafka admin client of the test stack, disconnected afterwards. */
+export function withKafkaAdmin<T>(endpoints: StackEndpoints, use: (admin: Admin) => Promise<T>): Promise<T> {
+  return withKafka(endpoints, (_kafka, admin) => use(admin));
+}
+
+/** Commits the group's offsets; the group must have no live member. */
+export function setGroupOffsets(endpoints: StackEndpoints, groupId: string, offsets: readonly GroupOffsets[]): Promise<void> {
+  return withKafka(endpoints, (kafka) => commitIdleGroupOffsets(kafka, groupId, offsets));
+}
+
+/** The group must have no live member (start its processes afterwards). One group join for all its topics. */
 export async function skipGroupToLatest(endpoints: StackEndpoints, groupId: string, topics: readonly string[]): Promise<void> {
-  await withKafkaAdmin(endpoints, async (admin) => {
-    for (const topic of topics) {
-      const ends = await admin.fetchTopicOffsets(topic);
-      await admin.setOffsets({ groupId, topic, partitions: ends.map((end) => ({ partition: end.partition, offset: end.high })) });
-    }
+  await withKafka(endpoints, async (kafka, admin) => {
+    const offsets = await Promise.all(
+      topics.map(async (topic) => ({ topic, partitions: (await admin.fetchTopicOffsets(topic)).map((end) => ({ partition: end.partition, offset: end.high })) })),
+    );
+    await commitIdleGroupOffsets(kafka, groupId, offsets);
   });
 }
