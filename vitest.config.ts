@@ -1,18 +1,16 @@
-// Three tiers, one command (`npm test` runs them all, in this order):
+// Four tiers, one command (`npm test` runs them all, in this order):
 // - unit: `*.test.ts`, pure logic and the runtime through its test driver; no stack, no Java,
 //   seconds (`npm run test:unit`, the edit–run loop).
 // - integration: `*.int.test.ts`, one processor or module against the real Kafka broker, schema
 //   registry, PostgreSQL and EVM.
 // - e2e: `*.e2e.test.ts`, the whole pipeline as processes, kills included.
-// - chaos: `*.chaos.test.ts`, failover on a cluster of its own (`npm run test:chaos`); not part of
-//   `npm test` until it passes reliably (docs/failover.md says why).
+// - chaos: `*.chaos.test.ts`, failover on a three-broker cluster of its own, last
+//   (`npm run test:chaos` runs it alone).
 // The stack is started by the global setup of the tiers that need it, once per run however many of
 // them run (test/global-setup.ts shares it), and never for the unit tier.
 import { defineConfig } from 'vitest/config';
 
 const stackTiers = ['**/*.int.test.ts', '**/*.e2e.test.ts', '**/*.chaos.test.ts'];
-// Only asked for: `vitest run` runs every project it knows, and the chaos tier is not in `npm test` yet.
-const chaosRequested = process.env['PIPELINE_CHAOS'] === '1';
 
 export default defineConfig({
   test: {
@@ -61,21 +59,17 @@ export default defineConfig({
           sequence: { groupOrder: 2 },
         },
       },
-      ...(chaosRequested
-        ? [
-            {
-              extends: true as const,
-              test: {
-                name: 'chaos',
-                include: ['**/*.chaos.test.ts'],
-                globalSetup: ['test/global-setup.ts'],
-                fileParallelism: false,
-                hookTimeout: 600_000,
-                sequence: { groupOrder: 3 },
-              },
-            },
-          ]
-        : []),
+      {
+        extends: true,
+        test: {
+          name: 'chaos',
+          include: ['**/*.chaos.test.ts'],
+          globalSetup: ['test/global-setup.ts'],
+          fileParallelism: false,
+          hookTimeout: 600_000,
+          sequence: { groupOrder: 3 },
+        },
+      },
     ],
   },
 });
