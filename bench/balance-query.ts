@@ -115,7 +115,9 @@ interface ExplainFigure {
 /** EXPLAIN (ANALYZE, BUFFERS) of the store's own statement (its text and values), so it cannot drift from what the endpoint runs. */
 async function explain(client: pg.Client, clientId: string): Promise<ExplainFigure> {
   const query = clientBalanceQuery(clientId);
-  const result = await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS) ${query.sql}`, [...query.values]);
+  // slonik numbers its placeholders $slonik_N and renames them to $N when it executes; so here.
+  const text = query.sql.replace(/\$slonik_(\d+)/g, '$$$1');
+  const result = await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS) ${text}`, [...query.values]);
   const lines = result.rows.map((row) => row['QUERY PLAN']);
   const figure = (name: string): number => Number(/([\d.]+) ms/.exec(lines.find((line) => line.startsWith(name)) ?? '')?.[1] ?? Number.NaN);
   return { planningMs: figure('Planning Time'), executionMs: figure('Execution Time'), plan: lines.join('\n') };
