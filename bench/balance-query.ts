@@ -2,7 +2,7 @@
 // closed loop (one request at a time, the next sent when the answer is read), as an operator or a
 // dashboard calls it.
 //
-//   npx tsx bench/balance-query.ts [--requests 2000] [--without-indexes | --before-and-after [--before-requests 200]] [--plans]
+//   npx tsx bench/balance-query.ts [--requests 2000] [--without-indexes | --before-and-after [--before-requests 200]] [--plans] [--profile FILE]
 //
 // The admin process runs in-process (startAdmin, as the admin API's integration tests start it) on
 // the native stack, over a ledger seeded directly with set-based SQL (bench/support/
@@ -10,11 +10,17 @@
 // to random clients of that population, then to the largest client. --without-indexes drops the
 // indexes of db/migrations/017_balance_indexes.sql before seeding, so "before" and "after" come
 // from the same script; --before-and-after measures without them, then runs 017's own SQL and
-// measures again, over the same seeded ledger in one run (seeding takes minutes here). The EXPLAIN (ANALYZE, BUFFERS) time of each of the endpoint's queries is
-// printed for one ordinary client and for the largest (--plans prints the plans themselves).
+// measures again, over the same seeded ledger in one run (seeding takes minutes here). The EXPLAIN
+// (ANALYZE, BUFFERS) time of the endpoint's one statement (the store's own text,
+// clientBalanceQuery) is printed for one ordinary client and for the largest (--plans prints the
+// plans themselves, where each part's time is its SubPlan's).
 // The baseline is Kafka's own ProducerPerformance on the same broker in the same run, with records
 // of a PaymentReceived's size; the ratio is requests/s ÷ its records/s.
-import { readFile } from 'node:fs/promises';
+// --profile FILE: after the measurements, another --requests GETs of random clients run under the
+// V8 CPU profiler of this process (the admin runs in it), written to FILE (.cpuprofile, for Chrome
+// DevTools or speedscope), and the functions with the most self time are printed.
+import { readFile, writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { createLogger } from '../core/logger.ts';
@@ -24,7 +30,7 @@ import { formatTable, runBenchmark, withBenchStack, printRunHeader } from './sup
 import { aroundBaseline } from './support/producer-performance.ts';
 import { paymentRecordBytes } from './support/payment-record-size.ts';
 import { clientIdOf, largestClientIndex, seedBalanceLedger, type LedgerSeedShape } from './support/balance-ledger-seed.ts';
-import { balanceQueries } from './support/balance-queries.ts';
+import { clientBalanceQuery } from '../processors/settlement/settlement-read-model.ts';
 
 const log = createLogger({ name: 'bench', level: 'silent' });
 const migrationPath = new URL('../db/migrations/017_balance_indexes.sql', import.meta.url);
@@ -40,6 +46,7 @@ interface BenchOptions {
   readonly beforeAndAfter: boolean;
   readonly beforeRequests: number;
   readonly plans: boolean;
+  readonly profile: string | undefined;
 }
 
 function argumentsOf(argv: readonly string[]): BenchOptions {
@@ -51,6 +58,7 @@ function argumentsOf(argv: readonly string[]): BenchOptions {
       'before-and-after': { type: 'boolean', default: false },
       'before-requests': { type: 'string', default: '200' },
       plans: { type: 'boolean', default: false },
+      profile: { type: 'string' },
     },
     strict: true,
   });
@@ -59,7 +67,7 @@ function argumentsOf(argv: readonly string[]): BenchOptions {
   if (!Number.isInteger(requests) || requests < 100) throw new Error(`--requests must be an integer ≥ 100, got ${values.requests}`);
   if (!Number.isInteger(beforeRequests) || beforeRequests < 100) throw new Error(`--before-requests must be an integer ≥ 100, got ${values['before-requests']}`);
   if (values['without-indexes'] && values['before-and-after']) throw new Error('--without-indexes and --before-and-after exclude each other');
-  return { requests, withoutIndexes: values['without-indexes'], beforeAndAfter: values['before-and-after'], beforeRequests, plans: values.plans };
+  return { requests, withoutIndexes: values['without-indexes'], beforeAndAfter: values['before-and-after'], beforeRequests, plans: values.plans, profile: values.profile };
 }
 
 /** The index names 017 creates, read from the file itself so the option follows the migration. */
@@ -104,8 +112,12 @@ interface ExplainFigure {
   readonly plan: string;
 }
 
-async function explain(client: pg.Client, text: string, clientId: string): Promise<ExplainFigure> {
-  const result = await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS) ${text}`, [clientId]);
+/** EXPLAIN (ANALYZE, BUFFERS) of the store's own statement (its text and values), so it cannot drift from what the endpoint runs. */
+async function explain(client: pg.Client, clientId: string): Promise<ExplainFigure> {
+  const query = clientBalanceQuery(clientId);
+  // slonik numbers its placeholders $slonik_N and renames them to $N when it executes; so here.
+  const text = query.sql.replace(/\$slonik_(\d+)/g, '$$$1');
+  const result = await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS) ${text}`, [...query.values]);
   const lines = result.rows.map((row) => row['QUERY PLAN']);
   const figure = (name: string): number => Number(/([\d.]+) ms/.exec(lines.find((line) => line.startsWith(name)) ?? '')?.[1] ?? Number.NaN);
   return { planningMs: figure('Planning Time'), executionMs: figure('Execution Time'), plan: lines.join('\n') };
@@ -120,7 +132,7 @@ interface Measured {
 const ordinaryClient = clientIdOf(1);
 const largestClient = clientIdOf(largestClientIndex(shape));
 
-/** Warm-up, then the random clients and the largest client, then EXPLAIN of each query. */
+/** Warm-up, then the random clients and the largest client, then EXPLAIN of the statement. */
 async function measureBalance(database: pg.Client, get: (clientId: string) => Promise<void>, indexes: string, requests: number): Promise<Measured> {
   // Warm-up (JIT, pool, the pages of the sampled rows), not reported.
   await measure('warm-up', [...randomClients(shareOfRequests(requests)), largestClient, largestClient], get);
@@ -128,10 +140,7 @@ async function measureBalance(database: pg.Client, get: (clientId: string) => Pr
     await measure('random clients', randomClients(requests), get),
     await measure('largest client', Array.from({ length: shareOfRequests(requests) }, () => largestClient), get),
   ];
-  const explained = [];
-  for (const query of balanceQueries) {
-    explained.push({ name: query.name, ordinary: await explain(database, query.text, ordinaryClient), largest: await explain(database, query.text, largestClient) });
-  }
+  const explained = [{ name: 'the balance statement (loadClientBalance)', ordinary: await explain(database, ordinaryClient), largest: await explain(database, largestClient) }];
   return { indexes, rows, explained };
 }
 
@@ -172,6 +181,44 @@ function printMeasured(measured: Measured, baseline: number, plans: boolean): vo
     for (const row of measured.explained) {
       console.log(`\n--- ${row.name}, client ${ordinaryClient}\n${row.ordinary.plan}\n--- ${row.name}, client ${largestClient}\n${row.largest.plan}`);
     }
+  }
+}
+
+interface ProfileNode {
+  readonly id: number;
+  readonly callFrame: { readonly functionName: string; readonly url: string; readonly lineNumber: number };
+}
+interface CpuProfile {
+  readonly nodes: readonly ProfileNode[];
+  readonly samples?: readonly number[];
+}
+
+/** The requests under the CPU profiler; prints the top self-time functions, writes the profile. */
+async function profileRequests(file: string, requests: number, get: (clientId: string) => Promise<void>): Promise<void> {
+  const session = new Session();
+  session.connect();
+  try {
+    await session.post('Profiler.enable');
+    await session.post('Profiler.setSamplingInterval', { interval: 100 });
+    await session.post('Profiler.start');
+    const row = await measure('random clients (profiled)', randomClients(requests), get);
+    const { profile } = (await session.post('Profiler.stop')) as unknown as { profile: CpuProfile };
+    await writeFile(file, JSON.stringify(profile));
+    const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+    const self = new Map<string, number>();
+    const samples = profile.samples ?? [];
+    for (const id of samples) {
+      const frame = byId.get(id)?.callFrame;
+      if (frame === undefined) continue;
+      const where = frame.url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*?\/(processors|core|db|bench)\//, '$1/');
+      const key = `${frame.functionName || '(anonymous)'} ${where}:${frame.lineNumber + 1}`;
+      self.set(key, (self.get(key) ?? 0) + 1);
+    }
+    const top = [...self.entries()].sort((left, right) => right[1] - left[1]).slice(0, 30);
+    console.log(`\nCPU profile of ${row.requests} requests (p50 ${row.p50.toFixed(2)} ms, p99 ${row.p99.toFixed(2)} ms under the profiler) written to ${file}; top self time:`);
+    console.log(formatTable(['self %', 'function'], top.map(([key, count]) => [((100 * count) / samples.length).toFixed(1), key])));
+  } finally {
+    session.disconnect();
   }
 }
 
@@ -219,6 +266,7 @@ async function main(): Promise<void> {
           return runs;
         });
 
+        if (options.profile !== undefined) await profileRequests(options.profile, options.requests, get);
         printRunHeader(stack.mode, baseline.line);
         for (const each of measured) printMeasured(each, baseline.recordsPerSecond, options.plans);
         console.log('');
@@ -228,6 +276,7 @@ async function main(): Promise<void> {
           ...(options.withoutIndexes ? ['--without-indexes'] : []),
           ...(options.beforeAndAfter ? ['--before-and-after', `--before-requests ${options.beforeRequests}`] : []),
           ...(options.plans ? ['--plans'] : []),
+          ...(options.profile !== undefined ? [`--profile ${options.profile}`] : []),
         ];
         console.log(`reproduce: npx tsx bench/balance-query.ts ${flags.join(' ')}`);
       } finally {

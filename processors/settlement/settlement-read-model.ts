@@ -1,34 +1,30 @@
 // Settlement's read model, served by the admin API (settlement-routes.ts): a client's balance rows,
 // a payout batch's lineage, and what settlement did with an operator's requests. Reads only: every
 // write to settlement's tables is settlement's own (docs/ownership.md).
-import { sql, type CommonQueryMethods, type DatabasePool } from 'slonik';
+import { sql, type CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
 import { payoutBatchesTableRow } from '../../db/payout-batches-table.ts';
 import type { Decimal } from '../../core/money.ts';
 import { decimalColumn } from '../../db/column-types.ts';
+import { parseNumeric, parseTimestamp } from '../../db/pool.ts';
 import { destinationInForce } from '../../core/client-payout-config.ts';
 import type { BalanceInput, FreeGroupRow, HoldRow, OpenBatchRow, UnconvertedRow } from './client-balance.ts';
 
 const decimal = decimalColumn;
 
-const clientRow = z.object({
-  client_id: z.string(),
-  strategy: z.string(),
-  threshold_usd: decimal.nullable(),
-  wallet_address: z.string(),
-  payout_currency: z.string(),
-  payout_network: z.string(),
-  pending_wallet_address: z.string().nullable(),
-  pending_wallet_effective_at: z.date().nullable(),
-});
+// The balance's lists arrive as JSON arrays (one statement, see loadClientBalance). pg JSON.parses
+// a json column, so every NUMERIC and timestamptz inside is sent as PostgreSQL's text and parsed
+// here with the pool's own parsers: a Decimal exactly as the driver would make it, never a JS number.
+const numericText = z.string().transform(parseNumeric);
+const timestamptzText = z.string().transform((value) => parseTimestamp(value, true));
 
 const freeGroupRow = z.object({
   wallet_address: z.string(),
   payout_currency: z.string(),
   payout_network: z.string(),
-  unpaid_usdt: decimal,
+  unpaid_usdt: numericText,
   credits: z.number().int(),
-  oldest_credited_at: z.date(),
+  oldest_credited_at: timestamptzText,
 });
 
 const holdRow = z.object({
@@ -37,33 +33,55 @@ const holdRow = z.object({
   payout_network: z.string(),
   state: z.enum(['below_exchange_minimum', 'above_exchange_maximum', 'fee_floor_not_met', 'quote_unavailable']),
   reason: z.string(),
-  unpaid_usdt: decimal,
-  minimum_usdt: decimal.nullable(),
-  estimated_fee_usdt: decimal.nullable(),
-  evaluated_at: z.date(),
+  unpaid_usdt: numericText,
+  minimum_usdt: numericText.nullable(),
+  estimated_fee_usdt: numericText.nullable(),
+  evaluated_at: timestamptzText,
 });
 
-const openBatchRow = payoutBatchesTableRow.pick({
-  batch_id: true, wallet_address: true, payout_currency: true, payout_network: true, reason: true,
-  source_currency: true, source_amount: true, exchange_id: true, exchange_status: true,
-  failure_reason: true, attempts: true, next_retry_at: true, retries_exhausted_at: true, created_at:
-  true,
-}).extend({
+const openBatchRow = z.object({
+  batch_id: z.string(),
+  wallet_address: z.string(),
+  payout_currency: z.string(),
+  payout_network: z.string(),
   state: z.enum(['requested', 'swapping', 'failed']),
+  reason: payoutBatchesTableRow.shape.reason,
+  source_currency: z.string(),
+  source_amount: numericText,
   credits: z.number().int(),
+  exchange_id: z.string().nullable(),
+  exchange_status: z.string().nullable(),
+  failure_reason: z.string().nullable(),
+  attempts: z.number().int(),
+  next_retry_at: timestamptzText.nullable(),
+  retries_exhausted_at: timestamptzText.nullable(),
+  created_at: timestamptzText,
 });
 
-const unconvertedRow = z.object({
-  payments: z.number().int(),
-  usd_net: decimal,
-  swapping: z.number().int(),
-  returned: z.number().int(),
-  oldest_received_at: z.date().nullable(),
+const needsRecoveryRow = z.object({ batch_id: z.string(), payments: z.number().int(), usd_net: numericText, reason: z.string() });
+
+const balanceRow = z.object({
+  client_id: z.string(),
+  strategy: z.string(),
+  threshold_usd: decimal.nullable(),
+  wallet_address: z.string(),
+  payout_currency: z.string(),
+  payout_network: z.string(),
+  pending_wallet_address: z.string().nullable(),
+  pending_wallet_effective_at: z.date().nullable(),
+  free_groups: z.array(freeGroupRow),
+  holds: z.array(holdRow),
+  open_batches: z.array(openBatchRow),
+  unconverted_payments: z.number().int(),
+  unconverted_usd_net: decimal,
+  unconverted_swapping: z.number().int(),
+  unconverted_returned: z.number().int(),
+  unconverted_oldest_received_at: z.date().nullable(),
+  needs_recovery: z.array(needsRecoveryRow),
+  credited_usdt: decimal,
+  paid_out_usdt: decimal,
+  unpaid_usdt: decimal,
 });
-
-const needsRecoveryRow = z.object({ batch_id: z.string(), payments: z.number().int(), usd_net: decimal, reason: z.string() });
-
-const totalsRow = z.object({ credited_usdt: decimal, paid_out_usdt: decimal, unpaid_usdt: decimal });
 
 export interface BalanceTotals {
   readonly creditedUsdt: Decimal;
@@ -78,111 +96,139 @@ export interface ClientBalanceRows {
   readonly totals: BalanceTotals;
 }
 
-/** Everything GET /api/clients/:clientId/balance shows, read in one snapshot; null for an unknown client. */
-export async function loadClientBalance(pool: DatabasePool, clientId: string, now: Date, maxAgeMs: number): Promise<ClientBalanceRows | null> {
-  // One REPEATABLE READ snapshot, so a payout finishing between two queries is never counted twice.
-  return pool.transaction(async (transaction) => {
-    await transaction.query(sql.unsafe`SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY`);
-    const client = await transaction.maybeOne(sql.type(clientRow)`
-      SELECT client_id, strategy, threshold_usd, wallet_address, payout_currency, payout_network, pending_wallet_address, pending_wallet_effective_at
-      FROM clients WHERE client_id = ${clientId}`);
-    if (client === null) return null;
-    const destination = destinationInForce(client, now);
-    const keyOf = (row: { wallet_address: string; payout_currency: string; payout_network: string }) => ({
-      clientId,
-      walletAddress: row.wallet_address,
-      payoutCurrency: row.payout_currency,
-      payoutNetwork: row.payout_network,
-    });
-    const freeGroups: FreeGroupRow[] = (
-      await transaction.any(sql.type(freeGroupRow)`
-        SELECT wallet_address, payout_currency, payout_network, sum(usdt_amount) AS unpaid_usdt, count(*)::int AS credits, min(credited_at) AS oldest_credited_at
-        FROM unpaid_credit_states WHERE client_id = ${clientId} AND window_state = 'free'
-        GROUP BY wallet_address, payout_currency, payout_network
-        ORDER BY min(credited_at), wallet_address, payout_currency, payout_network`)
-    ).map((row) => ({ key: keyOf(row), unpaidUsdt: row.unpaid_usdt, credits: row.credits, oldestCreditedAt: row.oldest_credited_at }));
-    const holds: HoldRow[] = (
-      await transaction.any(sql.type(holdRow)`
-        SELECT wallet_address, payout_currency, payout_network, state, reason, unpaid_usdt, minimum_usdt, estimated_fee_usdt, evaluated_at
-        FROM payout_group_holds WHERE client_id = ${clientId}`)
-    ).map((row) => ({
-      key: keyOf(row),
-      state: row.state,
-      reason: row.reason,
-      unpaidUsdt: row.unpaid_usdt,
-      minimumUsdt: row.minimum_usdt,
-      estimatedFeeUsdt: row.estimated_fee_usdt,
-      evaluatedAt: row.evaluated_at,
-    }));
-    // Live batches, and failed ones still waiting for (or needing) their retry.
-    const openBatches: OpenBatchRow[] = (
-      await transaction.any(sql.type(openBatchRow)`
-        SELECT p.batch_id, p.wallet_address, p.payout_currency, p.payout_network, p.state, p.reason, p.source_currency, p.source_amount,
-               (SELECT count(*)::int FROM payout_batch_members m WHERE m.payout_batch_id = p.batch_id) AS credits,
-               p.exchange_id, p.exchange_status, p.failure_reason, p.attempts, p.next_retry_at, p.retries_exhausted_at, p.created_at
-        FROM payout_batches p
-        WHERE p.client_id = ${clientId}
-          AND (p.state IN ('requested', 'swapping')
-               OR (p.state = 'failed' AND NOT EXISTS (SELECT 1 FROM payout_batches r WHERE r.retry_of = p.batch_id)
-                   AND (p.next_retry_at IS NOT NULL OR p.retries_exhausted_at IS NOT NULL)))
-        ORDER BY p.created_at, p.batch_id`)
-    ).map((row) => ({
-      batchId: row.batch_id,
-      key: keyOf(row),
-      state: row.state,
-      reason: row.reason,
-      sourceCurrency: row.source_currency,
-      sourceAmount: row.source_amount,
-      credits: row.credits,
-      exchangeId: row.exchange_id,
-      exchangeStatus: row.exchange_status,
-      failureReason: row.failure_reason,
-      attempts: row.attempts,
-      nextRetryAt: row.next_retry_at,
-      retriesExhaustedAt: row.retries_exhausted_at,
-      createdAt: row.created_at,
-    }));
-    const unconverted = await transaction.one(sql.type(unconvertedRow)`
+/**
+ * The one statement GET /api/clients/:clientId/balance runs: one row for a registered client (none
+ * for an unknown one) carrying the client, its free groups (from unpaid_credit_states, the view the
+ * payout window decides on), holds, open payout batches, unconverted payments, payments needing
+ * recovery and credit totals. Exported so bench/balance-query.ts EXPLAINs exactly this text.
+ */
+export function clientBalanceQuery(clientId: string) {
+  return sql.type(balanceRow)`
+    SELECT c.client_id, c.strategy, c.threshold_usd, c.wallet_address, c.payout_currency, c.payout_network,
+           c.pending_wallet_address, c.pending_wallet_effective_at,
+           (SELECT coalesce(json_agg(json_build_object(
+                     'wallet_address', g.wallet_address, 'payout_currency', g.payout_currency, 'payout_network', g.payout_network,
+                     'unpaid_usdt', g.unpaid_usdt::text, 'credits', g.credits, 'oldest_credited_at', g.oldest_credited_at::text)
+                   ORDER BY g.oldest_credited_at, g.wallet_address, g.payout_currency, g.payout_network), '[]'::json)
+            FROM (SELECT wallet_address, payout_currency, payout_network, sum(usdt_amount) AS unpaid_usdt, count(*)::int AS credits,
+                         min(credited_at) AS oldest_credited_at
+                  FROM unpaid_credit_states WHERE client_id = ${clientId} AND window_state = 'free'
+                  GROUP BY wallet_address, payout_currency, payout_network) g) AS free_groups,
+           (SELECT coalesce(json_agg(json_build_object(
+                     'wallet_address', h.wallet_address, 'payout_currency', h.payout_currency, 'payout_network', h.payout_network,
+                     'state', h.state, 'reason', h.reason, 'unpaid_usdt', h.unpaid_usdt::text, 'minimum_usdt', h.minimum_usdt::text,
+                     'estimated_fee_usdt', h.estimated_fee_usdt::text, 'evaluated_at', h.evaluated_at::text)), '[]'::json)
+            FROM payout_group_holds h WHERE h.client_id = ${clientId}) AS holds,
+           -- Live batches, and failed ones still waiting for (or needing) their retry.
+           (SELECT coalesce(json_agg(json_build_object(
+                     'batch_id', p.batch_id, 'wallet_address', p.wallet_address, 'payout_currency', p.payout_currency,
+                     'payout_network', p.payout_network, 'state', p.state, 'reason', p.reason, 'source_currency', p.source_currency,
+                     'source_amount', p.source_amount::text,
+                     'credits', (SELECT count(*)::int FROM payout_batch_members m WHERE m.payout_batch_id = p.batch_id),
+                     'exchange_id', p.exchange_id, 'exchange_status', p.exchange_status, 'failure_reason', p.failure_reason,
+                     'attempts', p.attempts, 'next_retry_at', p.next_retry_at::text, 'retries_exhausted_at', p.retries_exhausted_at::text,
+                     'created_at', p.created_at::text)
+                   ORDER BY p.created_at, p.batch_id), '[]'::json)
+            FROM payout_batches p
+            WHERE p.client_id = ${clientId}
+              AND (p.state IN ('requested', 'swapping')
+                   OR (p.state = 'failed' AND NOT EXISTS (SELECT 1 FROM payout_batches r WHERE r.retry_of = p.batch_id)
+                       AND (p.next_retry_at IS NOT NULL OR p.retries_exhausted_at IS NOT NULL)))) AS open_batches,
+           u.payments AS unconverted_payments, u.usd_net AS unconverted_usd_net, u.swapping AS unconverted_swapping,
+           u.returned AS unconverted_returned, u.oldest_received_at AS unconverted_oldest_received_at,
+           (SELECT coalesce(json_agg(json_build_object('batch_id', r.batch_id, 'payments', r.payments, 'usd_net', r.usd_net::text, 'reason', r.reason)
+                   ORDER BY r.first_failed_at, r.batch_id), '[]'::json)
+            FROM (SELECT l.conversion_batch_id AS batch_id, count(*)::int AS payments, sum(l.usd_net) AS usd_net,
+                         coalesce(min(b.failure_reason), 'no reason') AS reason, min(b.failed_at) AS first_failed_at
+                  FROM payment_ledger l JOIN conversion_batches b ON b.batch_id = l.conversion_batch_id
+                  WHERE l.client_id = ${clientId} AND l.state = 'needs_recovery'
+                  GROUP BY l.conversion_batch_id) r) AS needs_recovery,
+           t.credited_usdt, t.paid_out_usdt, t.unpaid_usdt
+    FROM clients c
+    CROSS JOIN LATERAL (
       SELECT count(*)::int AS payments, coalesce(sum(l.usd_net), 0) AS usd_net,
              (count(*) FILTER (WHERE l.state = 'swapping'))::int AS swapping,
              (count(*) FILTER (WHERE l.state = 'pending_conversion'
                 AND EXISTS (SELECT 1 FROM conversion_batch_members m WHERE m.payment_id = l.payment_id AND m.released_at IS NOT NULL)))::int AS returned,
              min(l.received_at) AS oldest_received_at
-      FROM payment_ledger l WHERE l.client_id = ${clientId} AND l.state IN ('pending_conversion', 'swapping')`);
-    const needsRecovery = await transaction.any(sql.type(needsRecoveryRow)`
-      SELECT l.conversion_batch_id AS batch_id, count(*)::int AS payments, sum(l.usd_net) AS usd_net, coalesce(min(b.failure_reason), 'no reason') AS reason
-      FROM payment_ledger l JOIN conversion_batches b ON b.batch_id = l.conversion_batch_id
-      WHERE l.client_id = ${clientId} AND l.state = 'needs_recovery'
-      GROUP BY l.conversion_batch_id ORDER BY min(b.failed_at), l.conversion_batch_id`);
-    const totals = await transaction.one(sql.type(totalsRow)`
+      FROM payment_ledger l WHERE l.client_id = ${clientId} AND l.state IN ('pending_conversion', 'swapping')) u
+    CROSS JOIN LATERAL (
       SELECT coalesce(sum(usdt_amount), 0) AS credited_usdt,
              coalesce(sum(usdt_amount) FILTER (WHERE paid_out_at IS NOT NULL), 0) AS paid_out_usdt,
              coalesce(sum(usdt_amount) FILTER (WHERE paid_out_at IS NULL), 0) AS unpaid_usdt
-      FROM usdt_credits WHERE client_id = ${clientId}`);
-    const unconvertedInput: UnconvertedRow = {
-      payments: unconverted.payments,
-      usdNet: unconverted.usd_net,
-      swapping: unconverted.swapping,
-      returnedFromFailedConversion: unconverted.returned,
-      oldestReceivedAt: unconverted.oldest_received_at,
-    };
-    return {
-      clientId,
-      strategy: client.strategy,
-      input: {
-        thresholdUsd: client.strategy === 'instant' ? null : client.threshold_usd,
-        destination: { walletAddress: destination.wallet_address, payoutCurrency: destination.payout_currency, payoutNetwork: destination.payout_network },
-        freeGroups,
-        holds,
-        openBatches,
-        unconverted: unconvertedInput,
-        needsRecovery: needsRecovery.map((row) => ({ batchId: row.batch_id, payments: row.payments, usdNet: row.usd_net, reason: row.reason })),
-        maxAgeMs,
-        now,
-      },
-      totals: { creditedUsdt: totals.credited_usdt, paidOutUsdt: totals.paid_out_usdt, unpaidUsdt: totals.unpaid_usdt },
-    };
+      FROM usdt_credits WHERE client_id = ${clientId}) t
+    WHERE c.client_id = ${clientId}`;
+}
+
+/** Everything GET /api/clients/:clientId/balance shows, read in one snapshot; null for an unknown client. */
+export async function loadClientBalance(pool: CommonQueryMethods, clientId: string, now: Date, maxAgeMs: number): Promise<ClientBalanceRows | null> {
+  // ONE statement, so ONE snapshot: a statement sees the database as of its start in every
+  // subquery, so a payout finishing meanwhile is never counted twice (in flight and paid) — the
+  // consistency the REPEATABLE READ transaction of seven queries gave, without BEGIN, SET
+  // TRANSACTION, six more round trips and COMMIT. No explicit transaction is needed; it reads only.
+  const row = await pool.maybeOne(clientBalanceQuery(clientId));
+  if (row === null) return null;
+  const destination = destinationInForce(row, now);
+  const keyOf = (group: { wallet_address: string; payout_currency: string; payout_network: string }) => ({
+    clientId,
+    walletAddress: group.wallet_address,
+    payoutCurrency: group.payout_currency,
+    payoutNetwork: group.payout_network,
   });
+  const freeGroups: FreeGroupRow[] = row.free_groups.map((group) => ({
+    key: keyOf(group),
+    unpaidUsdt: group.unpaid_usdt,
+    credits: group.credits,
+    oldestCreditedAt: group.oldest_credited_at,
+  }));
+  const holds: HoldRow[] = row.holds.map((hold) => ({
+    key: keyOf(hold),
+    state: hold.state,
+    reason: hold.reason,
+    unpaidUsdt: hold.unpaid_usdt,
+    minimumUsdt: hold.minimum_usdt,
+    estimatedFeeUsdt: hold.estimated_fee_usdt,
+    evaluatedAt: hold.evaluated_at,
+  }));
+  const openBatches: OpenBatchRow[] = row.open_batches.map((batch) => ({
+    batchId: batch.batch_id,
+    key: keyOf(batch),
+    state: batch.state,
+    reason: batch.reason,
+    sourceCurrency: batch.source_currency,
+    sourceAmount: batch.source_amount,
+    credits: batch.credits,
+    exchangeId: batch.exchange_id,
+    exchangeStatus: batch.exchange_status,
+    failureReason: batch.failure_reason,
+    attempts: batch.attempts,
+    nextRetryAt: batch.next_retry_at,
+    retriesExhaustedAt: batch.retries_exhausted_at,
+    createdAt: batch.created_at,
+  }));
+  const unconverted: UnconvertedRow = {
+    payments: row.unconverted_payments,
+    usdNet: row.unconverted_usd_net,
+    swapping: row.unconverted_swapping,
+    returnedFromFailedConversion: row.unconverted_returned,
+    oldestReceivedAt: row.unconverted_oldest_received_at,
+  };
+  return {
+    clientId,
+    strategy: row.strategy,
+    input: {
+      thresholdUsd: row.strategy === 'instant' ? null : row.threshold_usd,
+      destination: { walletAddress: destination.wallet_address, payoutCurrency: destination.payout_currency, payoutNetwork: destination.payout_network },
+      freeGroups,
+      holds,
+      openBatches,
+      unconverted,
+      needsRecovery: row.needs_recovery.map((recovery) => ({ batchId: recovery.batch_id, payments: recovery.payments, usdNet: recovery.usd_net, reason: recovery.reason })),
+      maxAgeMs,
+      now,
+    },
+    totals: { creditedUsdt: row.credited_usdt, paidOutUsdt: row.paid_out_usdt, unpaidUsdt: row.unpaid_usdt },
+  };
 }
 
 // ---- lineage ----------------------------------------------------------------------------------
