@@ -53,6 +53,7 @@ import type { EvmRpc, TransactionReceipt } from './evm-rpc.ts';
 import { feeAboveCapPrefix, planFees, planReplacementFees } from './fee-plan.ts';
 import { checkFunding, checkTokenFunding, worstCaseEthOf, type WalletSnapshot } from './funding-check.ts';
 import { decideNonceStatus, type NonceFacts, type NonceFinding } from './nonce-check.ts';
+import { createPassProfile, profiledRpc, type PassProfile } from './pass-profile.ts';
 import { ledgerNoncesOf, recordedGenesisOf, recordNonceStatus } from './nonce-status-store.ts';
 import {
   countOpenTransfers,
@@ -169,7 +170,10 @@ function signedViewOf(row: TransferRow): SignedTransferView {
 }
 
 export function createChainWorker(options: ChainWorkerOptions): ChainWorker {
-  const { pool, rpc, signer, settings, log, metrics } = options;
+  const { pool, signer, settings, log, metrics } = options;
+  let profile: (PassProfile & { rpcCall(method: string, ms: number): void }) | null = null;
+  const rpc = profiledRpc(options.rpc, () => profile);
+  const phase = <T>(name: string, work: () => Promise<T>): Promise<T> => (profile === null ? work() : profile.phase(name, work));
   const sender = signer.address;
   const retry =
     options.retry ??
@@ -310,6 +314,7 @@ export function createChainWorker(options: ChainWorkerOptions): ChainWorker {
       for (const { view } of taken) await recordBroadcast(transaction, view.transferId, now);
       await insertOutboxRecords(transaction, taken.map(({ view }) => broadcastEvent(view, now)));
     });
+    profile?.count('broadcast', taken.length);
     for (const { view, outcome } of taken) {
       metrics.broadcast(outcome);
       logOf(view).info({ txHash: view.txHash, nonce: view.nonce.toString(), outcome }, 'transfer broadcast');
@@ -691,8 +696,9 @@ export function createChainWorker(options: ChainWorkerOptions): ChainWorker {
 
   /** Resolves to true when it took a full page of requests: more may be waiting. */
   async function signRequestedTransfers(connection: DatabasePoolConnection): Promise<boolean> {
-    const requested = await loadOpenTransfers(connection, 'requested', transfersPerPassMax);
+    const requested = await phase('sign.load', () => loadOpenTransfers(connection, 'requested', transfersPerPassMax));
     if (requested.length === 0) return false;
+    profile?.count('requested', requested.length);
     // The requests are stored (committed) and nothing is signed yet.
     failpoint('chain.after-claim');
     const block = await chain(() => rpc.latestBlock());
@@ -718,14 +724,14 @@ export function createChainWorker(options: ChainWorkerOptions): ChainWorker {
     // Every estimate of the pass at once, against the same mined state each was asked on one by
     // one before (nothing of ours is broadcast while the pass signs); an error is kept for its
     // transfer's checks below.
-    const estimates = await eachAtMost(nodeCallsInFlightMax, requested, async (row): Promise<GasEstimate> => {
+    const estimates = await phase('sign.estimate', () => eachAtMost(nodeCallsInFlightMax, requested, async (row): Promise<GasEstimate> => {
       const call = transferCallOf(row.asset, row.to_address, row.amount_base_units, options.usdtContractAddress);
       try {
         return { ok: true, estimate: await chain(() => rpc.estimateGas({ from: sender, to: call.to, data: call.data, value: call.value })) };
       } catch (error) {
         return { ok: false, error };
       }
-    });
+    }));
     const approved: ApprovedTransfer[] = [];
     let refused = 0;
     for (const [index, row] of requested.entries()) {
@@ -751,7 +757,7 @@ export function createChainWorker(options: ChainWorkerOptions): ChainWorker {
     if (approved.length > 0) {
       const pendingNonce = await chain(() => rpc.transactionCount(sender, 'pending'));
       try {
-        await signAndStore(connection, approved, fees, pendingNonce);
+        await phase('sign.store', () => signAndStore(connection, approved, fees, pendingNonce));
       } catch (error) {
         pageMoved = false;
         if (isRetriable(error) || error instanceof InvariantViolation) throw error;
@@ -761,7 +767,7 @@ export function createChainWorker(options: ChainWorkerOptions): ChainWorker {
       }
     }
     // Freshly signed transfers are sent in the same pass.
-    await broadcastSignedTransfers(connection);
+    await phase('broadcast', () => broadcastSignedTransfers(connection));
     return pageMoved && requested.length === transfersPerPassMax;
   }
 
@@ -821,25 +827,28 @@ export function createChainWorker(options: ChainWorkerOptions): ChainWorker {
 
   /** Resolves to true when the pass took a full page of requests (more may be queued). */
   async function pass(connection: DatabasePoolConnection): Promise<boolean> {
-    const finding = await checkNonces(connection);
+    const finding = await phase('nonces', () => checkNonces(connection));
     if (finding.blocksSending) {
       // Nothing is signed, broadcast, re-broadcast or replaced: on a node that lacks the ledger's
       // nonces every transaction would wait forever, or land on another chain.
       await holdOpenTransfers(connection, finding.reason ?? finding.status);
       return false;
     }
-    await broadcastSignedTransfers(connection);
-    const broadcast = await loadOpenTransfers(connection, 'broadcast', transfersPerPassMax);
+    await phase('broadcast', () => broadcastSignedTransfers(connection));
+    const broadcast = await phase('watch.load', () => loadOpenTransfers(connection, 'broadcast', transfersPerPassMax));
     // A replacement stored but never broadcast is sent first, alone (broadcastStoredReplacement);
     // every other broadcast transfer is observed together with the rest of the pass.
     const unsent = broadcast.filter((row) => row.attempt_broadcast_at === null);
     const watched = broadcast.filter((row) => row.attempt_broadcast_at !== null).map(signedViewOf);
+    profile?.count('watched', broadcast.length);
     for (const row of unsent) await isolated(row, 'watch', () => watchBroadcast(connection, signedViewOf(row)));
-    const observations = await observeAll(connection, watched);
-    for (const [index, view] of watched.entries()) {
-      const observation = observations[index];
-      if (observation !== undefined) await isolated(view.row, 'watch', () => watchMined(connection, view, observation()));
-    }
+    const observations = await phase('watch.observe', () => observeAll(connection, watched));
+    await phase('watch.record', async () => {
+      for (const [index, view] of watched.entries()) {
+        const observation = observations[index];
+        if (observation !== undefined) await isolated(view.row, 'watch', () => watchMined(connection, view, observation()));
+      }
+    });
     return signRequestedTransfers(connection);
   }
 
@@ -850,15 +859,20 @@ export function createChainWorker(options: ChainWorkerOptions): ChainWorker {
         metrics.leader(leader);
         if (!leader) return { leader: false, moreQueued: false };
         let moreQueued = false;
+        profile = createPassProfile();
         try {
           moreQueued = await pass(connection);
-          const counts = await countOpenTransfers(connection);
+          const counts = await phase('count', () => countOpenTransfers(connection));
           metrics.openTransfers(counts.byState, counts.waiting);
         } catch (error) {
           metrics.passFailed();
           throw error;
         } finally {
           await unlockSender(connection, sender);
+          const summary = profile.summary();
+          profile = null;
+          // Only a pass that had something to do: an idle poll every CHAIN_POLL_INTERVAL says nothing.
+          if ((summary.counts['requested'] ?? 0) + (summary.counts['watched'] ?? 0) + (summary.counts['broadcast'] ?? 0) > 0) log.info(summary, 'chain pass');
         }
         return { leader: true, moreQueued };
       }),
