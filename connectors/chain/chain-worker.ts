@@ -62,7 +62,7 @@ import {
   loadOpenTransfers,
   lockNextNonce,
   pendingSpendOf,
-  recordBroadcast,
+  recordBroadcastAll,
   recordAttemptBroadcast,
   recordBroadcastAttempt,
   recordDropped,
@@ -70,9 +70,11 @@ import {
   recordMinedOutcome,
   recordReplaced,
   recordSeen,
+  recordSeenAll,
   recordWaiting,
   storeReplacement,
-  storeSigned,
+  storeSignedAll,
+  type SignedFields,
   tryLockSender,
   unlockSender,
   type AttemptRow,
@@ -151,6 +153,15 @@ interface SignedTransferView extends SignedSubject {
   readonly row: TransferRow;
   readonly rawTransaction: string;
   readonly lastSeenAt: Date | null;
+}
+
+/**
+ * The common watch outcomes of a pass, written together after every transfer was looked at (a
+ * transaction per confirmed transfer and a statement per pending one were most of a pass).
+ */
+interface WatchBatch {
+  readonly confirmed: { view: SignedTransferView; mined: AttemptRow; receipt: ReceiptView; at: Date }[];
+  readonly seen: { transferId: string; receipt: ReceiptView | null }[];
 }
 
 /** What the chain says about a transfer, and which of its transactions (if any) was mined. */
@@ -311,7 +322,7 @@ export function createChainWorker(options: ChainWorkerOptions): ChainWorker {
     if (taken.length === 0) return;
     const now = options.now();
     await connection.transaction(async (transaction) => {
-      for (const { view } of taken) await recordBroadcast(transaction, view.transferId, now);
+      await recordBroadcastAll(transaction, taken.map(({ view }) => view.transferId), now);
       await insertOutboxRecords(transaction, taken.map(({ view }) => broadcastEvent(view, now)));
     });
     profile?.count('broadcast', taken.length);
@@ -494,7 +505,56 @@ export function createChainWorker(options: ChainWorkerOptions): ChainWorker {
     await watchMined(connection, view, await observe(connection, view));
   }
 
-  async function watchMined(connection: DatabasePoolConnection, view: SignedTransferView, observation: Observation): Promise<void> {
+  /** A confirmed transfer's state change and its event, with the log line and metrics after the commit. */
+  function confirmedRecords(item: WatchBatch['confirmed'][number]): OutboxRecord {
+    return confirmedEvent({ ...item.view, txHash: item.mined.tx_hash }, item.receipt, item.at);
+  }
+
+  function afterConfirmed(item: WatchBatch['confirmed'][number]): void {
+    const { view, mined, receipt, at } = item;
+    metrics.finished('confirmed');
+    metrics.confirmedAfter((at.getTime() - view.row.received_at.getTime()) / 1_000);
+    logOf(view).info(
+      {
+        txHash: mined.tx_hash,
+        attempt: mined.attempt,
+        blockNumber: receipt.blockNumber.toString(),
+        gasUsed: receipt.gasUsed.toString(),
+        effectiveGasPriceWei: receipt.effectiveGasPriceWei.toString(),
+      },
+      'transfer confirmed',
+    );
+  }
+
+  /**
+   * Writes a pass's confirmations in ONE transaction — each transfer's state change with its
+   * CONFIRMED event, as emitIn does for one, so none is ever recorded without its event — and the
+   * pending ones' last sighting in one statement. A batch the database refuses is written again
+   * transfer by transfer, so one bad row does not hold the others.
+   */
+  async function flushWatchBatch(connection: DatabasePoolConnection, batch: WatchBatch): Promise<void> {
+    if (batch.confirmed.length > 0) {
+      try {
+        await connection.transaction(async (transaction) => {
+          for (const item of batch.confirmed) await recordMinedOutcome(transaction, item.view.transferId, 'confirmed', item.mined.tx_hash, item.receipt, null, item.at);
+          await insertOutboxRecords(transaction, batch.confirmed.map(confirmedRecords));
+        });
+        for (const item of batch.confirmed) afterConfirmed(item);
+      } catch (error) {
+        if (isRetriable(error) || error instanceof InvariantViolation) throw error;
+        log.warn({ err: error, transfers: batch.confirmed.length }, 'recording the pass confirmations in one transaction failed; recording each alone');
+        for (const item of batch.confirmed) {
+          await isolated(item.view.row, 'watch', async () => {
+            await emitIn(connection, [confirmedRecords(item)], (transaction) => recordMinedOutcome(transaction, item.view.transferId, 'confirmed', item.mined.tx_hash, item.receipt, null, item.at));
+            afterConfirmed(item);
+          });
+        }
+      }
+    }
+    await recordSeenAll(connection, batch.seen, options.now());
+  }
+
+  async function watchMined(connection: DatabasePoolConnection, view: SignedTransferView, observation: Observation, batch?: WatchBatch): Promise<void> {
     assertInvariant(view.lastSeenAt !== null, 'a broadcast transfer has been seen', { transferId: view.transferId });
     const now = options.now();
     const decision = decideWatch({ nonce: view.nonce, lastSeenAt: view.lastSeenAt }, observation.chain, settings, now);
@@ -509,6 +569,10 @@ export function createChainWorker(options: ChainWorkerOptions): ChainWorker {
           return;
         }
         const minedView = { ...view, txHash: mined.tx_hash };
+        if (decision.kind === 'confirmed' && batch !== undefined) {
+          batch.confirmed.push({ view, mined, receipt: decision.receipt, at: now });
+          return;
+        }
         if (decision.kind === 'confirmed') {
           await emitIn(connection, [confirmedEvent(minedView, decision.receipt, now)], (transaction) =>
             recordMinedOutcome(transaction, view.transferId, 'confirmed', mined.tx_hash, decision.receipt, null, now),
@@ -536,12 +600,19 @@ export function createChainWorker(options: ChainWorkerOptions): ChainWorker {
       }
       case 'mined':
         // Also clears a block recorded before a reorganisation moved the transaction back to the pool.
-        await recordSeen(connection, view.transferId, decision.receipt, now);
+        if (batch !== undefined) batch.seen.push({ transferId: view.transferId, receipt: decision.receipt });
+        else await recordSeen(connection, view.transferId, decision.receipt, now);
         return;
       case 'pending': {
-        await recordSeen(connection, view.transferId, null, now);
         const broadcastAt = view.row.attempt_broadcast_at;
-        if (broadcastAt !== null && isStuck(broadcastAt, now, settings.stuckAfterMs)) {
+        const stuck = broadcastAt !== null && isStuck(broadcastAt, now, settings.stuckAfterMs);
+        // A stuck one is written at once: its replacement may record a waiting reason after it.
+        if (batch !== undefined && !stuck) {
+          batch.seen.push({ transferId: view.transferId, receipt: null });
+          return;
+        }
+        await recordSeen(connection, view.transferId, null, now);
+        if (broadcastAt !== null && stuck) {
           const pendingSeconds = Math.round((now.getTime() - broadcastAt.getTime()) / 1_000);
           await replaceCurrent(connection, view, 'fee_bump', `pending for ${pendingSeconds} s (CHAIN_STUCK_AFTER ${Math.round(settings.stuckAfterMs / 1_000)} s) at max fee ${view.row.max_fee_per_gas_wei} wei`);
         }
@@ -659,20 +730,23 @@ export function createChainWorker(options: ChainWorkerOptions): ChainWorker {
     const signed: { row: TransferRow; gasLimit: bigint; hash: string; nonce: bigint }[] = [];
     await connection.transaction(async (transaction) => {
       signed.length = 0;
-      for (const { row, call, gasLimit } of approved) {
-        const nextNonce = await lockNextNonce(transaction, sender, now);
-        // The node may be ahead (the wallet was used elsewhere); our own record may be ahead (signed
-        // transactions the node has not seen yet, or forgot). Never reuse either.
-        const nonce = nextNonce > pendingNonce ? nextNonce : pendingNonce;
+      // The sender's row stays locked (FOR UPDATE) until the commit; the page takes the nonces after
+      // it, one each, consecutive, and stores them with their signed bytes in the same transaction.
+      const nextNonce = await lockNextNonce(transaction, sender, now);
+      // The node may be ahead (the wallet was used elsewhere); our own record may be ahead (signed
+      // transactions the node has not seen yet, or forgot). Never reuse either.
+      const firstNonce = nextNonce > pendingNonce ? nextNonce : pendingNonce;
+      const stored: { transferId: string; fields: SignedFields }[] = [];
+      for (const [index, { row, call, gasLimit }] of approved.entries()) {
+        const nonce = firstNonce + BigInt(index);
         const transfer = await signer.sign({ chainId: knownChainId, nonce, call, gasLimit, maxFeePerGasWei, maxPriorityFeePerGasWei });
-        await storeSigned(
-          transaction,
-          row.transfer_id,
-          { senderAddress: sender, nonce, gasLimit, maxFeePerGasWei, maxPriorityFeePerGasWei, rawTransaction: transfer.rawTransaction, txHash: transfer.hash },
-          now,
-        );
+        stored.push({
+          transferId: row.transfer_id,
+          fields: { senderAddress: sender, nonce, gasLimit, maxFeePerGasWei, maxPriorityFeePerGasWei, rawTransaction: transfer.rawTransaction, txHash: transfer.hash },
+        });
         signed.push({ row, gasLimit, hash: transfer.hash, nonce });
       }
+      await storeSignedAll(transaction, stored, now);
     });
     for (const { row, gasLimit, hash, nonce } of signed) {
       logOf(subjectOf(row)).info(
@@ -844,10 +918,12 @@ export function createChainWorker(options: ChainWorkerOptions): ChainWorker {
     for (const row of unsent) await isolated(row, 'watch', () => watchBroadcast(connection, signedViewOf(row)));
     const observations = await phase('watch.observe', () => observeAll(connection, watched));
     await phase('watch.record', async () => {
+      const batch: WatchBatch = { confirmed: [], seen: [] };
       for (const [index, view] of watched.entries()) {
         const observation = observations[index];
-        if (observation !== undefined) await isolated(view.row, 'watch', () => watchMined(connection, view, observation()));
+        if (observation !== undefined) await isolated(view.row, 'watch', () => watchMined(connection, view, observation(), batch));
       }
+      await flushWatchBatch(connection, batch);
     });
     return signRequestedTransfers(connection);
   }
