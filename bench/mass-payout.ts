@@ -149,7 +149,10 @@ async function runRound(stack: BenchStack, database: DatabasePool, clients: numb
   await fundHostWallet(stack, usdtPerClient.times(clients).plus(1));
   const processes: BenchProcess[] = [];
   try {
-    processes.push(await startBenchProcess(stack, 'chain', 'CHAIN_CONNECTOR_PORT', environment));
+    // BENCH_CHAIN_LOG_LEVEL=info logs the chain connector's per-pass profile ('chain pass': time per
+    // phase and per node call), which says where stage 4 goes; the default keeps it quiet.
+    const chainLogLevel = process.env['BENCH_CHAIN_LOG_LEVEL'];
+    processes.push(await startBenchProcess(stack, 'chain', 'CHAIN_CONNECTOR_PORT', { ...environment, ...(chainLogLevel === undefined || chainLogLevel === '' ? {} : { LOG_LEVEL: chainLogLevel }) }));
     processes.push(await startBenchProcess(stack, 'changenow', 'CHANGENOW_CONNECTOR_PORT', environment));
     processes.push(await startBenchProcess(stack, 'settlement', 'SETTLEMENT_PORT', environment));
     const producer = await openTopicProducer(stack.endpoints);

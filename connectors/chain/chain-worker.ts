@@ -53,6 +53,7 @@ import type { EvmRpc, TransactionReceipt } from './evm-rpc.ts';
 import { feeAboveCapPrefix, planFees, planReplacementFees } from './fee-plan.ts';
 import { checkFunding, checkTokenFunding, worstCaseEthOf, type WalletSnapshot } from './funding-check.ts';
 import { decideNonceStatus, type NonceFacts, type NonceFinding } from './nonce-check.ts';
+import { createPassProfile, profiledRpc, type PassProfile } from './pass-profile.ts';
 import { ledgerNoncesOf, recordedGenesisOf, recordNonceStatus } from './nonce-status-store.ts';
 import {
   countOpenTransfers,
@@ -61,7 +62,7 @@ import {
   loadOpenTransfers,
   lockNextNonce,
   pendingSpendOf,
-  recordBroadcast,
+  recordBroadcastAll,
   recordAttemptBroadcast,
   recordBroadcastAttempt,
   recordDropped,
@@ -69,9 +70,11 @@ import {
   recordMinedOutcome,
   recordReplaced,
   recordSeen,
+  recordSeenAll,
   recordWaiting,
   storeReplacement,
-  storeSigned,
+  storeSignedAll,
+  type SignedFields,
   tryLockSender,
   unlockSender,
   type AttemptRow,
@@ -152,6 +155,15 @@ interface SignedTransferView extends SignedSubject {
   readonly lastSeenAt: Date | null;
 }
 
+/**
+ * The common watch outcomes of a pass, written together after every transfer was looked at (a
+ * transaction per confirmed transfer and a statement per pending one were most of a pass).
+ */
+interface WatchBatch {
+  readonly confirmed: { view: SignedTransferView; mined: AttemptRow; receipt: ReceiptView; at: Date }[];
+  readonly seen: { transferId: string; receipt: ReceiptView | null }[];
+}
+
 /** What the chain says about a transfer, and which of its transactions (if any) was mined. */
 interface Observation {
   readonly chain: ChainView;
@@ -169,7 +181,10 @@ function signedViewOf(row: TransferRow): SignedTransferView {
 }
 
 export function createChainWorker(options: ChainWorkerOptions): ChainWorker {
-  const { pool, rpc, signer, settings, log, metrics } = options;
+  const { pool, signer, settings, log, metrics } = options;
+  let profile: (PassProfile & { rpcCall(method: string, ms: number): void }) | null = null;
+  const rpc = profiledRpc(options.rpc, () => profile);
+  const phase = <T>(name: string, work: () => Promise<T>): Promise<T> => (profile === null ? work() : profile.phase(name, work));
   const sender = signer.address;
   const retry =
     options.retry ??
@@ -307,9 +322,10 @@ export function createChainWorker(options: ChainWorkerOptions): ChainWorker {
     if (taken.length === 0) return;
     const now = options.now();
     await connection.transaction(async (transaction) => {
-      for (const { view } of taken) await recordBroadcast(transaction, view.transferId, now);
+      await recordBroadcastAll(transaction, taken.map(({ view }) => view.transferId), now);
       await insertOutboxRecords(transaction, taken.map(({ view }) => broadcastEvent(view, now)));
     });
+    profile?.count('broadcast', taken.length);
     for (const { view, outcome } of taken) {
       metrics.broadcast(outcome);
       logOf(view).info({ txHash: view.txHash, nonce: view.nonce.toString(), outcome }, 'transfer broadcast');
@@ -489,7 +505,56 @@ export function createChainWorker(options: ChainWorkerOptions): ChainWorker {
     await watchMined(connection, view, await observe(connection, view));
   }
 
-  async function watchMined(connection: DatabasePoolConnection, view: SignedTransferView, observation: Observation): Promise<void> {
+  /** A confirmed transfer's state change and its event, with the log line and metrics after the commit. */
+  function confirmedRecords(item: WatchBatch['confirmed'][number]): OutboxRecord {
+    return confirmedEvent({ ...item.view, txHash: item.mined.tx_hash }, item.receipt, item.at);
+  }
+
+  function afterConfirmed(item: WatchBatch['confirmed'][number]): void {
+    const { view, mined, receipt, at } = item;
+    metrics.finished('confirmed');
+    metrics.confirmedAfter((at.getTime() - view.row.received_at.getTime()) / 1_000);
+    logOf(view).info(
+      {
+        txHash: mined.tx_hash,
+        attempt: mined.attempt,
+        blockNumber: receipt.blockNumber.toString(),
+        gasUsed: receipt.gasUsed.toString(),
+        effectiveGasPriceWei: receipt.effectiveGasPriceWei.toString(),
+      },
+      'transfer confirmed',
+    );
+  }
+
+  /**
+   * Writes a pass's confirmations in ONE transaction — each transfer's state change with its
+   * CONFIRMED event, as emitIn does for one, so none is ever recorded without its event — and the
+   * pending ones' last sighting in one statement. A batch the database refuses is written again
+   * transfer by transfer, so one bad row does not hold the others.
+   */
+  async function flushWatchBatch(connection: DatabasePoolConnection, batch: WatchBatch): Promise<void> {
+    if (batch.confirmed.length > 0) {
+      try {
+        await connection.transaction(async (transaction) => {
+          for (const item of batch.confirmed) await recordMinedOutcome(transaction, item.view.transferId, 'confirmed', item.mined.tx_hash, item.receipt, null, item.at);
+          await insertOutboxRecords(transaction, batch.confirmed.map(confirmedRecords));
+        });
+        for (const item of batch.confirmed) afterConfirmed(item);
+      } catch (error) {
+        if (isRetriable(error) || error instanceof InvariantViolation) throw error;
+        log.warn({ err: error, transfers: batch.confirmed.length }, 'recording the pass confirmations in one transaction failed; recording each alone');
+        for (const item of batch.confirmed) {
+          await isolated(item.view.row, 'watch', async () => {
+            await emitIn(connection, [confirmedRecords(item)], (transaction) => recordMinedOutcome(transaction, item.view.transferId, 'confirmed', item.mined.tx_hash, item.receipt, null, item.at));
+            afterConfirmed(item);
+          });
+        }
+      }
+    }
+    await recordSeenAll(connection, batch.seen, options.now());
+  }
+
+  async function watchMined(connection: DatabasePoolConnection, view: SignedTransferView, observation: Observation, batch?: WatchBatch): Promise<void> {
     assertInvariant(view.lastSeenAt !== null, 'a broadcast transfer has been seen', { transferId: view.transferId });
     const now = options.now();
     const decision = decideWatch({ nonce: view.nonce, lastSeenAt: view.lastSeenAt }, observation.chain, settings, now);
@@ -504,6 +569,10 @@ export function createChainWorker(options: ChainWorkerOptions): ChainWorker {
           return;
         }
         const minedView = { ...view, txHash: mined.tx_hash };
+        if (decision.kind === 'confirmed' && batch !== undefined) {
+          batch.confirmed.push({ view, mined, receipt: decision.receipt, at: now });
+          return;
+        }
         if (decision.kind === 'confirmed') {
           await emitIn(connection, [confirmedEvent(minedView, decision.receipt, now)], (transaction) =>
             recordMinedOutcome(transaction, view.transferId, 'confirmed', mined.tx_hash, decision.receipt, null, now),
@@ -531,12 +600,19 @@ export function createChainWorker(options: ChainWorkerOptions): ChainWorker {
       }
       case 'mined':
         // Also clears a block recorded before a reorganisation moved the transaction back to the pool.
-        await recordSeen(connection, view.transferId, decision.receipt, now);
+        if (batch !== undefined) batch.seen.push({ transferId: view.transferId, receipt: decision.receipt });
+        else await recordSeen(connection, view.transferId, decision.receipt, now);
         return;
       case 'pending': {
-        await recordSeen(connection, view.transferId, null, now);
         const broadcastAt = view.row.attempt_broadcast_at;
-        if (broadcastAt !== null && isStuck(broadcastAt, now, settings.stuckAfterMs)) {
+        const stuck = broadcastAt !== null && isStuck(broadcastAt, now, settings.stuckAfterMs);
+        // A stuck one is written at once: its replacement may record a waiting reason after it.
+        if (batch !== undefined && !stuck) {
+          batch.seen.push({ transferId: view.transferId, receipt: null });
+          return;
+        }
+        await recordSeen(connection, view.transferId, null, now);
+        if (broadcastAt !== null && stuck) {
           const pendingSeconds = Math.round((now.getTime() - broadcastAt.getTime()) / 1_000);
           await replaceCurrent(connection, view, 'fee_bump', `pending for ${pendingSeconds} s (CHAIN_STUCK_AFTER ${Math.round(settings.stuckAfterMs / 1_000)} s) at max fee ${view.row.max_fee_per_gas_wei} wei`);
         }
@@ -654,20 +730,23 @@ export function createChainWorker(options: ChainWorkerOptions): ChainWorker {
     const signed: { row: TransferRow; gasLimit: bigint; hash: string; nonce: bigint }[] = [];
     await connection.transaction(async (transaction) => {
       signed.length = 0;
-      for (const { row, call, gasLimit } of approved) {
-        const nextNonce = await lockNextNonce(transaction, sender, now);
-        // The node may be ahead (the wallet was used elsewhere); our own record may be ahead (signed
-        // transactions the node has not seen yet, or forgot). Never reuse either.
-        const nonce = nextNonce > pendingNonce ? nextNonce : pendingNonce;
+      // The sender's row stays locked (FOR UPDATE) until the commit; the page takes the nonces after
+      // it, one each, consecutive, and stores them with their signed bytes in the same transaction.
+      const nextNonce = await lockNextNonce(transaction, sender, now);
+      // The node may be ahead (the wallet was used elsewhere); our own record may be ahead (signed
+      // transactions the node has not seen yet, or forgot). Never reuse either.
+      const firstNonce = nextNonce > pendingNonce ? nextNonce : pendingNonce;
+      const stored: { transferId: string; fields: SignedFields }[] = [];
+      for (const [index, { row, call, gasLimit }] of approved.entries()) {
+        const nonce = firstNonce + BigInt(index);
         const transfer = await signer.sign({ chainId: knownChainId, nonce, call, gasLimit, maxFeePerGasWei, maxPriorityFeePerGasWei });
-        await storeSigned(
-          transaction,
-          row.transfer_id,
-          { senderAddress: sender, nonce, gasLimit, maxFeePerGasWei, maxPriorityFeePerGasWei, rawTransaction: transfer.rawTransaction, txHash: transfer.hash },
-          now,
-        );
+        stored.push({
+          transferId: row.transfer_id,
+          fields: { senderAddress: sender, nonce, gasLimit, maxFeePerGasWei, maxPriorityFeePerGasWei, rawTransaction: transfer.rawTransaction, txHash: transfer.hash },
+        });
         signed.push({ row, gasLimit, hash: transfer.hash, nonce });
       }
+      await storeSignedAll(transaction, stored, now);
     });
     for (const { row, gasLimit, hash, nonce } of signed) {
       logOf(subjectOf(row)).info(
@@ -691,8 +770,9 @@ export function createChainWorker(options: ChainWorkerOptions): ChainWorker {
 
   /** Resolves to true when it took a full page of requests: more may be waiting. */
   async function signRequestedTransfers(connection: DatabasePoolConnection): Promise<boolean> {
-    const requested = await loadOpenTransfers(connection, 'requested', transfersPerPassMax);
+    const requested = await phase('sign.load', () => loadOpenTransfers(connection, 'requested', transfersPerPassMax));
     if (requested.length === 0) return false;
+    profile?.count('requested', requested.length);
     // The requests are stored (committed) and nothing is signed yet.
     failpoint('chain.after-claim');
     const block = await chain(() => rpc.latestBlock());
@@ -718,14 +798,14 @@ export function createChainWorker(options: ChainWorkerOptions): ChainWorker {
     // Every estimate of the pass at once, against the same mined state each was asked on one by
     // one before (nothing of ours is broadcast while the pass signs); an error is kept for its
     // transfer's checks below.
-    const estimates = await eachAtMost(nodeCallsInFlightMax, requested, async (row): Promise<GasEstimate> => {
+    const estimates = await phase('sign.estimate', () => eachAtMost(nodeCallsInFlightMax, requested, async (row): Promise<GasEstimate> => {
       const call = transferCallOf(row.asset, row.to_address, row.amount_base_units, options.usdtContractAddress);
       try {
         return { ok: true, estimate: await chain(() => rpc.estimateGas({ from: sender, to: call.to, data: call.data, value: call.value })) };
       } catch (error) {
         return { ok: false, error };
       }
-    });
+    }));
     const approved: ApprovedTransfer[] = [];
     let refused = 0;
     for (const [index, row] of requested.entries()) {
@@ -751,7 +831,7 @@ export function createChainWorker(options: ChainWorkerOptions): ChainWorker {
     if (approved.length > 0) {
       const pendingNonce = await chain(() => rpc.transactionCount(sender, 'pending'));
       try {
-        await signAndStore(connection, approved, fees, pendingNonce);
+        await phase('sign.store', () => signAndStore(connection, approved, fees, pendingNonce));
       } catch (error) {
         pageMoved = false;
         if (isRetriable(error) || error instanceof InvariantViolation) throw error;
@@ -761,7 +841,7 @@ export function createChainWorker(options: ChainWorkerOptions): ChainWorker {
       }
     }
     // Freshly signed transfers are sent in the same pass.
-    await broadcastSignedTransfers(connection);
+    await phase('broadcast', () => broadcastSignedTransfers(connection));
     return pageMoved && requested.length === transfersPerPassMax;
   }
 
@@ -821,25 +901,30 @@ export function createChainWorker(options: ChainWorkerOptions): ChainWorker {
 
   /** Resolves to true when the pass took a full page of requests (more may be queued). */
   async function pass(connection: DatabasePoolConnection): Promise<boolean> {
-    const finding = await checkNonces(connection);
+    const finding = await phase('nonces', () => checkNonces(connection));
     if (finding.blocksSending) {
       // Nothing is signed, broadcast, re-broadcast or replaced: on a node that lacks the ledger's
       // nonces every transaction would wait forever, or land on another chain.
       await holdOpenTransfers(connection, finding.reason ?? finding.status);
       return false;
     }
-    await broadcastSignedTransfers(connection);
-    const broadcast = await loadOpenTransfers(connection, 'broadcast', transfersPerPassMax);
+    await phase('broadcast', () => broadcastSignedTransfers(connection));
+    const broadcast = await phase('watch.load', () => loadOpenTransfers(connection, 'broadcast', transfersPerPassMax));
     // A replacement stored but never broadcast is sent first, alone (broadcastStoredReplacement);
     // every other broadcast transfer is observed together with the rest of the pass.
     const unsent = broadcast.filter((row) => row.attempt_broadcast_at === null);
     const watched = broadcast.filter((row) => row.attempt_broadcast_at !== null).map(signedViewOf);
+    profile?.count('watched', broadcast.length);
     for (const row of unsent) await isolated(row, 'watch', () => watchBroadcast(connection, signedViewOf(row)));
-    const observations = await observeAll(connection, watched);
-    for (const [index, view] of watched.entries()) {
-      const observation = observations[index];
-      if (observation !== undefined) await isolated(view.row, 'watch', () => watchMined(connection, view, observation()));
-    }
+    const observations = await phase('watch.observe', () => observeAll(connection, watched));
+    await phase('watch.record', async () => {
+      const batch: WatchBatch = { confirmed: [], seen: [] };
+      for (const [index, view] of watched.entries()) {
+        const observation = observations[index];
+        if (observation !== undefined) await isolated(view.row, 'watch', () => watchMined(connection, view, observation(), batch));
+      }
+      await flushWatchBatch(connection, batch);
+    });
     return signRequestedTransfers(connection);
   }
 
@@ -850,15 +935,20 @@ export function createChainWorker(options: ChainWorkerOptions): ChainWorker {
         metrics.leader(leader);
         if (!leader) return { leader: false, moreQueued: false };
         let moreQueued = false;
+        profile = createPassProfile();
         try {
           moreQueued = await pass(connection);
-          const counts = await countOpenTransfers(connection);
+          const counts = await phase('count', () => countOpenTransfers(connection));
           metrics.openTransfers(counts.byState, counts.waiting);
         } catch (error) {
           metrics.passFailed();
           throw error;
         } finally {
           await unlockSender(connection, sender);
+          const summary = profile.summary();
+          profile = null;
+          // Only a pass that had something to do: an idle poll every CHAIN_POLL_INTERVAL says nothing.
+          if ((summary.counts['requested'] ?? 0) + (summary.counts['watched'] ?? 0) + (summary.counts['broadcast'] ?? 0) > 0) log.info(summary, 'chain pass');
         }
         return { leader: true, moreQueued };
       }),

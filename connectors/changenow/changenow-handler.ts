@@ -12,7 +12,7 @@ import { subscribe, type ConsumedRecord, type SubscribedSchema } from '../../cor
 import type { Processor } from '../../core/processing/processor.ts';
 import type { ChainEvent } from '../../schemas/generated/records.ts';
 import { topicNames } from '../../topics/topics.ts';
-import { conversionIntent, isRejection, payoutIntent } from './swap-intent.ts';
+import { conversionIntent, isRejection, payoutIntent, type SwapIntent } from './swap-intent.ts';
 import { swapEventRecord } from './swap-records.ts';
 import { openSwapCommandStore, type SwapCommandStore } from './swap-store.ts';
 import type { SwapMetrics } from './swap-metrics.ts';
@@ -56,8 +56,12 @@ function createChangeNowHandler(options: ChangeNowHandlerOptions): ChangeNowProc
   return async (records, context) => {
     const { store } = context;
     const ended: EndedSwap[] = [];
+    // The chunk's commands are stored together, in one statement (storeIntents), flushed before any
+    // chain event so the records still take effect in their order.
+    let pending: { intent: SwapIntent; correlationId: string }[] = [];
     for (const record of records) {
       if (record.schemaName === 'chain-event') {
+        await storeIntents();
         await applyChainEvent(record);
         continue;
       }
@@ -67,15 +71,25 @@ function createChangeNowHandler(options: ChangeNowHandlerOptions): ChangeNowProc
         context.reject(record, intent.field, intent.rule, intent.reason);
         continue;
       }
-      const inserted = await store.insertIntent(intent, record.correlationId, context.now);
-      if (inserted) {
+      pending.push({ intent, correlationId: record.correlationId });
+    }
+    await storeIntents();
+    return ended;
+
+    async function storeIntents(): Promise<void> {
+      if (pending.length === 0) return;
+      const intents = pending;
+      pending = [];
+      // A command already stored (a replay past the inbox) is dropped on its primary key.
+      const inserted = await store.insertIntents(intents, context.now);
+      for (const { intent, correlationId } of intents) {
+        if (!inserted.has(intent.commandId)) continue;
         log.info(
-          { commandId: intent.commandId, kind: intent.kind, route: intent.route, pair: `${intent.fromCurrency}/${intent.fromNetwork}→${intent.toCurrency}/${intent.toNetwork}`, fromAmount: intent.fromAmount.toFixed(), correlationId: record.correlationId },
+          { commandId: intent.commandId, kind: intent.kind, route: intent.route, pair: `${intent.fromCurrency}/${intent.fromNetwork}→${intent.toCurrency}/${intent.toNetwork}`, fromAmount: intent.fromAmount.toFixed(), correlationId },
           'swap command accepted',
         );
       }
     }
-    return ended;
 
     async function applyChainEvent(record: ConsumedRecord<'chain-event'>): Promise<void> {
       const event: ChainEvent = record.value;

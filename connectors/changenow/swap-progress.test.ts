@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Decimal } from '../../core/money.ts';
-import { nextPollDelayMs, progressOf, type ObservedExchange } from './swap-progress.ts';
+import { awaitsOurPayIn, nextPollDelayMs, progressOf, type ObservedExchange } from './swap-progress.ts';
 
 function observed(overrides: Partial<ObservedExchange>): ObservedExchange {
   return { status: 'waiting', amountFrom: null, amountTo: null, payinHash: null, payoutHash: null, refundHash: null, ...overrides };
@@ -34,5 +34,14 @@ describe('exchange progress', () => {
 
   it('backs off from the first interval to the cap while nothing changes', () => {
     expect([0, 1, 2, 3, 10, 80].map((idle) => nextPollDelayMs(idle, 2_000, 60_000))).toEqual([2_000, 4_000, 8_000, 16_000, 60_000, 60_000]);
+  });
+
+  it('waits for our own pay-in without polling while the exchange has seen no deposit', () => {
+    expect(awaitsOurPayIn('paying_in', 'new')).toBe(true);
+    expect(awaitsOurPayIn('paying_in', 'waiting')).toBe(true);
+    expect(awaitsOurPayIn('paying_in', null)).toBe(true);
+    // ChangeNow saw a deposit before our chain event: it moves, so it is followed as usual.
+    expect(awaitsOurPayIn('paying_in', 'confirming')).toBe(false);
+    expect(awaitsOurPayIn('following', 'waiting')).toBe(false);
   });
 });

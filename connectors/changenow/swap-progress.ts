@@ -57,3 +57,14 @@ export function nextPollDelayMs(idlePolls: number, initialMs: number, maxMs: num
   const factor = 2 ** Math.min(idlePolls, 30);
   return Math.min(maxMs, initialMs * factor);
 }
+
+/**
+ * Whether the exchange is only waiting for our own pay-in. ChangeNow's `new` and `waiting` mean "no
+ * deposit seen yet": nothing moves until our transfer lands, and the chain connector's CONFIRMED
+ * event (not a poll) is what tells us it did — it moves the command to `following`, which polls at
+ * once. Polling meanwhile would only spend the shared rate budget, so such a command is polled at
+ * the capped interval (a safety net, should the event be late) instead of backing off from the first.
+ */
+export function awaitsOurPayIn(state: string, status: string | null): boolean {
+  return state === 'paying_in' && (status === null || status === 'new' || status === 'waiting');
+}

@@ -31,7 +31,7 @@ import type { Decimal } from '../../core/money.ts';
 import { failpoint } from '../../core/failpoints.ts';
 import { insertOutboxRecords, type OutboxRecord } from '../../core/processing/outbox.ts';
 import { payInBaseUnits } from './swap-intent.ts';
-import { nextPollDelayMs, progressOf, type ObservedExchange } from './swap-progress.ts';
+import { awaitsOurPayIn, nextPollDelayMs, progressOf, type ObservedExchange } from './swap-progress.ts';
 import { payInTransferId, swapEventRecord, transferRequestRecord } from './swap-records.ts';
 import { commandById, dueCommands, isDue, postpone, transition, type SwapCommandRow, type Transition } from './swap-store.ts';
 import {
@@ -268,23 +268,27 @@ export function createSwapWorker(options: SwapWorkerOptions): SwapWorker {
       switch (progress.kind) {
         case 'unchanged': {
           const idlePolls = row.idle_polls + 1;
+          const delayMs = awaitsOurPayIn(row.state, row.exchange_status) ? options.pollIntervalMaxMs : nextPollDelayMs(idlePolls, options.pollIntervalMs, options.pollIntervalMaxMs);
           await transition(db, {
             commandId: row.command_id,
             from: row.state,
             to: row.state,
             now: at,
-            nextAttemptAt: new Date(at.getTime() + nextPollDelayMs(idlePolls, options.pollIntervalMs, options.pollIntervalMaxMs)),
+            nextAttemptAt: new Date(at.getTime() + delayMs),
             set: { idlePolls, lastError: null },
           });
           return;
         }
-        case 'status':
+        case 'status': {
+          // Still waiting for our pay-in (new → waiting): the chain event, not a poll, moves it on.
+          const delayMs = awaitsOurPayIn(row.state, progress.status) ? options.pollIntervalMaxMs : options.pollIntervalMs;
           await withinTransaction(
-            { commandId: row.command_id, from: row.state, to: row.state, now: at, nextAttemptAt: new Date(at.getTime() + options.pollIntervalMs), set: { exchangeStatus: progress.status, idlePolls: 0, lastError: null } },
+            { commandId: row.command_id, from: row.state, to: row.state, now: at, nextAttemptAt: new Date(at.getTime() + delayMs), set: { exchangeStatus: progress.status, idlePolls: 0, lastError: null } },
             [swapEventRecord(row, 'STATUS_CHANGED', { status: progress.status, amountFrom: observed.amountFrom }, at)],
           );
           log.info({ commandId: row.command_id, exchangeId: row.exchange_id, status: progress.status, correlationId: row.correlation_id }, 'exchange status changed');
           return;
+        }
         case 'finished': {
           const applied = await withinTransaction(
             {
