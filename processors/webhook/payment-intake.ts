@@ -1,21 +1,23 @@
 // Turns verified, validated IPNs into their effect: a receipt for every status, and for a finished
-// payment one accepted-payment row and one PaymentReceived record in the outbox — all in one
-// PostgreSQL transaction, before the webhook answers.
+// payment one accepted-payment row and one PaymentReceived record in the outbox — all written by
+// one PostgreSQL statement (so atomically), before the webhook answers.
 //
 // Why this is exactly once in effect (nothing lost, nothing doubled, nothing half-written):
 // - The webhook_payments primary key decides "accepted": `INSERT … ON CONFLICT DO NOTHING` lets
-//   exactly one delivery of a payment id through, whichever transaction commits first; a second
+//   exactly one delivery of a payment id through, whichever statement commits first; a second
 //   delivery (NOWPayments retries, or two concurrent ones) waits on the row, then finds it and is
 //   answered `duplicate` — or is quarantined when its amounts or client differ.
-// - The PaymentReceived record is written to the outbox in the same transaction as that row, so it
-//   exists if and only if the payment was accepted. The outbox relay publishes it at least once
-//   (acks=all); every consumer dedupes on payment_id in its inbox. A 2xx is sent only after the
-//   commit: SIGKILL before it loses nothing NOWPayments will not retry, after it loses nothing.
+// - The PaymentReceived record is written to the outbox by the same statement as that row, from
+//   its RETURNING, so it exists if and only if the payment was accepted. The outbox relay
+//   publishes it at least once (acks=all); every consumer dedupes on payment_id in its inbox. A
+//   2xx is sent only after the commit: SIGKILL before it loses nothing NOWPayments will not retry,
+//   after it loses nothing.
 // - Kafka and the schema registry are not on the request's path, so the webhook keeps accepting
 //   payments while they are down; the relay publishes the backlog when they are back.
-// - Concurrent requests share one transaction (core/group-commit.ts): the cost of a round trip
-//   and a WAL flush is paid per batch, not per request. Rows are written in payment-id order so
-//   two batches with overlapping ids cannot deadlock. A batch PostgreSQL refuses as a whole for a
+// - Concurrent requests share one statement (core/group-commit.ts, `decideBatch` below): the cost
+//   of a round trip and a WAL flush is paid per batch, not per request, and a batch is one round
+//   trip (it was BEGIN + 5 statements + COMMIT). Rows are written in payment-id order so two
+//   batches with overlapping ids cannot deadlock. A batch PostgreSQL refuses as a whole for a
 //   reason other than an outage is retried one request at a time, so one bad request cannot
 //   refuse the others.
 import { sql, type CommonQueryMethods, type DatabasePool, type DatabaseTransactionConnection } from 'slonik';
