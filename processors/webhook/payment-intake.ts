@@ -1,29 +1,31 @@
 // Turns verified, validated IPNs into their effect: a receipt for every status, and for a finished
-// payment one accepted-payment row and one PaymentReceived record in the outbox — all in one
-// PostgreSQL transaction, before the webhook answers.
+// payment one accepted-payment row and one PaymentReceived record in the outbox — all written by
+// one PostgreSQL statement (so atomically), before the webhook answers.
 //
 // Why this is exactly once in effect (nothing lost, nothing doubled, nothing half-written):
 // - The webhook_payments primary key decides "accepted": `INSERT … ON CONFLICT DO NOTHING` lets
-//   exactly one delivery of a payment id through, whichever transaction commits first; a second
+//   exactly one delivery of a payment id through, whichever statement commits first; a second
 //   delivery (NOWPayments retries, or two concurrent ones) waits on the row, then finds it and is
 //   answered `duplicate` — or is quarantined when its amounts or client differ.
-// - The PaymentReceived record is written to the outbox in the same transaction as that row, so it
-//   exists if and only if the payment was accepted. The outbox relay publishes it at least once
-//   (acks=all); every consumer dedupes on payment_id in its inbox. A 2xx is sent only after the
-//   commit: SIGKILL before it loses nothing NOWPayments will not retry, after it loses nothing.
+// - The PaymentReceived record is written to the outbox by the same statement as that row, from
+//   its RETURNING, so it exists if and only if the payment was accepted. The outbox relay
+//   publishes it at least once (acks=all); every consumer dedupes on payment_id in its inbox. A
+//   2xx is sent only after the commit: SIGKILL before it loses nothing NOWPayments will not retry,
+//   after it loses nothing.
 // - Kafka and the schema registry are not on the request's path, so the webhook keeps accepting
 //   payments while they are down; the relay publishes the backlog when they are back.
-// - Concurrent requests share one transaction (core/group-commit.ts): the cost of a round trip
-//   and a WAL flush is paid per batch, not per request. Rows are written in payment-id order so
-//   two batches with overlapping ids cannot deadlock. A batch PostgreSQL refuses as a whole for a
+// - Concurrent requests share one statement (core/group-commit.ts, `decideBatch` below): the cost
+//   of a round trip and a WAL flush is paid per batch, not per request, and a batch is one round
+//   trip (it was BEGIN + 5 statements + COMMIT). Rows are written in payment-id order so two
+//   batches with overlapping ids cannot deadlock. A batch PostgreSQL refuses as a whole for a
 //   reason other than an outage is retried one request at a time, so one bad request cannot
 //   refuse the others.
-import { sql, type DatabasePool, type DatabaseTransactionConnection } from 'slonik';
+import { sql, type CommonQueryMethods, type DatabasePool, type DatabaseTransactionConnection } from 'slonik';
 import { z } from 'zod';
 import { createGroupCommit, type Settled } from '../../core/group-commit.ts';
 import { isRetriable, PipelineError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
-import { insertEncodedOutboxRecords, type OutboxRecord } from '../../core/processing/outbox.ts';
+import type { OutboxRecord } from '../../core/processing/outbox.ts';
 import { encodeAvroValue } from '../../schemas/avro-codec.ts';
 import { valueTypeOf } from '../../schemas/value-types.ts';
 import { classifyDatabaseError } from '../../db/errors.ts';
@@ -82,37 +84,9 @@ export interface PaymentIntakeOptions {
   inFlightMax?: number;
 }
 
-const acceptedPaymentRow = z.object({
-  payment_id: z.string(),
-  client_id: z.string(),
-  usd_amount: z.string(),
-  eth_amount: z.string(),
-});
-type AcceptedPayment = z.infer<typeof acceptedPaymentRow>;
-
 interface Received extends IntakeRequest {
   readonly receivedAt: Date;
 }
-
-function sameFacts(notification: IpnNotification, accepted: AcceptedPayment): boolean {
-  return (
-    accepted.client_id === notification.order.clientId &&
-    notification.priceAmount.equals(accepted.usd_amount) &&
-    notification.outcomeAmount !== null &&
-    notification.outcomeAmount.equals(accepted.eth_amount)
-  );
-}
-
-function factsOf(notification: IpnNotification): AcceptedPayment {
-  return {
-    payment_id: notification.paymentId,
-    client_id: notification.order.clientId,
-    usd_amount: notification.priceAmount.toFixed(),
-    eth_amount: notification.outcomeAmount?.toFixed() ?? '0',
-  };
-}
-
-const byText = (left: string, right: string): number => (left < right ? -1 : left > right ? 1 : 0);
 
 type EncodedPaymentRecord = OutboxRecord<'payment-received'> & { readonly payload: Buffer };
 
@@ -131,131 +105,199 @@ function paymentRecordOf(request: Received): EncodedPaymentRecord {
   };
 }
 
-/** Inserts the first occurrence of each new payment id; returns the ids this transaction inserted. */
-async function insertAcceptedPayments(transaction: DatabaseTransactionConnection, candidates: readonly Received[]): Promise<Set<string>> {
-  if (candidates.length === 0) return new Set();
-  const sorted = [...candidates].sort((left, right) => byText(left.notification.paymentId, right.notification.paymentId));
-  const rows = await transaction.any(sql.type(z.object({ payment_id: z.string() }))`
-    INSERT INTO webhook_payments (payment_id, client_id, order_id, usd_amount, eth_amount, correlation_id, accepted_at)
-    SELECT * FROM unnest(
-      ${sql.array(sorted.map((r) => r.notification.paymentId), 'text')}::text[],
-      ${sql.array(sorted.map((r) => r.notification.order.clientId), 'text')}::text[],
-      ${sql.array(sorted.map((r) => r.notification.orderId), 'text')}::text[],
-      ${sql.array(sorted.map((r) => r.notification.priceAmount.toFixed()), 'numeric')}::numeric[],
-      ${sql.array(sorted.map((r) => r.notification.outcomeAmount?.toFixed() ?? '0'), 'numeric')}::numeric[],
-      ${sql.array(sorted.map((r) => r.correlationId), 'text')}::text[],
-      ${sql.array(sorted.map((r) => r.receivedAt.toISOString()), 'timestamptz')}::timestamptz[]
+/**
+ * What the statement decided for one request:
+ * - `produced`: it inserted the payment row (and wrote the receipt and the outbox record);
+ * - `duplicate`: the payment was accepted with the same facts (its receipt was written);
+ * - `recorded`: not a finished payment (its receipt was written);
+ * - `conflict`: accepted with other facts; nothing of this request was written;
+ * - `unseen`: another transaction inserted the payment id while this statement waited on it, and
+ *   committed after this statement's snapshot, so its facts are not visible here; nothing of this
+ *   request was written, and it is decided again by a later statement, which sees them.
+ */
+const decidedRow = z.object({
+  ord: z.number(),
+  outcome: z.enum(['produced', 'duplicate', 'recorded', 'conflict', 'unseen']),
+  routable: z.boolean(),
+});
+
+/** Statements per batch at most: a second is needed only for an `unseen` payment id, a third never in practice. */
+const decideAttemptsMax = 3;
+
+/**
+ * One statement writes a whole batch: the payment rows, the receipts, the outbox records, and
+ * reads the client registry and the facts of payments accepted earlier. Exactly once rests on the
+ * same mechanisms as when these were five statements:
+ * - `INSERT webhook_payments … ON CONFLICT DO NOTHING RETURNING` decides "accepted" per payment id
+ *   (the primary key), so at most one request of all batches ever inserts it; the outbox record is
+ *   inserted from that RETURNING in the same statement, so it exists iff the payment row does.
+ * - A receipt is written only for a request decided `produced`, `duplicate` or `recorded` in this
+ *   statement; a conflicting or unseen request writes nothing, as before.
+ * - Every sub-statement of a statement shares one snapshot, and the inserts of the CTEs are not
+ *   visible to each other: the candidates' facts are compared with the input rows (this batch's
+ *   first occurrence) or with rows committed before the snapshot (`earlier`). A row that a
+ *   concurrent batch committed while this INSERT waited on it is in neither: that request is
+ *   `unseen` and decided again by the next statement (READ COMMITTED: a new snapshot), never
+ *   guessed.
+ * Rows are inserted in payment-id order (receipts in (payment id, status) order, byte order) so two
+ * batches with overlapping ids lock them in the same order and cannot deadlock.
+ */
+async function decideBatch(
+  connection: CommonQueryMethods,
+  requests: readonly Received[],
+  records: ReadonlyMap<number, EncodedPaymentRecord>,
+  candidates: ReadonlySet<number>,
+): Promise<readonly z.infer<typeof decidedRow>[]> {
+  const column = <T>(of: (request: Received, index: number) => T): T[] => requests.map(of);
+  const payloadOf = (index: number): string | null => (candidates.has(index) ? (records.get(index)?.payload.toString('hex') ?? null) : null);
+  return connection.any(sql.type(decidedRow)`
+    WITH input AS (
+      SELECT * FROM unnest(
+        ${sql.array(column((_, index) => index), 'int4')}::int4[],
+        ${sql.array(column((r) => r.notification.paymentId), 'text')}::text[],
+        ${sql.array(column((r) => r.notification.paymentStatus), 'text')}::text[],
+        ${sql.array(column((r) => r.notification.order.clientId), 'text')}::text[],
+        ${sql.array(column((r) => r.notification.orderId), 'text')}::text[],
+        ${sql.array(column((r) => r.notification.priceAmount.toFixed()), 'numeric')}::numeric[],
+        ${sql.array(column((r) => r.notification.outcomeAmount?.toFixed() ?? null), 'numeric')}::numeric[],
+        ${sql.array(column((r) => r.correlationId), 'text')}::text[],
+        ${sql.array(column((r) => r.receivedAt.toISOString()), 'timestamptz')}::timestamptz[],
+        ${sql.array(column((r) => r.rawBody), 'text')}::text[],
+        ${sql.array(column((_, index) => candidates.has(index)), 'bool')}::bool[],
+        ${sql.array(column((_, index) => payloadOf(index)), 'text')}::text[],
+        ${sql.array(column((_, index) => records.get(index)?.key ?? null), 'text')}::text[],
+        ${sql.array(column((_, index) => JSON.stringify(records.get(index)?.headers ?? {})), 'text')}::text[]
+      ) AS input (ord, payment_id, payment_status, client_id, order_id, usd_amount, eth_amount, correlation_id, received_at, body, candidate, payload_hex, message_key, headers)
+    ),
+    inserted AS (
+      INSERT INTO webhook_payments (payment_id, client_id, order_id, usd_amount, eth_amount, correlation_id, accepted_at)
+      SELECT payment_id, client_id, order_id, usd_amount, coalesce(eth_amount, 0), correlation_id, received_at
+      FROM input WHERE candidate ORDER BY payment_id COLLATE "C"
+      ON CONFLICT (payment_id) DO NOTHING
+      RETURNING payment_id
+    ),
+    accepted AS (
+      SELECT input.payment_id, input.client_id, input.usd_amount, input.eth_amount, true AS here
+      FROM input JOIN inserted USING (payment_id) WHERE input.candidate
+      UNION ALL
+      SELECT earlier.payment_id, earlier.client_id, earlier.usd_amount, earlier.eth_amount, false
+      FROM webhook_payments earlier
+      WHERE earlier.payment_id IN (SELECT payment_id FROM input WHERE candidate)
+        AND earlier.payment_id NOT IN (SELECT payment_id FROM inserted)
+    ),
+    decided AS (
+      SELECT input.ord,
+        CASE
+          WHEN input.payment_status <> 'finished' THEN 'recorded'
+          WHEN accepted.payment_id IS NULL THEN 'unseen'
+          WHEN accepted.here AND input.candidate THEN 'produced'
+          WHEN accepted.client_id = input.client_id AND accepted.usd_amount = input.usd_amount
+            AND input.eth_amount IS NOT NULL AND accepted.eth_amount = input.eth_amount THEN 'duplicate'
+          ELSE 'conflict'
+        END AS outcome
+      FROM input LEFT JOIN accepted ON accepted.payment_id = input.payment_id AND input.payment_status = 'finished'
+    ),
+    receipts AS (
+      INSERT INTO ipn_receipts (payment_id, payment_status, client_id, body, first_received_at, last_received_at, times_received)
+      SELECT input.payment_id, input.payment_status,
+        (array_agg(input.client_id ORDER BY input.ord))[1], (array_agg(input.body ORDER BY input.ord))[1],
+        (array_agg(input.received_at ORDER BY input.ord))[1], max(input.received_at), count(*)::int4
+      FROM input JOIN decided USING (ord)
+      WHERE decided.outcome IN ('produced', 'duplicate', 'recorded')
+      GROUP BY input.payment_id, input.payment_status
+      ORDER BY input.payment_id COLLATE "C", input.payment_status COLLATE "C"
+      ON CONFLICT (payment_id, payment_status) DO UPDATE
+        SET last_received_at = EXCLUDED.last_received_at, times_received = ipn_receipts.times_received + EXCLUDED.times_received
+    ),
+    outgoing AS (
+      INSERT INTO outbox (topic, message_key, schema_name, payload, headers, correlation_id)
+      SELECT ${topicNames.paymentsReceived}, input.message_key, 'payment-received', decode(input.payload_hex, 'hex'), input.headers::jsonb, input.correlation_id
+      FROM input JOIN decided USING (ord)
+      WHERE decided.outcome = 'produced'
+      ORDER BY input.ord
     )
-    ON CONFLICT (payment_id) DO NOTHING
-    RETURNING payment_id
+    SELECT decided.ord, decided.outcome,
+      decided.outcome = 'produced' AND EXISTS (SELECT 1 FROM clients WHERE clients.client_id = input.client_id) AS routable
+    FROM decided JOIN input USING (ord)
+    ORDER BY decided.ord
   `);
-  return new Set(rows.map((row) => row.payment_id));
-}
-
-async function readAcceptedPayments(transaction: DatabaseTransactionConnection, paymentIds: readonly string[]): Promise<Map<string, AcceptedPayment>> {
-  if (paymentIds.length === 0) return new Map();
-  const rows = await transaction.any(sql.type(acceptedPaymentRow)`
-    SELECT payment_id, client_id, usd_amount::text AS usd_amount, eth_amount::text AS eth_amount
-    FROM webhook_payments WHERE payment_id = ANY(${sql.array(paymentIds, 'text')})
-  `);
-  return new Map(rows.map((row) => [row.payment_id, row]));
-}
-
-/** One upsert per (payment, status): repeats within the batch are counted, not written twice (PostgreSQL refuses that in one statement). */
-async function recordReceipts(transaction: DatabaseTransactionConnection, requests: readonly Received[]): Promise<void> {
-  const receipts = new Map<string, { request: Received; first: Date; last: Date; times: number }>();
-  for (const request of requests) {
-    const key = `${request.notification.paymentId}\u0000${request.notification.paymentStatus}`;
-    const seen = receipts.get(key);
-    if (seen === undefined) receipts.set(key, { request, first: request.receivedAt, last: request.receivedAt, times: 1 });
-    else receipts.set(key, { ...seen, last: request.receivedAt > seen.last ? request.receivedAt : seen.last, times: seen.times + 1 });
-  }
-  if (receipts.size === 0) return;
-  const sorted = [...receipts].sort(([left], [right]) => byText(left, right)).map(([, receipt]) => receipt);
-  await transaction.query(sql.unsafe`
-    INSERT INTO ipn_receipts (payment_id, payment_status, client_id, body, first_received_at, last_received_at, times_received)
-    SELECT * FROM unnest(
-      ${sql.array(sorted.map((r) => r.request.notification.paymentId), 'text')}::text[],
-      ${sql.array(sorted.map((r) => r.request.notification.paymentStatus), 'text')}::text[],
-      ${sql.array(sorted.map((r) => r.request.notification.order.clientId), 'text')}::text[],
-      ${sql.array(sorted.map((r) => r.request.rawBody), 'text')}::text[],
-      ${sql.array(sorted.map((r) => r.first.toISOString()), 'timestamptz')}::timestamptz[],
-      ${sql.array(sorted.map((r) => r.last.toISOString()), 'timestamptz')}::timestamptz[],
-      ${sql.array(sorted.map((r) => r.times), 'int4')}::int4[]
-    )
-    ON CONFLICT (payment_id, payment_status) DO UPDATE
-      SET last_received_at = EXCLUDED.last_received_at, times_received = ipn_receipts.times_received + EXCLUDED.times_received
-  `);
-}
-
-async function routableClients(transaction: DatabaseTransactionConnection, clientIds: readonly string[]): Promise<Set<string>> {
-  if (clientIds.length === 0) return new Set();
-  const rows = await transaction.any(sql.type(z.object({ client_id: z.string() }))`
-    SELECT client_id FROM clients WHERE client_id = ANY(${sql.array([...new Set(clientIds)], 'text')})
-  `);
-  return new Set(rows.map((row) => row.client_id));
 }
 
 /**
- * Applies a batch of requests inside the caller's transaction and returns one result per request.
- * A request that cannot be accepted (a conflicting payment, a record the schema refuses) gets its
- * error and leaves no trace, not even its receipt; the others are applied.
+ * Applies a batch of requests on the given connection (a transaction, or the pool: then each
+ * statement commits on its own, which is safe because each request's effects are written by one
+ * statement) and returns one result per request. A request that cannot be accepted (a conflicting
+ * payment, a record the schema refuses) gets its error and leaves no trace, not even its receipt;
+ * the others are applied.
  */
-export async function acceptWithin(transaction: DatabaseTransactionConnection, requests: readonly Received[]): Promise<Settled<IntakeOutcome>[]> {
+export async function acceptWithin(connection: CommonQueryMethods, requests: readonly Received[]): Promise<Settled<IntakeOutcome>[]> {
   const results: (Settled<IntakeOutcome> | undefined)[] = requests.map(() => undefined);
-  const records = new Map<number, EncodedPaymentRecord>();
-  // The first finished request of each payment id is the candidate; later ones compare with it.
-  const candidateIndex = new Map<string, number>();
-  requests.forEach((request, index) => {
-    if (request.notification.paymentStatus !== 'finished') return;
+  let pending: number[] = [];
+  requests.forEach((_, index) => pending.push(index));
+  for (let attempt = 1; pending.length > 0; attempt += 1) {
+    if (attempt > decideAttemptsMax) throw new Error(`intake could not see the accepted facts of ${pending.length} payments after ${decideAttemptsMax} statements`);
+    const batch = pending.flatMap((index) => requests[index] ?? []);
+    const records = new Map<number, EncodedPaymentRecord>();
+    // The first finished, encodable request of each payment id is the candidate; later ones compare with it.
+    const candidates = new Set<number>();
+    const candidateIds = new Set<string>();
+    const sent: number[] = [];
+    const sentRequests: Received[] = [];
+    batch.forEach((request, position) => {
+      const index = pending[position] ?? -1;
+      if (request.notification.paymentStatus === 'finished') {
+        try {
+          records.set(sentRequests.length, paymentRecordOf(request));
+        } catch (error) {
+          results[index] = { ok: false, error };
+          return;
+        }
+        if (!candidateIds.has(request.notification.paymentId)) {
+          candidateIds.add(request.notification.paymentId);
+          candidates.add(sentRequests.length);
+        }
+      }
+      sent.push(index);
+      sentRequests.push(request);
+    });
+    if (sentRequests.length === 0) break;
+    let decided: readonly z.infer<typeof decidedRow>[];
     try {
-      records.set(index, paymentRecordOf(request));
+      decided = await decideBatch(connection, sentRequests, records, candidates);
     } catch (error) {
-      results[index] = { ok: false, error };
-      return;
+      // The first statement wrote nothing: the caller decides (one at a time, or the whole batch
+      // fails). A later one fails only the requests still pending: the first one's have committed
+      // when `connection` is the pool, and must keep their answers.
+      if (attempt === 1) throw error;
+      for (const index of pending) results[index] = { ok: false, error };
+      break;
     }
-    if (!candidateIndex.has(request.notification.paymentId)) candidateIndex.set(request.notification.paymentId, index);
-  });
-  const candidates = [...candidateIndex.values()].flatMap((index) => requests[index] ?? []);
-  const inserted = await insertAcceptedPayments(transaction, candidates);
-  const earlier = await readAcceptedPayments(
-    transaction,
-    candidates.map((request) => request.notification.paymentId).filter((paymentId) => !inserted.has(paymentId)),
-  );
-  const routable = await routableClients(
-    transaction,
-    candidates.filter((request) => inserted.has(request.notification.paymentId)).map((request) => request.notification.order.clientId),
-  );
-
-  const outgoing: EncodedPaymentRecord[] = [];
-  requests.forEach((request, index) => {
-    if (results[index] !== undefined) return;
-    const { notification } = request;
-    if (notification.paymentStatus !== 'finished') {
-      results[index] = { ok: true, value: { kind: 'recorded', paymentId: notification.paymentId, paymentStatus: notification.paymentStatus } };
-      return;
+    const unseen: number[] = [];
+    for (const row of decided) {
+      const index = sent[row.ord];
+      const request = sentRequests[row.ord];
+      if (index === undefined || request === undefined) continue;
+      const { paymentId, paymentStatus } = request.notification;
+      switch (row.outcome) {
+        case 'produced':
+          results[index] = { ok: true, value: { kind: 'produced', paymentId, routable: row.routable } };
+          break;
+        case 'duplicate':
+          results[index] = { ok: true, value: { kind: 'duplicate', paymentId } };
+          break;
+        case 'recorded':
+          results[index] = { ok: true, value: { kind: 'recorded', paymentId, paymentStatus } };
+          break;
+        case 'conflict':
+          results[index] = { ok: false, error: new ConflictingPaymentError(paymentId) };
+          break;
+        case 'unseen':
+          unseen.push(index);
+          break;
+      }
     }
-    const firstIndex = candidateIndex.get(notification.paymentId);
-    const first = firstIndex === undefined ? undefined : requests[firstIndex];
-    const acceptedHere = inserted.has(notification.paymentId);
-    if (acceptedHere && firstIndex === index) {
-      const record = records.get(index);
-      if (record !== undefined) outgoing.push(record);
-      results[index] = { ok: true, value: { kind: 'produced', paymentId: notification.paymentId, routable: routable.has(notification.order.clientId) } };
-      return;
-    }
-    const accepted = acceptedHere && first !== undefined ? factsOf(first.notification) : earlier.get(notification.paymentId);
-    results[index] =
-      accepted !== undefined && sameFacts(notification, accepted)
-        ? { ok: true, value: { kind: 'duplicate', paymentId: notification.paymentId } }
-        : { ok: false, error: new ConflictingPaymentError(notification.paymentId) };
-  });
-
-  await recordReceipts(
-    transaction,
-    requests.filter((_, index) => results[index]?.ok === true),
-  );
-  await insertEncodedOutboxRecords(transaction, outgoing);
+    pending = unseen;
+  }
   return results.map((result) => result ?? { ok: false, error: new Error('intake left a request unanswered') });
 }
 
@@ -278,7 +320,9 @@ export function createPaymentIntake(options: PaymentIntakeOptions): PaymentIntak
   }
 
   async function commitBatch(requests: readonly Received[]): Promise<Settled<IntakeOutcome>[]> {
-    const results = await pool.transaction((transaction) => acceptWithin(transaction, requests));
+    // On the pool, not in a transaction: the batch is one statement (one round trip, committed on
+    // its own), see decideBatch.
+    const results = await acceptWithin(pool, requests);
     logAccepted(requests, results);
     return results;
   }

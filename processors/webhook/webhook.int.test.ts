@@ -112,6 +112,34 @@ describe('a signed finished IPN', () => {
     expect(times).toBe(12);
   });
 
+  it('answers duplicate to a copy whose original commits while the copy waits on its payment id (decided again, never guessed)', async () => {
+    // The batch is one statement with one snapshot: a row another transaction commits while this
+    // statement's INSERT waits on it is invisible to the same statement's comparison, so the
+    // request must be decided by a later statement rather than called a conflict.
+    const ipn = finishedIpn();
+    const paymentId = paymentIdOf(ipn);
+    await database.connect(async (holder) => {
+      await holder.query(sql.unsafe`BEGIN`);
+      await holder.query(sql.unsafe`
+        INSERT INTO webhook_payments (payment_id, client_id, order_id, usd_amount, eth_amount, correlation_id, accepted_at)
+        VALUES (${paymentId}, ${clientIdOf(ipn)}, ${String(ipn.order_id)}, 50, 0.021087, 'test-holder', now())`);
+      const answer = postIpn(webhook.url, ipn);
+      await eventually(async () =>
+        expect(
+          await database.exists(sql.unsafe`
+            SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO webhook_payments%' AND pid <> pg_backend_pid()`),
+        ).toBe(true),
+      );
+      await holder.query(sql.unsafe`COMMIT`);
+      const response = await answer;
+      expect(response.status).toBe(200);
+      expect(((await response.json()) as { status: string }).status).toBe('duplicate');
+    });
+    expect(await tracesOf(paymentId)).toEqual({ receipts: 1, payments: 1 });
+    expect(await database.oneFirst(sql.type(z.object({ count: z.number() }))`
+      SELECT count(*)::int AS count FROM outbox WHERE headers->>'payment-id' = ${paymentId}`)).toBe(0);
+  });
+
   it('quarantines a conflicting copy that arrives together with the original, and accepts the original once', async () => {
     const ipn = finishedIpn();
     const answers = await Promise.all([ipn, { ...ipn, outcome_amount: jsonNumber('9.5') }, ipn].map(async (fields) => (await (await postIpn(webhook.url, fields)).json()) as { status: string }));
