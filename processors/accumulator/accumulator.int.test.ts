@@ -697,7 +697,7 @@ describe('replaying pipeline-config from the beginning', () => {
     });
     const before = await snapshot();
     const earliest = (await admin.fetchTopicOffsets(topicNames.pipelineConfig)).map((range) => ({ partition: range.partition, offset: range.low }));
-    await eventually(() => setGroupOffsets(endpoints, accumulatorConsumerGroup, [{ topic: topicNames.pipelineConfig, partitions: earliest }]), { timeoutMs: 30_000, intervalMs: 500 });
+    await setGroupOffsets(endpoints, accumulatorConsumerGroup, [{ topic: topicNames.pipelineConfig, partitions: earliest }]);
 
     accumulator = await startInstance(eventDrivenConfig, clock);
     const [end] = await admin.fetchTopicOffsets(topicNames.pipelineConfig);

@@ -6,6 +6,7 @@
 import { createLogger } from '../../core/logger.ts';
 import { createKafkaClient, type Admin, type KafkaClient } from '../../core/kafka/kafka-client.ts';
 import { commitIdleGroupOffsets, type GroupOffsets } from '../../core/kafka/group-offsets.ts';
+import { eventually } from './eventually.ts';
 import type { StackEndpoints } from '../../stack/endpoints.ts';
 
 /** Runs `use` with a Kafka client of the test stack and its connected admin, disconnected afterwards. */
@@ -26,17 +27,24 @@ export function withKafkaAdmin<T>(endpoints: StackEndpoints, use: (admin: Admin)
   return withKafka(endpoints, (_kafka, admin) => use(admin));
 }
 
-/** Commits the group's offsets; the group must have no live member. */
+// A member an earlier file SIGKILLed stays in its group until its session times out
+// (KAFKA_SESSION_TIMEOUT, 15 s by default), and the group counts as running until then: wait that
+// out rather than fail.
+const memberSessionWait = { timeoutMs: 60_000, intervalMs: 500 };
+
+/** Commits the group's offsets once the group has no live member (an earlier file's killed member is waited out). */
 export function setGroupOffsets(endpoints: StackEndpoints, groupId: string, offsets: readonly GroupOffsets[]): Promise<void> {
-  return withKafka(endpoints, (kafka) => commitIdleGroupOffsets(kafka, groupId, offsets));
+  return withKafka(endpoints, (kafka) => eventually(() => commitIdleGroupOffsets(kafka, groupId, offsets), memberSessionWait));
 }
 
-/** The group must have no live member (start its processes afterwards). One group join for all its topics. */
+/** Moves the group to the end of its topics, in one group join, once it has no live member; start its processes afterwards. */
 export async function skipGroupToLatest(endpoints: StackEndpoints, groupId: string, topics: readonly string[]): Promise<void> {
   await withKafka(endpoints, async (kafka, admin) => {
-    const offsets = await Promise.all(
-      topics.map(async (topic) => ({ topic, partitions: (await admin.fetchTopicOffsets(topic)).map((end) => ({ partition: end.partition, offset: end.high })) })),
-    );
-    await commitIdleGroupOffsets(kafka, groupId, offsets);
+    await eventually(async () => {
+      const offsets = await Promise.all(
+        topics.map(async (topic) => ({ topic, partitions: (await admin.fetchTopicOffsets(topic)).map((end) => ({ partition: end.partition, offset: end.high })) })),
+      );
+      await commitIdleGroupOffsets(kafka, groupId, offsets);
+    }, memberSessionWait);
   });
 }
