@@ -63,8 +63,8 @@ export async function insertOutboxRecords(transaction: DatabaseTransactionConnec
   );
 }
 
-/** Records whose Avro payload the caller already encoded (to refuse a bad value early): not encoded twice. */
-export async function insertEncodedOutboxRecords(
+/** The rows of records already Avro-encoded. */
+async function insertEncodedOutboxRecords(
   transaction: DatabaseTransactionConnection,
   records: readonly (OutboxRecord & { readonly payload: Buffer })[],
 ): Promise<void> {
