@@ -35,8 +35,12 @@ export interface BatchConsumerOptions<S extends ValueSchemaName, Store, Result> 
   now?: () => Date;
   /** Records per transaction; a longer batch is cut into chunks with a heartbeat between. */
   chunkSizeMax?: number;
-  /** Called after each committed chunk, after the processor's hook (a window is re-evaluated here). Must not throw: a throw crashes the consumer. */
-  onChunkCommitted?: () => Promise<void>;
+  /**
+   * Told after each committed chunk, after the processor's hook: a window evaluation or a worker run
+   * is requested here. Never awaited: what it starts may outlast the session timeout, and the batch
+   * must go on heartbeating. Must not throw.
+   */
+  onChunkCommitted?: () => void;
   /** Called once with a broken invariant; the process stops (never awaited inside the batch). */
   onFatal: (error: InvariantViolation) => void;
   fromBeginning?: boolean;
@@ -154,7 +158,7 @@ export async function startBatchConsumer<S extends ValueSchemaName, Store, Resul
         await payload.heartbeat();
         const hook = processor.afterCommit;
         if (hook !== undefined) afterCommit(results, () => hook(results));
-        if (options.onChunkCommitted !== undefined) await options.onChunkCommitted();
+        options.onChunkCommitted?.();
       }
     },
   });

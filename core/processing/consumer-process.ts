@@ -2,7 +2,8 @@
 // (processor.ts), the outbox relay, an optional punctuation on the injected clock, and the
 // operations HTTP server (/health, /ready, /metrics).
 // Shutdown order on SIGTERM: stop answering ready → stop punctuation → stop consuming (finish the
-// batch, commit, leave the group) → publish what is left in the outbox → close producer and pool.
+// batch, commit, leave the group) → let the window evaluation it requested finish → publish what is
+// left in the outbox → close producer and pool.
 // A broken invariant (`fatal`) fails /ready with its reason at once, drains the same way and then
 // exits with 70 (EX_SOFTWARE): the supervisor restarts it loudly instead of it limping on.
 import express from 'express';
@@ -128,6 +129,9 @@ export async function startConsumerProcess<S extends ValueSchemaName, Store, Res
 
   const processWindow = options.window?.(resources, fatal);
   const window = processWindow?.runner;
+  // The punctuation awaits the evaluation it requests (one timer run at a time); the consumer never
+  // does (onChunkCommitted), because a settlement evaluation that waits on quotes can outlast the
+  // session timeout, and a batch that does not heartbeat for that long is dropped from its group.
   let evaluate = window === undefined ? undefined : () => window.request();
   let stopWorker: (() => Promise<void>) | undefined;
   if (options.worker !== undefined) {
@@ -143,6 +147,10 @@ export async function startConsumerProcess<S extends ValueSchemaName, Store, Res
       await runner.idle();
     };
   }
+  const requestEvaluation = evaluate;
+  // Registered before the consumer, so it runs after the consumer has stopped: the evaluation its
+  // last chunk requested finishes (and writes its outbox rows) before the relay drains and the pool closes.
+  if (window !== undefined) shutdown.add('window evaluation', () => window.idle());
   const consumer = await startBatchConsumer({
     name,
     kafka: resources.kafka,
@@ -156,7 +164,7 @@ export async function startConsumerProcess<S extends ValueSchemaName, Store, Res
     sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT,
     rebalanceTimeoutMs: config.KAFKA_REBALANCE_TIMEOUT,
     fetchMaxWaitMs: config.KAFKA_FETCH_MAX_WAIT,
-    ...(evaluate === undefined ? {} : { onChunkCommitted: evaluate }),
+    ...(requestEvaluation === undefined ? {} : { onChunkCommitted: () => void requestEvaluation() }),
   });
   shutdown.add('kafka consumer', () => consumer.stop());
 
