@@ -57,11 +57,6 @@ describe('npm ci --omit=dev plus dist/', () => {
         startProcessorProcess(name, portVariables[name], {
           built: { cwd: installDirectory, main: 'dist/cli/main.js' },
           readyTimeoutMs: 180_000,
-          // Late in a full run the shared database holds what earlier files left due, and settlement's
-          // first payout-window evaluation (quotes under the shared ChangeNow rate budget) can outlast
-          // the default 30 s drain; a full CI run saw settlement exit 1 that way. This test is about the
-          // build running and stopping cleanly, not about how long that evaluation takes.
-          environment: { SHUTDOWN_DRAIN_TIMEOUT: '120s' },
         }),
       ),
     );

@@ -22,6 +22,8 @@ export interface ProcessResources {
   serde: AvroSerde;
   metrics: MetricsRegistry;
   probes: Record<string, ReadinessProbe>;
+  /** True once the process drains: long work (a window's quote fetching) stops early instead of holding the drain up. */
+  draining(): boolean;
 }
 
 export interface OpenProcessResourcesOptions {
@@ -68,5 +70,5 @@ export async function openProcessResources(options: OpenProcessResourcesOptions)
     schemaRegistry: () => probeSchemaRegistry(schemaRegistryAccessOf(endpoints)),
     database: () => probeDatabase(pool),
   };
-  return { pool, kafka, producer, serde, metrics, probes };
+  return { pool, kafka, producer, serde, metrics, probes, draining: () => shutdown.draining };
 }

@@ -28,6 +28,12 @@ export interface QuoteCacheOptions {
   failureTtlMs?: number;
   /** Entries kept at most; the oldest go first. */
   entriesMax?: number;
+  /**
+   * True once the process drains: fetch stops before its next call. What it did not fetch stays a
+   * need, so the evaluation decides those groups later (after the restart) and the drain is not
+   * held up by a queue of quotes under the shared ChangeNow rate budget.
+   */
+  stopped?: () => boolean;
 }
 
 export interface QuoteCache extends QuoteBook {
@@ -128,7 +134,10 @@ export function createQuoteCache(options: QuoteCacheOptions): QuoteCache {
     async fetch(needs) {
       // Sequential: the client's rate limiter spaces the calls anyway, and a burst of groups due at
       // once must not use up ChangeNow's limit that the connector needs for exchanges.
-      for (const need of needs) await fetchOne(need);
+      for (const need of needs) {
+        if (options.stopped?.() === true) return;
+        await fetchOne(need);
+      }
     },
   };
 }

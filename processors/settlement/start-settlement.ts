@@ -137,6 +137,7 @@ export async function startSettlement(options: StartSettlementOptions): Promise<
           }),
           log,
           now,
+          stopped: resources.draining,
         }),
         now,
         newBatchId: options.newBatchId ?? randomUUID,
