@@ -23,7 +23,7 @@ export interface ProcessResources {
   metrics: MetricsRegistry;
   probes: Record<string, ReadinessProbe>;
   /** True once the process drains: long work (a window's quote fetching) stops early instead of holding the drain up. */
-  draining(): boolean;
+  readonly draining: () => boolean;
 }
 
 export interface OpenProcessResourcesOptions {
