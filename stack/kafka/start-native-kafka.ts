@@ -177,7 +177,7 @@ export async function startNativeKafka(options: NativeKafkaOptions): Promise<Nat
   });
 
   try {
-    await pollUntilReady(broker, usabilityCheck(brokers), { timeoutMs: readyTimeoutMs, intervalMs: 250 });
+    await pollUntilReady(broker, usabilityCheck(brokers, options.clusterMember?.voters.length ?? 1), { timeoutMs: readyTimeoutMs, intervalMs: 250 });
   } catch (error) {
     await stop();
     const tail = await startupLogTail(files, serverLogOffset);
@@ -350,7 +350,7 @@ export function newClusterId(): string {
 }
 
 /** For pollUntilReady: what keeps clients from using the broker, or undefined once nothing does. */
-function usabilityCheck(brokers: string[]): () => Promise<unknown> {
+function usabilityCheck(brokers: string[], clusterSize: number): () => Promise<unknown> {
   const kafka = new Kafka({
     clientId: 'native-kafka-readiness',
     brokers,
@@ -364,7 +364,7 @@ function usabilityCheck(brokers: string[]): () => Promise<unknown> {
     const admin = kafka.admin();
     try {
       await admin.connect();
-      return await usabilityProblem(admin);
+      return await usabilityProblem(admin, clusterSize);
     } catch (error) {
       return error;
     } finally {
@@ -380,10 +380,14 @@ const offsetsTopic = '__consumer_offsets';
  * restarted broker have leaders again and before the group coordinator has loaded
  * __consumer_offsets, so answering metadata alone is not enough: for a few hundred milliseconds
  * after that, offset fetches fail with NOT_COORDINATOR, which kafkajs' admin does not retry.
+ * A node of a cluster also waits until the metadata lists every node: a broker registers with
+ * the controller a moment after it serves, and a topic created in between gets a replication
+ * factor clamped to the brokers then visible (topics apply lowers it rather than failing).
  */
-async function usabilityProblem(admin: Admin): Promise<string | undefined> {
+async function usabilityProblem(admin: Admin, clusterSize: number): Promise<string | undefined> {
   const cluster = await admin.describeCluster();
   if (cluster.brokers.length === 0) return 'no broker registered';
+  if (cluster.brokers.length < clusterSize) return `${cluster.brokers.length} of ${clusterSize} brokers registered`;
   const { topics } = await admin.fetchTopicMetadata();
   for (const topic of topics) {
     const leaderless = topic.partitions.find((partition) => partition.leader < 0 || partition.partitionErrorCode !== 0);
