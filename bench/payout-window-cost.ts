@@ -1,27 +1,34 @@
 // The cost of one evaluation of settlement's per-client payout window, per notification-like round,
-// as what is unpaid grows: createPayoutWindowEvaluator (payout-window-evaluation.ts: the bounded read
-// of group totals, the due groups' credits and quotes, then the advisory lock, the totals read
-// again, the decision, the batches, retries, holds and operator requests written) at 1k, 10k and
-// 100k free unpaid credits spread over many clients, every group below its threshold.
+// as what is unpaid grows, at 1k, 10k and 100k free unpaid credits spread over many clients: the
+// incremental check settlement runs (incremental-payout-window.ts: the notified conversion's
+// credits added to the running state, one probe for operator requests and due retries, the full
+// decision only for groups that may be due) against the paging evaluation every trigger ran before
+// it (createPayoutWindowEvaluator: PAYOUT_WINDOW_GROUPS_MAX groups' totals chosen from every free
+// credit, read again under the advisory lock, decided, holds rewritten).
 //
-//   npx tsx bench/payout-window-cost.ts [--sizes 1000,10000,100000] [--evaluations 50] [--credits 5] [--credits-per-group 10] [--due 3]
+//   npx tsx bench/payout-window-cost.ts [--sizes 1000,10000,100000] [--evaluations 50] [--full-evaluations 10] [--credits 5] [--credits-per-group 10] [--due 3]
 //
 // Planting is set-based SQL, as settlement's distribution leaves it: one conversion batch per
 // planting, its members' ledger rows, one credit of 1 USDT each, credited now (PAYOUT_MAX_AGE is
-// far). The planted credits fill groups of --credits-per-group (one client each, xmr, threshold
-// 1,000,000 USD), so 1k credits are 100 groups, 100k are 10,000 groups, more than the
-// PAYOUT_WINDOW_GROUPS_MAX one evaluation reads. Then, per size, two cases:
+// far), and — for the rounds of the incremental path — the NOTIFY conversion-store.ts sends in the
+// same transaction. The planted credits fill groups of --credits-per-group (one client each, xmr,
+// threshold 1,000,000 USD), so 1k credits are 100 groups and 100k are 10,000 groups, more than the
+// PAYOUT_WINDOW_GROUPS_MAX one paging evaluation reads. Then, per size and path, two cases:
 // - nothing due: each round commits --credits new credits of 1 USDT into existing groups (spread
-//   over them, as a chunk of distributions would be), then times one evaluation;
+//   over them, as a chunk of distributions would be), then times one check / evaluation;
 // - a few due: each round commits --due new groups of one 200 USDT credit with a 100 USD threshold
-//   (xmr, quoted by the stack's ChangeNow simulator), then times one evaluation, which must pay each
-//   of them (a batch per group). The first round fetches the quotes; the cache answers the rest.
-// Committing the credits is never inside the timing. The baseline is Kafka's own ProducerPerformance
-// on the same broker in the same run, with records of a PaymentReceived's size; the ratio is
-// evaluations/s ÷ its records/s.
+//   (xmr, quoted by the stack's ChangeNow simulator), then times one check / evaluation, which pays
+//   each of them (a batch per group). The first round fetches the quotes; the cache answers the rest.
+// The incremental window listens with a real LISTEN settlement_window (db/notification-listener.ts);
+// each round waits for its notification before the timing starts; its first check rebuilds the
+// state with one aggregate query (reported apart: paid at start and on a reconnect). Committing the
+// credits is never inside the timing. An evaluation that fails (the pool's 30 s statement timeout)
+// is counted in the outcomes and not timed; after two failures in a row the path stops at that size.
+// The baseline is Kafka's own ProducerPerformance on the same broker in the same run, with records
+// of a PaymentReceived's size; the ratio is evaluations/s ÷ its records/s.
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { sql, type DatabasePool, type FragmentSqlToken } from 'slonik';
+import { sql, type DatabasePool } from 'slonik';
 import { createLogger } from '../core/logger.ts';
 import { createMetricsRegistry } from '../core/metrics.ts';
 import { createChangeNowClient } from '../connectors/changenow/changenow-client.ts';
@@ -29,7 +36,16 @@ import { localChangeNowApiKey } from '../connectors/changenow-simulator/local-ap
 import { createEvmRpc } from '../connectors/chain/evm-rpc.ts';
 import { gweiToWei } from '../connectors/chain/chain-settings.ts';
 import { createDatabasePool } from '../db/pool.ts';
-import { createPayoutWindowEvaluator, type PayoutWindowEvaluation, type PayoutWindowEvaluator } from '../processors/settlement/payout-window-evaluation.ts';
+import { settlementWindowChannel } from '../db/settlement-notifications.ts';
+import { freeCreditCount, plantDueGroups, plantSpreadCredits, plantUndueUpTo, undueGroupCount } from './support/payout-window-seed.ts';
+import { startNotificationListener } from '../db/notification-listener.ts';
+import {
+  createChosenGroupsEvaluator,
+  createPayoutWindowEvaluator,
+  type PayoutWindowEvaluation,
+  type PayoutWindowEvaluatorOptions,
+} from '../processors/settlement/payout-window-evaluation.ts';
+import { createIncrementalPayoutWindow } from '../processors/settlement/incremental-payout-window.ts';
 import { createQuoteCache } from '../processors/settlement/payout-quotes.ts';
 import { createTransferFeeSource } from '../processors/settlement/transfer-fee-source.ts';
 import { payoutWindowRulesOf } from '../processors/settlement/start-settlement.ts';
@@ -38,15 +54,11 @@ import { aroundBaseline } from './support/producer-performance.ts';
 import { paymentRecordBytes } from './support/payment-record-size.ts';
 
 const log = createLogger({ name: 'bench', level: 'silent' });
-// A valid xmr address (the simulator checks the payout address of an exchange it creates, not of a quote).
-const xmrWallet = '44AFFq5kSiGBoZ4NMDwYtN18obc8AemS33DBLWs3H7otXft3XjrpDtQGv7SqSsaBYBb98uNbr2VBBEt7f2wfn3RVGQBEP3A';
-/** Client ids: '-1009' + 10 digits for the undue groups, '-1008' + 10 digits for the due ones (14 digits, as clients.client_id allows). */
-const undueClientPrefix = '-1009';
-const dueClientPrefix = '-1008';
 
 interface BenchOptions {
   readonly sizes: readonly number[];
   readonly evaluations: number;
+  readonly fullEvaluations: number;
   readonly credits: number;
   readonly creditsPerGroup: number;
   readonly due: number;
@@ -58,6 +70,7 @@ function argumentsOf(argv: readonly string[]): BenchOptions {
     options: {
       sizes: { type: 'string', default: '1000,10000,100000' },
       evaluations: { type: 'string', default: '50' },
+      'full-evaluations': { type: 'string', default: '10' },
       credits: { type: 'string', default: '5' },
       'credits-per-group': { type: 'string', default: '10' },
       due: { type: 'string', default: '3' },
@@ -76,65 +89,11 @@ function argumentsOf(argv: readonly string[]): BenchOptions {
   return {
     sizes,
     evaluations: integer('evaluations', values.evaluations, 5, 10_000),
+    fullEvaluations: integer('full-evaluations', values['full-evaluations'], 2, 10_000),
     credits: integer('credits', values.credits, 1, 1_000),
     creditsPerGroup: integer('credits-per-group', values['credits-per-group'], 1, 10_000),
     due: integer('due', values.due, 1, 100),
   };
-}
-
-let planted = 0;
-let dueGroups = 0;
-
-/**
- * Set-based: `count` more credits of `usdt` USDT each, in one transaction, with the conversion batch
- * and swapping ledger rows a distribution leaves behind. `clientIndex` maps the credit's number n
- * (an SQL expression over n) to its client's index; the clients exist already.
- */
-async function plantCredits(pool: DatabasePool, count: number, usdt: string, clientOf: FragmentSqlToken): Promise<void> {
-  const first = planted;
-  planted += count;
-  const batchId = `bench-payout-window-${first}`;
-  await pool.transaction(async (transaction) => {
-    await transaction.query(sql.unsafe`
-      INSERT INTO conversion_batches (batch_id, state, trigger, member_count, total_usd, total_eth, threshold_usd, created_at)
-      VALUES (${batchId}, 'swapping', 'threshold', ${count}, ${count}, ${count}, 1, now())`);
-    await transaction.query(sql.unsafe`
-      INSERT INTO payment_ledger (payment_id, client_id, user_id, subscription_id, state, fee_percent, usd_gross, platform_fee_usd, usd_net,
-                                  eth_gross, platform_fee_eth, eth_net, conversion_batch_id, paid_at, received_at)
-      SELECT 'bench-payout-window-' || n, ${clientOf}, '1', '1', 'swapping', 0, ${usdt}::numeric, 0, ${usdt}::numeric, 0.001, 0, 0.001, ${batchId}, now(), now()
-      FROM generate_series(${first}::int8, ${planted - 1}::int8) AS n`);
-    await transaction.query(sql.unsafe`
-      INSERT INTO usdt_credits (credit_id, client_id, payment_id, conversion_batch_id, usdt_amount, exact_share, rounding_applied,
-                                wallet_address, payout_currency, payout_network, credited_at)
-      SELECT 'credit-' || l.payment_id, l.client_id, l.payment_id, ${batchId}, l.usd_net, (l.usd_net * 1000000)::int8 || '/1', 0, ${xmrWallet}, 'xmr', 'xmr', now()
-      FROM payment_ledger l WHERE l.conversion_batch_id = ${batchId}`);
-  });
-}
-
-function clientIdSql(prefix: string, index: FragmentSqlToken): FragmentSqlToken {
-  return sql.fragment`${prefix} || lpad((${index})::text, 10, '0')`;
-}
-
-async function undueGroupCount(pool: DatabasePool): Promise<number> {
-  return Number(await pool.oneFirst(sql.unsafe`SELECT count(*)::int4 FROM clients WHERE client_id LIKE ${`${undueClientPrefix}%`}`));
-}
-
-/** Credits up to `size`, in groups of creditsPerGroup (new clients as needed), all far below their threshold. */
-async function plantUndueUpTo(pool: DatabasePool, size: number, creditsPerGroup: number): Promise<void> {
-  const missing = size - (await freeCreditCount(pool));
-  if (missing <= 0) return;
-  const groupsFrom = await undueGroupCount(pool);
-  const groups = Math.ceil(missing / creditsPerGroup);
-  await pool.query(sql.unsafe`
-    INSERT INTO clients (client_id, revision, strategy, threshold_usd, wallet_address, payout_currency, payout_network)
-    SELECT ${clientIdSql(undueClientPrefix, sql.fragment`g`)}, 1, 'threshold', 1000000, ${xmrWallet}, 'xmr', 'xmr'
-    FROM generate_series(${groupsFrom}::int8, ${groupsFrom + groups - 1}::int8) AS g`);
-  const first = planted;
-  await plantCredits(pool, missing, '1', clientIdSql(undueClientPrefix, sql.fragment`${groupsFrom}::int8 + (n - ${first}::int8) / ${creditsPerGroup}::int8`));
-}
-
-async function freeCreditCount(pool: DatabasePool): Promise<number> {
-  return Number(await pool.oneFirst(sql.unsafe`SELECT count(*)::int4 FROM usdt_credits WHERE paid_out_at IS NULL AND payout_batch_id IS NULL`));
 }
 
 interface Row {
@@ -150,55 +109,78 @@ function rank(sorted: readonly number[], fraction: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(fraction * sorted.length) - 1))] ?? Number.NaN;
 }
 
-function outcomeOf(evaluation: PayoutWindowEvaluation): string {
+function outcomeOf(evaluation: PayoutWindowEvaluation & { readonly kind?: string }): string {
   const held = evaluation.decisions.filter((decision) => decision.hold !== null).length;
   const waiting = evaluation.decisions.filter((decision) => decision.needs.length > 0).length;
-  return `${evaluation.created.length} batch(es)${held > 0 ? `, ${held} held` : ''}${waiting > 0 ? `, ${waiting} waiting for quotes` : ''}`;
+  const kind = evaluation.kind === undefined ? '' : `${evaluation.kind}: `;
+  return `${kind}${evaluation.decisions.length} decided, ${evaluation.created.length} batch(es)${held > 0 ? `, ${held} held` : ''}${waiting > 0 ? `, ${waiting} waiting for quotes` : ''}`;
 }
 
-async function measureUndue(pool: DatabasePool, evaluate: PayoutWindowEvaluator, size: number, options: BenchOptions): Promise<Row> {
+/** One way of evaluating the window: `evaluate` is timed; `arrived` resolves once the round's notification reached it (the incremental path). */
+interface WindowPath {
+  readonly name: string;
+  readonly notify: boolean;
+  readonly evaluations: number;
+  evaluate(): Promise<PayoutWindowEvaluation & { readonly kind?: string }>;
+  arrived(): Promise<void>;
+}
+
+type Round = (round: number) => Promise<void>;
+
+async function measure(pool: DatabasePool, path: WindowPath, size: number, label: string, round: Round, check: (evaluation: PayoutWindowEvaluation) => void): Promise<Row> {
   const pendingBefore = await freeCreditCount(pool);
   const groups = await undueGroupCount(pool);
   const latencies: number[] = [];
   const outcomes = new Map<string, number>();
-  for (let round = 0; round < options.evaluations; round++) {
-    const first = planted;
-    // Spread over the existing groups, a prime stride apart, as a chunk's distributions would be.
-    await plantCredits(pool, options.credits, '1', clientIdSql(undueClientPrefix, sql.fragment`((n - ${first}::int8) * 7919 + ${round * 104_729}::int8) % ${groups}::int8`));
-    const started = performance.now();
-    const evaluation = await evaluate();
-    latencies.push(performance.now() - started);
-    if (evaluation.created.length > 0) throw new Error(`the window formed ${evaluation.created.length} batch(es): the planted groups must stay below their thresholds`);
-    const outcome = `${evaluation.decisions.length} groups decided`;
+  const count = (outcome: string): void => {
     outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+  };
+  let failuresInARow = 0;
+  for (let index = 0; index < path.evaluations && failuresInARow < 2; index++) {
+    const delivered = path.arrived();
+    await round(index);
+    await delivered;
+    const started = performance.now();
+    try {
+      const evaluation = await path.evaluate();
+      latencies.push(performance.now() - started);
+      check(evaluation);
+      count(outcomeOf(evaluation));
+      failuresInARow = 0;
+    } catch (error) {
+      count(`failed (${error instanceof Error ? error.name : 'error'}, after ${((performance.now() - started) / 1_000).toFixed(1)} s)`);
+      failuresInARow += 1;
+    }
   }
-  return { size, path: 'nothing due', pendingBefore, groupsBefore: groups, latencies, outcomes: [...outcomes].map(([key, count]) => `${key} ×${count}`).join(', ') };
+  return { size, path: `${path.name}, ${label}`, pendingBefore, groupsBefore: groups, latencies, outcomes: [...outcomes].map(([key, times]) => `${key} ×${times}`).join('; ') };
 }
 
-async function measureDue(pool: DatabasePool, evaluate: PayoutWindowEvaluator, size: number, options: BenchOptions): Promise<Row> {
-  const pendingBefore = await freeCreditCount(pool);
+async function measureUndue(pool: DatabasePool, path: WindowPath, size: number, options: BenchOptions): Promise<Row> {
   const groups = await undueGroupCount(pool);
-  const latencies: number[] = [];
-  const outcomes = new Map<string, number>();
-  for (let round = 0; round < options.evaluations; round++) {
-    const from = dueGroups;
-    dueGroups += options.due;
-    await pool.query(sql.unsafe`
-      INSERT INTO clients (client_id, revision, strategy, threshold_usd, wallet_address, payout_currency, payout_network)
-      SELECT ${clientIdSql(dueClientPrefix, sql.fragment`g`)}, 1, 'threshold', 100, ${xmrWallet}, 'xmr', 'xmr'
-      FROM generate_series(${from}::int8, ${dueGroups - 1}::int8) AS g`);
-    const first = planted;
-    await plantCredits(pool, options.due, '200', clientIdSql(dueClientPrefix, sql.fragment`${from}::int8 + n - ${first}::int8`));
-    const started = performance.now();
-    const evaluation = await evaluate();
-    latencies.push(performance.now() - started);
-    const outcome = outcomeOf(evaluation);
-    outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
-  }
-  return { size, path: `${options.due} groups due`, pendingBefore, groupsBefore: groups, latencies, outcomes: [...outcomes].map(([key, count]) => `${key} ×${count}`).join(', ') };
+  return measure(
+    pool,
+    path,
+    size,
+    'nothing due',
+    (round) => plantSpreadCredits(pool, options.credits, groups, round, path.notify),
+    (evaluation) => {
+      if (evaluation.created.length > 0) throw new Error(`the window formed ${evaluation.created.length} batch(es): the planted groups must stay below their thresholds`);
+    },
+  );
 }
 
-function createEvaluator(stack: BenchStack, pool: DatabasePool): PayoutWindowEvaluator {
+async function measureDue(pool: DatabasePool, path: WindowPath, size: number, options: BenchOptions): Promise<Row> {
+  return measure(
+    pool,
+    path,
+    size,
+    `${options.due} groups due`,
+    () => plantDueGroups(pool, options.due, path.notify),
+    () => undefined,
+  );
+}
+
+function evaluatorOptions(stack: BenchStack, pool: DatabasePool): PayoutWindowEvaluatorOptions {
   const { config, endpoints } = stack;
   const now = (): Date => new Date();
   const source = createChangeNowClient({
@@ -221,15 +203,66 @@ function createEvaluator(stack: BenchStack, pool: DatabasePool): PayoutWindowEva
     log,
     now,
   });
-  return createPayoutWindowEvaluator({
+  return { pool, rules: payoutWindowRulesOf(config), quotes, now, newBatchId: randomUUID, log, groupsPerEvaluationMax: config.PAYOUT_WINDOW_GROUPS_MAX };
+}
+
+/** The incremental path over a real LISTEN; its first check (the rebuild) is timed apart. */
+async function measureIncremental(stack: BenchStack, pool: DatabasePool, size: number, options: BenchOptions): Promise<{ rows: Row[]; rebuildMs: number }> {
+  const evaluator = evaluatorOptions(stack, pool);
+  const window = createIncrementalPayoutWindow({
     pool,
-    rules: payoutWindowRulesOf(config),
-    quotes,
-    now,
-    newBatchId: randomUUID,
-    log,
-    groupsPerEvaluationMax: config.PAYOUT_WINDOW_GROUPS_MAX,
+    maxAgeMs: evaluator.rules.maxAgeMs,
+    now: evaluator.now,
+    evaluate: createChosenGroupsEvaluator(evaluator),
+    groupsPerEvaluationMax: stack.config.PAYOUT_WINDOW_GROUPS_MAX,
   });
+  let arrived: (() => void) | undefined;
+  let connected: (() => void) | undefined;
+  const ready = new Promise<void>((resolve) => {
+    connected = resolve;
+  });
+  const listener = startNotificationListener({
+    databaseUrl: stack.endpoints.databaseUrl,
+    channel: settlementWindowChannel,
+    applicationName: 'bench-payout-window',
+    log,
+    onNotification: (payload) => {
+      window.notified(payload);
+      arrived?.();
+    },
+    onConnected: () => {
+      window.connected();
+      connected?.();
+    },
+  });
+  try {
+    await ready;
+    const rebuildStarted = performance.now();
+    await window.check();
+    const rebuildMs = performance.now() - rebuildStarted;
+    const path: WindowPath = {
+      name: 'incremental check',
+      notify: true,
+      evaluations: options.evaluations,
+      evaluate: () => window.check(),
+      arrived: () =>
+        new Promise<void>((resolve) => {
+          arrived = resolve;
+        }),
+    };
+    return { rows: [await measureUndue(pool, path, size, options), await measureDue(pool, path, size, options)], rebuildMs };
+  } finally {
+    await listener.stop();
+  }
+}
+
+async function measureFull(stack: BenchStack, pool: DatabasePool, size: number, options: BenchOptions): Promise<Row[]> {
+  // A new evaluator per case: its page cursor starts at the first group, as after a start.
+  const pathOf = (): WindowPath => {
+    const evaluate = createPayoutWindowEvaluator(evaluatorOptions(stack, pool));
+    return { name: 'paging evaluation (before)', notify: false, evaluations: options.fullEvaluations, evaluate, arrived: () => Promise.resolve() };
+  };
+  return [await measureUndue(pool, pathOf(), size, options), await measureDue(pool, pathOf(), size, options)];
 }
 
 async function main(): Promise<void> {
@@ -239,16 +272,18 @@ async function main(): Promise<void> {
     try {
       const { result: measured, baseline } = await aroundBaseline({ brokers: stack.endpoints.kafkaBrokers, recordSize: paymentRecordBytes(), log }, async () => {
         const rows: Row[] = [];
+        const rebuilds: { size: number; ms: number }[] = [];
         for (const size of options.sizes) {
           await plantUndueUpTo(pool, size, options.creditsPerGroup);
           await pool.query(sql.unsafe`ANALYZE usdt_credits`);
           await pool.query(sql.unsafe`ANALYZE clients`);
           console.log(`${await freeCreditCount(pool)} free credits in ${await undueGroupCount(pool)} groups: measuring …`);
-          // A new evaluator per size: its page cursor starts at the first group, as after a start.
-          rows.push(await measureUndue(pool, createEvaluator(stack, pool), size, options));
-          rows.push(await measureDue(pool, createEvaluator(stack, pool), size, options));
+          const incremental = await measureIncremental(stack, pool, size, options);
+          rows.push(...incremental.rows);
+          rebuilds.push({ size, ms: incremental.rebuildMs });
+          rows.push(...(await measureFull(stack, pool, size, options)));
         }
-        return rows;
+        return { rows, rebuilds };
       });
 
       printRunHeader(stack.mode, baseline.line);
@@ -256,8 +291,8 @@ async function main(): Promise<void> {
       console.log('');
       console.log(
         formatTable(
-          ['size', 'case', 'free credits', 'groups', 'evaluations', 'mean ms', 'p50 ms', 'p95 ms', 'max ms', 'evaluations/s', 'ratio', 'outcomes'],
-          measured.map((row) => {
+          ['size', 'path, case', 'free credits', 'groups', 'timed', 'mean ms', 'p50 ms', 'p95 ms', 'max ms', 'evaluations/s', 'ratio', 'outcomes'],
+          measured.rows.map((row) => {
             const sorted = [...row.latencies].sort((left, right) => left - right);
             const mean = sorted.reduce((sum, value) => sum + value, 0) / sorted.length;
             const perSecond = 1_000 / mean;
@@ -279,11 +314,13 @@ async function main(): Promise<void> {
         ),
       );
       console.log('');
+      console.log(formatTable(['size', 'state rebuild (aggregate query, at start / reconnect / resync) ms', ''], measured.rebuilds.map((each) => [String(each.size), each.ms.toFixed(1), ''])));
+      console.log('');
       console.log(
         `Per evaluation: ${options.credits} new credits (nothing due) or ${options.due} new due groups committed before it (not timed). ratio = evaluations/s ÷ ProducerPerformance records/s (same broker, same run).`,
       );
       console.log(
-        `reproduce: npx tsx bench/payout-window-cost.ts --sizes ${options.sizes.join(',')} --evaluations ${options.evaluations} --credits ${options.credits} --credits-per-group ${options.creditsPerGroup} --due ${options.due}`,
+        `reproduce: npx tsx bench/payout-window-cost.ts --sizes ${options.sizes.join(',')} --evaluations ${options.evaluations} --full-evaluations ${options.fullEvaluations} --credits ${options.credits} --credits-per-group ${options.creditsPerGroup} --due ${options.due}`,
       );
     } finally {
       await pool.end();
