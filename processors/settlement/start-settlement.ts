@@ -1,9 +1,11 @@
 // Wiring of the settlement process (consumer group `settlement`, on swap-events):
 // - the swap-event handler (settlement-handler.ts): distribution of finished conversions, failed
 //   conversions back to pending, payouts marked paid only when paid, failed payouts held for retry;
-// - the per-client window (payout-window-evaluation.ts), evaluated on three triggers coalesced
-//   into at most one running and one queued evaluation (core/processing/window-process.ts): after
-//   every committed chunk (new credits, released credits), on a NOTIFY from the admin API (an
+// - the per-client window, incremental (incremental-payout-window.ts: a running state of the free
+//   groups decides which ones payout-window-evaluation.ts decides in full), checked on three
+//   triggers coalesced into at most one running and one queued check
+//   (core/processing/window-process.ts): after every committed chunk, on a NOTIFY (settlement_window:
+//   credits issued, a client's configuration stored, handed to the state; settlement_requests: an
 //   operator's payout request), and on the punctuation of the injected clock (max age, retry
 //   backoff, and the safety net for a missed notification);
 // - operators' retry requests (payout-retry-requests.ts), on their own NOTIFY and punctuation.
