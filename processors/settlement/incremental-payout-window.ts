@@ -22,7 +22,8 @@
 //   NOTIFYs the batch in the same transaction: delivered on commit, to every listening instance.
 //   Their sum is read per group and added. A credit committed before an exact read and notified
 //   after it is counted twice: an over-estimate. (A failed payout's credits are held for its retry,
-//   never free again: the retry takes them itself, readDueRetries.)
+//   never free again: the retry takes them itself, readDueRetries. The rebuild counts them anyway,
+//   reading the credits' partial index instead of the view: an over-estimate.)
 // - Free credits disappear only into a payout batch. Ours replaces the group's state with the
 //   exact totals the decision read under the lock, minus what it paid (the oldest kept: earlier
 //   than or equal to the truth); another instance's leaves ours stale-high, which costs one wasted
@@ -45,8 +46,8 @@ import { Decimal } from '../../core/money.ts';
 import { decodeSettlementWindow } from '../../db/settlement-notifications.ts';
 import type { ChosenGroupsEvaluator, PayoutWindowEvaluation } from './payout-window-evaluation.ts';
 import { groupKeyText, type GroupKey } from './payout-window.ts';
-import { readAllSummaries, readIssuedCredits, readWindowWork } from './payout-window-store.ts';
-import { addArrival, mayBeDue, maxAgeAtMs, remainderAfter, stateOfSummary, type GroupState } from './unpaid-groups.ts';
+import { readAllGroupTotals, readIssuedCredits, readWindowWork } from './payout-window-store.ts';
+import { addArrival, mayBeDue, maxAgeAtMs, remainderAfter, type GroupState } from './unpaid-groups.ts';
 
 /** How often the state is rebuilt even if nothing said it was lost: a safety net, not needed for correctness. */
 export const stateResyncIntervalMs = 60_000;
@@ -144,9 +145,9 @@ export function createIncrementalPayoutWindow(options: IncrementalPayoutWindowOp
     // Whatever was notified before this read began committed before its snapshot: it is in the read.
     pending = { conversionBatchIds: new Set(), clientIds: new Set(), lost: false };
     const startedAtMs = options.now().getTime();
-    let summaries;
+    let totals;
     try {
-      summaries = await readAllSummaries(pool);
+      totals = await readAllGroupTotals(pool);
     } catch (error) {
       // The notifications dropped above are in no state now: the next check must read again.
       pending.lost = true;
@@ -154,7 +155,7 @@ export function createIncrementalPayoutWindow(options: IncrementalPayoutWindowOp
     }
     const now = options.now();
     const rebuilt = emptyState();
-    for (const summary of summaries) put(rebuilt, groupKeyText(summary.key), stateOfSummary(summary), now);
+    for (const total of totals) put(rebuilt, groupKeyText(total.key), addArrival(undefined, total), now);
     exactAtMs = startedAtMs;
     return rebuilt;
   }

@@ -150,11 +150,6 @@ export async function readChosenSummaries(connection: CommonQueryMethods, keys: 
   return { groups: await readSummaries(connection, filter, manualClients, null), requests };
 }
 
-/** Every free group's totals, in one aggregate query: the incremental window's rebuild (at start, on a reconnect, as a safety net). */
-export async function readAllSummaries(connection: CommonQueryMethods): Promise<GroupSummary[]> {
-  return readSummaries(connection, sql.fragment`true`, new Set(), null);
-}
-
 const arrivalRow = z.object({
   client_id: z.string(),
   wallet_address: z.string(),
@@ -165,6 +160,16 @@ const arrivalRow = z.object({
   strategy: z.string().nullable(),
   threshold_usd: decimalColumn.nullable(),
 });
+
+function arrivalOf(row: z.infer<typeof arrivalRow>): GroupArrival {
+  return {
+    key: { clientId: row.client_id, walletAddress: row.wallet_address, payoutCurrency: row.payout_currency, payoutNetwork: row.payout_network },
+    usdt: row.usdt,
+    oldestCreditedAt: row.oldest_credited_at,
+    // No client row (never expected): unknown, so the full decision looks at it.
+    thresholdUsd: row.strategy === null ? undefined : row.strategy === 'instant' ? null : row.threshold_usd,
+  };
+}
 
 /**
  * The credits the given conversion batches issued, summed per group, with each client's threshold
@@ -179,13 +184,27 @@ export async function readIssuedCredits(connection: CommonQueryMethods, conversi
     FROM usdt_credits u LEFT JOIN clients c ON c.client_id = u.client_id
     WHERE u.conversion_batch_id = ANY(${sql.array([...conversionBatchIds], 'text')})
     GROUP BY u.client_id, u.wallet_address, u.payout_currency, u.payout_network, c.strategy, c.threshold_usd`);
-  return rows.map((row) => ({
-    key: { clientId: row.client_id, walletAddress: row.wallet_address, payoutCurrency: row.payout_currency, payoutNetwork: row.payout_network },
-    usdt: row.usdt,
-    oldestCreditedAt: row.oldest_credited_at,
-    // No client row (never expected): unknown, so the full decision looks at it.
-    thresholdUsd: row.strategy === null ? undefined : row.strategy === 'instant' ? null : row.threshold_usd,
-  }));
+  return rows.map(arrivalOf);
+}
+
+/**
+ * Every group's unpaid credits that are in no live payout batch, summed in one aggregate query over
+ * the partial index of those credits (usdt_credits_window_free, an index-only scan), with each
+ * client's threshold: the incremental window's rebuild (at start, on a reconnect, as a safety net).
+ * It does not go through unpaid_credit_states, whose per-credit lookup of failed memberships made
+ * this read take seconds at 100k credits: the credits of a failed batch waiting for its retry are
+ * counted too — an over-estimate the state allows (one wasted decision per rebuild at most).
+ */
+export async function readAllGroupTotals(connection: CommonQueryMethods): Promise<GroupArrival[]> {
+  const rows = await connection.any(sql.type(arrivalRow)`
+    SELECT g.client_id, g.wallet_address, g.payout_currency, g.payout_network, g.usdt, g.oldest_credited_at, c.strategy, c.threshold_usd
+    FROM (
+      SELECT u.client_id, u.wallet_address, u.payout_currency, u.payout_network, sum(u.usdt_amount) AS usdt, min(u.credited_at) AS oldest_credited_at
+      FROM usdt_credits u
+      WHERE u.paid_out_at IS NULL AND u.payout_batch_id IS NULL
+      GROUP BY u.client_id, u.wallet_address, u.payout_currency, u.payout_network
+    ) g LEFT JOIN clients c ON c.client_id = g.client_id`);
+  return rows.map(arrivalOf);
 }
 
 const windowWorkRow = z.object({ open_requests: z.boolean(), retries_due: z.boolean() });
