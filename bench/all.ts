@@ -37,6 +37,7 @@ const benchmarks: readonly Benchmark[] = [
   { name: 'ingest', script: 'ingest', args: ['--payments', '20000', '--concurrency', '64'] },
   { name: 'ingest-2-workers', script: 'ingest', args: ['--payments', '20000', '--concurrency', '64'], settings: { WEBHOOK_WORKERS: '2' } },
   { name: 'window-cost', script: 'window-cost', args: ['--sizes', '1000,10000,100000'] },
+  { name: 'payout-window-cost', script: 'payout-window-cost', args: ['--sizes', '1000,10000,100000'] },
   { name: 'mass-payout', script: 'mass-payout', args: ['--clients', '1000', '--rates', '100,10'] },
   { name: 'balance-query', script: 'balance-query', args: [] },
 ];

@@ -8,6 +8,7 @@ import { sql, type DatabasePool, type DatabaseTransactionConnection, type Serial
 import { z } from 'zod';
 import { insertOutboxRecords } from '../../core/processing/outbox.ts';
 import { decimalValue } from '../../db/decimal-value.ts';
+import { encodeClientChanged, settlementWindowChannel } from '../../db/settlement-notifications.ts';
 import { topicNames } from '../../topics/topics.ts';
 import type { ClientPayoutConfig } from '../../schemas/generated/records.ts';
 import type { ClientChangeEvent, StoredClient } from './client-change.ts';
@@ -170,6 +171,10 @@ export async function saveClient(transaction: DatabaseTransactionConnection, inp
       WHERE client_id = ${client.client_id}
     `);
   }
+
+  // Settlement's running window state re-decides this client's groups on commit: a lower threshold
+  // or the instant strategy may make them due (incremental-payout-window.ts).
+  await transaction.query(sql.unsafe`SELECT pg_notify(${settlementWindowChannel}, ${encodeClientChanged(client.client_id)})`);
 
   const pending = client.pending;
   if (pending === null) {

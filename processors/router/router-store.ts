@@ -8,6 +8,7 @@ import type { ClientPayoutRow } from '../../core/client-payout-config.ts';
 import type { InstantPayoutBatch, LedgerEntry } from './route-payment.ts';
 import { arrivalOf, encodeLedgerPending, ledgerPendingChannel } from '../../db/ledger-notifications.ts';
 import { decimalColumn } from '../../db/column-types.ts';
+import { encodeClientChanged, settlementWindowChannel } from '../../db/settlement-notifications.ts';
 import { clientsTableRow } from '../../db/clients-table.ts';
 import { clientLockSql } from '../../db/advisory-locks.ts';
 import { insertInstantPayoutBatches } from '../settlement/instant-payout-batches.ts';
@@ -39,6 +40,7 @@ const ledgerRow = z.object({
 });
 
 const paymentIdRow = z.object({ payment_id: z.string() });
+const clientIdRow = z.object({ client_id: z.string() });
 
 function text(value: Decimal): string {
   return value.toFixed();
@@ -76,7 +78,7 @@ export async function storeNewerClients(
   configs: readonly (ClientPayoutRow & { readonly changed_at: Date })[],
 ): Promise<void> {
   if (configs.length === 0) return;
-  await transaction.query(sql.unsafe`
+  const stored = await transaction.any(sql.type(clientIdRow)`
     INSERT INTO clients (client_id, revision, strategy, threshold_usd, wallet_address, payout_currency, payout_network,
                          pending_wallet_address, pending_wallet_effective_at, created_at, updated_at)
     SELECT c.client_id, c.revision, c.strategy, c.threshold_usd, c.wallet_address, c.payout_currency, c.payout_network,
@@ -105,7 +107,13 @@ export async function storeNewerClients(
       pending_wallet_effective_at = EXCLUDED.pending_wallet_effective_at,
       updated_at = EXCLUDED.updated_at
     WHERE clients.revision < EXCLUDED.revision
+    RETURNING client_id
   `);
+  if (stored.length === 0) return;
+  // Settlement's running window state re-decides these clients' groups on commit: a lower threshold
+  // or the instant strategy may make them due (incremental-payout-window.ts).
+  await transaction.query(sql.unsafe`
+    SELECT pg_notify(${settlementWindowChannel}, payload) FROM unnest(${sql.array(stored.map((row) => encodeClientChanged(row.client_id)), 'text')}) AS payload`);
 }
 
 export async function loadClients(transaction: DatabaseTransactionConnection, clientIds: readonly string[]): Promise<Map<string, ClientPayoutRow>> {

@@ -7,6 +7,7 @@ import { assertInvariant } from '../../core/errors.ts';
 import type { Decimal } from '../../core/money.ts';
 import { decimalColumn } from '../../db/column-types.ts';
 import { decimalValue } from '../../db/decimal-value.ts';
+import { encodeCreditsIssued, settlementWindowChannel } from '../../db/settlement-notifications.ts';
 import { notifyReturnedToPending, returnedToPendingRow } from './returned-to-pending.ts';
 import { clientsTableRow } from '../../db/clients-table.ts';
 import { effectiveWalletOf } from '../../core/client-payout-config.ts';
@@ -92,6 +93,9 @@ export async function recordConversionFinished(
       ${sql.array(credits.map((c) => c.destination.payoutCurrency), 'text')},
       ${sql.array(credits.map((c) => c.destination.payoutNetwork), 'text')}
     ) AS credit (credit_id, client_id, payment_id, usdt_amount, exact_share, rounding_applied, wallet_address, payout_currency, payout_network)`);
+  // Every listening settlement instance adds these credits to its running window state on commit
+  // (incremental-payout-window.ts); a crash before the commit sends nothing, as it writes nothing.
+  await transaction.query(sql.unsafe`SELECT pg_notify(${settlementWindowChannel}, ${encodeCreditsIssued(outcome.batchId)})`);
   const converted = await transaction.query(sql.unsafe`
     UPDATE payment_ledger SET state = 'converted', updated_at = ${sql.timestamp(now)}
     WHERE conversion_batch_id = ${outcome.batchId} AND state = 'swapping'`);

@@ -91,12 +91,12 @@ function outcomeOf(request: OpenTriggerRequest, decisions: readonly GroupDecisio
   return parts.length === 0 ? 'nothing to pay: the client has no free unpaid credits' : parts.join('; ');
 }
 
-export function createPayoutWindowEvaluator(options: PayoutWindowEvaluatorOptions): PayoutWindowEvaluator {
+/** One evaluation of the given groups (phase 1 from their totals, phase 2 under the lock), and of every group an operator asked for. */
+export type ChosenGroupsEvaluator = (keys: readonly GroupKey[], summaries?: readonly GroupSummary[]) => Promise<PayoutWindowEvaluation>;
+
+export function createChosenGroupsEvaluator(options: PayoutWindowEvaluatorOptions): ChosenGroupsEvaluator {
   const { pool, rules, quotes, log } = options;
   const retriesMax = options.retriesPerEvaluationMax ?? 100;
-  const groupsMax = options.groupsPerEvaluationMax ?? 1_000;
-  // Where the last full page of groups ended: the next evaluation continues from there.
-  let pageEnd: GroupKey | null = null;
 
   /** The due ones among `summaries`, with their credits; the others decided from their totals. */
   async function decide(connection: CommonQueryMethods, summaries: readonly GroupSummary[], now: Date): Promise<GroupDecision[]> {
@@ -115,12 +115,10 @@ export function createPayoutWindowEvaluator(options: PayoutWindowEvaluatorOption
     });
   }
 
-  /** Phase 1: the groups this evaluation decides, and the quotes they need fetched. */
-  async function chooseGroups(): Promise<readonly GroupKey[]> {
-    const snapshot = await readWindowSummaries(pool, groupsMax, pageEnd);
-    pageEnd = snapshot.groups.length >= groupsMax ? pageEndOf(snapshot.groups, pageEnd) : null;
+  /** Phase 1: the quotes the chosen groups need, fetched before any lock is taken. */
+  async function fetchQuotes(summaries: readonly GroupSummary[]): Promise<void> {
     const now = options.now();
-    const due = snapshot.groups.filter((summary) => decideUndue(summary, rules, now) === null);
+    const due = summaries.filter((summary) => decideUndue(summary, rules, now) === null);
     const groups = await readGroupCredits(pool, due);
     // Every round decides on the same read: what a round fetched fills the quote book the next
     // one decides with, so only the quotes change between rounds, never the groups.
@@ -129,11 +127,11 @@ export function createPayoutWindowEvaluator(options: PayoutWindowEvaluatorOption
       if (needs.length === 0) break;
       await quotes.fetch(needs);
     }
-    return snapshot.groups.map((summary) => summary.key);
   }
 
-  return async () => {
-    const chosen = await chooseGroups();
+  // `summaries`: the chosen groups' totals when the caller read them already (the paging window).
+  return async (chosen, summaries) => {
+    await fetchQuotes(summaries ?? (await readChosenSummaries(pool, chosen)).groups);
     return pool.transaction(async (transaction) => {
       await lockSettlement(transaction);
       // Read after the lock was granted, so the max-age decision is about the credits as they are now.
@@ -205,5 +203,27 @@ export function createPayoutWindowEvaluator(options: PayoutWindowEvaluatorOption
       }
       return { now, decisions, created, retried, answeredRequests };
     });
+  };
+}
+
+/**
+ * The window over every free group, PAYOUT_WINDOW_GROUPS_MAX at a time: each evaluation reads the
+ * totals of the next page of groups (in key order from where the last full page ended, wrapping
+ * around) and evaluates those. Its cost grows with the free credits (the page is chosen from all of
+ * them); settlement runs the incremental window (incremental-payout-window.ts) instead, and
+ * bench/payout-window-cost.ts measures this one as the path it replaced.
+ */
+export function createPayoutWindowEvaluator(options: PayoutWindowEvaluatorOptions): PayoutWindowEvaluator {
+  const groupsMax = options.groupsPerEvaluationMax ?? 1_000;
+  const evaluateChosen = createChosenGroupsEvaluator(options);
+  // Where the last full page of groups ended: the next evaluation continues from there.
+  let pageEnd: GroupKey | null = null;
+  return async () => {
+    const snapshot = await readWindowSummaries(options.pool, groupsMax, pageEnd);
+    pageEnd = snapshot.groups.length >= groupsMax ? pageEndOf(snapshot.groups, pageEnd) : null;
+    return evaluateChosen(
+      snapshot.groups.map((summary) => summary.key),
+      snapshot.groups,
+    );
   };
 }

@@ -12,6 +12,7 @@ import { decimalColumn } from '../../db/column-types.ts';
 import { decimalValue } from '../../db/decimal-value.ts';
 import type { PayoutReason, PayoutRequested } from '../../schemas/generated/records.ts';
 import { topicNames } from '../../topics/topics.ts';
+import type { GroupArrival } from './unpaid-groups.ts';
 import { groupKeyText, type GroupKey, type GroupSummary, type Hold, type WindowCredit, type WindowGroup } from './payout-window.ts';
 
 const groupSummaryRow = z.object({
@@ -147,6 +148,75 @@ export async function readChosenSummaries(connection: CommonQueryMethods, keys: 
       SELECT u.client_id, u.wallet_address, u.payout_currency, u.payout_network FROM usdt_credits u
       WHERE u.client_id = ANY(${sql.array([...manualClients], 'text')}) AND u.paid_out_at IS NULL AND u.payout_batch_id IS NULL)`;
   return { groups: await readSummaries(connection, filter, manualClients, null), requests };
+}
+
+const arrivalRow = z.object({
+  client_id: z.string(),
+  wallet_address: z.string(),
+  payout_currency: z.string(),
+  payout_network: z.string(),
+  usdt: decimalColumn,
+  oldest_credited_at: z.date(),
+  strategy: z.string().nullable(),
+  threshold_usd: decimalColumn.nullable(),
+});
+
+function arrivalOf(row: z.infer<typeof arrivalRow>): GroupArrival {
+  return {
+    key: { clientId: row.client_id, walletAddress: row.wallet_address, payoutCurrency: row.payout_currency, payoutNetwork: row.payout_network },
+    usdt: row.usdt,
+    oldestCreditedAt: row.oldest_credited_at,
+    // No client row (never expected): unknown, so the full decision looks at it.
+    thresholdUsd: row.strategy === null ? undefined : row.strategy === 'instant' ? null : row.threshold_usd,
+  };
+}
+
+/**
+ * The credits the given conversion batches issued, summed per group, with each client's threshold
+ * as it is now (through usdt_credits_conversion_batch: O(new credits)). Whatever became of them
+ * since — paid by another instance, say — they are counted: an over-estimate, never an under-.
+ */
+export async function readIssuedCredits(connection: CommonQueryMethods, conversionBatchIds: readonly string[]): Promise<GroupArrival[]> {
+  if (conversionBatchIds.length === 0) return [];
+  const rows = await connection.any(sql.type(arrivalRow)`
+    SELECT u.client_id, u.wallet_address, u.payout_currency, u.payout_network, sum(u.usdt_amount) AS usdt, min(u.credited_at) AS oldest_credited_at,
+           c.strategy, c.threshold_usd
+    FROM usdt_credits u LEFT JOIN clients c ON c.client_id = u.client_id
+    WHERE u.conversion_batch_id = ANY(${sql.array([...conversionBatchIds], 'text')})
+    GROUP BY u.client_id, u.wallet_address, u.payout_currency, u.payout_network, c.strategy, c.threshold_usd`);
+  return rows.map(arrivalOf);
+}
+
+/**
+ * Every group's unpaid credits that are in no live payout batch, summed in one aggregate query over
+ * the partial index of those credits (usdt_credits_window_free, an index-only scan), with each
+ * client's threshold: the incremental window's rebuild (at start, on a reconnect, as a safety net).
+ * It does not go through unpaid_credit_states, whose per-credit lookup of failed memberships made
+ * this read take seconds at 100k credits: the credits of a failed batch waiting for its retry are
+ * counted too — an over-estimate the state allows (one wasted decision per rebuild at most).
+ */
+export async function readAllGroupTotals(connection: CommonQueryMethods): Promise<GroupArrival[]> {
+  const rows = await connection.any(sql.type(arrivalRow)`
+    SELECT g.client_id, g.wallet_address, g.payout_currency, g.payout_network, g.usdt, g.oldest_credited_at, c.strategy, c.threshold_usd
+    FROM (
+      SELECT u.client_id, u.wallet_address, u.payout_currency, u.payout_network, sum(u.usdt_amount) AS usdt, min(u.credited_at) AS oldest_credited_at
+      FROM usdt_credits u
+      WHERE u.paid_out_at IS NULL AND u.payout_batch_id IS NULL
+      GROUP BY u.client_id, u.wallet_address, u.payout_currency, u.payout_network
+    ) g LEFT JOIN clients c ON c.client_id = g.client_id`);
+  return rows.map(arrivalOf);
+}
+
+const windowWorkRow = z.object({ open_requests: z.boolean(), retries_due: z.boolean() });
+
+/** Whether an operator's payout request is open or a failed batch's retry is due: two index probes in one round trip. */
+export async function readWindowWork(connection: CommonQueryMethods, now: Date): Promise<{ readonly openRequests: boolean; readonly retriesDue: boolean }> {
+  const row = await connection.one(sql.type(windowWorkRow)`
+    SELECT EXISTS (SELECT 1 FROM payout_trigger_requests WHERE handled_at IS NULL) AS open_requests,
+           EXISTS (SELECT 1 FROM payout_batches b
+                   WHERE b.state = 'failed' AND b.next_retry_at <= ${sql.timestamp(now)}
+                     AND NOT EXISTS (SELECT 1 FROM payout_batches r WHERE r.retry_of = b.batch_id)) AS retries_due`);
+  return { openRequests: row.open_requests, retriesDue: row.retries_due };
 }
 
 /** The free credits of the given groups, oldest first, as the groups the decision splits into batches. */

@@ -1,9 +1,11 @@
 // Wiring of the settlement process (consumer group `settlement`, on swap-events):
 // - the swap-event handler (settlement-handler.ts): distribution of finished conversions, failed
 //   conversions back to pending, payouts marked paid only when paid, failed payouts held for retry;
-// - the per-client window (payout-window-evaluation.ts), evaluated on three triggers coalesced
-//   into at most one running and one queued evaluation (core/processing/window-process.ts): after
-//   every committed chunk (new credits, released credits), on a NOTIFY from the admin API (an
+// - the per-client window, incremental (incremental-payout-window.ts: a running state of the free
+//   groups decides which ones payout-window-evaluation.ts decides in full), checked on three
+//   triggers coalesced into at most one running and one queued check
+//   (core/processing/window-process.ts): after every committed chunk, on a NOTIFY (settlement_window:
+//   credits issued, a client's configuration stored, handed to the state; settlement_requests: an
 //   operator's payout request), and on the punctuation of the injected clock (max age, retry
 //   backoff, and the safety net for a missed notification);
 // - operators' retry requests (payout-retry-requests.ts), on their own NOTIFY and punctuation.
@@ -21,9 +23,10 @@ import { startWindowProcess } from '../../core/processing/window-process.ts';
 import { createChangeNowClient } from '../../connectors/changenow/changenow-client.ts';
 import { createEvmRpc } from '../../connectors/chain/evm-rpc.ts';
 import { gweiToWei } from '../../connectors/chain/chain-settings.ts';
-import { settlementRequestsChannel } from '../../db/settlement-notifications.ts';
+import { settlementRequestsChannel, settlementWindowChannel } from '../../db/settlement-notifications.ts';
 import { createSettlementProcessor } from './settlement-handler.ts';
-import { createPayoutWindowEvaluator, type PayoutWindowEvaluation } from './payout-window-evaluation.ts';
+import { createChosenGroupsEvaluator } from './payout-window-evaluation.ts';
+import { createIncrementalPayoutWindow, type PayoutWindowCheck } from './incremental-payout-window.ts';
 import { createQuoteCache, type PayoutQuoteSource } from './payout-quotes.ts';
 import { createTransferFeeSource } from './transfer-fee-source.ts';
 import type { PayoutWindowRules } from './payout-window.ts';
@@ -51,10 +54,11 @@ export function retryRulesOf(config: Config): RetryRules {
 }
 
 interface WindowMetrics {
-  observe(evaluation: PayoutWindowEvaluation): void;
+  observe(check: PayoutWindowCheck): void;
   failed(): void;
   readonly evaluationSeconds: Histogram;
   readonly listenerConnected: Gauge;
+  readonly windowListenerConnected: Gauge;
 }
 
 function createWindowMetrics(registry: MetricsRegistry): WindowMetrics {
@@ -70,20 +74,25 @@ function createWindowMetrics(registry: MetricsRegistry): WindowMetrics {
   const groups = new Gauge({ name: 'settlement_window_groups', help: 'Free unpaid groups after the last evaluation, by state', labelNames: ['state'] as const, registers: [registry] });
   const unpaidUsdt = new Gauge({ name: 'settlement_window_free_unpaid_usdt', help: 'Free unpaid USDT after the last evaluation', registers: [registry] });
   const listenerConnected = new Gauge({ name: 'settlement_request_listener_connected', help: '1 while LISTEN settlement_requests is connected', registers: [registry] });
+  const windowListenerConnected = new Gauge({ name: 'settlement_window_listener_connected', help: '1 while LISTEN settlement_window is connected', registers: [registry] });
   return {
     evaluationSeconds,
     listenerConnected,
-    observe(evaluation) {
-      for (const batch of [...evaluation.created, ...evaluation.retried]) batches.inc({ reason: batch.reason });
+    windowListenerConnected,
+    observe(check) {
+      for (const batch of [...check.created, ...check.retried]) batches.inc({ reason: batch.reason });
+      // The running state's counts (incremental-payout-window.ts): every free group, the ones the
+      // decision did not look at being below their thresholds; states of the others as decided.
       const counts = new Map<string, number>([['below_threshold', 0], ['due', 0], ['below_exchange_minimum', 0], ['above_exchange_maximum', 0], ['fee_floor_not_met', 0], ['quote_unavailable', 0]]);
-      let unpaid = new Decimal(0);
-      for (const decision of evaluation.decisions) {
+      let decidedOther = 0;
+      for (const decision of check.decisions) {
         const state = decision.hold?.state ?? (decision.trigger === null ? 'below_threshold' : 'due');
+        if (state !== 'below_threshold') decidedOther += 1;
         counts.set(state, (counts.get(state) ?? 0) + 1);
-        unpaid = unpaid.plus(decision.unpaidUsdt);
       }
-      for (const [state, count] of counts) groups.set({ state }, count);
-      unpaidUsdt.set(Number(unpaid.toFixed(2)));
+      // A skipped check decided nothing because no group may be due: all of them are below their thresholds.
+      for (const [state, count] of counts) groups.set({ state }, state === 'below_threshold' ? Math.max(0, check.groups - decidedOther) : count);
+      unpaidUsdt.set(Number(check.unpaidUsdt.toFixed(2)));
     },
     failed: () => failures.inc(),
   };
@@ -124,7 +133,7 @@ export async function startSettlement(options: StartSettlementOptions): Promise<
         log,
         metrics: resources.metrics,
       });
-      const evaluate = createPayoutWindowEvaluator({
+      const evaluate = createChosenGroupsEvaluator({
         pool: resources.pool,
         rules,
         quotes: createQuoteCache({
@@ -144,9 +153,16 @@ export async function startSettlement(options: StartSettlementOptions): Promise<
         log,
         groupsPerEvaluationMax: config.PAYOUT_WINDOW_GROUPS_MAX,
       });
-      return {
+      const window = createIncrementalPayoutWindow({
+        pool: resources.pool,
+        maxAgeMs: rules.maxAgeMs,
+        now,
         evaluate,
-        onEvaluated: (evaluation: PayoutWindowEvaluation) => {
+        groupsPerEvaluationMax: config.PAYOUT_WINDOW_GROUPS_MAX,
+      });
+      return {
+        evaluate: () => window.check(),
+        onEvaluated: (evaluation: PayoutWindowCheck) => {
           metrics.observe(evaluation);
           for (const batch of [...evaluation.created, ...evaluation.retried]) {
             log.info(
@@ -166,7 +182,15 @@ export async function startSettlement(options: StartSettlementOptions): Promise<
         },
         evaluationSeconds: metrics.evaluationSeconds,
         onFailed: () => metrics.failed(),
-        notifications: [{ channel: settlementRequestsChannel, connected: metrics.listenerConnected }],
+        notifications: [
+          { channel: settlementRequestsChannel, connected: metrics.listenerConnected },
+          {
+            channel: settlementWindowChannel,
+            connected: metrics.windowListenerConnected,
+            onNotification: (payload) => window.notified(payload),
+            onConnected: () => window.connected(),
+          },
+        ],
       };
     },
     onRunning: [
