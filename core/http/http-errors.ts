@@ -136,9 +136,9 @@ export function unsupportedMediaType(message: string): HttpRejection {
 }
 
 /** express's default ETag of a body (its "weak" setting): W/"<length in hex>-<27 characters of base64 SHA-1>". */
-function weakEntityTag(bytes: Buffer): string {
-  if (bytes.length === 0) return 'W/"0-2jmj7l5rSw0yVb/vlWAYkK/YBwk"';
-  return `W/"${bytes.length.toString(16)}-${createHash('sha1').update(bytes).digest('base64').substring(0, 27)}"`;
+function weakEntityTag(text: string, byteLength: number): string {
+  if (byteLength === 0) return 'W/"0-2jmj7l5rSw0yVb/vlWAYkK/YBwk"';
+  return `W/"${byteLength.toString(16)}-${createHash('sha1').update(text, 'utf8').digest('base64').substring(0, 27)}"`;
 }
 
 /**
@@ -147,12 +147,15 @@ function weakEntityTag(bytes: Buffer): string {
  * route served outside express answers as it did inside it.
  */
 export function sendJson(response: ServerResponse, status: number, body: unknown): void {
-  const bytes = Buffer.from(JSON.stringify(body), 'utf8');
+  const text = JSON.stringify(body);
+  const byteLength = Buffer.byteLength(text, 'utf8');
   response.statusCode = status;
   response.setHeader('Content-Type', 'application/json; charset=utf-8');
-  response.setHeader('Content-Length', String(bytes.length));
-  response.setHeader('ETag', weakEntityTag(bytes));
-  response.end(bytes);
+  response.setHeader('Content-Length', String(byteLength));
+  response.setHeader('ETag', weakEntityTag(text, byteLength));
+  // Given text, Node writes the head and the body as one string in one write; a Buffer goes out as
+  // a second chunk (writev), which the webhook's profile showed among its larger costs.
+  response.end(text, 'utf8');
 }
 
 /**
