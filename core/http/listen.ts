@@ -1,9 +1,8 @@
 // Starts an HTTP server and returns a close function that finishes in-flight requests first.
 // The interface is always given (LISTEN_HOST or a process's own host variable): a server that
 // silently bound every interface would put the admin API on whatever network the machine is on.
-import type { Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { Express } from 'express';
 
 export interface ListeningServer {
   readonly port: number;
@@ -40,9 +39,10 @@ function answerUnparsableRequest(error: NodeJS.ErrnoException, socket: Duplex): 
   );
 }
 
-export async function listen(app: Express, port: number, host: string): Promise<ListeningServer> {
+/** `handler` is an express app, or a plain listener that hands some requests to one (the webhook). */
+export async function listen(handler: RequestListener, port: number, host: string): Promise<ListeningServer> {
   const server: Server = await new Promise((resolve, reject) => {
-    const candidate = app.listen(port, host);
+    const candidate = createServer(handler).listen(port, host);
     candidate.once('listening', () => resolve(candidate));
     candidate.once('error', reject);
   });

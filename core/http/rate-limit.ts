@@ -14,9 +14,10 @@
 // synchronous Map lookup per request: the library's asynchronous store, per-request validations
 // and a SHA-256 per answer were 7.7 % of the webhook's CPU at 500 IPN/s (bench/README.md).
 import { createHash } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { ipKeyGenerator } from 'express-rate-limit';
-import { rejection } from './http-errors.ts';
+import { rejection, type HttpRejection } from './http-errors.ts';
 
 export interface RequestRateLimitOptions {
   requestsPerMinute: number;
@@ -73,26 +74,45 @@ export function createSourceCounter(requestsPerMinute: number, now: () => number
   };
 }
 
-export function createRequestRateLimit(options: RequestRateLimitOptions): RequestHandler {
+export interface RequestRateLimiter {
+  /**
+   * Counts a request of a plain node:http server and sets its headers; the rejection to answer
+   * when the source is over the limit. `source` is the peer address (the caller's `request.ip`
+   * behind express), grouped here as the middleware groups it.
+   */
+  check(source: string | undefined, response: Pick<ServerResponse, 'headersSent' | 'setHeader'>): HttpRejection | undefined;
+  /** The same limit, with the same counter, as an express middleware for the routes it covers. */
+  readonly middleware: RequestHandler;
+}
+
+/** One counter shared by a route served outside express and the express routes of the same path. */
+export function createRequestRateLimiter(options: RequestRateLimitOptions): RequestRateLimiter {
   const { requestsPerMinute } = options;
   const counter = createSourceCounter(requestsPerMinute, options.now ?? Date.now);
   // Forgets sources whose window ended, so the Map holds at most the sources of the last minutes.
   setInterval(() => counter.sweep(), windowMs).unref();
-  return (request: Request, response: Response, next: NextFunction) => {
-    const { limited, headers } = counter.hit(ipKeyGenerator(request.ip ?? request.socket.remoteAddress ?? ''));
+  const check: RequestRateLimiter['check'] = (source, response) => {
+    const { limited, headers } = counter.hit(ipKeyGenerator(source ?? ''));
     if (!response.headersSent) for (const [header, value] of Object.entries(headers)) response.setHeader(header, value);
-    if (!limited) {
-      next();
-      return;
-    }
-    next(
-      rejection(
-        429,
-        'rate_limited',
-        'source',
-        `at most ${requestsPerMinute} requests per minute`,
-        `Too many requests from this source (at most ${requestsPerMinute} per minute); retry after the Retry-After seconds.`,
-      ),
+    if (!limited) return undefined;
+    return rejection(
+      429,
+      'rate_limited',
+      'source',
+      `at most ${requestsPerMinute} requests per minute`,
+      `Too many requests from this source (at most ${requestsPerMinute} per minute); retry after the Retry-After seconds.`,
     );
   };
+  return {
+    check,
+    middleware: (request: Request, response: Response, next: NextFunction) => {
+      const refused = check(request.ip ?? request.socket.remoteAddress, response);
+      if (refused === undefined) next();
+      else next(refused);
+    },
+  };
+}
+
+export function createRequestRateLimit(options: RequestRateLimitOptions): RequestHandler {
+  return createRequestRateLimiter(options).middleware;
 }
