@@ -489,20 +489,19 @@ export function createChainWorker(options: ChainWorkerOptions): ChainWorker {
   }
 
   /**
-   * Sends every signed transfer in ONE JSON-RPC batch, lowest nonce first (a node takes a batch's
-   * calls in order; one that took them out of order would hold the later nonces in its pool until
-   * the gap fills), then decides on each answer in nonce order and records those the node took
-   * together. At most once still holds: the batch carries only bytes loaded from chain_transfers,
-   * each signed and committed (signAndStore) before any of them is sent, so a crash anywhere around
-   * the batch leaves stored bytes that the next pass sends again unchanged — the same hashes, never
-   * a new signature. A transaction the batch got no answer for is sent again alone, as before.
+   * Sends every signed transfer as a JSON-RPC batch in nonce order (sendInNonceOrder), then decides
+   * on each answer in nonce order and records those the node took together. At most once still
+   * holds: a batch carries only bytes loaded from chain_transfers, each signed and committed
+   * (signAndStore) before any of them is sent, so a crash anywhere around a batch leaves stored
+   * bytes that the next pass sends again unchanged — the same hashes, never a new signature. A
+   * transaction the batches got no answer for is sent again alone, as before.
    */
   async function broadcastSignedTransfers(connection: DatabasePoolConnection): Promise<void> {
     const taken: { view: SignedTransferView; outcome: BroadcastOutcome }[] = [];
     try {
       const rows = await loadOpenTransfers(connection, 'signed', transfersPerPassMax);
       const views = rows.map(signedViewOf);
-      const answers = await rpc.sendRawTransactions(views.map((view) => view.rawTransaction));
+      const answers = await sendInNonceOrder(views);
       for (const [index, view] of views.entries()) {
         await isolated(view.row, 'broadcast', () => broadcastSigned(connection, view, answers[index], (taker, outcome) => taken.push({ view: taker, outcome })));
       }
@@ -510,6 +509,33 @@ export function createChainWorker(options: ChainWorkerOptions): ChainWorker {
       // Also when an outage stops the pass: what the node took is recorded now, not re-sent later.
       await markBroadcastAll(connection, taken);
     }
+  }
+
+  /**
+   * The page's stored transactions as one batch, lowest nonce first. A node may run a batch's calls
+   * concurrently (the local Hardhat node does: in a mass payout about two thirds of a first batch
+   * came back "nonce too high", a later nonce having reached it before an earlier one), so the ones
+   * refused "nonce too high" are sent again — the same bytes — as a further batch, for as long as
+   * the last one had a call accepted. A real gap (the node lacks an earlier nonce) ends it at once:
+   * that batch accepts nothing, and its refusals go to decideBroadcast as a lone send's would.
+   */
+  async function sendInNonceOrder(views: readonly SignedTransferView[]): Promise<(BatchAnswer<string> | undefined)[]> {
+    const answers: (BatchAnswer<string> | undefined)[] = views.map(() => undefined);
+    let unsent = views.map((view, index) => ({ view, index }));
+    while (unsent.length > 0) {
+      const batch = await rpc.sendRawTransactions(unsent.map(({ view }) => view.rawTransaction));
+      const tooHigh: typeof unsent = [];
+      let accepted = false;
+      for (const [position, item] of unsent.entries()) {
+        const answer = batch[position];
+        answers[item.index] = answer;
+        if (answer?.ok === true) accepted = true;
+        else if (answer !== undefined && !answer.ok && answer.error instanceof EvmRpcError && rejectionOf(answer.error) === 'nonce-too-high') tooHigh.push(item);
+      }
+      if (!accepted) break;
+      unsent = tooHigh;
+    }
+    return answers;
   }
 
   async function broadcastSigned(
