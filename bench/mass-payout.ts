@@ -2,7 +2,10 @@
 // settlement, the ChangeNow connector against the simulator and the chain connector on the local
 // EVM — every one a `cli run` process, as in production.
 //
-//   npx tsx bench/mass-payout.ts [--clients 1000] [--rates 100,10] [--concurrency 8] [--timeout-minutes 30]
+//   npx tsx bench/mass-payout.ts [--clients 1000] [--rates 100,10] [--concurrency 32] [--timeout-minutes 30]
+//
+// --concurrency is SWAP_CONCURRENCY for every round: 32 keeps the raised budget (100/s) busy, where
+// the default 8 left creates queued behind the worker (stage 2); at 10/s the budget paces either.
 //
 // One round per ChangeNow rate limit (CHANGENOW_RATE_LIMIT_PER_SECOND, the one budget every process
 // shares; the simulator itself has no limit): N clients (threshold 100 USD, paid in XMR, so the
@@ -43,7 +46,7 @@ const usdtPerClient = new Decimal(usdGrossPerClient).times('0.97');
 function argumentsOf(argv: readonly string[]): { clients: number; rates: number[]; concurrency: number; timeoutMinutes: number } {
   const { values } = parseArgs({
     args: [...argv],
-    options: { clients: { type: 'string', default: '1000' }, rates: { type: 'string', default: '100,10' }, concurrency: { type: 'string', default: '8' }, 'timeout-minutes': { type: 'string', default: '30' } },
+    options: { clients: { type: 'string', default: '1000' }, rates: { type: 'string', default: '100,10' }, concurrency: { type: 'string', default: '32' }, 'timeout-minutes': { type: 'string', default: '30' } },
     strict: true,
   });
   const clients = Number(values.clients);
