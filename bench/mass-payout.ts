@@ -2,7 +2,10 @@
 // settlement, the ChangeNow connector against the simulator and the chain connector on the local
 // EVM — every one a `cli run` process, as in production.
 //
-//   npx tsx bench/mass-payout.ts [--clients 1000] [--rates 100,10] [--concurrency 8] [--timeout-minutes 30]
+//   npx tsx bench/mass-payout.ts [--clients 1000] [--rates 100,10] [--concurrency 32] [--timeout-minutes 30]
+//
+// --concurrency is SWAP_CONCURRENCY for every round: 32 keeps the raised budget (100/s) busy, where
+// the default 8 left creates queued behind the worker (stage 2); at 10/s the budget paces either.
 //
 // One round per ChangeNow rate limit (CHANGENOW_RATE_LIMIT_PER_SECOND, the one budget every process
 // shares; the simulator itself has no limit): N clients (threshold 100 USD, paid in XMR, so the
@@ -43,7 +46,7 @@ const usdtPerClient = new Decimal(usdGrossPerClient).times('0.97');
 function argumentsOf(argv: readonly string[]): { clients: number; rates: number[]; concurrency: number; timeoutMinutes: number } {
   const { values } = parseArgs({
     args: [...argv],
-    options: { clients: { type: 'string', default: '1000' }, rates: { type: 'string', default: '100,10' }, concurrency: { type: 'string', default: '8' }, 'timeout-minutes': { type: 'string', default: '30' } },
+    options: { clients: { type: 'string', default: '1000' }, rates: { type: 'string', default: '100,10' }, concurrency: { type: 'string', default: '32' }, 'timeout-minutes': { type: 'string', default: '30' } },
     strict: true,
   });
   const clients = Number(values.clients);
@@ -67,6 +70,22 @@ interface RoundResult {
   readonly allPaidSeconds: number;
   readonly perBatch: { p50: number; p99: number; max: number };
   readonly stages: readonly { name: string; p50: number; max: number }[];
+  /** ChangeNow API attempts of the connector in the round, by endpoint: what the rate budget was spent on. */
+  readonly requests: ReadonlyMap<string, number>;
+}
+
+/**
+ * The connector's `changenow_requests_total` summed over outcomes, per endpoint, read from its
+ * /metrics before it stops: a count, not a timing, so it holds on a busy machine.
+ */
+async function changeNowRequestsOf(connector: BenchProcess): Promise<ReadonlyMap<string, number>> {
+  const text = await (await fetch(`${connector.url}/metrics`)).text();
+  const byEndpoint = new Map<string, number>();
+  for (const match of text.matchAll(/^changenow_requests_total\{([^}]*)\} (\S+)$/gm)) {
+    const endpoint = /endpoint="([^"]*)"/.exec(match[1] ?? '')?.[1] ?? 'unknown';
+    byEndpoint.set(endpoint, (byEndpoint.get(endpoint) ?? 0) + Number(match[2]));
+  }
+  return byEndpoint;
 }
 
 const summaryRow = z.object({
@@ -153,7 +172,8 @@ async function runRound(stack: BenchStack, database: DatabasePool, clients: numb
     // phase and per node call), which says where stage 4 goes; the default keeps it quiet.
     const chainLogLevel = process.env['BENCH_CHAIN_LOG_LEVEL'];
     processes.push(await startBenchProcess(stack, 'chain', 'CHAIN_CONNECTOR_PORT', { ...environment, ...(chainLogLevel === undefined || chainLogLevel === '' ? {} : { LOG_LEVEL: chainLogLevel }) }));
-    processes.push(await startBenchProcess(stack, 'changenow', 'CHANGENOW_CONNECTOR_PORT', environment));
+    const changenow = await startBenchProcess(stack, 'changenow', 'CHANGENOW_CONNECTOR_PORT', environment);
+    processes.push(changenow);
     processes.push(await startBenchProcess(stack, 'settlement', 'SETTLEMENT_PORT', environment));
     const producer = await openTopicProducer(stack.endpoints);
     try {
@@ -185,6 +205,7 @@ async function runRound(stack: BenchStack, database: DatabasePool, clients: numb
       allPaidSeconds: summary.all_paid_seconds ?? Number.NaN,
       perBatch: { p50: summary.p50 ?? Number.NaN, p99: summary.p99 ?? Number.NaN, max: summary.max ?? Number.NaN },
       stages: await stagesOf(database, clientIds),
+      requests: await changeNowRequestsOf(changenow),
     };
   } finally {
     for (const running of processes.reverse()) await running.stop();
@@ -228,6 +249,8 @@ async function main(): Promise<void> {
         console.log('');
         console.log(`where a batch's time went at ${round.rate}/s (finished batches):`);
         console.log(formatTable(['stage', 'p50 s', 'max s'], round.stages.map((stage) => [stage.name, stage.p50.toFixed(1), stage.max.toFixed(1)]).map(([name, p50, max]) => [name ?? '', p50 ?? '', max ?? ''])));
+        const total = [...round.requests.values()].reduce((sum, count) => sum + count, 0);
+        console.log(`ChangeNow requests at ${round.rate}/s: ${total} (${(total / round.clients).toFixed(2)} per payout) — ${[...round.requests].map(([endpoint, count]) => `${endpoint} ${count}`).join(', ')}`);
       }
       console.log('');
       console.log('all paid = first command emitted (payout_batches.created_at) → last batch finished (completed_at); per batch = its command → its end.');

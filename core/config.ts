@@ -297,7 +297,7 @@ export const configSchema = z.object({
     .max(64)
     .default(8)
     .describe(
-      'Swap commands the ChangeNow connector steps at once, each under its own advisory lock and on its own database connection (the pool grows by this many).',
+      'Swap commands the ChangeNow connector steps at once, each under its own advisory lock and on its own database connection (the pool grows by this many). A create step takes a few 100 ms, so 8 keep the default budget of 10 requests/s busy; with a raised CHANGENOW_RATE_LIMIT_PER_SECOND use about a third of it (32 at 100/s).',
     ),
   CHANGENOW_REQUEST_TIMEOUT: duration.default('10s').describe('Time limit of one attempt of a ChangeNow call.'),
   CHANGENOW_RETRY_BUDGET: duration

@@ -49,7 +49,7 @@ import {
 } from './chain-events.ts';
 import type { ChainMetrics } from './chain-metrics.ts';
 import { EvmRpcError, EvmUnavailableError, rejectionOf } from './evm-errors.ts';
-import type { EvmRpc, TransactionReceipt } from './evm-rpc.ts';
+import type { BatchAnswer, EvmRpc, TransactionReceipt } from './evm-rpc.ts';
 import { feeAboveCapPrefix, planFees, planReplacementFees } from './fee-plan.ts';
 import { checkFunding, checkTokenFunding, worstCaseEthOf, type WalletSnapshot } from './funding-check.ts';
 import { decideNonceStatus, type NonceFacts, type NonceFinding } from './nonce-check.ts';
@@ -63,6 +63,7 @@ import {
   lockNextNonce,
   pendingSpendOf,
   recordBroadcastAll,
+  recordConfirmedAll,
   recordAttemptBroadcast,
   recordBroadcastAttempt,
   recordDropped,
@@ -139,6 +140,17 @@ interface ApprovedTransfer {
   readonly row: TransferRow;
   readonly call: ReturnType<typeof transferCallOf>;
   readonly gasLimit: bigint;
+}
+
+/** A node call's answer, or the error it ended with (kept for the one transfer it concerns). */
+type Answer<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: unknown };
+
+/** The value of an answered call; throws the error of one that failed (inside its transfer's step). */
+function valueOf<T>(answers: ReadonlyMap<string, Answer<T>>, key: string): T {
+  const answer = answers.get(key);
+  if (answer === undefined) throw new InvariantViolation('every call of a batch has an answer', { key });
+  if (!answer.ok) throw answer.error;
+  return answer.value;
 }
 
 /** The node's gas estimate for a request, or why it gave none. */
@@ -262,14 +274,27 @@ export function createChainWorker(options: ChainWorkerOptions): ChainWorker {
   async function observeAll(connection: DatabasePoolConnection, views: readonly SignedTransferView[]): Promise<(() => Observation)[]> {
     const attemptsOf = await loadAttemptsOf(connection, views.map((view) => view.transferId));
     const minedNonce = await chain(() => rpc.transactionCount(sender, 'latest'));
-    const lookups = await eachAtMost(nodeCallsInFlightMax, views, async (view) => {
+    // Every stored attempt's receipt in one batch, then (for the transfers none of whose attempts
+    // was mined) whether the node knows them, in a second: the order observe() keeps per transfer.
+    // Blocks here hold one transaction each (the node mines each as it arrives), so a lookup per
+    // block would be no fewer calls; the batch saves the round trips instead. A call the batch got
+    // no answer for is asked again alone, with the usual retries.
+    const hashesOf = (view: SignedTransferView): string[] => (attemptsOf.get(view.transferId) ?? []).map((attempt) => attempt.tx_hash);
+    const receipts = await answersOf(views.flatMap(hashesOf), (hashes) => rpc.transactionReceipts(hashes), (hash) => rpc.transactionReceipt(hash));
+    const mined = (hash: string): boolean => {
+      const answer = receipts.get(hash);
+      return answer !== undefined && answer.ok && answer.value !== null;
+    };
+    const unmined = views.filter((view) => !hashesOf(view).some(mined));
+    const known = await answersOf(unmined.flatMap(hashesOf), (hashes) => rpc.transactions(hashes), (hash) => rpc.transaction(hash));
+    const lookups = views.map((view) => {
       try {
         const attempts = attemptsOf.get(view.transferId) ?? [];
         assertInvariant(attempts.some((attempt) => attempt.tx_hash === view.txHash), 'the current transaction of a transfer is one of its attempts', { transferId: view.transferId });
         let receipt: TransactionReceipt | null = null;
         let mined: AttemptRow | null = null;
         for (const attempt of attempts) {
-          receipt = await chain(() => rpc.transactionReceipt(attempt.tx_hash));
+          receipt = valueOf(receipts, attempt.tx_hash);
           if (receipt !== null) {
             mined = attempt;
             break;
@@ -278,7 +303,7 @@ export function createChainWorker(options: ChainWorkerOptions): ChainWorker {
         let knownToNode = receipt !== null;
         for (const attempt of attempts) {
           if (knownToNode) break;
-          knownToNode = (await chain(() => rpc.transaction(attempt.tx_hash))) !== null;
+          knownToNode = valueOf(known, attempt.tx_hash) !== null;
         }
         return { ok: true as const, receipt, mined, knownToNode };
       } catch (error) {
@@ -295,6 +320,45 @@ export function createChainWorker(options: ChainWorkerOptions): ChainWorker {
       const receiptView = receipt === null || mined === null ? null : receiptViewOf(receipt, view.row, mined.kind === 'cancel');
       return { chain: { minedNonce, receipt: receiptView, knownToNode, headBlock }, mined };
     });
+  }
+
+  /**
+   * One batch of calls keyed by their argument; a call the batch left unanswered (EvmUnavailableError:
+   * no answer, outcome unknown) is made again alone with the retries of chain(). Each answer, or the
+   * error that call ends with, is kept for its own transfer.
+   */
+  async function answersOf<T>(keys: readonly string[], batch: (keys: readonly string[]) => Promise<BatchAnswer<T>[]>, alone: (key: string) => Promise<T>): Promise<Map<string, Answer<T>>> {
+    const unique = [...new Set(keys)];
+    const answers = new Map<string, Answer<T>>();
+    const unanswered: string[] = [];
+    for (const [index, answer] of (await batch(unique)).entries()) {
+      const key = unique[index];
+      if (key === undefined) continue;
+      if (answer.ok || !(answer.error instanceof EvmUnavailableError)) answers.set(key, answer);
+      else unanswered.push(key);
+    }
+    await eachAtMost(nodeCallsInFlightMax, unanswered, async (key) => {
+      try {
+        answers.set(key, { ok: true, value: await chain(() => alone(key)) });
+      } catch (error) {
+        answers.set(key, { ok: false, error });
+      }
+    });
+    return answers;
+  }
+
+  /**
+   * What the node said to a transaction sent in a batch; a call the batch got no answer for is
+   * sent again alone (send): the same stored bytes, so at worst the node answers "known".
+   */
+  async function sentInBatch(answer: BatchAnswer<string> | undefined, rawTransaction: string, txHash: string): Promise<BroadcastResult> {
+    if (answer === undefined) return send(rawTransaction, txHash);
+    if (!answer.ok) {
+      const { error } = answer;
+      return error instanceof EvmRpcError ? { kind: 'refused', rejection: rejectionOf(error), message: error.rpcMessage } : send(rawTransaction, txHash);
+    }
+    assertInvariant(answer.value.toLowerCase() === txHash.toLowerCase(), 'the node hashes our stored transaction to its stored hash', { hash: answer.value, txHash });
+    return { kind: 'accepted' };
   }
 
   async function send(rawTransaction: string, txHash: string): Promise<BroadcastResult> {
@@ -424,12 +488,22 @@ export function createChainWorker(options: ChainWorkerOptions): ChainWorker {
     failpoint('chain.after-store-replacement');
   }
 
-  /** Sends every signed transfer, lowest nonce first, and records those the node took together. */
+  /**
+   * Sends every signed transfer as a JSON-RPC batch in nonce order (sendInNonceOrder), then decides
+   * on each answer in nonce order and records those the node took together. At most once still
+   * holds: a batch carries only bytes loaded from chain_transfers, each signed and committed
+   * (signAndStore) before any of them is sent, so a crash anywhere around a batch leaves stored
+   * bytes that the next pass sends again unchanged — the same hashes, never a new signature. A
+   * transaction the batches got no answer for is sent again alone, as before.
+   */
   async function broadcastSignedTransfers(connection: DatabasePoolConnection): Promise<void> {
     const taken: { view: SignedTransferView; outcome: BroadcastOutcome }[] = [];
     try {
-      for (const row of await loadOpenTransfers(connection, 'signed', transfersPerPassMax)) {
-        await isolated(row, 'broadcast', () => broadcastSigned(connection, signedViewOf(row), (view, outcome) => taken.push({ view, outcome })));
+      const rows = await loadOpenTransfers(connection, 'signed', transfersPerPassMax);
+      const views = rows.map(signedViewOf);
+      const answers = await sendInNonceOrder(views);
+      for (const [index, view] of views.entries()) {
+        await isolated(view.row, 'broadcast', () => broadcastSigned(connection, view, answers[index], (taker, outcome) => taken.push({ view: taker, outcome })));
       }
     } finally {
       // Also when an outage stops the pass: what the node took is recorded now, not re-sent later.
@@ -437,8 +511,40 @@ export function createChainWorker(options: ChainWorkerOptions): ChainWorker {
     }
   }
 
-  async function broadcastSigned(connection: DatabasePoolConnection, view: SignedTransferView, taken: (view: SignedTransferView, outcome: BroadcastOutcome) => void): Promise<void> {
-    const result = await send(view.rawTransaction, view.txHash);
+  /**
+   * The page's stored transactions as one batch, lowest nonce first. A node may run a batch's calls
+   * concurrently (the local Hardhat node does: in a mass payout about two thirds of a first batch
+   * came back "nonce too high", a later nonce having reached it before an earlier one), so the ones
+   * refused "nonce too high" are sent again — the same bytes — as a further batch, for as long as
+   * the last one had a call accepted. A real gap (the node lacks an earlier nonce) ends it at once:
+   * that batch accepts nothing, and its refusals go to decideBroadcast as a lone send's would.
+   */
+  async function sendInNonceOrder(views: readonly SignedTransferView[]): Promise<(BatchAnswer<string> | undefined)[]> {
+    const answers: (BatchAnswer<string> | undefined)[] = views.map(() => undefined);
+    let unsent = views.map((view, index) => ({ view, index }));
+    while (unsent.length > 0) {
+      const batch = await rpc.sendRawTransactions(unsent.map(({ view }) => view.rawTransaction));
+      const tooHigh: typeof unsent = [];
+      let accepted = false;
+      for (const [position, item] of unsent.entries()) {
+        const answer = batch[position];
+        answers[item.index] = answer;
+        if (answer?.ok === true) accepted = true;
+        else if (answer !== undefined && !answer.ok && answer.error instanceof EvmRpcError && rejectionOf(answer.error) === 'nonce-too-high') tooHigh.push(item);
+      }
+      if (!accepted) break;
+      unsent = tooHigh;
+    }
+    return answers;
+  }
+
+  async function broadcastSigned(
+    connection: DatabasePoolConnection,
+    view: SignedTransferView,
+    answer: BatchAnswer<string> | undefined,
+    taken: (view: SignedTransferView, outcome: BroadcastOutcome) => void,
+  ): Promise<void> {
+    const result = await sentInBatch(answer, view.rawTransaction, view.txHash);
     let decision = decideBroadcast(result);
     if (decision.kind === 'look-at-chain') {
       const afterNonceTooLow = decideAfterNonceTooLow(view.nonce, (await observe(connection, view)).chain);
@@ -536,7 +642,11 @@ export function createChainWorker(options: ChainWorkerOptions): ChainWorker {
     if (batch.confirmed.length > 0) {
       try {
         await connection.transaction(async (transaction) => {
-          for (const item of batch.confirmed) await recordMinedOutcome(transaction, item.view.transferId, 'confirmed', item.mined.tx_hash, item.receipt, null, item.at);
+          await recordConfirmedAll(
+            transaction,
+            batch.confirmed.map((item) => ({ transferId: item.view.transferId, minedHash: item.mined.tx_hash, receipt: item.receipt })),
+            options.now(),
+          );
           await insertOutboxRecords(transaction, batch.confirmed.map(confirmedRecords));
         });
         for (const item of batch.confirmed) afterConfirmed(item);
@@ -798,14 +908,20 @@ export function createChainWorker(options: ChainWorkerOptions): ChainWorker {
     // Every estimate of the pass at once, against the same mined state each was asked on one by
     // one before (nothing of ours is broadcast while the pass signs); an error is kept for its
     // transfer's checks below.
-    const estimates = await phase('sign.estimate', () => eachAtMost(nodeCallsInFlightMax, requested, async (row): Promise<GasEstimate> => {
-      const call = transferCallOf(row.asset, row.to_address, row.amount_base_units, options.usdtContractAddress);
-      try {
-        return { ok: true, estimate: await chain(() => rpc.estimateGas({ from: sender, to: call.to, data: call.data, value: call.value })) };
-      } catch (error) {
-        return { ok: false, error };
-      }
-    }));
+    const callOf = (row: TransferRow): ReturnType<typeof transferCallOf> => transferCallOf(row.asset, row.to_address, row.amount_base_units, options.usdtContractAddress);
+    const estimates = await phase('sign.estimate', async () => {
+      // One batch for the page; a request it got no answer for is estimated again alone.
+      const batch = await rpc.estimateGasAll(requested.map((row) => ({ from: sender, ...callOf(row) })));
+      return eachAtMost(nodeCallsInFlightMax, requested.map((row, index) => ({ row, answer: batch[index] })), async ({ row, answer }): Promise<GasEstimate> => {
+        if (answer !== undefined && (answer.ok || !(answer.error instanceof EvmUnavailableError))) return answer.ok ? { ok: true, estimate: answer.value } : { ok: false, error: answer.error };
+        const call = callOf(row);
+        try {
+          return { ok: true, estimate: await chain(() => rpc.estimateGas({ from: sender, to: call.to, data: call.data, value: call.value })) };
+        } catch (error) {
+          return { ok: false, error };
+        }
+      });
+    });
     const approved: ApprovedTransfer[] = [];
     let refused = 0;
     for (const [index, row] of requested.entries()) {

@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EvmRpcError, EvmUnavailableError, rejectionOf } from './evm-errors.ts';
-import { createEvmRpc } from './evm-rpc.ts';
+import { createEvmRpc, type BatchAnswer } from './evm-rpc.ts';
 
 type Answer = { status: number; body: string } | 'hang';
 let answer: Answer = { status: 200, body: '{}' };
@@ -29,6 +29,9 @@ afterAll(async () => {
   server.closeAllConnections();
   await new Promise((resolve) => server.close(resolve));
 });
+
+/** The error of a batch answer that failed; undefined for one that succeeded. */
+const errorOf = (batchAnswer: BatchAnswer<unknown> | undefined): unknown => (batchAnswer === undefined || batchAnswer.ok ? undefined : batchAnswer.error);
 
 const answerWith = (status: number, body: unknown): void => {
   answer = { status, body: typeof body === 'string' ? body : JSON.stringify(body) };
@@ -63,5 +66,32 @@ describe('createEvmRpc', () => {
     answerWith(200, { jsonrpc: '2.0', id: 1, result: 'not hex' });
     await expect(rpc().chainId()).rejects.toBeInstanceOf(EvmUnavailableError);
     await expect(createEvmRpc({ url: 'http://127.0.0.1:1', timeoutMs: 300 }).chainId()).rejects.toBeInstanceOf(EvmUnavailableError);
+  });
+
+  it('sends a batch in one request and gives each call its own answer, matched by id whatever the order', async () => {
+    const hash = `0x${'cd'.repeat(32)}`;
+    // A fresh transport numbers its calls from 1: ids 1, 2, 3 in the order given.
+    answerWith(200, [
+      { jsonrpc: '2.0', id: 3, error: { code: -32003, message: 'Nonce too low. Expected nonce to be 4 but got 3.' } },
+      { jsonrpc: '2.0', id: 1, result: hash },
+    ]);
+    const [first, second, third] = await rpc().sendRawTransactions(['0x01', '0x02', '0x03']);
+    expect(first).toEqual({ ok: true, value: hash });
+    // No answer for the second: its outcome is unknown, as for a lone call that got none.
+    expect(errorOf(second)).toBeInstanceOf(EvmUnavailableError);
+    const refused = errorOf(third);
+    expect(refused).toBeInstanceOf(EvmRpcError);
+    expect(rejectionOf(refused as EvmRpcError)).toBe('nonce-too-low');
+  });
+
+  it('answers every call of a batch with EvmUnavailableError when the node gives no batch answer', async () => {
+    answerWith(200, { jsonrpc: '2.0', id: null, error: { code: -32600, message: 'batch too large' } });
+    const answers = await rpc().transactionReceipts([`0x${'ab'.repeat(32)}`, `0x${'ef'.repeat(32)}`]);
+    expect(answers).toHaveLength(2);
+    for (const each of answers) expect(errorOf(each)).toBeInstanceOf(EvmUnavailableError);
+    answer = 'hang';
+    const [timedOut] = await rpc(300).estimateGasAll([{ to: '0x70997970C51812dc3A010C7d01b50e0d17dc79C8' }]);
+    expect(errorOf(timedOut)).toBeInstanceOf(EvmUnavailableError);
+    expect(await rpc().transactions([])).toEqual([]);
   });
 });

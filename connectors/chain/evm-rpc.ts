@@ -6,6 +6,13 @@
 // node's refusals under shapes that differ by method. Here a call either returns its parsed
 // result, throws EvmRpcError (the node answered no) or EvmUnavailableError (no answer: outcome
 // unknown). Every quantity in JSON-RPC is a hex string, so JSON.parse never sees money as a number.
+//
+// Batches. A pass of the chain worker makes up to 100 calls of one method at a time (sends,
+// receipts, estimates); one HTTP request per call cost a round trip each, on both sides. The batch
+// methods send them as ONE JSON-RPC batch (an array body) and give back one answer per call, in the
+// caller's order, shaped as the lone call would have resolved or thrown. No usable answer to the
+// whole batch — or none for one call in it (a node may cap its batches) — is EvmUnavailableError
+// for the calls concerned: outcome unknown, as for a lone call, and the caller asks again alone.
 import { z } from 'zod';
 import { toQuantity } from 'ethers';
 import { EvmRpcError, EvmUnavailableError } from './evm-errors.ts';
@@ -66,6 +73,9 @@ export interface CallRequest {
   readonly value?: bigint;
 }
 
+/** One call's answer within a batch: its result, or the error the lone call would have thrown. */
+export type BatchAnswer<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: EvmRpcError | EvmUnavailableError };
+
 export interface EvmRpc {
   chainId(): Promise<bigint>;
   latestBlock(): Promise<LatestBlock>;
@@ -83,11 +93,23 @@ export interface EvmRpc {
   transactionReceipt(hash: string): Promise<TransactionReceipt | null>;
   /** Null when the node knows no transaction with this hash (neither pending nor mined). */
   transaction(hash: string): Promise<{ hash: string; blockNumber: bigint | null } | null>;
+  /** eth_sendRawTransaction of each, in ONE batch sent in the order given (the caller's nonce order). */
+  sendRawTransactions(rawTransactions: readonly string[]): Promise<BatchAnswer<string>[]>;
+  /** eth_getTransactionReceipt of each hash, in one batch. */
+  transactionReceipts(hashes: readonly string[]): Promise<BatchAnswer<TransactionReceipt | null>[]>;
+  /** eth_getTransactionByHash of each hash, in one batch. */
+  transactions(hashes: readonly string[]): Promise<BatchAnswer<{ hash: string; blockNumber: bigint | null } | null>[]>;
+  /** eth_estimateGas of each request, in one batch. */
+  estimateGasAll(requests: readonly CallRequest[]): Promise<BatchAnswer<bigint>[]>;
 }
 
 export interface EvmRpcOptions {
   url: string;
-  /** Per call: a paused or overloaded node must not hold a worker pass forever. */
+  /**
+   * Per call: a paused or overloaded node must not hold a worker pass forever. A batch gets this
+   * once per `batchCallsPerTimeout` calls in it: the allowance those calls had when they went 8 at
+   * a time, one request each.
+   */
   timeoutMs: number;
   fetch?: typeof fetch;
 }
@@ -105,30 +127,18 @@ function callObjectOf(request: CallRequest): Record<string, string> {
   };
 }
 
+/** Calls of a batch that share one `timeoutMs` (see EvmRpcOptions). */
+export const batchCallsPerTimeout = 8;
+
 export function createEvmRpc(options: EvmRpcOptions): EvmRpc {
   const fetchImplementation = options.fetch ?? fetch;
   let nextId = 1;
 
-  async function request<T>(method: string, params: readonly unknown[], schema: z.ZodType<T, z.ZodTypeDef, unknown>): Promise<T> {
-    const id = nextId;
-    nextId += 1;
-    let response: Response;
-    let body: unknown;
-    try {
-      response = await fetchImplementation(options.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ jsonrpc: '2.0', id, method, params }),
-        signal: AbortSignal.timeout(options.timeoutMs),
-      });
-      body = await response.json();
-    } catch (error) {
-      const reason = error instanceof Error && error.name === 'TimeoutError' ? `no answer within ${options.timeoutMs} ms` : 'unreachable';
-      throw new EvmUnavailableError(method, reason, { cause: error });
-    }
-    const parsed = rpcResponse.safeParse(body);
+  /** One call's answer object, as the node gave it, to the lone call's result or error. */
+  function answerOf<T>(method: string, status: number, answer: unknown, schema: z.ZodType<T, z.ZodTypeDef, unknown>): T {
+    const parsed = rpcResponse.safeParse(answer);
     if (!parsed.success) {
-      throw new EvmUnavailableError(method, `HTTP ${response.status} with no JSON-RPC answer`, { context: { status: response.status } });
+      throw new EvmUnavailableError(method, `HTTP ${status} with no JSON-RPC answer`, { context: { status } });
     }
     if ('error' in parsed.data) {
       const { code, message, data } = parsed.data.error;
@@ -141,6 +151,57 @@ export function createEvmRpc(options: EvmRpcOptions): EvmRpc {
       throw new EvmUnavailableError(method, `unexpected result: ${result.error.issues.map((issue) => issue.message).join('; ')}`);
     }
     return result.data;
+  }
+
+  async function post(method: string, body: unknown, timeoutMs: number): Promise<{ status: number; body: unknown }> {
+    try {
+      const response = await fetchImplementation(options.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      return { status: response.status, body: await response.json() };
+    } catch (error) {
+      const reason = error instanceof Error && error.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : 'unreachable';
+      throw new EvmUnavailableError(method, reason, { cause: error });
+    }
+  }
+
+  async function requestBatch<T>(method: string, paramsOfEach: readonly (readonly unknown[])[], schema: z.ZodType<T, z.ZodTypeDef, unknown>): Promise<BatchAnswer<T>[]> {
+    if (paramsOfEach.length === 0) return [];
+    const firstId = nextId;
+    nextId += paramsOfEach.length;
+    const calls = paramsOfEach.map((params, index) => ({ jsonrpc: '2.0', id: firstId + index, method, params }));
+    const fail = (error: EvmRpcError | EvmUnavailableError): BatchAnswer<T> => ({ ok: false, error });
+    let answered: { status: number; body: unknown };
+    try {
+      answered = await post(method, calls, options.timeoutMs * Math.ceil(paramsOfEach.length / batchCallsPerTimeout));
+    } catch (error) {
+      if (error instanceof EvmUnavailableError) return calls.map(() => fail(error));
+      throw error;
+    }
+    const { status, body } = answered;
+    // A node without batches (or over its cap) answers one error object for the whole array.
+    if (!Array.isArray(body)) return calls.map(() => fail(new EvmUnavailableError(method, `HTTP ${status}: no batch answer`, { context: { status } })));
+    // Answers may come in any order (JSON-RPC 2.0): matched by id.
+    const byId = new Map<unknown, unknown>(body.map((answer: unknown) => [typeof answer === 'object' && answer !== null && 'id' in answer ? answer.id : undefined, answer]));
+    return calls.map((call) => {
+      if (!byId.has(call.id)) return fail(new EvmUnavailableError(method, 'no answer for this call in the batch'));
+      try {
+        return { ok: true as const, value: answerOf(method, status, byId.get(call.id), schema) };
+      } catch (error) {
+        if (error instanceof EvmRpcError || error instanceof EvmUnavailableError) return fail(error);
+        throw error;
+      }
+    });
+  }
+
+  async function request<T>(method: string, params: readonly unknown[], schema: z.ZodType<T, z.ZodTypeDef, unknown>): Promise<T> {
+    const id = nextId;
+    nextId += 1;
+    const { status, body } = await post(method, { jsonrpc: '2.0', id, method, params }, options.timeoutMs);
+    return answerOf(method, status, body, schema);
   }
 
   return {
@@ -164,5 +225,9 @@ export function createEvmRpc(options: EvmRpcOptions): EvmRpc {
     sendRawTransaction: (rawTransaction) => request('eth_sendRawTransaction', [rawTransaction], hash32),
     transactionReceipt: (hash) => request('eth_getTransactionReceipt', [hash], receiptSchema),
     transaction: (hash) => request('eth_getTransactionByHash', [hash], transactionSchema),
+    sendRawTransactions: (rawTransactions) => requestBatch('eth_sendRawTransaction', rawTransactions.map((raw) => [raw]), hash32),
+    transactionReceipts: (hashes) => requestBatch('eth_getTransactionReceipt', hashes.map((hash) => [hash]), receiptSchema),
+    transactions: (hashes) => requestBatch('eth_getTransactionByHash', hashes.map((hash) => [hash]), transactionSchema),
+    estimateGasAll: (requests) => requestBatch('eth_estimateGas', requests.map((callRequest) => [callObjectOf(callRequest)]), hexQuantity),
   };
 }

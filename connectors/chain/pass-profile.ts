@@ -1,6 +1,7 @@
 // Where a chain worker pass spends its time: wall time per phase of the pass and, per JSON-RPC
 // method, the calls made and their summed duration (calls in flight together each count their own
-// time). Logged once per pass that moved something, so a slow mass payout names its cost.
+// time; a JSON-RPC batch is one call of its own method name, e.g. `sendRawTransactions`). Logged
+// once per pass that moved something, so a slow mass payout names its cost.
 import type { EvmRpc } from './evm-rpc.ts';
 
 export interface PassProfile {
@@ -72,5 +73,10 @@ export function profiledRpc(rpc: EvmRpc, current: () => { rpcCall(method: string
     sendRawTransaction: timed('sendRawTransaction', (raw: string) => rpc.sendRawTransaction(raw)),
     transactionReceipt: timed('transactionReceipt', (hash: string) => rpc.transactionReceipt(hash)),
     transaction: timed('transaction', (hash: string) => rpc.transaction(hash)),
+    // A batch counts as one call: the profile shows round trips, and its log line the batch sizes.
+    sendRawTransactions: timed('sendRawTransactions', (raws: readonly string[]) => rpc.sendRawTransactions(raws)),
+    transactionReceipts: timed('transactionReceipts', (hashes: readonly string[]) => rpc.transactionReceipts(hashes)),
+    transactions: timed('transactions', (hashes: readonly string[]) => rpc.transactions(hashes)),
+    estimateGasAll: timed('estimateGasAll', (requests: Parameters<EvmRpc['estimateGasAll']>[0]) => rpc.estimateGasAll(requests)),
   };
 }

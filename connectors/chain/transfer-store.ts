@@ -376,6 +376,42 @@ export async function recordMinedOutcome(
   assertOneRow(result.rowCount, `broadcast → ${outcome}`, transferId);
 }
 
+/**
+ * recordMinedOutcome 'confirmed' for a pass's confirmations in ONE statement (a statement per
+ * transfer was most of the pass's watch.record phase); the caller's transaction writes their
+ * CONFIRMED events with it. Exactly one row per transfer, still `broadcast`, or nothing is written.
+ */
+export async function recordConfirmedAll(
+  transaction: DatabaseTransactionConnection,
+  confirmed: readonly { transferId: string; minedHash: string; receipt: ReceiptView }[],
+  now: Date,
+): Promise<void> {
+  if (confirmed.length === 0) return;
+  const result = await transaction.query(sql.unsafe`
+    UPDATE chain_transfers
+    SET state = 'confirmed', tx_hash = attempt.tx_hash, raw_transaction = attempt.raw_transaction, block_number = mined.block_number, block_hash = mined.block_hash,
+        gas_used = mined.gas_used, effective_gas_price_wei = mined.effective_gas_price_wei,
+        failure_reason = NULL, waiting_reason = NULL, last_seen_at = ${sql.timestamp(now)},
+        finished_at = ${sql.timestamp(now)}, updated_at = ${sql.timestamp(now)}
+    FROM ${sql.unnest(
+      confirmed.map(({ transferId, minedHash, receipt }) => [
+        transferId,
+        minedHash,
+        receipt.blockNumber.toString(),
+        receipt.blockHash,
+        receipt.gasUsed.toString(),
+        receipt.effectiveGasPriceWei.toString(),
+      ]),
+      ['text', 'text', 'int8', 'text', 'numeric', 'numeric'],
+    )} AS mined(transfer_id, mined_hash, block_number, block_hash, gas_used, effective_gas_price_wei)
+    JOIN chain_transfer_attempts attempt ON attempt.tx_hash = mined.mined_hash AND attempt.transfer_id = mined.transfer_id
+    WHERE chain_transfers.transfer_id = mined.transfer_id AND chain_transfers.state = 'broadcast'`);
+  assertInvariant(result.rowCount === confirmed.length, 'chain transfer broadcast → confirmed: exactly one row in the expected state each', {
+    transfers: confirmed.length,
+    rowCount: result.rowCount,
+  });
+}
+
 /** From signed (refused at broadcast with "nonce too low") or broadcast (watched). */
 export async function recordReplaced(transaction: DatabaseTransactionConnection, transferId: string, reason: string, now: Date): Promise<void> {
   const result = await transaction.query(sql.unsafe`

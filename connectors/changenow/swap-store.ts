@@ -101,11 +101,18 @@ export async function findCommandByTransfer(connection: CommonQueryMethods, tran
   `);
 }
 
+/**
+ * The due commands, those whose pay-in is confirmed (`following`) first, then the longest due. A
+ * finished exchange is what pays the merchant, and its status poll is one request; a new command
+ * needs a create and then a pay-in before it can finish. In oldest-due order, 1,000 fresh commands
+ * stored at once came before every poll of an exchange already paid in, so under a tight rate
+ * budget each such exchange waited for all the creates (100 s at 10/s).
+ */
 export async function dueCommands(connection: CommonQueryMethods, now: Date, limit: number): Promise<readonly SwapCommandRow[]> {
   return connection.any(sql.type(swapCommandRow)`
     SELECT * FROM swap_commands
     WHERE state NOT IN ('finished', 'failed') AND next_attempt_at <= ${now.toISOString()}::timestamptz
-    ORDER BY next_attempt_at, command_id
+    ORDER BY state = 'following' DESC, next_attempt_at, command_id
     LIMIT ${limit}
   `);
 }
