@@ -122,9 +122,8 @@ export const findingChecks: readonly FindingCheck[] = [
       SELECT p.batch_id AS subject,
              format('failed after %s attempt(s): %s; %s %s for client %s; retry with POST /api/payout-batches/%s/retry', p.attempts + 1, p.failure_reason, p.source_amount, p.source_currency, p.client_id, p.batch_id) AS detail,
              p.retries_exhausted_at AS since
-      FROM payout_batches p
-      WHERE p.state = 'failed' AND p.retries_exhausted_at IS NOT NULL AND p.next_retry_at IS NULL
-        AND NOT EXISTS (SELECT 1 FROM payout_batches r WHERE r.retry_of = p.batch_id)`,
+      FROM payout_batches_awaiting_retry p
+      WHERE p.retries_exhausted_at IS NOT NULL AND p.next_retry_at IS NULL`,
   },
   {
     kind: 'conversion_needs_recovery',

@@ -58,8 +58,7 @@ export async function listClients(connection: CommonQueryMethods, filter: Client
            coalesce(w.usd_net, 0) AS unconverted_usd, coalesce(w.payments, 0) AS unconverted_payments, coalesce(w.needs_recovery, 0) AS needs_recovery,
            (SELECT h.reason FROM payout_group_holds h WHERE h.client_id = c.client_id ORDER BY h.evaluated_at DESC LIMIT 1) AS hold_reason,
            (SELECT count(*)::int FROM payout_batches p WHERE p.client_id = c.client_id AND p.state IN ('requested', 'swapping')) AS in_flight,
-           (SELECT count(*)::int FROM payout_batches p WHERE p.client_id = c.client_id AND p.state = 'failed'
-              AND NOT EXISTS (SELECT 1 FROM payout_batches r WHERE r.retry_of = p.batch_id)) AS failed,
+           (SELECT count(*)::int FROM payout_batches_awaiting_retry p WHERE p.client_id = c.client_id) AS failed,
            lp.batch_id AS last_batch_id, lp.state AS last_state, lp.created_at AS last_created_at,
            lp.completed_at AS last_completed_at, lp.payout_hash AS last_payout_hash
     FROM clients c

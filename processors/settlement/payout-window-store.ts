@@ -213,9 +213,7 @@ const windowWorkRow = z.object({ open_requests: z.boolean(), retries_due: z.bool
 export async function readWindowWork(connection: CommonQueryMethods, now: Date): Promise<{ readonly openRequests: boolean; readonly retriesDue: boolean }> {
   const row = await connection.one(sql.type(windowWorkRow)`
     SELECT EXISTS (SELECT 1 FROM payout_trigger_requests WHERE handled_at IS NULL) AS open_requests,
-           EXISTS (SELECT 1 FROM payout_batches b
-                   WHERE b.state = 'failed' AND b.next_retry_at <= ${sql.timestamp(now)}
-                     AND NOT EXISTS (SELECT 1 FROM payout_batches r WHERE r.retry_of = b.batch_id)) AS retries_due`);
+           EXISTS (SELECT 1 FROM payout_batches_awaiting_retry b WHERE b.next_retry_at <= ${sql.timestamp(now)}) AS retries_due`);
   return { openRequests: row.open_requests, retriesDue: row.retries_due };
 }
 
@@ -326,9 +324,8 @@ export async function readDueRetries(transaction: DatabaseTransactionConnection,
   const rows = await transaction.any(sql.type(dueRetryRow)`
     SELECT b.batch_id, b.client_id, b.wallet_address, b.payout_currency, b.payout_network, b.source_currency, b.source_amount, b.usd_value,
            b.attempts, b.origin_batch_id, b.retry_requested_by
-    FROM payout_batches b
-    WHERE b.state = 'failed' AND b.next_retry_at <= ${sql.timestamp(now)}
-      AND NOT EXISTS (SELECT 1 FROM payout_batches r WHERE r.retry_of = b.batch_id)
+    FROM payout_batches_awaiting_retry b
+    WHERE b.next_retry_at <= ${sql.timestamp(now)}
     ORDER BY b.next_retry_at, b.batch_id
     LIMIT ${limit}`);
   const retries: DueRetry[] = [];

@@ -112,15 +112,12 @@ export function clientBalanceQuery(clientId: string) {
                    ORDER BY g.oldest_credited_at, g.wallet_address, g.payout_currency, g.payout_network), '[]'::json)
             FROM (SELECT wallet_address, payout_currency, payout_network, sum(usdt_amount) AS unpaid_usdt, count(*)::int AS credits,
                          min(credited_at) AS oldest_credited_at
-                  -- unpaid_credit_states' 'free', spelled out: the view probes the payout memberships
-                  -- once per unpaid credit (41 ms for a client with 10,000 of them), while a credit
-                  -- is held for retry only by one of its client's few failed, unretried batches, so
-                  -- an anti-join against those members is one small hash.
+                  -- unpaid_credit_states' 'free' as an anti-join: the view probes the payout memberships
+                  -- once per unpaid credit (41 ms for a client with 10,000 of them), while only the
+                  -- client's few batches awaiting a retry hold credits, which is one small hash.
                   FROM usdt_credits c
                   WHERE c.client_id = ${clientId} AND c.paid_out_at IS NULL AND c.payout_batch_id IS NULL
-                    AND NOT EXISTS (SELECT 1 FROM payout_batches b JOIN payout_batch_members m ON m.payout_batch_id = b.batch_id
-                                    WHERE b.client_id = ${clientId} AND b.state = 'failed' AND m.credit_id = c.credit_id
-                                      AND NOT EXISTS (SELECT 1 FROM payout_batches r WHERE r.retry_of = b.batch_id))
+                    AND NOT EXISTS (SELECT 1 FROM credits_held_for_retry h WHERE h.client_id = ${clientId} AND h.credit_id = c.credit_id)
                   GROUP BY wallet_address, payout_currency, payout_network) g) AS free_groups,
            (SELECT coalesce(json_agg(json_build_object(
                      'wallet_address', h.wallet_address, 'payout_currency', h.payout_currency, 'payout_network', h.payout_network,
@@ -140,7 +137,7 @@ export function clientBalanceQuery(clientId: string) {
             FROM payout_batches p
             WHERE p.client_id = ${clientId}
               AND (p.state IN ('requested', 'swapping')
-                   OR (p.state = 'failed' AND NOT EXISTS (SELECT 1 FROM payout_batches r WHERE r.retry_of = p.batch_id)
+                   OR (p.batch_id IN (SELECT a.batch_id FROM payout_batches_awaiting_retry a WHERE a.client_id = ${clientId})
                        AND (p.next_retry_at IS NOT NULL OR p.retries_exhausted_at IS NOT NULL)))) AS open_batches,
            u.payments AS unconverted_payments, u.usd_net AS unconverted_usd_net, u.swapping AS unconverted_swapping,
            u.returned AS unconverted_returned, u.oldest_received_at AS unconverted_oldest_received_at,
