@@ -245,14 +245,15 @@ async function payoutStage(paymentIds: readonly string[]): Promise<string> {
     UNION ALL SELECT 'unbatched credits of ' || client_id || ': ' || count(*)::text || ', oldest ' || min(credited_at)::text FROM usdt_credits WHERE paid_out_at IS NULL AND payout_batch_id IS NULL GROUP BY client_id
     UNION ALL SELECT 'finding ' || kind || ' ' || subject || ': ' || detail FROM liveness_findings WHERE cleared_at IS NULL
     LIMIT 40`).catch((error: unknown) => [{ line: `waiting rows unreadable: ${String(error)}` }]);
-  const stuckBatches = await database.anyFirst(sql.type(z.object({ batch_id: z.string() }))`
-    SELECT batch_id FROM conversion_batches WHERE state NOT IN ('finished', 'failed') LIMIT 3`);
-  const traces = await Promise.all(stuckBatches.map((batchId) => traceOf(batchId)));
+  const stuckBatches = await database.any(sql.type(z.object({ kind: z.string(), batch_id: z.string() }))`
+    (SELECT 'conversion' AS kind, batch_id FROM conversion_batches WHERE state NOT IN ('finished', 'failed') LIMIT 3)
+    UNION ALL (SELECT 'payout', batch_id FROM payout_batches WHERE state NOT IN ('finished', 'failed') LIMIT 3)`);
+  const traces = await Promise.all(stuckBatches.map((batch) => traceOf(batch.kind, batch.batch_id)));
   return `payout stage: ${counts.map((row) => `${row.what}: ${row.n}`).join('; ')}\n  ${waiting.map((row) => row.line).join('\n  ')}\n${traces.join('\n')}`;
 }
 
-/** Where one conversion batch's records went: its outbox rows, its records on the cluster, and which consumers claimed them. */
-async function traceOf(batchId: string): Promise<string> {
+/** Where one conversion or payout batch's records went: its outbox rows, its records on the cluster, and which consumers claimed them. */
+async function traceOf(kind: string, batchId: string): Promise<string> {
   const pattern = `%${batchId}%`;
   const outboxRows = await database.any(sql.type(z.object({ line: z.string() }))`
     SELECT 'outbox ' || id::text || ' ' || topic || ' key ' || coalesce(message_key, '-') || ' created ' || created_at::text || ' published ' || coalesce(published_at::text, 'no') AS line
@@ -263,14 +264,14 @@ async function traceOf(batchId: string): Promise<string> {
   const commands = await database.any(sql.type(z.object({ line: z.string() }))`
     SELECT 'command ' || command_id || ' ' || state AS line FROM swap_commands WHERE command_id LIKE ${pattern} OR correlation_id LIKE ${pattern}`);
   const onCluster: string[] = [];
-  for (const topic of [topicNames.conversionRequests, topicNames.swapEvents, topicNames.transferRequests, topicNames.chainEvents]) {
+  for (const topic of [topicNames.conversionRequests, topicNames.payoutRequests, topicNames.swapEvents, topicNames.transferRequests, topicNames.chainEvents]) {
     const records = await readTopic(endpoints, topic).catch(() => []);
     for (const record of records) {
       const text = `${record.key ?? ''} ${JSON.stringify(record.value, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value))} ${Object.entries(record.headers).map(([name, value]) => `${name}=${String(value)}`).join(' ')}`;
       if (text.includes(batchId)) onCluster.push(`record ${topic}-${record.partition}@${record.offset} key ${record.key ?? '-'}`);
     }
   }
-  return `  trace of conversion batch ${batchId}:\n    ${[...outboxRows, ...commands, ...claims].map((row) => row.line).concat(onCluster).join('\n    ') || 'nothing'}`;
+  return `  trace of ${kind} batch ${batchId}:\n    ${[...outboxRows, ...commands, ...claims].map((row) => row.line).concat(onCluster).join('\n    ') || 'nothing'}`;
 }
 
 /** For a failure message: every consumer group's state, members and lag per topic on the cluster. */

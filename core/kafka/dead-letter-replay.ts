@@ -10,7 +10,8 @@
 // business id (the inbox, processed_messages (consumer, message_id), and the business tables'
 // own keys such as webhook_payments.payment_id), in the same transaction as its effect, so the
 // second copy is recognised and skipped. Offsets are not what dedupes: a replayed record has a new one.
-import type { Admin, IHeaders, KafkaClient, Producer } from './kafka-client.ts';
+import type { Admin, IHeaders, KafkaClient } from './kafka-client.ts';
+import type { RecordProducer } from './producer-session.ts';
 import { readOffsetRanges } from './offset-range-reader.ts';
 
 /** Progress of one replay: records handled so far, of how many. */
@@ -28,7 +29,7 @@ export interface ReplayDeadLettersOptions {
   /** Connected; not closed here. */
   readonly admin: Admin;
   /** Connected idempotent producer; not closed here. */
-  readonly producer: Producer;
+  readonly producer: RecordProducer;
   /** The source topic (records come from `<topic>.dlq`). */
   readonly topic: string;
   readonly deadLetterTopic: string;

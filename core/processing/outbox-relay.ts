@@ -19,7 +19,8 @@ import { z } from 'zod';
 import { Counter, Gauge } from 'prom-client';
 import type { Logger } from '../logger.ts';
 import type { MetricsRegistry } from '../metrics.ts';
-import { correlationIdHeader, type Message, type Producer } from '../kafka/kafka-client.ts';
+import { correlationIdHeader, type Message } from '../kafka/kafka-client.ts';
+import type { RecordProducer } from '../kafka/producer-session.ts';
 import { partitionOf } from '../kafka/partitioning.ts';
 import type { AvroSerde } from '../../schemas/registry.ts';
 import { decodeAvroValue } from '../../schemas/avro-codec.ts';
@@ -30,7 +31,7 @@ import { outboxRelayLock, tryLockForTransaction } from '../../db/advisory-locks.
 
 export interface OutboxRelayOptions {
   pool: DatabasePool;
-  producer: Producer;
+  producer: RecordProducer;
   serde: AvroSerde;
   log: Logger;
   metrics: MetricsRegistry;
@@ -116,8 +117,12 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         byPartition.set(`${row.topic}/${partition}`, group);
       }
       // Partitions in parallel: kafkajs serialises requests per broker and keeps sequence numbers per
-      // partition, so concurrent one-partition sends on the idempotent producer are safe.
-      await Promise.all([...byPartition.values()].map(({ topic, messages }) => producer.send({ topic, acks: -1, messages })));
+      // partition, so concurrent one-partition sends on the idempotent producer are safe. The pass
+      // waits for every send to settle before it fails: a send of this pass still in flight during
+      // the next pass would number that partition's batches twice.
+      const sends = await Promise.allSettled([...byPartition.values()].map(({ topic, messages }) => producer.send({ topic, acks: -1, messages })));
+      const failed = sends.find((send): send is PromiseRejectedResult => send.status === 'rejected');
+      if (failed !== undefined) throw failed.reason;
       await transaction.query(sql.unsafe`
         UPDATE outbox SET published_at = now() WHERE id = ANY(${sql.array(rows.map((row) => row.id), 'int8')})
       `);

@@ -7,7 +7,8 @@ import type { Logger } from '../logger.ts';
 import type { Shutdown } from '../shutdown.ts';
 import { createMetricsRegistry, type MetricsRegistry } from '../metrics.ts';
 import { createRetry } from '../retry.ts';
-import { createIdempotentProducer, createKafkaClient, probeKafka, type KafkaClient, type Producer } from '../kafka/kafka-client.ts';
+import { createKafkaClient, probeKafka, type KafkaClient } from '../kafka/kafka-client.ts';
+import { createProducerSession, type RecordProducer } from '../kafka/producer-session.ts';
 import { redactedKafkaSecurity } from '../kafka/kafka-security.ts';
 import type { ReadinessProbe } from '../http/operations-routes.ts';
 import { createDatabasePool, type DatabasePoolOptions } from '../../db/pool.ts';
@@ -18,7 +19,8 @@ import type { StackEndpoints } from '../endpoints.ts';
 export interface ProcessResources {
   pool: DatabasePool;
   kafka: KafkaClient;
-  producer: Producer;
+  /** Renewed under a new producer id after a failed send (producer-session.ts). */
+  producer: RecordProducer;
   serde: AvroSerde;
   metrics: MetricsRegistry;
   probes: Record<string, ReadinessProbe>;
@@ -60,7 +62,7 @@ export async function openProcessResources(options: OpenProcessResourcesOptions)
   });
   // The mechanism, user and TLS only: the password and key stay out of the logs.
   log.info({ kafka: redactedKafkaSecurity(endpoints.kafkaSecurity), schemaRegistryAuth: endpoints.schemaRegistryAuth !== undefined }, 'Kafka and registry security');
-  const producer = createIdempotentProducer(kafka);
+  const producer = createProducerSession(kafka, log);
   await untilReachable(() => producer.connect());
   shutdown.add('kafka producer', () => producer.disconnect());
 

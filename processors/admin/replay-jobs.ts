@@ -11,7 +11,8 @@
 import type { DatabasePool } from 'slonik';
 import { sql } from 'slonik';
 import { z } from 'zod';
-import type { KafkaClient, Producer } from '../../core/kafka/kafka-client.ts';
+import type { KafkaClient } from '../../core/kafka/kafka-client.ts';
+import type { RecordProducer } from '../../core/kafka/producer-session.ts';
 import { replayDeadLetterRecords, replayWatermarks, type DeadLetterSelection } from '../../core/kafka/dead-letter-replay.ts';
 import type { Logger } from '../../core/logger.ts';
 import { rejection } from '../../core/http/http-errors.ts';
@@ -35,7 +36,7 @@ const replayedRow = z.object({ kafka_partition: z.number().int(), kafka_offset: 
 export function createReplayJobs(options: {
   kafka: KafkaClient;
   kafkaAdmin: SharedKafkaAdmin;
-  producer: Producer;
+  producer: RecordProducer;
   pool: DatabasePool;
   log: Logger;
   newId: () => string;
