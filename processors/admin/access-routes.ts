@@ -12,7 +12,7 @@ import { rejection, requireJsonContentType } from '../../core/http/http-errors.t
 import { createRequestRateLimit } from '../../core/http/rate-limit.ts';
 import { authenticatedOf, setAuthenticated, type AuthFailure } from './admin-auth.ts';
 import { adminTokenOf, type AdminRole, type AdminTokenDigest } from './admin-tokens.ts';
-import { decodeCursor, pageOf, parsePageLimit } from './api-pagination.ts';
+import { decodeCursor, isoInstantPattern, pageOf, parsePageLimit } from './api-pagination.ts';
 import { auditListQuery, loginRequest, parseQuery, type AuditListItem, type SessionBody } from './api-schemas.ts';
 import { listAuditEntries, type AuditRow } from './audit-store.ts';
 import { clearedSessionCookieHeader, csrfTokenOf, newSessionSecret, sessionCookieHeader } from './console-session.ts';
@@ -102,9 +102,9 @@ export function mountSessionRoutes(app: Express, options: AccessRoutesOptions): 
     const limit = parsePageLimit(query.limit);
     const rows = await listAuditEntries(options.pool, {
       ...(query.actor === undefined ? {} : { actor: query.actor }),
-      after: query.cursor === undefined ? null : decodeCursor(query.cursor, [/^[0-9]{1,19}$/]),
+      after: query.cursor === undefined ? null : decodeCursor(query.cursor, [isoInstantPattern, /^[0-9]{1,19}$/]),
       limit,
     });
-    response.json(pageOf(rows, limit, (row) => [row.id], auditItemOf));
+    response.json(pageOf(rows, limit, (row) => [row.sort_at, row.id], auditItemOf));
   });
 }

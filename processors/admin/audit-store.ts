@@ -5,6 +5,7 @@ import { sql, type CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
 import type { AdminRole } from './admin-tokens.ts';
 import type { SortKey } from './api-pagination.ts';
+import { olderThan, sortAt } from './list-store.ts';
 
 export interface AuditEntry {
   readonly at: Date;
@@ -27,6 +28,7 @@ export async function insertAuditEntry(connection: CommonQueryMethods, entry: Au
 }
 
 const auditRow = z.object({
+  sort_at: z.string(),
   id: z.string(),
   at: z.date(),
   actor: z.string().nullable(),
@@ -38,18 +40,22 @@ const auditRow = z.object({
 });
 export type AuditRow = z.infer<typeof auditRow>;
 
-/** Newest first; `after` is the previous page's last id. */
+/**
+ * Newest first by when the request arrived (`at`), ties by id; `after` is the previous page's last
+ * (at, id). Not by id alone: a row is inserted once its answer is over, so a quick request's row
+ * can be written before that of a slower one that came first.
+ */
 export async function listAuditEntries(
   connection: CommonQueryMethods,
   filter: { readonly actor?: string; readonly after: SortKey | null; readonly limit: number },
 ): Promise<readonly AuditRow[]> {
   const conditions = [sql.fragment`TRUE`];
   if (filter.actor !== undefined) conditions.push(sql.fragment`actor = ${filter.actor}`);
-  if (filter.after !== null) conditions.push(sql.fragment`id < ${filter.after[0] ?? '0'}::bigint`);
+  if (filter.after !== null) conditions.push(olderThan('at', 'id', filter.after));
   return connection.any(sql.type(auditRow)`
-    SELECT id::text AS id, at, actor, role, method, path, status, correlation_id
+    SELECT ${sortAt('at')} AS sort_at, id::text AS id, at, actor, role, method, path, status, correlation_id
     FROM console_audit
     WHERE ${sql.join(conditions, sql.fragment` AND `)}
-    ORDER BY id DESC
+    ORDER BY at DESC, id DESC
     LIMIT ${filter.limit + 1}`);
 }

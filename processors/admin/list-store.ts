@@ -9,10 +9,10 @@ import type { SortKey } from './api-pagination.ts';
 import { conversionBatchStates } from './api-schemas.ts';
 
 const decimal = decimalColumn;
-const sortAt = (column: string) => sql.fragment`to_char(${sql.identifier(column.split('.'))} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+export const sortAt = (column: string) => sql.fragment`to_char(${sql.identifier(column.split('.'))} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
 /** Rows after the cursor's (time, id) in a newest-first keyset: strictly older, ties broken by id. */
-const olderThan = (timeColumn: string, idColumn: string, after: SortKey) =>
+export const olderThan = (timeColumn: string, idColumn: string, after: SortKey) =>
   sql.fragment`(${sql.identifier(timeColumn.split('.'))}, ${sql.identifier(idColumn.split('.'))}) < (${after[0] ?? ''}::timestamptz, ${after[1] ?? ''})`;
 
 // ---- clients ----------------------------------------------------------------------------------
