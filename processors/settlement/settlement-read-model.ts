@@ -98,9 +98,9 @@ export interface ClientBalanceRows {
 
 /**
  * The one statement GET /api/clients/:clientId/balance runs: one row for a registered client (none
- * for an unknown one) carrying the client, its free groups (the credits unpaid_credit_states, the view
- * the payout window decides on, calls free), holds, open payout batches, unconverted payments, payments needing
- * recovery and credit totals. Exported so bench/balance-query.ts EXPLAINs exactly this text.
+ * for an unknown one) carrying the client, its free groups (the credits unpaid_credit_states, which
+ * the payout window decides on, calls free), holds, open payout batches, unconverted payments,
+ * payments needing recovery and credit totals. Exported so bench/balance-query.ts EXPLAINs exactly this text.
  */
 export function clientBalanceQuery(clientId: string) {
   return sql.type(balanceRow)`
