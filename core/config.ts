@@ -133,7 +133,7 @@ export const configSchema = z.object({
     .max(64)
     .default(1)
     .describe(
-      'Webhook worker processes sharing WEBHOOK_PORT (Node cluster); 1 runs the webhook in one process, as before. Each worker has its own database pool (10 connections), so mind max_connections. One process saturates a core near 480 IPNs/s; 2 uses both cores of the reference machine (not the default yet: the e2e tests that kill the webhook have not been run green with it).',
+      'Webhook worker processes sharing WEBHOOK_PORT (Node cluster); 1 runs the webhook in one process, as before. Each worker has its own database pool (10 connections), so mind max_connections. One process kept up with 1,000 IPNs/s offered on the 2-core reference machine with the whole stack on it (bench/README.md); 2 was slower there, where both cores were already busy, and is meant for a machine with cores to spare (not the default: the e2e tests that kill the webhook have not been run green with it).',
     ),
   WEBHOOK_BODY_LIMIT_BYTES: positiveInt.max(1_048_576).default(65_536).describe('Larger IPN bodies are answered 413.'),
   NOWPAYMENTS_IPN_SECRET: z
