@@ -10,6 +10,7 @@
 // text (never a JS number). Anything that does not decode — an old writer's bare count, a hand-sent
 // NOTIFY, a payload from a future version — is "unknown": the reader must rebuild from the ledger.
 import { z } from 'zod';
+import { parseNotificationPayload } from './notification-payload.ts';
 import { Decimal, plainDecimalPattern } from '../core/money.ts';
 
 export const ledgerPendingChannel = 'ledger_pending';
@@ -53,16 +54,9 @@ export function encodeLedgerPending(arrival: LedgerPendingArrival): string {
 }
 
 export function decodeLedgerPending(payload: string | undefined): LedgerPendingNotice {
-  if (payload === undefined || payload === '') return { kind: 'unknown' };
-  let json: unknown;
-  try {
-    json = JSON.parse(payload);
-  } catch {
-    return { kind: 'unknown' };
-  }
-  const parsed = payloadSchema.safeParse(json);
-  if (!parsed.success) return { kind: 'unknown' };
-  const oldestReceivedAt = new Date(parsed.data.oldestReceivedAt);
+  const parsed = parseNotificationPayload(payload, payloadSchema);
+  if (parsed === undefined) return { kind: 'unknown' };
+  const oldestReceivedAt = new Date(parsed.oldestReceivedAt);
   if (Number.isNaN(oldestReceivedAt.getTime())) return { kind: 'unknown' };
-  return { kind: 'arrival', arrival: { count: parsed.data.count, usdNet: new Decimal(parsed.data.usdNet), oldestReceivedAt } };
+  return { kind: 'arrival', arrival: { count: parsed.count, usdNet: new Decimal(parsed.usdNet), oldestReceivedAt } };
 }

@@ -2,6 +2,7 @@
 // the transaction that records an operator's request (delivered on commit), and settlement LISTENs
 // to act within milliseconds instead of at its next punctuation.
 import { z } from 'zod';
+import { parseNotificationPayload } from './notification-payload.ts';
 /** A payout trigger ("pay this client now", payout_trigger_requests): the window evaluates. */
 export const settlementRequestsChannel = 'settlement_requests';
 /** A retry request (payout_retry_requests): settlement schedules the batch's retry, then the window forms it. */
@@ -40,14 +41,7 @@ export function encodeClientChanged(clientId: string): string {
 }
 
 export function decodeSettlementWindow(payload: string | undefined): SettlementWindowNotice {
-  if (payload === undefined || payload === '') return { kind: 'unknown' };
-  let json: unknown;
-  try {
-    json = JSON.parse(payload);
-  } catch {
-    return { kind: 'unknown' };
-  }
-  const parsed = windowPayload.safeParse(json);
-  if (!parsed.success) return { kind: 'unknown' };
-  return 'credits' in parsed.data ? { kind: 'credits', conversionBatchId: parsed.data.credits } : { kind: 'client', clientId: parsed.data.client };
+  const parsed = parseNotificationPayload(payload, windowPayload);
+  if (parsed === undefined) return { kind: 'unknown' };
+  return 'credits' in parsed ? { kind: 'credits', conversionBatchId: parsed.credits } : { kind: 'client', clientId: parsed.client };
 }
