@@ -14,8 +14,7 @@ import { openTestDatabase } from '../../test/support/database.ts';
 import { openContractClient, type CheckedResponse, type ContractClient } from '../../test/support/openapi-contract.ts';
 import { testStackEnvironment } from '../../test/support/test-stack-environment.ts';
 import { plantConversionBatch, plantInstantPayment, registerClient, type TestClient } from '../../test/support/settlement-fixtures.ts';
-import { planCredits, usdtOfBaseUnits } from '../settlement/conversion-credits.ts';
-import { loadDestinations, lockConversionBatch, lockConversionMembers, recordConversionFinished } from '../settlement/conversion-store.ts';
+import { distributeConversion, lockConversionBatch } from '../settlement/conversion-store.ts';
 import { lockPayoutBatch, recordPayoutFinished } from '../settlement/payout-store.ts';
 import { insertPayoutBatch, sumUsdt } from '../settlement/payout-window-store.ts';
 import type { ClientListItem, PayoutBatchListItem, StatementBody } from './api-schemas.ts';
@@ -61,24 +60,8 @@ async function settle(client: TestClient, other: TestClient): Promise<{ payoutBa
   const credits = await database.transaction(async (transaction) => {
     const batch = await lockConversionBatch(transaction, conversion.batchId);
     if (batch === null) throw new Error('no conversion batch');
-    const members = await lockConversionMembers(transaction, batch);
-    const destinations = await loadDestinations(transaction, members.map((member) => member.clientId), now);
-    const planned = planCredits({
-      receivedBaseUnits: 100_123_457n,
-      members,
-      destinationOf: (clientId) => {
-        const destination = destinations.get(clientId);
-        if (destination === undefined) throw new Error(`no destination for ${clientId}`);
-        return destination;
-      },
-    });
-    await recordConversionFinished(
-      transaction,
-      { batchId: batch.batchId, exchangeId: 'ex-1', exchangeStatus: 'finished', ethSent: null, payinHash: '0xpayin', payoutHash: '0xconv', usdtReceived: usdtOfBaseUnits(100_123_457n) },
-      planned,
-      now,
-    );
-    return planned;
+    const outcome = { batchId: batch.batchId, exchangeId: 'ex-1', exchangeStatus: 'finished', ethSent: null, payinHash: '0xpayin', payoutHash: '0xconv' };
+    return (await distributeConversion(transaction, batch, outcome, 100_123_457n, now)).credits;
   });
   const mine = credits.filter((credit) => credit.clientId === client.clientId);
   const payoutBatchId = `payout-${randomUUID()}`;

@@ -18,8 +18,8 @@ import { insertOutboxRecords } from '../../core/processing/outbox.ts';
 import { decimalColumn } from '../../db/column-types.ts';
 import { decimalValue } from '../../db/decimal-value.ts';
 import { notifyReturnedToPending, returnedToPendingRow } from './returned-to-pending.ts';
-import { planCredits, usdtBaseUnitsOf, usdtOfBaseUnits } from './conversion-credits.ts';
-import { loadDestinations, lockConversionBatch, lockConversionMembers, recordConversionFinished } from './conversion-store.ts';
+import { usdtBaseUnitsOf } from './conversion-credits.ts';
+import { distributeConversion, lockConversionBatch } from './conversion-store.ts';
 import { creditIssuedRecords } from './settlement-handler.ts';
 import { lockSettlement } from './settlement-lock.ts';
 
@@ -76,20 +76,8 @@ export async function resolveConversionRecovery(
         await transaction.query(sql.unsafe`UPDATE conversion_batches SET state = 'swapping' WHERE batch_id = ${batchId}`);
         await transaction.query(sql.unsafe`
           UPDATE payment_ledger SET state = 'swapping', updated_at = ${at} WHERE conversion_batch_id = ${batchId} AND state = 'needs_recovery'`);
-        const members = await lockConversionMembers(transaction, { ...batch, state: 'swapping' });
-        const destinations = await loadDestinations(transaction, members.map((member) => member.clientId), now);
-        const receivedBaseUnits = usdtBaseUnitsOf(input.usdtAmount) ?? 0n;
-        const credits = planCredits({
-          receivedBaseUnits,
-          members,
-          destinationOf: (clientId) => {
-            const destination = destinations.get(clientId);
-            if (destination === undefined) throw new InvariantViolation('a converted payment belongs to a registered client', { clientId });
-            return destination;
-          },
-        });
         const outcome = { batchId, exchangeId: null, exchangeStatus: null, ethSent: null, payinHash: null, payoutHash: null };
-        await recordConversionFinished(transaction, { ...outcome, usdtReceived: usdtOfBaseUnits(receivedBaseUnits) }, credits, now);
+        const { members, credits } = await distributeConversion(transaction, { ...batch, state: 'swapping' }, outcome, usdtBaseUnitsOf(input.usdtAmount) ?? 0n, now);
         await insertOutboxRecords(transaction, creditIssuedRecords(batchId, credits, now, options.correlationId));
         return { kind: 'resolved', resolution: input.resolution, payments: members.length, credits: credits.length };
       }

@@ -3,7 +3,7 @@
 // a rebalance waits, then sees the outcome already recorded.
 import { sql, type DatabaseTransactionConnection } from 'slonik';
 import { z } from 'zod';
-import { assertInvariant } from '../../core/errors.ts';
+import { assertInvariant, InvariantViolation } from '../../core/errors.ts';
 import type { Decimal } from '../../core/money.ts';
 import { decimalColumn } from '../../db/column-types.ts';
 import { decimalValue } from '../../db/decimal-value.ts';
@@ -12,7 +12,7 @@ import { notifyReturnedToPending, returnedToPendingRow } from './returned-to-pen
 import { clientsTableRow } from '../../db/clients-table.ts';
 import { effectiveWalletOf } from '../../core/client-payout-config.ts';
 import type { ConversionBatchFacts } from './swap-event-decision.ts';
-import type { ConversionMember, CreditDestination, PlannedCredit } from './conversion-credits.ts';
+import { planCredits, usdtOfBaseUnits, type ConversionMember, type CreditDestination, type PlannedCredit } from './conversion-credits.ts';
 
 const conversionBatchRow = z.object({
   batch_id: z.string(),
@@ -36,7 +36,7 @@ export async function lockConversionBatch(transaction: DatabaseTransactionConnec
 const memberRow = z.object({ payment_id: z.string(), client_id: z.string(), usd_net: decimalColumn, state: z.string() });
 
 /** The batch's members as the ledger holds them, locked; every one must still be swapping. */
-export async function lockConversionMembers(transaction: DatabaseTransactionConnection, batch: LockedConversionBatch): Promise<ConversionMember[]> {
+async function lockConversionMembers(transaction: DatabaseTransactionConnection, batch: LockedConversionBatch): Promise<ConversionMember[]> {
   const rows = await transaction.any(sql.type(memberRow)`
     SELECT payment_id, client_id, usd_net, state FROM payment_ledger
     WHERE conversion_batch_id = ${batch.batchId}
@@ -52,7 +52,7 @@ export async function lockConversionMembers(transaction: DatabaseTransactionConn
 const clientRow = clientsTableRow.extend({ pending_wallet_address: z.string().nullable(), pending_wallet_effective_at: z.date().nullable() });
 
 /** Each client's payout destination in force at `now` (a wallet change counts once its cooldown passed). */
-export async function loadDestinations(transaction: DatabaseTransactionConnection, clientIds: readonly string[], now: Date): Promise<Map<string, CreditDestination>> {
+async function loadDestinations(transaction: DatabaseTransactionConnection, clientIds: readonly string[], now: Date): Promise<Map<string, CreditDestination>> {
   const rows = await transaction.any(sql.type(clientRow)`
     SELECT client_id, revision, strategy, threshold_usd, wallet_address, payout_currency, payout_network, pending_wallet_address, pending_wallet_effective_at
     FROM clients WHERE client_id = ANY(${sql.array([...new Set(clientIds)], 'text')})`);
@@ -70,8 +70,36 @@ export interface ConversionOutcome {
   readonly payoutHash: string | null;
 }
 
+/**
+ * The one way credits are issued: the batch's members locked, each client's credit planned
+ * (conversion-credits.ts, largest remainder over what was received) and recorded with the batch
+ * finished (recordConversionFinished, which NOTIFYs settlement_window). A FINISHED swap event and an
+ * operator's "recovered" both take it, in the caller's transaction.
+ */
+export async function distributeConversion(
+  transaction: DatabaseTransactionConnection,
+  batch: LockedConversionBatch,
+  outcome: ConversionOutcome,
+  receivedBaseUnits: bigint,
+  now: Date,
+): Promise<{ readonly members: readonly ConversionMember[]; readonly credits: readonly PlannedCredit[] }> {
+  const members = await lockConversionMembers(transaction, batch);
+  const destinations = await loadDestinations(transaction, members.map((member) => member.clientId), now);
+  const credits = planCredits({
+    receivedBaseUnits,
+    members,
+    destinationOf: (clientId) => {
+      const destination = destinations.get(clientId);
+      if (destination === undefined) throw new InvariantViolation('a converted payment belongs to a registered client', { clientId });
+      return destination;
+    },
+  });
+  await recordConversionFinished(transaction, { ...outcome, usdtReceived: usdtOfBaseUnits(receivedBaseUnits) }, credits, now);
+  return { members, credits };
+}
+
 /** Credits, ledger → converted, batch → finished, in one go (the caller's transaction). */
-export async function recordConversionFinished(
+async function recordConversionFinished(
   transaction: DatabaseTransactionConnection,
   outcome: ConversionOutcome & { readonly usdtReceived: Decimal },
   credits: readonly PlannedCredit[],

@@ -19,8 +19,7 @@ import { localChangeNowApiKey } from '../../test/support/changenow-simulator.ts'
 import { testStackEnvironment } from '../../test/support/test-stack-environment.ts';
 import { plantConversionBatch, registerClient, xmrWalletA, type TestClient } from '../../test/support/settlement-fixtures.ts';
 import { Decimal } from '../../core/money.ts';
-import { planCredits, usdtOfBaseUnits } from './conversion-credits.ts';
-import { loadDestinations, lockConversionBatch, lockConversionMembers, recordConversionFinished } from './conversion-store.ts';
+import { distributeConversion, lockConversionBatch } from './conversion-store.ts';
 import { findViolations } from '../../db/reconciliation.ts';
 import { createChosenGroupsEvaluator } from './payout-window-evaluation.ts';
 import { createIncrementalPayoutWindow, type IncrementalPayoutWindow } from './incremental-payout-window.ts';
@@ -81,23 +80,8 @@ async function credit(client: TestClient, usdt: string): Promise<string> {
   await database.transaction(async (transaction) => {
     const batch = await lockConversionBatch(transaction, conversion.batchId);
     if (batch === null) throw new Error('no conversion batch');
-    const members = await lockConversionMembers(transaction, batch);
-    const destinations = await loadDestinations(transaction, members.map((member) => member.clientId), now);
-    const planned = planCredits({
-      receivedBaseUnits,
-      members,
-      destinationOf: (clientId) => {
-        const destination = destinations.get(clientId);
-        if (destination === undefined) throw new Error(`no destination for ${clientId}`);
-        return destination;
-      },
-    });
-    await recordConversionFinished(
-      transaction,
-      { batchId: batch.batchId, exchangeId: `ex-${randomUUID()}`, exchangeStatus: 'finished', ethSent: null, payinHash: '0xpayin', payoutHash: '0xconv', usdtReceived: usdtOfBaseUnits(receivedBaseUnits) },
-      planned,
-      now,
-    );
+    const outcome = { batchId: batch.batchId, exchangeId: `ex-${randomUUID()}`, exchangeStatus: 'finished', ethSent: null, payinHash: '0xpayin', payoutHash: '0xconv' };
+    await distributeConversion(transaction, batch, outcome, receivedBaseUnits, now);
   });
   return encodeCreditsIssued(conversion.batchId);
 }

@@ -25,7 +25,7 @@ import type { OutboxRecord } from '../../core/processing/outbox.ts';
 import type { HandlerContext, Processor } from '../../core/processing/processor.ts';
 import type { PayoutCompleted, SwapEvent } from '../../schemas/generated/records.ts';
 import { topicNames } from '../../topics/topics.ts';
-import { planCredits, usdtOfBaseUnits } from './conversion-credits.ts';
+import { usdtOfBaseUnits } from './conversion-credits.ts';
 import type { ConversionOutcome } from './conversion-store.ts';
 import type { LockedPayoutBatch, PayoutExchangeFacts } from './payout-store.ts';
 import { retryAfterFailure, type RetryRules } from './payout-retry.ts';
@@ -176,22 +176,8 @@ export function createSettlementProcessor(options: SettlementHandlerOptions): Se
       }
       case 'finish': {
         if (batch === null) throw new InvariantViolation('a finish decision has a batch');
-        const members = await store.lockConversionMembers(batch);
-        const destinations = await store.loadDestinations(
-          members.map((member) => member.clientId),
-          now,
-        );
-        const credits = planCredits({
-          receivedBaseUnits: decision.receivedBaseUnits,
-          members,
-          destinationOf: (clientId) => {
-            const destination = destinations.get(clientId);
-            if (destination === undefined) throw new InvariantViolation('a converted payment belongs to a registered client', { clientId });
-            return destination;
-          },
-        });
+        const { credits } = await store.distributeConversion(batch, outcome, decision.receivedBaseUnits, now);
         const usdtReceived = usdtOfBaseUnits(decision.receivedBaseUnits);
-        await store.recordConversionFinished({ ...outcome, usdtReceived }, credits, now);
         for (const issued of creditIssuedRecords(batch.batchId, credits, now, record.correlationId)) context.emit(issued);
         notes.counted(event, 'finished');
         notes.log('info', { ...logFields, usdtReceived: usdtReceived.toFixed(), credits: credits.length }, 'conversion distributed: payments converted and credited');

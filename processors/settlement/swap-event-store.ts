@@ -3,13 +3,11 @@
 // handler never holds the raw transaction and everything it writes commits with the inbox claims.
 import type { DatabaseTransactionConnection } from 'slonik';
 import type { Decimal } from '../../core/money.ts';
-import type { ConversionMember, CreditDestination, PlannedCredit } from './conversion-credits.ts';
+import type { PlannedCredit } from './conversion-credits.ts';
 import {
-  loadDestinations,
+  distributeConversion,
   lockConversionBatch,
-  lockConversionMembers,
   recordConversionFailed,
-  recordConversionFinished,
   recordConversionNeedsRecovery,
   recordConversionProgress,
   type ConversionOutcome,
@@ -23,10 +21,9 @@ export interface SwapEventStore {
   /** Serialises the chunk with the window's evaluations (settlement-lock.ts). */
   lockSettlement(): Promise<void>;
   lockConversionBatch(batchId: string): Promise<LockedConversionBatch | null>;
-  lockConversionMembers(batch: LockedConversionBatch): Promise<ConversionMember[]>;
-  loadDestinations(clientIds: readonly string[], now: Date): Promise<Map<string, CreditDestination>>;
+  /** The batch's credits planned and recorded, the batch finished (conversion-store.ts). */
+  distributeConversion(batch: LockedConversionBatch, outcome: ConversionOutcome, receivedBaseUnits: bigint, now: Date): Promise<{ readonly credits: readonly PlannedCredit[] }>;
   recordConversionProgress(outcome: ConversionOutcome): Promise<void>;
-  recordConversionFinished(outcome: ConversionOutcome & { readonly usdtReceived: Decimal }, credits: readonly PlannedCredit[], now: Date): Promise<void>;
   recordConversionFailed(outcome: ConversionOutcome & { readonly reason: string; readonly usdtReceived: Decimal | null }, now: Date): Promise<number>;
   recordConversionNeedsRecovery(outcome: ConversionOutcome & { readonly reason: string }, now: Date): Promise<number>;
   lockPayoutBatch(batchId: string): Promise<LockedPayoutBatch | null>;
@@ -39,10 +36,8 @@ export function openSwapEventStore(transaction: DatabaseTransactionConnection): 
   return {
     lockSettlement: () => lockSettlement(transaction),
     lockConversionBatch: (batchId) => lockConversionBatch(transaction, batchId),
-    lockConversionMembers: (batch) => lockConversionMembers(transaction, batch),
-    loadDestinations: (clientIds, now) => loadDestinations(transaction, clientIds, now),
+    distributeConversion: (batch, outcome, receivedBaseUnits, now) => distributeConversion(transaction, batch, outcome, receivedBaseUnits, now),
     recordConversionProgress: (outcome) => recordConversionProgress(transaction, outcome),
-    recordConversionFinished: (outcome, credits, now) => recordConversionFinished(transaction, outcome, credits, now),
     recordConversionFailed: (outcome, now) => recordConversionFailed(transaction, outcome, now),
     recordConversionNeedsRecovery: (outcome, now) => recordConversionNeedsRecovery(transaction, outcome, now),
     lockPayoutBatch: (batchId) => lockPayoutBatch(transaction, batchId),
