@@ -31,6 +31,7 @@ import { aroundBaseline } from './support/producer-performance.ts';
 import { paymentRecordBytes } from './support/payment-record-size.ts';
 import { clientIdOf, largestClientIndex, seedBalanceLedger, type LedgerSeedShape } from './support/balance-ledger-seed.ts';
 import { clientBalanceQuery } from '../processors/settlement/settlement-read-model.ts';
+import { nearestRank } from './support/open-loop.ts';
 
 const log = createLogger({ name: 'bench', level: 'silent' });
 const migrationPath = new URL('../db/migrations/017_balance_indexes.sql', import.meta.url);
@@ -86,11 +87,6 @@ interface LatencyRow {
   readonly max: number;
 }
 
-/** Nearest rank over a sorted sample. */
-function rank(sorted: readonly number[], fraction: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(fraction * sorted.length) - 1))] ?? Number.NaN;
-}
-
 async function measure(label: string, clientIds: readonly string[], get: (clientId: string) => Promise<void>): Promise<LatencyRow> {
   const latencies: number[] = [];
   const started = performance.now();
@@ -101,7 +97,7 @@ async function measure(label: string, clientIds: readonly string[], get: (client
   }
   const seconds = (performance.now() - started) / 1_000;
   const sorted = latencies.sort((left, right) => left - right);
-  return { label, requests: clientIds.length, perSecond: clientIds.length / seconds, p50: rank(sorted, 0.5), p95: rank(sorted, 0.95), p99: rank(sorted, 0.99), max: rank(sorted, 1) };
+  return { label, requests: clientIds.length, perSecond: clientIds.length / seconds, p50: nearestRank(sorted, 0.5), p95: nearestRank(sorted, 0.95), p99: nearestRank(sorted, 0.99), max: nearestRank(sorted, 1) };
 }
 
 const randomClients = (count: number): string[] => Array.from({ length: count }, () => clientIdOf(Math.floor(Math.random() * shape.clients)));

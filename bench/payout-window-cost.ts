@@ -52,6 +52,7 @@ import { payoutWindowRulesOf } from '../processors/settlement/start-settlement.t
 import { formatTable, runBenchmark, withBenchStack, printRunHeader, type BenchStack } from './support/bench-stack.ts';
 import { aroundBaseline } from './support/producer-performance.ts';
 import { paymentRecordBytes } from './support/payment-record-size.ts';
+import { nearestRank } from './support/open-loop.ts';
 
 const log = createLogger({ name: 'bench', level: 'silent' });
 
@@ -103,10 +104,6 @@ interface Row {
   readonly groupsBefore: number;
   readonly latencies: readonly number[];
   readonly outcomes: string;
-}
-
-function rank(sorted: readonly number[], fraction: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(fraction * sorted.length) - 1))] ?? Number.NaN;
 }
 
 function outcomeOf(evaluation: PayoutWindowEvaluation & { readonly kind?: string }): string {
@@ -303,9 +300,9 @@ async function main(): Promise<void> {
               String(row.groupsBefore),
               String(row.latencies.length),
               mean.toFixed(3),
-              rank(sorted, 0.5).toFixed(3),
-              rank(sorted, 0.95).toFixed(3),
-              rank(sorted, 1).toFixed(3),
+              nearestRank(sorted, 0.5).toFixed(3),
+              nearestRank(sorted, 0.95).toFixed(3),
+              nearestRank(sorted, 1).toFixed(3),
               perSecond.toFixed(1),
               (perSecond / baseline.recordsPerSecond).toFixed(6),
               row.outcomes,

@@ -34,6 +34,7 @@ import { windowRulesOf } from '../processors/accumulator/start-accumulator.ts';
 import { formatTable, runBenchmark, withBenchStack, printRunHeader } from './support/bench-stack.ts';
 import { aroundBaseline } from './support/producer-performance.ts';
 import { paymentRecordBytes } from './support/payment-record-size.ts';
+import { nearestRank } from './support/open-loop.ts';
 
 const log = createLogger({ name: 'bench', level: 'silent' });
 const clientId = '-1009000000777';
@@ -107,10 +108,6 @@ interface Row {
   readonly checks: number;
   readonly outcomes: string;
   readonly latencies: readonly number[];
-}
-
-function rank(sorted: readonly number[], fraction: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(fraction * sorted.length) - 1))] ?? Number.NaN;
 }
 
 async function measureIncremental(pool: DatabasePool, databaseUrl: string, rules: ReturnType<typeof windowRulesOf>, options: BenchOptions): Promise<{ row: Row; rebuildMs: number }> {
@@ -217,9 +214,9 @@ async function main(): Promise<void> {
           String(row.pendingBefore),
           String(row.checks),
           mean.toFixed(3),
-          rank(sorted, 0.5).toFixed(3),
-          rank(sorted, 0.95).toFixed(3),
-          rank(sorted, 1).toFixed(3),
+          nearestRank(sorted, 0.5).toFixed(3),
+          nearestRank(sorted, 0.95).toFixed(3),
+          nearestRank(sorted, 1).toFixed(3),
           perSecond.toFixed(0),
           (perSecond / baseline.recordsPerSecond).toFixed(5),
           row.outcomes,

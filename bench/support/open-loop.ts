@@ -21,11 +21,15 @@ export interface Percentiles {
   readonly max: number;
 }
 
+/** The nearest-rank value at `fraction` (0.5 is the median) of an ascending sample; NaN when it is empty. Every benchmark's percentiles. */
+export function nearestRank(sorted: readonly number[], fraction: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(fraction * sorted.length) - 1))] ?? Number.NaN;
+}
+
 /** Nearest-rank percentiles of a sample (sorted here). */
 export function percentilesOf(samples: readonly number[]): Percentiles {
   const sorted = [...samples].sort((left, right) => left - right);
-  const at = (fraction: number): number => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(fraction * sorted.length) - 1))] ?? Number.NaN;
-  return { p50: at(0.5), p99: at(0.99), p999: at(0.999), max: sorted[sorted.length - 1] ?? Number.NaN };
+  return { p50: nearestRank(sorted, 0.5), p99: nearestRank(sorted, 0.99), p999: nearestRank(sorted, 0.999), max: sorted[sorted.length - 1] ?? Number.NaN };
 }
 
 /** The time request `index` is due, in ms after the start, at `ratePerSecond`. */
