@@ -91,9 +91,6 @@ export const configSchema = z.object({
 
   KAFKA_CLIENT_ID: z.string().min(1).default('payout-pipeline').describe('Kafka client id prefix; each processor appends its name.'),
   KAFKA_REQUEST_TIMEOUT_MS: positiveInt.default(10_000).describe('kafkajs request timeout, in milliseconds.'),
-  KAFKA_PRODUCE_TIMEOUT_MS: positiveInt
-    .default(8_000)
-    .describe('The webhook answers 503 when the broker has not acknowledged its record within this many milliseconds.'),
   KAFKA_SESSION_TIMEOUT: duration
     .default('15s')
     .describe('A consumer that sent no heartbeat for this long is dropped from its group (it heartbeats every fifth of it).'),
