@@ -53,6 +53,7 @@ import { formatTable, runBenchmark, withBenchStack, printRunHeader, type BenchSt
 import { aroundBaseline } from './support/producer-performance.ts';
 import { paymentRecordBytes } from './support/payment-record-size.ts';
 import { nearestRank } from './support/open-loop.ts';
+import { parseSizes } from './support/sizes-argument.ts';
 
 const log = createLogger({ name: 'bench', level: 'silent' });
 
@@ -78,15 +79,12 @@ function argumentsOf(argv: readonly string[]): BenchOptions {
     },
     strict: true,
   });
-  const sizes = values.sizes.split(',').map(Number);
+  const sizes = parseSizes(values.sizes);
   const integer = (name: string, text: string, min: number, max: number): number => {
     const value = Number(text);
     if (!Number.isInteger(value) || value < min || value > max) throw new Error(`--${name} must be an integer in ${min}..${max}, got ${text}`);
     return value;
   };
-  if (sizes.some((size) => !Number.isInteger(size) || size < 1) || sizes.some((size, index) => index > 0 && size <= (sizes[index - 1] ?? 0))) {
-    throw new Error(`--sizes must be increasing positive integers, got ${values.sizes}`);
-  }
   return {
     sizes,
     evaluations: integer('evaluations', values.evaluations, 5, 10_000),

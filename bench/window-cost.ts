@@ -35,6 +35,7 @@ import { formatTable, runBenchmark, withBenchStack, printRunHeader } from './sup
 import { aroundBaseline } from './support/producer-performance.ts';
 import { paymentRecordBytes } from './support/payment-record-size.ts';
 import { nearestRank } from './support/open-loop.ts';
+import { parseSizes } from './support/sizes-argument.ts';
 
 const log = createLogger({ name: 'bench', level: 'silent' });
 const clientId = '-1009000000777';
@@ -60,13 +61,10 @@ function argumentsOf(argv: readonly string[]): BenchOptions {
     },
     strict: true,
   });
-  const sizes = values.sizes.split(',').map(Number);
+  const sizes = parseSizes(values.sizes);
   const notifications = Number(values.notifications);
   const fullEvaluations = Number(values['full-evaluations']);
   const rows = Number(values.rows);
-  if (sizes.some((size) => !Number.isInteger(size) || size < 1) || sizes.some((size, index) => index > 0 && size <= (sizes[index - 1] ?? 0))) {
-    throw new Error(`--sizes must be increasing positive integers, got ${values.sizes}`);
-  }
   if (!Number.isInteger(notifications) || notifications < 10) throw new Error(`--notifications must be an integer ≥ 10, got ${values.notifications}`);
   if (!Number.isInteger(fullEvaluations) || fullEvaluations < 5) throw new Error(`--full-evaluations must be an integer ≥ 5, got ${values['full-evaluations']}`);
   if (!Number.isInteger(rows) || rows < 1 || rows > 1_000) throw new Error(`--rows must be an integer in 1..1000, got ${values.rows}`);
