@@ -110,8 +110,8 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       // sending different rows at once could reorder records of one key (a client's config
       // revisions on a compacted topic). The others find the lock taken and wait for the next tick.
       // The lock and the rows in one statement (the lock is taken first, an InitPlan, and the rows
-      // are read only when it is held), so a pass is four round trips: BEGIN, this, the UPDATE,
-      // COMMIT. The webhook runs a pass every few milliseconds under load.
+      // are read only when it is held): BEGIN, this, the UPDATE, COMMIT. The webhook runs a pass
+      // every few milliseconds under load.
       const found = await transaction.any(sql.type(outboxPassRow)`
         WITH leader AS (SELECT pg_try_advisory_xact_lock(${outboxRelayLock().toString()}::bigint) AS held)
         SELECT leader.held, pending.*
@@ -164,12 +164,11 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     let failures = 0;
     while (running) {
       try {
-        // drain() returns once a pass found fewer rows than it may take: nothing else was pending
-        // then. A row committed since woke the relay (wakeRequested below); a row another process
-        // committed is found by the next idle pass. No empty pass to confirm, which cost four
-        // statements after every publishing pass.
-        await drain();
+        // After a publishing pass the next one runs at once: in a consumer process nothing wakes the
+        // relay, and rows its chunks committed meanwhile would otherwise wait for the idle tick.
+        const count = await drain();
         failures = 0;
+        if (count > 0) continue;
       } catch (error) {
         failures += 1;
         log.warn({ err: error, failures }, 'outbox relay pass failed; retrying');
