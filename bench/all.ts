@@ -30,12 +30,13 @@ interface Benchmark {
 
 /** The default arguments are the ones bench/README.md reports figures for. */
 const benchmarks: readonly Benchmark[] = [
-  { name: 'pipeline-throughput', script: 'pipeline-throughput', args: ['--payments', '2000'] },
+  // 20,000 so the router's steady rate spans many polls (at 2,000 it was a few 100 ms polls).
+  { name: 'pipeline-throughput', script: 'pipeline-throughput', args: ['--payments', '20000'] },
   { name: 'webhook-latency', script: 'webhook-latency', args: ['--rates', '100,200,500,1000', '--seconds', '15'] },
   // The webhook's one lever past a core: several worker processes on its port (WEBHOOK_WORKERS).
   { name: 'webhook-latency-2-workers', script: 'webhook-latency', args: ['--rates', '100,200,500,1000', '--seconds', '15'], settings: { WEBHOOK_WORKERS: '2' } },
-  { name: 'ingest', script: 'ingest', args: ['--payments', '20000', '--concurrency', '64'] },
-  { name: 'ingest-2-workers', script: 'ingest', args: ['--payments', '20000', '--concurrency', '64'], settings: { WEBHOOK_WORKERS: '2' } },
+  { name: 'ingest', script: 'ingest', args: ['--payments', '20000', '--concurrency', '256'] },
+  { name: 'ingest-2-workers', script: 'ingest', args: ['--payments', '20000', '--concurrency', '256'], settings: { WEBHOOK_WORKERS: '2' } },
   { name: 'window-cost', script: 'window-cost', args: ['--sizes', '1000,10000,100000'] },
   { name: 'payout-window-cost', script: 'payout-window-cost', args: ['--sizes', '1000,10000,100000'] },
   { name: 'mass-payout', script: 'mass-payout', args: ['--clients', '1000', '--rates', '100,10'] },

@@ -24,7 +24,7 @@ import { topicNames } from '../topics/topics.ts';
 import { routerConsumerGroup, startRouter } from '../processors/router/start-router.ts';
 import { startWebhook } from '../processors/webhook/start-webhook.ts';
 import { signIpn } from '../processors/webhook/ipn-signature.ts';
-import { finishedIpn, ipnText, postIpnText, uniqueClientId, uniquePaymentId } from '../test/support/ipn.ts';
+import { finishedIpn, ipnText, uniqueClientId, uniquePaymentId } from '../test/support/ipn.ts';
 import { paymentReceivedRecord } from '../test/support/payment-record.ts';
 import { plantConversionBatch, registerClient, swapEvent } from '../test/support/settlement-fixtures.ts';
 import { settlementConsumerGroup, startSettlement } from '../processors/settlement/start-settlement.ts';
@@ -35,6 +35,7 @@ import { createDatabasePool } from '../db/pool.ts';
 import { Decimal } from '../core/money.ts';
 import { formatTable, machineLine, runBenchmark, secondsSince, withBenchStack } from './support/bench-stack.ts';
 import { aroundBaseline } from './support/producer-performance.ts';
+import { createIpnPoster } from './support/ipn-poster.ts';
 import { paymentRecordBytes } from './support/payment-record-size.ts';
 import { localChangeNowApiKey } from '../connectors/changenow-simulator/local-api-key.ts';
 
@@ -265,12 +266,12 @@ async function webhookThroughput(config: Config, endpoints: StackEndpoints, coun
     return { text, signature: signIpn(parse(text), ipnSecret) };
   });
   const webhook = await startWebhook({ config, endpoints, port: 0, log });
+  const poster = createIpnPoster(`${webhook.url}/webhooks/nowpayments`, webhookConcurrency);
   try {
     // One request before the clock: first connections to the pool and the producer.
-    const warm = finishedIpn();
-    const warmText = ipnText(warm);
-    const warmResponse = await postIpnText(webhook.url, warmText, { signature: signIpn(parse(warmText), ipnSecret) });
-    if (warmResponse.status !== 202) throw new Error(`webhook warm-up answered ${warmResponse.status}: ${await warmResponse.text()}`);
+    const warmText = ipnText(finishedIpn());
+    const warmResponse = await poster.post({ text: warmText, signature: signIpn(parse(warmText), ipnSecret) });
+    if (warmResponse.status !== 202) throw new Error(`webhook warm-up answered ${warmResponse.status}: ${warmResponse.body}`);
 
     let next = 0;
     const failures: string[] = [];
@@ -279,9 +280,8 @@ async function webhookThroughput(config: Config, endpoints: StackEndpoints, coun
         const request = requests[next];
         next += 1;
         if (request === undefined) continue;
-        const response = await postIpnText(webhook.url, request.text, { signature: request.signature });
-        const body = await response.text();
-        if (response.status !== 202) failures.push(`${response.status} ${body.slice(0, 200)}`);
+        const { status, body } = await poster.post(request);
+        if (status !== 202) failures.push(`${status} ${body.slice(0, 200)}`);
       }
     };
     const start = process.hrtime.bigint();
@@ -290,6 +290,7 @@ async function webhookThroughput(config: Config, endpoints: StackEndpoints, coun
     if (failures.length > 0) throw new Error(`webhook: ${failures.length} of ${count} not answered 202, first: ${failures[0] ?? ''}`);
     return { name: `webhook (${webhookConcurrency} concurrent)`, count, seconds };
   } finally {
+    poster.close();
     await webhook.stop();
   }
 }

@@ -4,7 +4,8 @@
 //   npx tsx bench/webhook-latency.ts [--rates 100,200,500,1000] [--seconds 15]
 //
 // The webhook runs as its own process (`cli run webhook`, as in production) on the native stack;
-// the generator runs in this process with fresh signed `finished` IPNs prepared before the clock.
+// the generator runs in this process with fresh signed `finished` IPNs prepared before the clock,
+// posted over node:http (support/ipn-poster.ts).
 // The baseline is Kafka's own ProducerPerformance on the same broker in the same run, with records
 // of a PaymentReceived's size; the ratio is completed requests/s ÷ its records/s.
 import { parseArgs } from 'node:util';
@@ -13,6 +14,7 @@ import { signIpn } from '../processors/webhook/ipn-signature.ts';
 import { finishedIpn, ipnText } from '../test/support/ipn.ts';
 import { startBenchProcess } from './support/bench-process.ts';
 import { formatTable, runBenchmark, withBenchStack, printRunHeader } from './support/bench-stack.ts';
+import { createIpnPoster, type SignedIpn } from './support/ipn-poster.ts';
 import { runOpenLoop, type OpenLoopResult } from './support/open-loop.ts';
 import { aroundBaseline } from './support/producer-performance.ts';
 import { paymentRecordBytes } from './support/payment-record-size.ts';
@@ -29,11 +31,6 @@ function argumentsOf(argv: readonly string[]): { rates: number[]; seconds: numbe
   return { rates, seconds };
 }
 
-interface SignedIpn {
-  readonly text: string;
-  readonly signature: string;
-}
-
 function signedIpns(count: number): SignedIpn[] {
   return Array.from({ length: count }, () => {
     const fields = finishedIpn();
@@ -47,11 +44,8 @@ async function main(): Promise<void> {
     const webhook = await startBenchProcess(stack, 'webhook', 'WEBHOOK_PORT');
     try {
       const url = `${webhook.url}/webhooks/nowpayments`;
-      const post = (ipn: SignedIpn): Promise<number> =>
-        fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-nowpayments-sig': ipn.signature }, body: ipn.text }).then(async (response) => {
-          await response.arrayBuffer();
-          return response.status;
-        });
+      const poster = createIpnPoster(url);
+      const post = async (ipn: SignedIpn): Promise<number> => (await poster.post(ipn)).status;
       // Warm-up (JIT, pool, producer, registry cache), not reported.
       const warmUp = signedIpns(Math.max(200, Math.min(...rates) * 2));
       await runOpenLoop({ ratePerSecond: Math.min(...rates), requests: warmUp.length, expectedStatus: 202, send: (index) => post(warmUp[index]!) });
@@ -87,6 +81,7 @@ async function main(): Promise<void> {
       console.log('');
       console.log('ratio = completed requests/s ÷ ProducerPerformance records/s (same broker, same run). Latency from each request\'s scheduled send time (open loop).');
       console.log(`reproduce: npx tsx bench/webhook-latency.ts --rates ${rates.join(',')} --seconds ${seconds}`);
+      poster.close();
     } finally {
       await webhook.stop();
     }

@@ -14,6 +14,13 @@ const metadataOf = new Map(
   [...partitionCounts].map(([topic, count]) => [topic, Array.from({ length: count }, (_, partitionId) => ({ partitionId, leader: 0, partitionErrorCode: 0, replicas: [], isr: [] }))]),
 );
 
+/** How many partitions `topic` has (its definition, which `topics apply` enforces). */
+export function partitionCountOf(topic: string): number {
+  const count = partitionCounts.get(topic);
+  assertInvariant(count !== undefined, 'a defined topic', { topic });
+  return count;
+}
+
 /** The partition of `topic` a record with this key is written to; a null key is spread round-robin. */
 export function partitionOf(topic: string, key: string | null): number {
   const partitionMetadata = metadataOf.get(topic);

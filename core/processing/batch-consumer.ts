@@ -36,6 +36,14 @@ export interface BatchConsumerOptions<S extends ValueSchemaName, Store, Result> 
   /** Records per transaction; a longer batch is cut into chunks with a heartbeat between. */
   chunkSizeMax?: number;
   /**
+   * Partitions whose batches are applied at once, each chunk in its own transaction on its own
+   * connection (default 1). Safe wherever two instances of the processor may already run side by
+   * side after a rebalance, which every processor must survive: the inbox claims, the row locks and
+   * the sorted advisory locks that keep two instances apart keep two partitions of one instance
+   * apart the same way. Each costs a pool connection while its chunk commits.
+   */
+  partitionsConcurrently?: number;
+  /**
    * Told after each committed chunk, after the processor's hook: a window evaluation or a worker run
    * is requested here. Never awaited: what it starts may outlast the session timeout, and the batch
    * must go on heartbeating. Must not throw.
@@ -141,7 +149,7 @@ export async function startBatchConsumer<S extends ValueSchemaName, Store, Resul
   await consumer.run({
     autoCommit: false,
     eachBatchAutoResolve: false,
-    partitionsConsumedConcurrently: 1,
+    partitionsConsumedConcurrently: options.partitionsConcurrently ?? 1,
     eachBatch: async (payload: EachBatchPayload) => {
       const { batch } = payload;
       for (let start = 0; start < batch.messages.length; start += chunkSizeMax) {

@@ -27,7 +27,7 @@ import { decodeAvroValue } from '../../schemas/avro-codec.ts';
 import { isValueSchemaName, valueTypeOf } from '../../schemas/value-types.ts';
 import type { ValueRecordOf } from '../../schemas/generated/records.ts';
 import { assertInvariant } from '../errors.ts';
-import { outboxRelayLock, tryLockForTransaction } from '../../db/advisory-locks.ts';
+import { outboxRelayLock } from '../../db/advisory-locks.ts';
 
 export interface OutboxRelayOptions {
   pool: DatabasePool;
@@ -62,6 +62,17 @@ const outboxRow = z.object({
   correlation_id: z.string(),
 });
 type OutboxRow = z.infer<typeof outboxRow>;
+/** A pass's answer: whether this relay holds the lock, and a pending row or (none pending, or not held) one row of nulls. */
+const outboxPassRow = z.object({
+  held: z.boolean(),
+  id: z.bigint().nullable(),
+  topic: z.string().nullable(),
+  message_key: z.string().nullable(),
+  schema_name: z.string().nullable(),
+  payload: z.instanceof(Buffer).nullable(),
+  headers: z.record(z.string()).nullable(),
+  correlation_id: z.string().nullable(),
+});
 
 /** The pause before the next pass: the idle delay, doubled per failed pass in a row, capped. */
 export function relayPauseMs(failuresInRow: number, idleDelayMs: number, failureDelayMaxMs: number): number {
@@ -98,14 +109,21 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       // One publisher at a time across all processes: the outbox is shared, and two relays
       // sending different rows at once could reorder records of one key (a client's config
       // revisions on a compacted topic). The others find the lock taken and wait for the next tick.
-      const leader = await tryLockForTransaction(transaction, outboxRelayLock());
-      if (!leader) return 0;
-      const rows = await transaction.any(sql.type(outboxRow)`
-        SELECT id, topic, message_key, schema_name, payload, headers, correlation_id
-        FROM outbox WHERE published_at IS NULL
-        ORDER BY id LIMIT ${batchSizeMax}
-        FOR UPDATE
+      // The lock and the rows in one statement (the lock is taken first, an InitPlan, and the rows
+      // are read only when it is held): BEGIN, this, the UPDATE, COMMIT. The webhook runs a pass
+      // every few milliseconds under load.
+      const found = await transaction.any(sql.type(outboxPassRow)`
+        WITH leader AS (SELECT pg_try_advisory_xact_lock(${outboxRelayLock().toString()}::bigint) AS held)
+        SELECT leader.held, pending.*
+        FROM leader LEFT JOIN LATERAL (
+          SELECT id, topic, message_key, schema_name, payload, headers, correlation_id
+          FROM outbox WHERE leader.held AND published_at IS NULL
+          ORDER BY id LIMIT ${batchSizeMax}
+          FOR UPDATE OF outbox
+        ) AS pending ON true
       `);
+      if (found[0]?.held !== true) return 0;
+      const rows = found.flatMap(({ held: _held, ...row }) => (row.id === null ? [] : [outboxRow.parse(row)]));
       lag.set(rows.length);
       if (rows.length === 0) return 0;
       // Rows of one partition stay in id order within its request, so per-key order holds.
@@ -146,6 +164,8 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     let failures = 0;
     while (running) {
       try {
+        // After a publishing pass the next one runs at once: in a consumer process nothing wakes the
+        // relay, and rows its chunks committed meanwhile would otherwise wait for the idle tick.
         const count = await drain();
         failures = 0;
         if (count > 0) continue;

@@ -3,7 +3,7 @@
 // or from a future producer; a record that breaks one becomes a dead letter with the rule named,
 // because a CHECK violation or a fee assertion inside the chunk's transaction would fail the chunk
 // again and again — a stuck partition.
-import { ethScale, usdScale, type Decimal } from '../../core/money.ts';
+import { Decimal, ethScale, usdScale } from '../../core/money.ts';
 import type { PaymentReceived } from '../../schemas/generated/records.ts';
 // The clients table's CHECK: a payment under any other client id could never be routed.
 import { clientIdPattern } from '../../core/client-payout-config.ts';
@@ -22,6 +22,8 @@ export type PaymentFacts = Pick<
 >;
 
 const paymentIdPattern = /^[0-9]{1,30}$/;
+/** The smallest positive amount with more than integerDigitsMax integer digits. */
+const integerLimit = new Decimal(10).pow(integerDigitsMax);
 
 function amountViolation(field: string, amount: Decimal, scale: number, feePercent: Decimal): RuleViolation | null {
   if (!amount.isFinite() || amount.lte(0)) {
@@ -30,7 +32,7 @@ function amountViolation(field: string, amount: Decimal, scale: number, feePerce
   if (amount.decimalPlaces() > scale) {
     return { field, rule: 'scale', reason: `${field} has ${amount.decimalPlaces()} decimals; the ledger holds ${scale}` };
   }
-  if (amount.truncated().toFixed().length > integerDigitsMax) {
+  if (amount.gte(integerLimit)) {
     return { field, rule: 'precision', reason: `${field} has more than ${integerDigitsMax} integer digits; the ledger cannot hold it` };
   }
   if (splitFee(amount, feePercent, scale).net.lte(0)) {

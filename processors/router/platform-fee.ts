@@ -4,7 +4,7 @@
 // the exact difference, so net + fee = gross holds to the last digit and no amount ever needs a
 // second rounding downstream.
 import { Decimal, ethScale, usdScale } from '../../core/money.ts';
-import { assertInvariant, PipelineError } from '../../core/errors.ts';
+import { InvariantViolation, PipelineError } from '../../core/errors.ts';
 
 /** payment_ledger's NUMERIC(28, 8) and NUMERIC(38, 18) (usdScale, ethScale): 20 integer digits on both sides. */
 export const integerDigitsMax = 20;
@@ -29,9 +29,13 @@ export interface PlatformFee {
  * 8-digit percent stays far inside the 100 significant digits of core/money.ts.
  */
 export function splitFee(gross: Decimal, feePercent: Decimal, scale: number): FeeSplit {
-  const fee = gross.times(feePercent).dividedBy(100).toDecimalPlaces(scale, Decimal.ROUND_HALF_EVEN);
+  // Times 0.01 rather than divided by 100: the same exact product, without decimal.js' long
+  // division, which was most of the router's fee cost (bench/pipeline-throughput.ts).
+  const fee = gross.times(feePercent).times(hundredth).toDecimalPlaces(scale, Decimal.ROUND_HALF_EVEN);
   return { gross, fee, net: gross.minus(fee) };
 }
+
+const hundredth = new Decimal('0.01');
 
 export function isValidFeePercent(feePercent: Decimal): boolean {
   return feePercent.isFinite() && feePercent.gte(0) && feePercent.lt(100) && feePercent.decimalPlaces() <= feePercentScale;
@@ -54,13 +58,18 @@ export function parseFeePercent(text: string): Decimal {
 }
 
 function checkedSplit(side: 'usd' | 'eth', gross: Decimal, feePercent: Decimal, scale: number): FeeSplit {
-  const context = { side, gross: gross.toFixed(), feePercent: feePercent.toFixed() };
-  assertInvariant(gross.isFinite() && gross.gt(0), 'a gross amount is positive', context);
-  assertInvariant(gross.decimalPlaces() <= scale, `a ${side} gross amount has at most ${scale} decimals`, context);
+  // The context is built only for a violation: this runs for every payment the router writes.
+  const violated = (rule: string, amounts: Record<string, Decimal> = {}): never => {
+    const context: Record<string, string> = { side, gross: gross.toFixed(), feePercent: feePercent.toFixed() };
+    for (const [name, amount] of Object.entries(amounts)) context[name] = amount.toFixed();
+    throw new InvariantViolation(rule, context);
+  };
+  if (!gross.isFinite() || !gross.gt(0)) violated('a gross amount is positive');
+  if (gross.decimalPlaces() > scale) violated(`a ${side} gross amount has at most ${scale} decimals`);
   const split = splitFee(gross, feePercent, scale);
-  assertInvariant(split.fee.gte(0), 'a platform fee is never negative', { ...context, fee: split.fee.toFixed() });
-  assertInvariant(split.net.gt(0), 'a net amount is positive', { ...context, net: split.net.toFixed() });
-  assertInvariant(split.net.plus(split.fee).eq(gross), 'net + fee = gross, exactly', { ...context, fee: split.fee.toFixed(), net: split.net.toFixed() });
+  if (split.fee.lt(0)) violated('a platform fee is never negative', { fee: split.fee });
+  if (!split.net.gt(0)) violated('a net amount is positive', { net: split.net });
+  if (!split.net.plus(split.fee).eq(gross)) violated('net + fee = gross, exactly', { fee: split.fee, net: split.net });
   return split;
 }
 
@@ -70,7 +79,7 @@ function checkedSplit(side: 'usd' | 'eth', gross: Decimal, feePercent: Decimal, 
  */
 export function applyPlatformFee(input: { usdGross: Decimal; ethGross: Decimal; feePercent: Decimal }): PlatformFee {
   const { feePercent } = input;
-  assertInvariant(isValidFeePercent(feePercent), 'a fee percent the ledger can hold', { feePercent: feePercent.toFixed() });
+  if (!isValidFeePercent(feePercent)) throw new InvariantViolation('a fee percent the ledger can hold', { feePercent: feePercent.toFixed() });
   return {
     feePercent,
     usd: checkedSplit('usd', input.usdGross, feePercent, usdScale),
