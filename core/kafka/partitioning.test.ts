@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { topicDefinitions, topicNames } from '../../topics/topics.ts';
-import { partitionOf } from './partitioning.ts';
+import { partitionCountOf, partitionOf } from './partitioning.ts';
 
 describe('partitionOf', () => {
   it('puts a key where the Java client would: murmur2(key) modulo the partition count', () => {
@@ -26,12 +26,17 @@ describe('partitionOf', () => {
 
   it('spreads records without a key over every partition', () => {
     const topic = topicNames.paymentsReceived;
-    const count = topicDefinitions.find((definition) => definition.name === topic)!.partitions;
+    const count = partitionCountOf(topic);
     const seen = new Set(Array.from({ length: count * 4 }, () => partitionOf(topic, null)));
     expect(seen.size).toBe(count);
   });
 
   it('refuses a topic that is not defined', () => {
     expect(() => partitionOf('no-such-topic', 'k')).toThrow(/defined topic/);
+    expect(() => partitionCountOf('no-such-topic')).toThrow(/defined topic/);
+  });
+
+  it('counts the partitions each topic is defined with', () => {
+    for (const definition of topicDefinitions) expect(partitionCountOf(definition.name)).toBe(definition.partitions);
   });
 });

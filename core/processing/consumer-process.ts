@@ -49,8 +49,8 @@ export interface ConsumerProcessOptions<S extends ValueSchemaName, Store, Result
    */
   worker?: (resources: ProcessResources) => () => Promise<void>;
   punctuationIntervalMs?: number;
-  /** Records per chunk transaction and partitions applied at once (batch-consumer.ts); defaults 500 and 1. */
-  consumption?: { chunkSizeMax?: number; partitionsConcurrently?: number };
+  /** Partitions whose chunks are applied at once (batch-consumer.ts); default 1. */
+  partitionsConcurrently?: number;
   /** The process's database pool, e.g. a larger one for a worker that holds connections across calls. */
   pool?: DatabasePoolOptions;
   log?: Logger;
@@ -166,7 +166,7 @@ export async function startConsumerProcess<S extends ValueSchemaName, Store, Res
     sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT,
     rebalanceTimeoutMs: config.KAFKA_REBALANCE_TIMEOUT,
     fetchMaxWaitMs: config.KAFKA_FETCH_MAX_WAIT,
-    ...options.consumption,
+    ...(options.partitionsConcurrently === undefined ? {} : { partitionsConcurrently: options.partitionsConcurrently }),
     ...(requestEvaluation === undefined ? {} : { onChunkCommitted: () => void requestEvaluation() }),
   });
   shutdown.add('kafka consumer', () => consumer.stop());

@@ -23,6 +23,8 @@ export interface PlatformFee {
   readonly eth: FeeSplit;
 }
 
+const hundredth = new Decimal('0.01');
+
 /**
  * The fee on one amount with no checks, so validation can ask whether a payment can carry the fee
  * before `applyPlatformFee` asserts that it does. Exact before rounding: a 38-digit amount times an
@@ -34,8 +36,6 @@ export function splitFee(gross: Decimal, feePercent: Decimal, scale: number): Fe
   const fee = gross.times(feePercent).times(hundredth).toDecimalPlaces(scale, Decimal.ROUND_HALF_EVEN);
   return { gross, fee, net: gross.minus(fee) };
 }
-
-const hundredth = new Decimal('0.01');
 
 export function isValidFeePercent(feePercent: Decimal): boolean {
   return feePercent.isFinite() && feePercent.gte(0) && feePercent.lt(100) && feePercent.decimalPlaces() <= feePercentScale;

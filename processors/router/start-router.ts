@@ -28,7 +28,7 @@ export async function startRouter(options: StartRouterOptions): Promise<RunningC
     // payments of different partitions touch different ledger rows (clients are locked in sorted
     // order, so a payment racing its client's registration is serialised, never deadlocked).
     // bench/pipeline-throughput.ts: 7.3k payments/s one partition at a time, 12.4k with six.
-    consumption: { partitionsConcurrently: partitionCountOf(topicNames.paymentsReceived) },
+    partitionsConcurrently: partitionCountOf(topicNames.paymentsReceived),
     log,
     clock: clockOf(options.now),
     ...(options.exit === undefined ? {} : { exit: options.exit }),
