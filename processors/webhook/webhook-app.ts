@@ -93,7 +93,7 @@ export function createWebhookApp(options: WebhookAppOptions): RequestListener {
   });
   const duration = new Histogram({
     name: 'webhook_ipn_duration_seconds',
-    help: 'Time to answer an IPN, including the broker acknowledgement',
+    help: 'Time to answer an IPN, including the commit of its payment and outbox record',
     labelNames: ['outcome'] as const,
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [options.metrics],
