@@ -23,7 +23,7 @@ import { finishedIpn, ipnText } from '../test/support/ipn.ts';
 import { formatOrderId } from '../processors/webhook/order-id.ts';
 import { registerClient } from '../test/support/settlement-fixtures.ts';
 import { formatTable, runBenchmark, secondsSince, withBenchStack, printRunHeader } from './support/bench-stack.ts';
-import { createIpnPoster, type IpnPoster, type SignedIpn } from './support/ipn-poster.ts';
+import { createIpnPoster, type SignedIpn } from './support/ipn-poster.ts';
 import { startBenchProcess } from './support/bench-process.ts';
 import { aroundBaseline } from './support/producer-performance.ts';
 import { paymentRecordBytes } from './support/payment-record-size.ts';
@@ -47,7 +47,7 @@ async function main(): Promise<void> {
     const database = await createDatabasePool(stack.endpoints.databaseUrl);
     const webhook = await startBenchProcess(stack, 'webhook', 'WEBHOOK_PORT');
     const router = await startBenchProcess(stack, 'router', 'ROUTER_PORT');
-    let poster: IpnPoster | undefined;
+    const poster = createIpnPoster(`${webhook.url}/webhooks/nowpayments`, concurrency);
     try {
       const clients = await Promise.all(Array.from({ length: clientCount }, () => registerClient(database, { thresholdUsd: '1000000' })));
       const signed = (count: number) =>
@@ -56,10 +56,8 @@ async function main(): Promise<void> {
           const fields = finishedIpn({ order_id: formatOrderId({ clientId: client.clientId, userId: '1', subscriptionId: '1' }) });
           return { text: ipnText(fields), signature: signIpn(fields, ipnSecret) };
         });
-      const ipnPoster = createIpnPoster(`${webhook.url}/webhooks/nowpayments`, concurrency);
-      poster = ipnPoster;
       const post = async (ipn: SignedIpn): Promise<void> => {
-        const { status, body } = await ipnPoster.post(ipn);
+        const { status, body } = await poster.post(ipn);
         if (status !== 202) throw new Error(`webhook answered ${status}: ${body.slice(0, 200)}`);
       };
       const sendAll = async (ipns: readonly SignedIpn[]): Promise<void> => {
@@ -112,7 +110,7 @@ async function main(): Promise<void> {
       console.log('ratio = payments/s ÷ ProducerPerformance records/s (same broker, same run).');
       console.log(`reproduce: npx tsx bench/ingest.ts --payments ${payments} --concurrency ${concurrency}`);
     } finally {
-      poster?.close();
+      poster.close();
       await router.stop();
       await webhook.stop();
       await database.end();
