@@ -62,17 +62,11 @@ const outboxRow = z.object({
   correlation_id: z.string(),
 });
 type OutboxRow = z.infer<typeof outboxRow>;
-/** A pass's answer: whether this relay holds the lock, and a pending row or (none pending, or not held) one row of nulls. */
-const outboxPassRow = z.object({
-  held: z.boolean(),
-  id: z.bigint().nullable(),
-  topic: z.string().nullable(),
-  message_key: z.string().nullable(),
-  schema_name: z.string().nullable(),
-  payload: z.instanceof(Buffer).nullable(),
-  headers: z.record(z.string()).nullable(),
-  correlation_id: z.string().nullable(),
-});
+/**
+ * A pass's answer: whether this relay holds the lock, then a pending row's columns, all null when
+ * none is pending or the lock is not held. The columns pass through and are read as an outboxRow.
+ */
+const outboxPassRow = z.object({ held: z.boolean(), id: z.bigint().nullable() }).passthrough();
 
 /** The pause before the next pass: the idle delay, doubled per failed pass in a row, capped. */
 export function relayPauseMs(failuresInRow: number, idleDelayMs: number, failureDelayMaxMs: number): number {
