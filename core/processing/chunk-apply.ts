@@ -136,6 +136,25 @@ function poisonLetterOf(record: IdentifiedRecord, error: unknown, consumer: stri
 /** Whether the handler ran in a transaction (it does not when every record was a duplicate). */
 type Handled<Result> = { readonly handled: false } | { readonly handled: true; readonly result: Result };
 
+/**
+ * A transaction's consumed-record counts by topic and outcome: one counter increment per pair
+ * instead of one per record (a router chunk holds thousands of records).
+ */
+class RecordCounts {
+  private readonly byKey = new Map<string, { readonly topic: string; readonly outcome: string; count: number }>();
+
+  add(topic: string, outcome: string, count: number): void {
+    const key = `${topic}\u0000${outcome}`;
+    const entry = this.byKey.get(key);
+    if (entry === undefined) this.byKey.set(key, { topic, outcome, count });
+    else entry.count += count;
+  }
+
+  entries(): Iterable<{ readonly topic: string; readonly outcome: string; readonly count: number }> {
+    return this.byKey.values();
+  }
+}
+
 function byMessageId(left: IdentifiedRecord, right: IdentifiedRecord): number {
   return left.messageId < right.messageId ? -1 : left.messageId > right.messageId ? 1 : 0;
 }
@@ -173,7 +192,7 @@ export function createChunkApplier<S extends ValueSchemaName, Store, Result, Tra
 
   /** One transaction: claims, the handler's effects, its outgoing records and the dead letters. Retried while it fails on an outage. */
   async function applyRecords(decoded: readonly ConsumedRecord<S>[], letters: readonly DeadLetter[]): Promise<Handled<Result>> {
-    return retry(() =>
+    const { outcome, counts } = await retry(() =>
       persistence.transaction(async (writes, transaction) => {
         // Claimed in sorted order: two instances claiming overlapping ids never deadlock each other.
         const unique = new Map<string, ConsumedRecord<S>>();
@@ -202,12 +221,16 @@ export function createChunkApplier<S extends ValueSchemaName, Store, Result, Tra
         // once the cause is fixed, instead of the inbox dropping it as already done.
         await writes.releaseClaims(name, rejectedIds);
         const rejectedSet = new Set(rejectedIds);
-        for (const record of fresh) processed.inc({ consumer: name, topic: record.topic, outcome: rejectedSet.has(record.messageId) ? 'rejected' : 'applied' });
-        processed.inc({ consumer: name, topic: 'any', outcome: 'duplicate' }, decoded.length - fresh.length);
-        processed.inc({ consumer: name, topic: 'any', outcome: 'dead-lettered' }, rejected.length);
-        return outcome;
+        const counts = new RecordCounts();
+        for (const record of fresh) counts.add(record.topic, rejectedSet.has(record.messageId) ? 'rejected' : 'applied', 1);
+        counts.add('any', 'duplicate', decoded.length - fresh.length);
+        counts.add('any', 'dead-lettered', rejected.length);
+        return { outcome, counts };
       }),
     );
+    // Counted once the transaction has committed, so a transaction retried on an outage counts once.
+    for (const { topic, outcome: counted, count } of counts.entries()) processed.inc({ consumer: name, topic, outcome: counted }, count);
+    return outcome;
   }
 
   /**

@@ -51,6 +51,8 @@ export interface ConsumerProcessOptions<S extends ValueSchemaName, Store, Result
   punctuationIntervalMs?: number;
   /** Partitions whose chunks are applied at once (batch-consumer.ts); default 1. */
   partitionsConcurrently?: number;
+  /** Records per transaction (batch-consumer.ts); default 500. */
+  chunkSizeMax?: number;
   /** The process's database pool, e.g. a larger one for a worker that holds connections across calls. */
   pool?: DatabasePoolOptions;
   log?: Logger;
@@ -167,6 +169,7 @@ export async function startConsumerProcess<S extends ValueSchemaName, Store, Res
     rebalanceTimeoutMs: config.KAFKA_REBALANCE_TIMEOUT,
     fetchMaxWaitMs: config.KAFKA_FETCH_MAX_WAIT,
     ...(options.partitionsConcurrently === undefined ? {} : { partitionsConcurrently: options.partitionsConcurrently }),
+    ...(options.chunkSizeMax === undefined ? {} : { chunkSizeMax: options.chunkSizeMax }),
     ...(requestEvaluation === undefined ? {} : { onChunkCommitted: () => void requestEvaluation() }),
   });
   shutdown.add('kafka consumer', () => consumer.stop());

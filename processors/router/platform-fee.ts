@@ -57,19 +57,21 @@ export function parseFeePercent(text: string): Decimal {
   return feePercent;
 }
 
+/** Throws the broken rule with the amounts involved; built only on a violation. */
+function violated(rule: string, side: 'usd' | 'eth', gross: Decimal, feePercent: Decimal, amounts: Record<string, Decimal> = {}): never {
+  const context: Record<string, string> = { side, gross: gross.toFixed(), feePercent: feePercent.toFixed() };
+  for (const [name, amount] of Object.entries(amounts)) context[name] = amount.toFixed();
+  throw new InvariantViolation(rule, context);
+}
+
+// Runs for every payment the router writes: no closure or context is made unless a check fails.
 function checkedSplit(side: 'usd' | 'eth', gross: Decimal, feePercent: Decimal, scale: number): FeeSplit {
-  // The context is built only for a violation: this runs for every payment the router writes.
-  const violated = (rule: string, amounts: Record<string, Decimal> = {}): never => {
-    const context: Record<string, string> = { side, gross: gross.toFixed(), feePercent: feePercent.toFixed() };
-    for (const [name, amount] of Object.entries(amounts)) context[name] = amount.toFixed();
-    throw new InvariantViolation(rule, context);
-  };
-  if (!gross.isFinite() || !gross.gt(0)) violated('a gross amount is positive');
-  if (gross.decimalPlaces() > scale) violated(`a ${side} gross amount has at most ${scale} decimals`);
+  if (!gross.isFinite() || !gross.gt(0)) violated('a gross amount is positive', side, gross, feePercent);
+  if (gross.decimalPlaces() > scale) violated(`a ${side} gross amount has at most ${scale} decimals`, side, gross, feePercent);
   const split = splitFee(gross, feePercent, scale);
-  if (split.fee.lt(0)) violated('a platform fee is never negative', { fee: split.fee });
-  if (!split.net.gt(0)) violated('a net amount is positive', { net: split.net });
-  if (!split.net.plus(split.fee).eq(gross)) violated('net + fee = gross, exactly', { fee: split.fee, net: split.net });
+  if (split.fee.lt(0)) violated('a platform fee is never negative', side, gross, feePercent, { fee: split.fee });
+  if (!split.net.gt(0)) violated('a net amount is positive', side, gross, feePercent, { net: split.net });
+  if (!split.net.plus(split.fee).eq(gross)) violated('net + fee = gross, exactly', side, gross, feePercent, { fee: split.fee, net: split.net });
   return split;
 }
 
