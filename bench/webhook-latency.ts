@@ -42,9 +42,8 @@ async function main(): Promise<void> {
   const { rates, seconds } = argumentsOf(process.argv.slice(2));
   await withBenchStack({ NOWPAYMENTS_IPN_SECRET: ipnSecret }, log, async (stack) => {
     const webhook = await startBenchProcess(stack, 'webhook', 'WEBHOOK_PORT');
+    const poster = createIpnPoster(`${webhook.url}/webhooks/nowpayments`);
     try {
-      const url = `${webhook.url}/webhooks/nowpayments`;
-      const poster = createIpnPoster(url);
       const post = async (ipn: SignedIpn): Promise<number> => (await poster.post(ipn)).status;
       // Warm-up (JIT, pool, producer, registry cache), not reported.
       const warmUp = signedIpns(Math.max(200, Math.min(...rates) * 2));
@@ -81,8 +80,8 @@ async function main(): Promise<void> {
       console.log('');
       console.log('ratio = completed requests/s ÷ ProducerPerformance records/s (same broker, same run). Latency from each request\'s scheduled send time (open loop).');
       console.log(`reproduce: npx tsx bench/webhook-latency.ts --rates ${rates.join(',')} --seconds ${seconds}`);
-      poster.close();
     } finally {
+      poster.close();
       await webhook.stop();
     }
   });
