@@ -7,12 +7,13 @@
 // Stages: (A) raw produce, measured before and after the others (the mean of the two medians of
 // three rounds is the baseline);
 // router: R payments already on payments-received, router started in-process, timed until all R
-// ledger rows exist (R apart from N because the router takes 2,000 records a transaction: its steady
-// rate needs many more payments than the webhook stage can post in reasonable time); webhook: N signed IPNs posted with a concurrency of 16, timed until all
-// answered 202; settlement: N/20 conversion batches of 20 payments already swapping and their
-// FINISHED swap events already on swap-events, settlement started in-process, timed until all N
-// credits exist. The stack is started natively on free ports in .cache/bench-stack/<pid> unless
-// KAFKA_BROKERS, SCHEMA_REGISTRY_URL and DATABASE_URL are all set, and removed at the end.
+// ledger rows exist (R apart from N because the router takes 2,000 records a transaction: its
+// steady rate needs many more payments than the webhook stage can post in reasonable time);
+// webhook: N signed IPNs posted with a concurrency of 16, timed until all answered 202;
+// settlement: N/20 conversion batches of 20 payments already swapping and their FINISHED swap
+// events already on swap-events, settlement started in-process, timed until all N credits exist.
+// The stack is started natively on free ports in .cache/bench-stack/<pid> unless KAFKA_BROKERS,
+// SCHEMA_REGISTRY_URL and DATABASE_URL are all set, and removed at the end.
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { parse } from 'lossless-json';
