@@ -27,6 +27,7 @@ import { createIpnPoster, type SignedIpn } from './support/ipn-poster.ts';
 import { startBenchProcess } from './support/bench-process.ts';
 import { aroundBaseline } from './support/producer-performance.ts';
 import { paymentRecordBytes } from './support/payment-record-size.ts';
+import { positiveIntegerArgument } from './support/positive-integer-argument.ts';
 
 const ipnSecret = 'bench-ipn-secret-0123456789';
 const clientCount = 200;
@@ -34,11 +35,7 @@ const log = createLogger({ name: 'bench', level: 'silent' });
 
 function argumentsOf(argv: readonly string[]): { payments: number; concurrency: number } {
   const { values } = parseArgs({ args: [...argv], options: { payments: { type: 'string', default: '20000' }, concurrency: { type: 'string', default: '256' } }, strict: true });
-  const payments = Number(values.payments);
-  const concurrency = Number(values.concurrency);
-  if (!Number.isInteger(payments) || payments < 1) throw new Error(`--payments must be a positive integer, got ${values.payments}`);
-  if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`--concurrency must be a positive integer, got ${values.concurrency}`);
-  return { payments, concurrency };
+  return { payments: positiveIntegerArgument('payments', values.payments), concurrency: positiveIntegerArgument('concurrency', values.concurrency) };
 }
 
 async function main(): Promise<void> {

@@ -37,6 +37,7 @@ import { startBenchProcess, type BenchProcess } from './support/bench-process.ts
 import { formatTable, runBenchmark, secondsSince, withBenchStack, type BenchStack, printRunHeader } from './support/bench-stack.ts';
 import { aroundBaseline } from './support/producer-performance.ts';
 import { paymentRecordBytes } from './support/payment-record-size.ts';
+import { positiveIntegerArgument } from './support/positive-integer-argument.ts';
 
 const log = createLogger({ name: 'bench', level: 'silent' });
 const usdGrossPerClient = '110';
@@ -49,10 +50,9 @@ function argumentsOf(argv: readonly string[]): { clients: number; rates: number[
     options: { clients: { type: 'string', default: '1000' }, rates: { type: 'string', default: '100,10' }, concurrency: { type: 'string', default: '32' }, 'timeout-minutes': { type: 'string', default: '30' } },
     strict: true,
   });
-  const clients = Number(values.clients);
+  const clients = positiveIntegerArgument('clients', values.clients);
   const rates = values.rates.split(',').map(Number);
   const concurrency = Number(values.concurrency);
-  if (!Number.isInteger(clients) || clients < 1) throw new Error(`--clients must be a positive integer, got ${values.clients}`);
   if (rates.some((rate) => !Number.isInteger(rate) || rate < 1 || rate > 1_000)) throw new Error(`--rates must be integers 1..1000, got ${values.rates}`);
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) throw new Error(`--concurrency must be 1..64, got ${values.concurrency}`);
   // A round not finished by then is reported as it stands (the table shows how many finished).

@@ -39,6 +39,7 @@ import { formatTable, machineLine, runBenchmark, secondsSince, withBenchStack } 
 import { aroundBaseline } from './support/producer-performance.ts';
 import { createIpnPoster } from './support/ipn-poster.ts';
 import { paymentRecordBytes } from './support/payment-record-size.ts';
+import { positiveIntegerArgument } from './support/positive-integer-argument.ts';
 import { localChangeNowApiKey } from '../connectors/changenow-simulator/local-api-key.ts';
 
 const produceBatchSize = 100;
@@ -61,16 +62,10 @@ interface Measurement {
   readonly note?: string;
 }
 
-function positiveInteger(name: string, text: string): number {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer, got ${text}`);
-  return value;
-}
-
 function argumentsOf(argv: readonly string[]): { payments: number; routerPayments: number } {
   const { values } = parseArgs({ args: [...argv], options: { payments: { type: 'string', default: '2000' }, 'router-payments': { type: 'string' } }, strict: true });
-  const payments = positiveInteger('payments', values.payments);
-  return { payments, routerPayments: values['router-payments'] === undefined ? payments : positiveInteger('router-payments', values['router-payments']) };
+  const payments = positiveIntegerArgument('payments', values.payments);
+  return { payments, routerPayments: values['router-payments'] === undefined ? payments : positiveIntegerArgument('router-payments', values['router-payments']) };
 }
 
 

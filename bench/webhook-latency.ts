@@ -15,6 +15,7 @@ import { finishedIpn, ipnText } from '../test/support/ipn.ts';
 import { startBenchProcess } from './support/bench-process.ts';
 import { formatTable, runBenchmark, withBenchStack, printRunHeader } from './support/bench-stack.ts';
 import { createIpnPoster, type SignedIpn } from './support/ipn-poster.ts';
+import { positiveIntegerArgument } from './support/positive-integer-argument.ts';
 import { runOpenLoop, type OpenLoopResult } from './support/open-loop.ts';
 import { aroundBaseline } from './support/producer-performance.ts';
 import { paymentRecordBytes } from './support/payment-record-size.ts';
@@ -25,9 +26,8 @@ const log = createLogger({ name: 'bench', level: 'silent' });
 function argumentsOf(argv: readonly string[]): { rates: number[]; seconds: number } {
   const { values } = parseArgs({ args: [...argv], options: { rates: { type: 'string', default: '100,200,500,1000' }, seconds: { type: 'string', default: '15' } }, strict: true });
   const rates = values.rates.split(',').map(Number);
-  const seconds = Number(values.seconds);
+  const seconds = positiveIntegerArgument('seconds', values.seconds);
   if (rates.some((rate) => !Number.isInteger(rate) || rate < 1)) throw new Error(`--rates must be positive integers, got ${values.rates}`);
-  if (!Number.isInteger(seconds) || seconds < 1) throw new Error(`--seconds must be a positive integer, got ${values.seconds}`);
   return { rates, seconds };
 }
 
